@@ -1,0 +1,46 @@
+"""The project's own error types. Every message names the file and says how to fix it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CxrError(Exception):
+    """Base of every error the viewer and trainer raise on purpose."""
+
+
+class ImageLoadError(CxrError):
+    """A file could not be turned into a radiograph.
+
+    ``problem`` says what is wrong with the file; ``remedy`` (optional) what would fix it.
+    """
+
+    def __init__(self, path: str | Path, problem: str, remedy: str | None = None) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        self.remedy = remedy
+        message = f"{display_name(self.path)}: {problem}"
+        if remedy:
+            message += f" ({remedy})"
+        super().__init__(message)
+
+
+class ModelContractError(CxrError):
+    """A model file is missing, unreadable, or does not keep the model contract (DESIGN.md)."""
+
+
+class ModelCardError(ModelContractError):
+    """A model card is missing fields or has fields of the wrong type or value.
+
+    ``problems`` lists every problem found, not just the first.
+    """
+
+    def __init__(self, problems: list[str], source: str = "model card") -> None:
+        self.problems = list(problems)
+        super().__init__(f"{source} is invalid: " + "; ".join(self.problems))
+
+
+def display_name(path: str | Path) -> str:
+    """A path as text that can always be printed: undecodable bytes are shown escaped."""
+    text = str(path)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

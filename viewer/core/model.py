@@ -1,0 +1,214 @@
+"""Opening a model pair (classifier + Grad-CAM sidecar) and checking the contract of DESIGN.md.
+
+This module owns every ONNX Runtime session of the viewer. ``ModelPair.open`` checks everything
+that can be checked before the first image (files, cards, pairing, input and output shapes)
+and explains any mismatch in a ``ModelContractError``; ``run`` then gives plain numpy arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from .errors import ModelContractError, display_name
+from .model_card import ModelCard
+from .onnx_card import read_card_from_session
+
+SIDECAR_SUFFIX = ".gradcam.onnx"
+CLASSIFIER_INPUT = "image"
+CLASSIFIER_OUTPUTS = ("probabilities", "features")
+SIDECAR_INPUT = "features"
+SIDECAR_OUTPUT = "heatmaps"
+
+
+def sidecar_path_for(classifier: Path) -> Path:
+    """``NAME.onnx`` -> ``NAME.gradcam.onnx`` in the same folder."""
+    name = classifier.name
+    stem = name[: -len(".onnx")] if name.endswith(".onnx") else classifier.stem
+    return classifier.with_name(stem + SIDECAR_SUFFIX)
+
+
+def preferred_providers() -> list[str]:
+    """CUDA when onnxruntime-gpu finds a usable GPU, the CPU otherwise (always last)."""
+    available = ort.get_available_providers()
+    providers = [p for p in ("CUDAExecutionProvider",) if p in available]
+    return providers + ["CPUExecutionProvider"]
+
+
+def open_session(path: Path, threads: int | None = None) -> ort.InferenceSession:
+    """An ONNX Runtime session for ``path``, or a ``ModelContractError`` saying why not."""
+    if not path.is_file():
+        raise ModelContractError(
+            f"{display_name(path)}: model file not found (pass --model NAME.onnx with "
+            f"NAME{SIDECAR_SUFFIX} beside it)"
+        )
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only: the viewer reports problems itself
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=preferred_providers())
+    except Exception as exc:  # ORT raises its own Fail/InvalidProtobuf/... classes
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelContractError(
+            f"{display_name(path)}: not a readable ONNX model ({first_line[:300]}); "
+            "re-export it with cxr-train or restore the file"
+        ) from None
+
+
+def _shape(arg: Any) -> list[int | str | None]:
+    return list(arg.shape)
+
+
+def _dim_ok(actual: int | str | None, expected: int | None) -> bool:
+    """A fixed dimension must equal ``expected``; a symbolic one (str/None) accepts anything."""
+    return expected is None or not isinstance(actual, int) or actual == expected
+
+
+@dataclass
+class ModelPair:
+    """The two ONNX sessions of one model and their (identical) card."""
+
+    classifier_path: Path
+    sidecar_path: Path
+    card: ModelCard
+    feature_shape: tuple[int, int, int]  # C, h, w of the Grad-CAM layer
+    _classifier: ort.InferenceSession
+    _sidecar: ort.InferenceSession
+
+    @classmethod
+    def open(cls, classifier_path: str | Path, threads: int | None = None) -> ModelPair:
+        """Open ``NAME.onnx`` and ``NAME.gradcam.onnx`` and check that they keep the contract."""
+        classifier_path = Path(classifier_path)
+        sidecar_path = sidecar_path_for(classifier_path)
+        if threads is None and os.environ.get("CXR_THREADS"):
+            threads = int(os.environ["CXR_THREADS"])
+        classifier = open_session(classifier_path, threads)
+        sidecar = open_session(sidecar_path, threads)
+        card = read_card_from_session(classifier, display_name(classifier_path.name))
+        sidecar_card = read_card_from_session(sidecar, display_name(sidecar_path.name))
+        check_pairing(card, sidecar_card, classifier_path, sidecar_path)
+        feature_shape = check_io(card, classifier, sidecar, classifier_path, sidecar_path)
+        return cls(classifier_path, sidecar_path, card, feature_shape, classifier, sidecar)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.card.labels
+
+    @property
+    def providers(self) -> list[str]:
+        return self._classifier.get_providers()
+
+    def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``images`` [N,1,H,W] float32 in [0,1] -> (probabilities [N,L], features [N,C,h,w])."""
+        probabilities, features = self._classifier.run(
+            list(CLASSIFIER_OUTPUTS), {CLASSIFIER_INPUT: np.ascontiguousarray(images, np.float32)}
+        )
+        return probabilities, features
+
+    def gradcam(self, features: np.ndarray) -> np.ndarray:
+        """``features`` [N,C,h,w] -> Grad-CAM maps for every label at once, [N,L,h,w]."""
+        (heatmaps,) = self._sidecar.run([SIDECAR_OUTPUT], {SIDECAR_INPUT: features})
+        return heatmaps
+
+
+def check_pairing(card: ModelCard, sidecar_card: ModelCard, classifier: Path, sidecar: Path) -> None:
+    """The sidecar must come from the same export as the classifier (same ``model_id``)."""
+    if sidecar_card.model_id != card.model_id:
+        raise ModelContractError(
+            f"{display_name(sidecar.name)} belongs to another model than {display_name(classifier.name)} "
+            f"(model_id {sidecar_card.model_id[:12]}... vs {card.model_id[:12]}...); "
+            "use the two files written together by one cxr-train export"
+        )
+    if sidecar_card.labels != card.labels:
+        raise ModelContractError(
+            f"{display_name(sidecar.name)} lists other labels than {display_name(classifier.name)}; "
+            "use the two files written together by one cxr-train export"
+        )
+
+
+def check_io(
+    card: ModelCard,
+    classifier: ort.InferenceSession,
+    sidecar: ort.InferenceSession,
+    classifier_path: Path,
+    sidecar_path: Path,
+) -> tuple[int, int, int]:
+    """Check input/output names and shapes against the card; return the feature shape (C,h,w)."""
+    n_labels = len(card.labels)
+    cname, sname = display_name(classifier_path.name), display_name(sidecar_path.name)
+    remedy = "re-export the model with cxr-train"
+
+    inputs = {i.name: i for i in classifier.get_inputs()}
+    outputs = {o.name: o for o in classifier.get_outputs()}
+    if set(inputs) != {CLASSIFIER_INPUT} or not set(CLASSIFIER_OUTPUTS) <= set(outputs):
+        raise ModelContractError(
+            f"{cname}: expected input '{CLASSIFIER_INPUT}' and outputs "
+            f"{', '.join(CLASSIFIER_OUTPUTS)}, found inputs {sorted(inputs)} and outputs "
+            f"{sorted(outputs)}; {remedy}"
+        )
+    image_shape = _shape(inputs[CLASSIFIER_INPUT])
+    expected_image = [None, 1, card.input.height, card.input.width]
+    if len(image_shape) != 4 or not all(map(_dim_ok, image_shape, expected_image)):
+        raise ModelContractError(
+            f"{cname}: input 'image' has shape {image_shape}, but the card says "
+            f"[N, 1, {card.input.height}, {card.input.width}]; {remedy}"
+        )
+    prob_shape = _shape(outputs["probabilities"])
+    if len(prob_shape) != 2 or not _dim_ok(prob_shape[1], n_labels):
+        raise ModelContractError(
+            f"{cname}: output 'probabilities' has shape {prob_shape}, but the card lists "
+            f"{n_labels} labels; {remedy}"
+        )
+    feature_shape = _shape(outputs["features"])
+    if len(feature_shape) != 4:
+        raise ModelContractError(f"{cname}: output 'features' must be [N,C,h,w], is {feature_shape}; {remedy}")
+
+    s_inputs = {i.name: i for i in sidecar.get_inputs()}
+    s_outputs = {o.name: o for o in sidecar.get_outputs()}
+    if set(s_inputs) != {SIDECAR_INPUT} or SIDECAR_OUTPUT not in s_outputs:
+        raise ModelContractError(
+            f"{sname}: expected input '{SIDECAR_INPUT}' and output '{SIDECAR_OUTPUT}', found "
+            f"inputs {sorted(s_inputs)} and outputs {sorted(s_outputs)}; {remedy}"
+        )
+    s_feature_shape = _shape(s_inputs[SIDECAR_INPUT])
+    if len(s_feature_shape) != 4 or not all(
+        _dim_ok(a, b if isinstance(b, int) else None) for a, b in zip(s_feature_shape[1:], feature_shape[1:])
+    ):
+        raise ModelContractError(
+            f"{sname}: input 'features' has shape {s_feature_shape}, but {cname} produces "
+            f"{feature_shape}; use the two files written together by one cxr-train export"
+        )
+    heatmap_shape = _shape(s_outputs[SIDECAR_OUTPUT])
+    if len(heatmap_shape) != 4 or not _dim_ok(heatmap_shape[1], n_labels):
+        raise ModelContractError(
+            f"{sname}: output 'heatmaps' has shape {heatmap_shape}, but the card lists "
+            f"{n_labels} labels; {remedy}"
+        )
+
+    # Shapes may be symbolic: run one blank image to learn the real feature shape and confirm
+    # that the outputs really have the sizes the card promises.
+    probe = np.zeros((1, 1, card.input.height, card.input.width), np.float32)
+    try:
+        probs, features = classifier.run(list(CLASSIFIER_OUTPUTS), {CLASSIFIER_INPUT: probe})
+        (heatmaps,) = sidecar.run([SIDECAR_OUTPUT], {SIDECAR_INPUT: features})
+    except Exception as exc:
+        raise ModelContractError(
+            f"{cname}/{sname}: a test run on a blank image failed ({str(exc).splitlines()[0][:300]}); {remedy}"
+        ) from None
+    if probs.shape != (1, n_labels) or heatmaps.shape[:2] != (1, n_labels) or features.ndim != 4:
+        raise ModelContractError(
+            f"{cname}/{sname}: a test run gave probabilities {probs.shape} and heatmaps "
+            f"{heatmaps.shape}, expected (1, {n_labels}) and (1, {n_labels}, h, w); {remedy}"
+        )
+    if heatmaps.shape[2:] != features.shape[2:]:
+        raise ModelContractError(
+            f"{sname}: heatmaps are {heatmaps.shape[2:]} but features are {features.shape[2:]}; {remedy}"
+        )
+    return int(features.shape[1]), int(features.shape[2]), int(features.shape[3])

@@ -1,0 +1,67 @@
+"""The one type every loaded image becomes, whatever file it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Window:
+    """A VOI window in modality units (DICOM PS3.3 C.11.2.1.2)."""
+
+    center: float
+    width: float
+    name: str = ""
+    function: str = "LINEAR"  # LINEAR, LINEAR_EXACT or SIGMOID
+
+    @property
+    def low(self) -> float:
+        return self.center - self.width / 2
+
+    @property
+    def high(self) -> float:
+        return self.center + self.width / 2
+
+
+@dataclass
+class Radiograph:
+    """A greyscale radiograph ready for display and the model.
+
+    ``pixels`` are 2-D values in modality units: after the DICOM modality LUT (rescale slope and
+    intercept, or the LUT sequence), or the raster file's own grey values. ``padding_mask`` marks
+    DICOM pixel padding (True = padding, left out of automatic windows).
+    """
+
+    path: Path
+    pixels: np.ndarray
+    source_format: str  # "dicom" or the raster format: "png", "jpeg", "tiff", ...
+    photometric: str  # "MONOCHROME1" (white = low values) or "MONOCHROME2"
+    bits_stored: int
+    pixel_spacing: tuple[float, float] | None = None  # mm per pixel (row, column); None = unknown
+    spacing_source: str | None = None  # which DICOM attribute gave the spacing
+    windows: list[Window] = field(default_factory=list)  # presets from the header, first = default
+    has_voi_lut: bool = False  # the header carries a VOI LUT Sequence (preferred over windows)
+    padding_mask: np.ndarray | None = None
+    header: Any = None  # pydicom Dataset (without pixel data) for DICOM, else None
+    notes: list[str] = field(default_factory=list)  # conversions a user should know about
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def is_dicom(self) -> bool:
+        return self.source_format == "dicom"
+
+    @property
+    def inverted(self) -> bool:
+        """True when low values are white (MONOCHROME1): the display flips them."""
+        return self.photometric == "MONOCHROME1"
