@@ -1,0 +1,39 @@
+"""Shared test set-up: headless Qt, QSettings in a temporary place, paths to real data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Qt must never look for a display in tests (CI has none). Set before PySide6 is imported.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared/data; the test is skipped (with the reason) when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs {path} (the project's shared real data), which is not present here")
+    return path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``shared_data`` skip with a clear reason on a clone without ../shared/data."""
+    if SHARED_DATA.is_dir():
+        return
+    skip = pytest.mark.skip(reason=f"needs {SHARED_DATA} (real NIH/DICOM data), absent on this machine")
+    for item in items:
+        if "shared_data" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def tiny_model(tmp_path: Path) -> Path:
+    """A valid classifier + Grad-CAM sidecar pair (64 px input, the 14 NIH labels)."""
+    from tests.factories import make_model_pair
+
+    return make_model_pair(tmp_path / "models")
