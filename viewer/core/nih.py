@@ -1,0 +1,189 @@
+"""The NIH ChestX-ray14 label file (``Data_Entry_2017.csv`` / ``Data_Entry_2017_v2020.csv``).
+
+``read_data_entry`` turns the file into one ``NihEntry`` per image, keyed by its file name
+(``Image Index``); ``find_data_entry`` finds the file for a folder of NIH images the way a user
+lays out the official download (the CSV beside ``images/`` or in the same folder). The viewer's
+folder scan and the trainer both read labels through this module, so both agree on them.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CxrError, display_name
+
+# The 14 findings in the order of the official release (Wang et al. 2017, the README of the
+# download); models list their outputs in this order unless their card says otherwise.
+NIH_LABELS: tuple[str, ...] = (
+    "Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
+    "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening",
+    "Hernia",
+)
+NO_FINDING = "No Finding"
+
+# Newest first: the 2020 revision corrected the patient ages of the 2017 file.
+DATA_ENTRY_NAMES: tuple[str, ...] = ("Data_Entry_2017_v2020.csv", "Data_Entry_2017.csv")
+
+REQUIRED_COLUMNS = ("Image Index", "Finding Labels", "Patient ID")
+_ORDER = {label: i for i, label in enumerate(NIH_LABELS)}
+_FOLLOW_UP_IN_NAME = re.compile(r"_(\d+)\.[A-Za-z]+$")
+_AGE = re.compile(r"^\s*(\d+)\s*([YMWD]?)\s*$", re.IGNORECASE)
+_MAX_AGE = 120  # the 2017 file has a few ages like 414 (typos the 2020 revision fixed)
+
+
+class DataEntryError(CxrError):
+    """The label CSV cannot be read or lacks what a Data_Entry file must have."""
+
+    def __init__(self, path: str | Path, problem: str, remedy: str | None = None) -> None:
+        self.path = Path(path)
+        message = f"{display_name(self.path)}: {problem}"
+        if remedy:
+            message += f" ({remedy})"
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class NihEntry:
+    """One row of the Data_Entry file.
+
+    ``labels`` holds the findings in official order; it is empty for "No Finding". Labels the
+    official list does not know are kept (after the known ones) rather than silently dropped.
+    ``age``/``sex``/``view`` are None where the file has no usable value.
+    """
+
+    image_index: str
+    labels: tuple[str, ...]
+    patient_id: int
+    follow_up: int
+    age: int | None
+    sex: str | None
+    view: str | None
+
+    @property
+    def no_finding(self) -> bool:
+        return not self.labels
+
+
+def parse_labels(text: str) -> tuple[str, ...]:
+    """``"Effusion|Cardiomegaly"`` -> ``("Cardiomegaly", "Effusion")``; "No Finding" -> ``()``."""
+    found = {part.strip() for part in text.split("|")} - {"", NO_FINDING}
+    return tuple(sorted(found, key=lambda label: (_ORDER.get(label, len(_ORDER)), label)))
+
+
+def _parse_age(text: str) -> int | None:
+    """Ages are plain years in the files, but early copies wrote them as ``058Y``/``011M``."""
+    match = _AGE.match(text)
+    if not match:
+        return None
+    value, unit = int(match.group(1)), match.group(2).upper()
+    if unit in ("M", "W", "D"):  # months, weeks, days: younger than one year
+        value = 0
+    return value if value <= _MAX_AGE else None
+
+
+def _follow_up(text: str | None, image_index: str) -> int:
+    if text is not None and text.strip().isdigit():
+        return int(text)
+    match = _FOLLOW_UP_IN_NAME.search(image_index)  # NIH names are PATIENT_FOLLOWUP.png
+    return int(match.group(1)) if match else 0
+
+
+def read_data_entry(csv_path: str | os.PathLike[str]) -> dict[str, NihEntry]:
+    """Every row of a Data_Entry CSV as ``{image file name: NihEntry}``.
+
+    Raises ``DataEntryError`` naming the file when it cannot be read, lacks one of
+    ``REQUIRED_COLUMNS`` or has a row whose ``Patient ID`` is not a number.
+    Reads the official 112,120-row file in well under a second (plain ``csv``, no pandas).
+    """
+    path = Path(csv_path)
+    try:
+        # utf-8-sig: a spreadsheet that re-saved the file may have put a byte-order mark first.
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = csv.reader(handle)
+            header = next(rows, None)
+            if header is None:
+                raise DataEntryError(path, "is empty", "use the Data_Entry_2017 CSV of the NIH download")
+            columns = _column_indices(path, header)
+            return _read_rows(path, rows, columns)
+    except DataEntryError:
+        raise
+    except FileNotFoundError:
+        raise DataEntryError(path, "not found") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataEntryError(path, f"cannot be read as a CSV file ({exc})") from None
+
+
+def _column_indices(path: Path, header: list[str]) -> dict[str, int]:
+    names = [name.strip() for name in header]
+    missing = [name for name in REQUIRED_COLUMNS if name not in names]
+    if missing:
+        raise DataEntryError(
+            path,
+            f"has no column {', '.join(repr(m) for m in missing)} (found {', '.join(names[:8]) or 'none'})",
+            "use the Data_Entry_2017 CSV of the NIH download, whose header starts "
+            "'Image Index,Finding Labels,Follow-up #,Patient ID'",
+        )
+    wanted = ("Image Index", "Finding Labels", "Patient ID", "Follow-up #", "Patient Age",
+              "Patient Gender", "View Position")
+    return {name: names.index(name) for name in wanted if name in names}
+
+
+def _read_rows(path: Path, rows: csv.reader, columns: dict[str, int]) -> dict[str, NihEntry]:
+    i_name, i_labels, i_patient = columns["Image Index"], columns["Finding Labels"], columns["Patient ID"]
+    i_follow, i_age = columns.get("Follow-up #"), columns.get("Patient Age")
+    i_sex, i_view = columns.get("Patient Gender"), columns.get("View Position")
+    needed = max(columns.values()) + 1
+    label_cache: dict[str, tuple[str, ...]] = {}  # ~800 distinct label strings in 112k rows
+    entries: dict[str, NihEntry] = {}
+    for line, row in enumerate(rows, start=2):
+        if not row or not row[0].strip():
+            continue  # blank line (the 2017 file ends with one in some copies)
+        if len(row) < needed:
+            row = row + [""] * (needed - len(row))
+        name = row[i_name].strip()
+        try:
+            patient = int(row[i_patient])
+        except ValueError:
+            raise DataEntryError(
+                path, f"line {line}: Patient ID {row[i_patient]!r} is not a number"
+            ) from None
+        text = row[i_labels]
+        labels = label_cache.get(text)
+        if labels is None:
+            labels = label_cache[text] = parse_labels(text)
+        sex = row[i_sex].strip().upper() if i_sex is not None else ""
+        view = row[i_view].strip().upper() if i_view is not None else ""
+        entries[name] = NihEntry(
+            image_index=name,
+            labels=labels,
+            patient_id=patient,
+            follow_up=_follow_up(row[i_follow] if i_follow is not None else None, name),
+            age=_parse_age(row[i_age]) if i_age is not None else None,
+            sex=sex or None,
+            view=view or None,
+        )
+    return entries
+
+
+def find_data_entry(folder: str | os.PathLike[str]) -> Path | None:
+    """The Data_Entry CSV for a folder of NIH images: in the folder or the nearest parent.
+
+    Prefers the 2020 revision when both are in the same folder. Returns None when there is none.
+    A file path starts the search at its folder.
+    """
+    start = Path(folder).absolute()
+    if not start.is_dir():
+        start = start.parent
+    for directory in (start, *start.parents):
+        for name in DATA_ENTRY_NAMES:
+            candidate = directory / name
+            try:
+                if candidate.is_file():
+                    return candidate
+            except OSError:  # an unreadable parent (permissions, stale mount): keep looking up
+                continue
+    return None
