@@ -227,7 +227,7 @@ def test_every_file_is_reported_once_and_nothing_stops_the_scan(tree: Path) -> N
     assert "symlink loop" in skipped["loop"].reason
     assert "broken link" in skipped["dangling.dcm"].reason
     assert "pipe" in skipped["pipe"].reason
-    assert "permission denied" in skipped["locked"].reason
+    assert "permission denied" in skipped["locked"].reason and skipped["locked"].folder
     assert "permission denied" in skipped["unreadable.png"].reason
     assert "0 bytes" in skipped["PA2/empty.dcm"].reason
     assert "without an image" in skipped["PA2/report.dcm"].reason

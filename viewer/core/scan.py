@@ -107,13 +107,15 @@ class SkippedFile:
 
     ``claimed_format`` is the format the file claims to be by its name or first bytes (for
     example a ``.png`` that is not a PNG, or a DICOM file without an image), or None for files
-    that do not pretend to be images (notes, CSVs, hidden files).
+    that do not pretend to be images (notes, CSVs, hidden files). ``folder`` is True for a
+    folder that could not be entered: whatever it holds was not scanned.
     """
 
     path: Path
     relative_path: Path
     reason: str
     claimed_format: str | None = None
+    folder: bool = False
 
     @property
     def name(self) -> str:
@@ -190,7 +192,8 @@ def _list_tree(root: Path, cancelled: Callable[[], bool]) -> list[Path | Skipped
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            work.append(_skip(folder, root, f"folder cannot be opened ({_os_reason(exc)})"))
+            work.append(SkippedFile(folder, _relative(folder, root),
+                                    f"folder cannot be opened ({_os_reason(exc)})", folder=True))
             continue
         subfolders: list[Path] = []
         for entry in entries:
