@@ -10,11 +10,11 @@ never sees pixels prepared differently in training and in use, because both call
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
-from pydicom.pixels import apply_voi
+from pydicom.multival import MultiValue
 
 from .errors import ImageLoadError
 from .loader import load_radiograph
@@ -23,66 +23,95 @@ from .radiograph import Radiograph, Window
 AUTO_PERCENTILES = (0.5, 99.5)
 
 
-def window_to_unit(values: np.ndarray, window: Window) -> np.ndarray:
-    """Apply a VOI window (DICOM PS3.3 C.11.2.1.2/3) to modality values, giving [0, 1].
+def window_to_unit(values: np.ndarray, window: Window, *, invert: bool = False) -> np.ndarray:
+    """Apply a VOI window (DICOM PS3.3 C.11.2.1.2/3) to modality values, giving float32 [0, 1].
 
     Same formulas as ``pydicom.pixels.apply_windowing`` (the tests use it as the oracle), but
-    straight to [0, 1] in float32, which is what both the display and the model need.
+    straight to [0, 1] in float32 in three passes over the image, which is what both the display
+    and the model need. ``invert=True`` gives ``1 - result`` (MONOCHROME1) in the same passes.
+    Unknown function names are treated as LINEAR, the standard's default. Raises ``ValueError``
+    for a width the function does not allow (LINEAR needs >= 1, the others > 0).
     """
-    values = np.asarray(values, dtype=np.float32)
     center, width = float(window.center), float(window.width)
-    function = window.function.upper()
+    if not (np.isfinite(center) and np.isfinite(width)):
+        raise ValueError(f"window center {center} / width {width} are not finite")
+    function = (window.function or "LINEAR").upper()
     if function == "SIGMOID":
         if width <= 0:
             raise ValueError("a SIGMOID window needs a width > 0")
-        out = 1.0 / (1.0 + np.exp(-4.0 * (values - center) / width, dtype=np.float32))
-        return out.astype(np.float32, copy=False)
+        # y = 1 / (1 + exp(-4 (x - c) / w)); 1 - y is the same with the exponent's sign flipped.
+        out = np.subtract(values, np.float32(center), dtype=np.float32)
+        out *= np.float32((4.0 if invert else -4.0) / width)
+        with np.errstate(over="ignore"):  # exp overflow -> inf -> output 0, as it should
+            np.exp(out, out=out)
+        out += np.float32(1.0)
+        return np.reciprocal(out, out=out)
     if function == "LINEAR_EXACT":
         if width <= 0:
             raise ValueError("a LINEAR_EXACT window needs a width > 0")
         low, span = center - width / 2, width
-    else:  # LINEAR (the default, also for unknown function names)
+    else:  # LINEAR: C.11.2.1.2.1, centre and width shifted by the standard's 0.5 and 1
         if width < 1:
             raise ValueError("a LINEAR window needs a width >= 1")
         low, span = center - 0.5 - (width - 1) / 2, width - 1
     if span == 0:  # LINEAR with width 1: a hard threshold
-        return (values > center - 0.5).astype(np.float32)
-    out = (values - np.float32(low)) * np.float32(1.0 / span)
+        bright = np.greater(values, center - 0.5)
+        return (~bright if invert else bright).astype(np.float32)
+    # (x - low) / span, subtracting first: exact for integer-valued pixels even far from zero.
+    if invert:
+        out = np.subtract(np.float32(low + span), values, dtype=np.float32)
+    else:
+        out = np.subtract(values, np.float32(low), dtype=np.float32)
+    out *= np.float32(1.0 / span)
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def auto_window(radiograph: Radiograph) -> Window:
-    """A robust window for images without one: the 0.5-99.5 percentile range, padding excluded."""
-    values = radiograph.pixels
-    if radiograph.padding_mask is not None:
-        values = values[~radiograph.padding_mask]
-    if values.size == 0:
-        values = radiograph.pixels
-    # Subsample large images: the percentiles of a quarter of a million pixels are as good.
-    flat = values.reshape(-1)
+def _sample(radiograph: Radiograph) -> np.ndarray:
+    """Up to ~250,000 evenly spaced non-padding pixels: percentiles of these are as good as all."""
+    flat = radiograph.pixels.reshape(-1)
     step = max(1, flat.size // 250_000)
-    low, high = np.percentile(flat[::step], AUTO_PERCENTILES)
-    if not high > low:  # a constant image: any window shows it as one grey level
-        low, high = float(flat.min()), float(flat.min()) + 1.0
+    values = flat[::step]
+    if radiograph.padding_mask is not None:
+        kept = values[~radiograph.padding_mask.reshape(-1)[::step]]
+        if kept.size:
+            values = kept
+    return values
+
+
+def auto_window(radiograph: Radiograph) -> Window:
+    """A robust window for images without one: the 0.5-99.5 percentile range, padding excluded.
+
+    Falls back to the full range when the percentiles coincide (a small object on a flat
+    background), and to a window centred on the value for a constant image, which therefore
+    shows as one mid grey.
+    """
+    values = _sample(radiograph)
+    low, high = (float(v) for v in np.percentile(values, AUTO_PERCENTILES))
+    if not high > low:
+        low, high = float(values.min()), float(values.max())
+    if not high > low:
+        return Window(center=low, width=1.0, name="Auto (constant image)", function="LINEAR_EXACT")
     return Window(center=(low + high) / 2, width=high - low, name="Auto", function="LINEAR_EXACT")
 
 
 def default_window(radiograph: Radiograph) -> Window:
-    """The window a DICOM image opens with: the header's first, else the automatic one.
+    """The window an image opens with (and the one a user's window/level adjustment starts from).
 
-    For raster images this is the identity mapping the design prescribes (/255 for 8 bit, the
-    used range for 16 bit), so a user adjusting window/level starts from what the model sees.
+    DICOM: the header's first window, else the automatic one (when the header has a VOI LUT
+    Sequence, ``to_unit_grey`` applies that instead; this window is then the adjustable start).
+    Raster: the identity mapping the design prescribes, /255 for 8 bit and the range the pixels
+    use for 16 bit (or float), so window/level starts from what the model sees.
     """
     if radiograph.windows:
         return radiograph.windows[0]
-    if not radiograph.is_dicom and radiograph.bits_stored == 8:
+    if radiograph.is_dicom:
+        return auto_window(radiograph)
+    if radiograph.bits_stored == 8:
         return Window(center=127.5, width=255.0, name="Full range", function="LINEAR_EXACT")
-    if not radiograph.is_dicom:
-        low, high = float(radiograph.pixels.min()), float(radiograph.pixels.max())
-        if not high > low:
-            high = low + 1.0
-        return Window(center=(low + high) / 2, width=high - low, name="Used range", function="LINEAR_EXACT")
-    return auto_window(radiograph)
+    low, high = float(radiograph.pixels.min()), float(radiograph.pixels.max())
+    if not high > low:  # constant image: one mid grey
+        return Window(center=low, width=1.0, name="Used range (constant image)", function="LINEAR_EXACT")
+    return Window(center=(low + high) / 2, width=high - low, name="Used range", function="LINEAR_EXACT")
 
 
 def to_unit_grey(
@@ -90,25 +119,55 @@ def to_unit_grey(
 ) -> np.ndarray:
     """Full-resolution float32 grey in [0, 1], white = dense.
 
-    ``window`` overrides the default (header VOI LUT, first window, or automatic).
-    ``apply_photometric=False`` skips the MONOCHROME1 inversion.
+    ``window`` overrides the default (the header's VOI LUT Sequence, else its first window, else
+    the automatic window; see ``default_window``). ``apply_photometric=False`` skips the
+    MONOCHROME1 inversion.
     """
-    if window is None and radiograph.has_voi_lut and not radiograph.windows:
-        grey = _apply_voi_lut_sequence(radiograph)
+    invert = apply_photometric and radiograph.inverted
+    if window is None and radiograph.has_voi_lut and radiograph.header is not None:
+        grey = voi_lut_to_unit(radiograph.pixels, radiograph.header)
+        return np.subtract(np.float32(1.0), grey, out=grey) if invert else grey
+    return window_to_unit(radiograph.pixels, window or default_window(radiograph), invert=invert)
+
+
+def voi_lut_to_unit(values: np.ndarray, ds: Any, index: int = 0) -> np.ndarray:
+    """Apply item ``index`` of the header's VOI LUT Sequence (C.11.2.1.1), giving float32 [0, 1].
+
+    The lookup is ``pydicom.pixels.apply_voi``'s (the tests use it as the oracle), done here
+    because pydicom 3.0 indexes 8-bit LUTs through a uint8 array, which wraps inputs above 255.
+    The output is scaled by the range the LUT's entries actually use (the smallest 2**n - 1 that
+    holds its largest entry) rather than the descriptor's bit depth: some devices (Agfa CR)
+    declare 16 bits for 12-bit entries, which would otherwise show nearly black (Horos and
+    Cornerstone do the same). For a LUT that uses its declared depth the two agree.
+    """
+    item = ds.VOILUTSequence[index]
+    entries, first = (int(v) for v in item.LUTDescriptor[:2])
+    entries = entries or 65536  # PS3.3 C.11.2.1.1: 0 means 2**16 entries
+    data = _lut_entries(item, ds, entries)
+    top = 2 ** max(1, int(data.max()).bit_length()) - 1
+    table = data.astype(np.float32) * np.float32(1.0 / top)
+    index_values = np.rint(np.subtract(values, first, dtype=np.float32))
+    np.clip(index_values, 0, len(table) - 1, out=index_values)
+    return table[index_values.astype(np.intp)]
+
+
+def _lut_entries(item: Any, ds: Any, entries: int) -> np.ndarray:
+    """LUT Data as unsigned integers, whether stored as a US list or OW bytes (8 or 16 bit)."""
+    element = item["LUTData"]
+    if element.VR == "OW" or isinstance(element.value, (bytes, bytearray)):
+        raw = bytes(element.value)
+        little = ds.original_encoding[1] is not False
+        if len(raw) == entries:  # 8-bit entries packed one per byte
+            data = np.frombuffer(raw, dtype=np.uint8)
+        else:
+            data = np.frombuffer(raw, dtype="<u2" if little else ">u2")
     else:
-        grey = window_to_unit(radiograph.pixels, window or default_window(radiograph))
-    if apply_photometric and radiograph.inverted:
-        grey = 1.0 - grey
-    return grey
-
-
-def _apply_voi_lut_sequence(radiograph: Radiograph) -> np.ndarray:
-    ds = radiograph.header
-    out = apply_voi(radiograph.pixels, ds, index=0).astype(np.float32)
-    descriptor = ds.VOILUTSequence[0].LUTDescriptor
-    bits = int(descriptor[2]) if len(descriptor) > 2 and int(descriptor[2]) > 0 else 16
-    top = max(float(2**bits - 1), float(out.max()) if out.size else 1.0)
-    return np.clip(out / top, 0.0, 1.0)
+        value = element.value
+        data = np.asarray(list(value) if isinstance(value, (list, tuple, MultiValue)) else [value], dtype=np.int64)
+    data = data[:entries]
+    if data.size == 0:
+        raise ValueError("the VOI LUT has no entries")
+    return data
 
 
 def resize_to_input(grey: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -120,19 +179,64 @@ def resize_to_input(grey: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def preprocess(
-    source: Radiograph | str | os.PathLike[str], height: int, width: int, window: Window | None = None
+    source: Radiograph | str | os.PathLike[str] | bytes, height: int, width: int, window: Window | None = None
 ) -> np.ndarray:
     """THE preprocessing function: any source image -> float32 [height, width] grey in [0, 1].
 
     ``source`` is a loaded ``Radiograph`` or a path (loaded with ``load_radiograph``).
     Raises ``ImageLoadError`` when the file cannot be read.
     """
-    radiograph = source if isinstance(source, Radiograph) else load_radiograph(Path(os.fspath(source)))
+    radiograph = source if isinstance(source, Radiograph) else load_radiograph(source)
     try:
+        small = _resize_then_window(radiograph, window, height, width)
+        if small is not None:
+            return small
         grey = to_unit_grey(radiograph, window)
-    except ValueError as exc:
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
         raise ImageLoadError(radiograph.path, f"cannot be windowed ({exc})") from None
     return resize_to_input(grey, height, width)
+
+
+def _resize_then_window(
+    radiograph: Radiograph, window: Window | None, height: int, width: int
+) -> np.ndarray | None:
+    """The same result as window-then-resize, computed in the cheaper order when that is exact.
+
+    A linear window that clips no pixel is an affine map, and a resize averages with weights
+    that sum to one, so the two commute: resizing first and windowing the small image gives the
+    same values (to float32 rounding) without a full-size float pass. Always true for 8-bit and
+    16-bit raster images (their window is the range they use). None when it does not apply.
+    """
+    if window is None and radiograph.has_voi_lut and radiograph.header is not None:
+        return None
+    window = window or default_window(radiograph)
+    function = (window.function or "LINEAR").upper()
+    if function == "SIGMOID":
+        return None
+    if function == "LINEAR_EXACT":
+        low, span = window.center - window.width / 2, float(window.width)
+    else:
+        low, span = window.center - 0.5 - (window.width - 1) / 2, window.width - 1.0
+    if not span > 0:
+        return None
+    pixels = radiograph.pixels
+    if pixels.dtype == np.uint8 and low <= 0 and low + span >= 255:
+        lowest, highest = 0.0, 255.0
+    elif pixels.dtype in (np.uint8, np.uint16, np.int16, np.float32):
+        lowest, highest, _, _ = cv2.minMaxLoc(pixels)
+    else:
+        lowest, highest = float(pixels.min()), float(pixels.max())
+    if lowest < low or highest > low + span:
+        return None
+    small = resize_to_input(pixels.astype(np.float32, copy=False), height, width)
+    if np.shares_memory(small, pixels):  # already the input size: never window in place
+        small = small.copy()
+    if radiograph.inverted:
+        out = np.subtract(np.float32(low + span), small, out=small)
+    else:
+        out = np.subtract(small, np.float32(low), out=small)
+    out *= np.float32(1.0 / span)
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def to_model_batch(images: list[np.ndarray]) -> np.ndarray:

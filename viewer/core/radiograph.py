@@ -32,8 +32,11 @@ class Radiograph:
     """A greyscale radiograph ready for display and the model.
 
     ``pixels`` are 2-D values in modality units: after the DICOM modality LUT (rescale slope and
-    intercept, or the LUT sequence), or the raster file's own grey values. ``padding_mask`` marks
-    DICOM pixel padding (True = padding, left out of automatic windows).
+    intercept, or the LUT sequence), or the raster file's own grey values (colour already
+    converted to grey). Their dtype is float32 where a transform was applied, else the decoded
+    integer type (uint8/uint16/int16...) without a copy: cast before integer arithmetic. ``padding_mask`` marks DICOM pixel padding (True = padding, left
+    out of automatic windows). For a multi-frame DICOM only the first frame is decoded;
+    ``number_of_frames`` says how many the file holds.
     """
 
     path: Path
@@ -44,10 +47,11 @@ class Radiograph:
     pixel_spacing: tuple[float, float] | None = None  # mm per pixel (row, column); None = unknown
     spacing_source: str | None = None  # which DICOM attribute gave the spacing
     windows: list[Window] = field(default_factory=list)  # presets from the header, first = default
-    has_voi_lut: bool = False  # the header carries a VOI LUT Sequence (preferred over windows)
+    has_voi_lut: bool = False  # the header carries a VOI LUT Sequence (the default, before windows)
     padding_mask: np.ndarray | None = None
     header: Any = None  # pydicom Dataset (without pixel data) for DICOM, else None
     notes: list[str] = field(default_factory=list)  # conversions a user should know about
+    number_of_frames: int = 1  # frames in the file (only the first is in ``pixels``)
 
     @property
     def height(self) -> int:
