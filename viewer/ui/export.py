@@ -1,0 +1,118 @@
+"""Exports: the current view as PNG (with its overlays and a "not for diagnostic use" footer)
+and the folder's findings as CSV (the batch CSV's columns, so ``cxr-train evaluate`` reads it).
+
+The PNG never carries the patient's name, ID or birth date: the scene is painted without the
+file name (``for_export=True``) and the footer is written from the model and the finding only.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtGui import QColor, QFont, QImage, QPainter
+
+from viewer.core.batch import csv_columns
+from viewer.core.errors import CxrError, display_name
+
+from .canvas import ImageCanvas
+from .model_panel import NOT_FOR_DIAGNOSIS
+from .workers import FolderRow
+
+FOOTER_LINE_HEIGHT = 18
+
+
+class ExportError(CxrError):
+    """An export could not be written (the message names the file and the reason)."""
+
+
+def footer_lines(card: Any | None, label: str | None, probability: float | None,
+                 threshold: float | None, operating_point: str) -> list[str]:
+    """The footer of an exported view: warning, model, shown finding, date. No identifiers."""
+    lines = [f"{NOT_FOR_DIAGNOSIS.upper()} Research and education only."]
+    if card is not None:
+        model = f"Model: {card.name} ({card.arch}, id {card.model_id[:12]})"
+        if label is not None and probability is not None and threshold is not None:
+            model += (f"   Heatmap: {label.replace('_', ' ')}  p = {probability:.3f}, threshold "
+                      f"{threshold:.3f} ({operating_point})")
+        lines.append(model)
+    else:
+        lines.append("No model: image only.")
+    stamp = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    lines.append(f"Exported {stamp} from CXR Viewer")
+    return lines
+
+
+def render_view(canvas: ImageCanvas, lines: list[str]) -> QImage:
+    """The canvas as the user sees it (image, heatmap, boxes, ruler, read-outs) plus a footer."""
+    width, height = canvas.width(), canvas.height()
+    footer = FOOTER_LINE_HEIGHT * len(lines) + 12
+    image = QImage(width, height + footer, QImage.Format.Format_RGB32)
+    image.fill(QColor(0, 0, 0))
+    painter = QPainter(image)
+    try:
+        canvas.paint_scene(painter, QRectF(0, 0, width, height), for_export=True)
+        painter.fillRect(QRectF(0, height, width, footer), QColor(25, 25, 25))
+        font = QFont(canvas.font())
+        font.setPointSizeF(9.0)
+        for i, line in enumerate(lines):
+            font.setBold(i == 0)
+            painter.setFont(font)
+            painter.setPen(QColor(255, 120, 100) if i == 0 else QColor(220, 220, 220))
+            painter.drawText(QPointF(8, height + 6 + FOOTER_LINE_HEIGHT * (i + 1) - 5), line)
+    finally:
+        painter.end()
+    return image
+
+
+def save_view_png(canvas: ImageCanvas, lines: list[str], out: Path) -> Path:
+    """Render and write the PNG; raises ``ExportError`` when it cannot be written."""
+    if canvas.radiograph is None:
+        raise ExportError("there is no image on screen to export")
+    out = out if out.suffix.lower() == ".png" else out.with_suffix(".png")
+    if not render_view(canvas, lines).save(str(out), "PNG"):
+        raise ExportError(f"{display_name(out)}: could not be written (check the folder and its permissions)")
+    return out
+
+
+def write_findings_csv(out: Path, rows: Iterable[FolderRow], labels: tuple[str, ...],
+                       thresholds_for: Any) -> int:
+    """Write one row per analysed image, in the batch CSV's columns; returns the row count.
+
+    ``thresholds_for(findings)`` gives the thresholds of the current operating point, so the
+    ``flag_`` columns match what the viewer shows. Patient IDs are never written.
+    """
+    n = len(labels)
+    partial = out.with_name(out.name + ".partial")
+    count = 0
+    try:
+        with open(partial, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(csv_columns(labels))
+            for row in rows:
+                image, f = row.image, row.findings
+                if f is None:
+                    cells = ["error", row.error or "not analysed", *([""] * n), *([""] * n), "", ""]
+                else:
+                    probs = np.asarray(f.probabilities, dtype=np.float64).reshape(-1)
+                    flags = probs >= np.asarray(thresholds_for(f), dtype=np.float64)
+                    score = getattr(f, "ood_score", None)
+                    ood = ["", ""] if score is None or not math.isfinite(float(score)) else [
+                        f"{float(score):.6f}", "1" if getattr(f, "ood_flag", False) else "0"]
+                    cells = ["ok", "", *(f"{p:.6f}" for p in probs), *("1" if x else "0" for x in flags), *ood]
+                writer.writerow([image.name, image.display_path, *cells, str(image.patient_key), str(image.study_key)])
+                count += 1
+        os.replace(partial, out)
+    except OSError as exc:
+        raise ExportError(f"{display_name(out)}: could not be written ({exc.strerror or exc})") from None
+    return count
+
+
+__all__ = ["ExportError", "footer_lines", "render_view", "save_view_png", "write_findings_csv"]

@@ -1,0 +1,368 @@
+"""The findings panel: every label sorted by probability, as bars with their thresholds.
+
+Rows are painted by ``FindingDelegate``: the label, a bar of the probability with the
+threshold marked on it, the value, and a mark where the NIH dataset itself lists the finding
+for this image. Flagged rows (probability at or above the current operating point) stand out.
+Below the list: the selected finding's details (threshold rule, AUROC, agreement with the
+ground-truth box), the heatmap controls and the operating-point control.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRectF,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QSlider,
+    QStackedWidget,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .colormaps import COLORMAPS, DEFAULT_COLORMAP
+
+FLAG_COLOUR = QColor(220, 60, 50)
+BAR_COLOUR = QColor(90, 130, 170)
+THRESHOLD_COLOUR = QColor(20, 20, 20)
+
+ROW_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    """One label as the panel shows it."""
+
+    label: str
+    probability: float
+    threshold: float
+    flagged: bool
+    in_dataset: bool | None = None  # NIH Data_Entry lists it for this image; None = no NIH entry
+    auroc: float | None = None
+    auroc_ci: tuple[float, float] | None = None
+
+
+class FindingsModel(QAbstractListModel):
+    """The rows, sorted by probability (highest first)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: list[FindingRow] = []
+
+    def set_rows(self, rows: list[FindingRow]) -> None:
+        self.beginResetModel()
+        self._rows = sorted(rows, key=lambda r: -r.probability)
+        self.endResetModel()
+
+    def rows(self) -> list[FindingRow]:
+        return list(self._rows)
+
+    def row_of(self, label: str) -> int:
+        for i, row in enumerate(self._rows):
+            if row.label == label:
+                return i
+        return -1
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return row.label
+        if role == ROW_ROLE:
+            return row
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return _tooltip(row)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            flag = "flagged" if row.flagged else "not flagged"
+            return f"{row.label}: probability {row.probability:.2f}, threshold {row.threshold:.2f}, {flag}"
+        return None
+
+
+def _tooltip(row: FindingRow) -> str:
+    lines = [f"<b>{row.label}</b>", f"probability {row.probability:.3f}",
+             f"threshold {row.threshold:.3f} ({'flagged' if row.flagged else 'below threshold'})"]
+    if row.auroc is not None:
+        ci = f" (95% CI {row.auroc_ci[0]:.2f}-{row.auroc_ci[1]:.2f})" if row.auroc_ci else ""
+        lines.append(f"test AUROC {row.auroc:.2f}{ci}")
+    else:
+        lines.append("test AUROC not measured (no positives in the test split)")
+    if row.in_dataset is not None:
+        lines.append("NIH label: " + ("present" if row.in_dataset else "absent"))
+    return "<br>".join(lines)
+
+
+class FindingDelegate(QStyledItemDelegate):
+    """Paints a finding: flag marker, label, probability bar with threshold tick, value, NIH mark."""
+
+    ROW_HEIGHT = 22
+    LABEL_WIDTH = 138
+    VALUE_WIDTH = 40
+    DATASET_WIDTH = 34
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:  # noqa: N802
+        return QSize(self.LABEL_WIDTH + 160, self.ROW_HEIGHT)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        row: FindingRow | None = index.data(ROW_ROLE)
+        if row is None:
+            return
+        painter.save()
+        rect = option.rect
+        palette = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            painter.fillRect(rect, palette.highlight())
+        elif row.flagged:
+            painter.fillRect(rect, QColor(FLAG_COLOUR.red(), FLAG_COLOUR.green(), FLAG_COLOUR.blue(), 28))
+        text_colour = palette.highlightedText().color() if selected else palette.text().color()
+
+        # Flag marker: a solid strip on the left edge of flagged rows.
+        if row.flagged:
+            painter.fillRect(rect.left(), rect.top() + 2, 4, rect.height() - 4, FLAG_COLOUR)
+
+        font = QFont(option.font)
+        font.setBold(row.flagged)
+        painter.setFont(font)
+        painter.setPen(text_colour)
+        label_rect = rect.adjusted(8, 0, 0, 0)
+        label_rect.setWidth(self.LABEL_WIDTH - 8)
+        label = painter.fontMetrics().elidedText(row.label.replace("_", " "), Qt.TextElideMode.ElideRight,
+                                                 label_rect.width())
+        painter.drawText(label_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, label)
+
+        right = rect.right() - self.DATASET_WIDTH
+        value_rect = rect.adjusted(0, 0, 0, 0)
+        value_rect.setLeft(right - self.VALUE_WIDTH)
+        value_rect.setRight(right - 4)
+        painter.drawText(value_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                         f"{row.probability:.2f}")
+
+        bar_left = rect.left() + self.LABEL_WIDTH
+        bar_width = max(20, right - self.VALUE_WIDTH - bar_left - 6)
+        track = QRectF(bar_left, rect.top() + 6, bar_width, rect.height() - 12)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(128, 128, 128, 60))
+        painter.drawRect(track)
+        fill = QRectF(track)
+        fill.setWidth(track.width() * min(1.0, max(0.0, row.probability)))
+        painter.setBrush(FLAG_COLOUR if row.flagged else BAR_COLOUR)
+        painter.drawRect(fill)
+        # Threshold: a tick across the bar, taller than it, so it reads at any probability.
+        x = track.left() + track.width() * min(1.0, max(0.0, row.threshold))
+        painter.setPen(QPen(text_colour, 2))
+        painter.drawLine(int(x), rect.top() + 3, int(x), rect.bottom() - 3)
+
+        if row.in_dataset:
+            badge = QRectF(rect.right() - self.DATASET_WIDTH + 3, rect.top() + 4, self.DATASET_WIDTH - 6,
+                           rect.height() - 8)
+            small = QFont(option.font)
+            small.setPointSizeF(max(6.5, option.font.pointSizeF() - 1.5))
+            small.setBold(True)
+            painter.setFont(small)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(40, 120, 200))
+            painter.drawRoundedRect(badge, 3, 3)
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "NIH")
+        painter.restore()
+
+
+class FindingsPanel(QWidget):
+    """Findings of the current image and the controls of their display.
+
+    Events: ``finding_selected(str)``, ``heatmap_toggled(bool)``, ``colormap_changed(str)``,
+    ``opacity_changed(float)``, ``sensitivity_changed(int)``.
+    """
+
+    finding_selected = Signal(str)
+    heatmap_toggled = Signal(bool)
+    colormap_changed = Signal(str)
+    opacity_changed = Signal(float)
+    sensitivity_changed = Signal(int)
+
+    SENSITIVITY_STEPS = 5
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("findingsPanel")
+        self.model = FindingsModel()
+
+        self.dataset_label = QLabel()
+        self.dataset_label.setObjectName("datasetLabels")
+        self.dataset_label.setWordWrap(True)
+        self.dataset_label.setTextFormat(Qt.TextFormat.RichText)
+        self.dataset_label.hide()
+
+        self.list = QListView()
+        self.list.setObjectName("findingsList")
+        self.list.setModel(self.model)
+        self.list.setItemDelegate(FindingDelegate(self.list))
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setUniformItemSizes(True)
+        self.list.setMouseTracking(True)
+        self.list.selectionModel().currentChanged.connect(self._on_current_changed)
+
+        self.message = QLabel()
+        self.message.setObjectName("findingsMessage")
+        self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.message)
+        self.stack.addWidget(self.list)
+
+        self.details = QLabel()
+        self.details.setObjectName("findingDetails")
+        self.details.setWordWrap(True)
+        self.details.setTextFormat(Qt.TextFormat.RichText)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+
+        self.show_heatmap = QCheckBox("Heatmap (H)")
+        self.show_heatmap.setChecked(True)
+        self.show_heatmap.toggled.connect(self.heatmap_toggled)
+        self.colormap = QComboBox()
+        self.colormap.addItems(COLORMAPS)
+        self.colormap.setCurrentText(DEFAULT_COLORMAP)
+        self.colormap.currentTextChanged.connect(self.colormap_changed)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(50)
+        self.opacity.setToolTip("Heatmap opacity")
+        self.opacity.valueChanged.connect(lambda v: self.opacity_changed.emit(v / 100.0))
+
+        self.sensitivity = QSlider(Qt.Orientation.Horizontal)
+        self.sensitivity.setObjectName("sensitivitySlider")
+        self.sensitivity.setRange(-self.SENSITIVITY_STEPS, self.SENSITIVITY_STEPS)
+        self.sensitivity.setValue(0)
+        self.sensitivity.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.sensitivity.setToolTip("Operating point: left = fewer flags (more specific), "
+                                    "right = more flags (more sensitive); centre = the model card's thresholds")
+        self.sensitivity.valueChanged.connect(self._on_sensitivity)
+        self.sensitivity_text = QLabel()
+        self.sensitivity_text.setObjectName("operatingPoint")
+        self.sensitivity_text.setWordWrap(True)
+
+        heat_row = QHBoxLayout()
+        heat_row.addWidget(self.show_heatmap)
+        heat_row.addWidget(self.colormap)
+        heat_row.addWidget(self.opacity, 1)
+        point_row = QHBoxLayout()
+        point_row.addWidget(QLabel("Operating point"))
+        point_row.addWidget(self.sensitivity, 1)
+        self.sensitivity_text.setMinimumWidth(120)
+        point_row.addWidget(self.sensitivity_text)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.dataset_label)
+        layout.addWidget(self.stack, 1)
+        legend = QLabel("<small>bar: probability \N{MIDDLE DOT} tick: threshold \N{MIDDLE DOT} "
+                        "<span style='color:#dc3c32'><b>red</b></span>: flagged \N{MIDDLE DOT} "
+                        "<span style='color:#2878c8'><b>NIH</b></span>: in the dataset's labels</small>")
+        legend.setObjectName("findingsLegend")
+        legend.setWordWrap(True)
+        layout.addWidget(legend)
+        layout.addWidget(self.details)
+        self.notes = QLabel()
+        self.notes.setObjectName("findingNotes")
+        self.notes.setWordWrap(True)
+        self.notes.setStyleSheet("color: #777;")
+        self.notes.hide()
+        layout.addWidget(self.notes)
+        layout.addLayout(heat_row)
+        layout.addLayout(point_row)
+        self._updating = False
+        self.show_message("No image open.")
+        self.set_operating_point_text("card thresholds")
+
+    # -- content ------------------------------------------------------------------------------
+    def show_message(self, text: str) -> None:
+        """Replace the list by ``text`` (no model, inference running, inference failed)."""
+        self.message.setText(text)
+        self.stack.setCurrentWidget(self.message)
+        self.list.setMinimumHeight(0)
+        self.details.clear()
+        self.set_notes([])
+
+    def set_rows(self, rows: list[FindingRow], select: str | None = None) -> None:
+        """Show ``rows``; keep ``select`` (a label) selected without emitting a new selection."""
+        self._updating = True
+        try:
+            self.model.set_rows(rows)
+            # Tall enough for every label: a finding hidden below a scroll bar is easily missed.
+            self.list.setMinimumHeight(FindingDelegate.ROW_HEIGHT * len(rows) + 2 * self.list.frameWidth())
+            self.stack.setCurrentWidget(self.list)
+            if select is not None and self.model.row_of(select) >= 0:
+                self.list.setCurrentIndex(self.model.index(self.model.row_of(select)))
+        finally:
+            self._updating = False
+
+    def set_dataset_labels(self, labels: tuple[str, ...] | None) -> None:
+        """The NIH Data_Entry labels of the image, or None when the image has no entry."""
+        if labels is None:
+            self.dataset_label.hide()
+            return
+        text = ", ".join(x.replace("_", " ") for x in labels) if labels else "No Finding"
+        self.dataset_label.setText(f"<b>NIH dataset labels:</b> {text}")
+        self.dataset_label.show()
+
+    def set_notes(self, notes: list[str] | tuple[str, ...]) -> None:
+        """Remarks of the model about this image (no OOD check in the card, converted colour...)."""
+        self.notes.setText("\n".join(f"Note: {n}" for n in notes))
+        self.notes.setVisible(bool(notes))
+
+    def set_details(self, html: str) -> None:
+        self.details.setText(html)
+
+    def set_operating_point_text(self, text: str) -> None:
+        self.sensitivity_text.setText(text)
+
+    def current_label(self) -> str | None:
+        index = self.list.currentIndex()
+        return index.data(Qt.ItemDataRole.DisplayRole) if index.isValid() else None
+
+    def select_label(self, label: str) -> None:
+        """Select ``label`` (emits ``finding_selected``)."""
+        row = self.model.row_of(label)
+        if row >= 0:
+            self.list.setCurrentIndex(self.model.index(row))
+
+    def step(self, delta: int) -> None:
+        """Select the next (+1) or previous (-1) finding in the list's order."""
+        count = self.model.rowCount()
+        if not count or self.stack.currentWidget() is not self.list:
+            return
+        current = self.list.currentIndex().row()
+        row = 0 if current < 0 else min(count - 1, max(0, current + delta))
+        self.list.setCurrentIndex(self.model.index(row))
+
+    def row_rect(self, label: str):  # noqa: ANN201 - QRect, for tests that click a finding
+        return self.list.visualRect(self.model.index(self.model.row_of(label)))
+
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid() and not self._updating:
+            self.finding_selected.emit(current.data(Qt.ItemDataRole.DisplayRole))
+
+    def _on_sensitivity(self, value: int) -> None:
+        self.sensitivity_changed.emit(value)

@@ -1,0 +1,238 @@
+"""The open folder: scan it, fill the browser, list bad files, and analyse every image.
+
+The scan streams into the browser; the first image found is opened at once (the rest of the
+scan goes on behind it). A folder analysis then makes thumbnails and, with a model, the
+findings of every image: the browser's triage order and the folder CSV come from it.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from viewer.core import boxes as core_boxes
+from viewer.core.scan import ScannedImage, SkippedFile
+
+from .browser import ImageSummary, StudyBrowser
+from .errors_panel import ErrorsPanel
+from .model_session import ModelSession
+from .workers import (
+    AnalysisEvents,
+    AnalysisJob,
+    CancelToken,
+    FolderRow,
+    ScanEvents,
+    ScanJob,
+    single_thread_pool,
+)
+
+
+class BoxTables:
+    """``BBox_List_2017.csv`` tables found beside the images, loaded once, from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_folder: dict[Path, Any] = {}
+        self.problems: list[str] = []
+
+    def boxes_for(self, path: Path, width: int, height: int) -> list[Any]:
+        """The ground-truth boxes of the image at ``path`` (empty when there are none)."""
+        table = self._table(path.parent)
+        return list(table.for_image(path.name, width, height)) if table is not None else []
+
+    def _table(self, folder: Path) -> Any | None:
+        with self._lock:
+            if folder not in self._by_folder:
+                table = None
+                csv_path = core_boxes.find_bbox_csv(folder)
+                if csv_path is not None:
+                    try:
+                        table = core_boxes.BoxTable.load(csv_path)
+                    except Exception as exc:  # boxes are a bonus: the image still shows
+                        self.problems.append(str(exc))
+                self._by_folder[folder] = table
+            return self._by_folder[folder]
+
+
+class FolderSession(QObject):
+    """Scans and analyses the open folder. Events: ``folder_opened(Path)``,
+    ``first_image_found(ScannedImage)``, ``progressed(str, int, int)`` (task, done, total;
+    total 0 = unknown), ``scan_done(int)``, ``analysis_done()``, ``image_analysed(FolderRow)``."""
+
+    folder_opened = Signal(object)
+    first_image_found = Signal(object)
+    progressed = Signal(str, int, int)
+    scan_done = Signal(int)
+    analysis_done = Signal()
+    image_analysed = Signal(object)
+
+    def __init__(self, browser: StudyBrowser, errors: ErrorsPanel, models: ModelSession,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.browser, self.errors, self.models = browser, errors, models
+        self._scan_pool = single_thread_pool("scan")
+        self._analysis_pool = single_thread_pool("analysis")
+        self._scan_events = ScanEvents(self)
+        self._analysis_events = AnalysisEvents(self)
+        self._scan_events.scan_progressed.connect(self._on_scan_progressed)
+        self._scan_events.images_found.connect(self._on_images_found)
+        self._scan_events.files_skipped.connect(self._on_files_skipped)
+        self._scan_events.scan_finished.connect(self._on_scan_finished)
+        self._scan_events.failed.connect(self._on_scan_failed)
+        self._analysis_events.image_analysed.connect(self._on_image_analysed)
+        self._analysis_events.analysis_progressed.connect(self._on_analysis_progressed)
+        self._analysis_events.analysis_finished.connect(self._on_analysis_finished)
+        models.model_ready.connect(self._on_model_decided)
+        models.model_unavailable.connect(self._on_model_decided)
+
+        self.root: Path | None = None
+        self.boxes = BoxTables()
+        self.images: list[ScannedImage] = []
+        self.rows: dict[Path, FolderRow] = {}
+        self.scanning = False
+        self._scan_id = 0
+        self._scan_token = CancelToken()
+        self._analysis: AnalysisJob | None = None
+        self._running: dict[int, AnalysisJob] = {}  # Python references until each job ends
+        self._analysis_token = CancelToken()
+        self._analysis_run = 0
+        self._first_sent = False
+        self.flag_summary = default_summary
+
+    # -- opening ------------------------------------------------------------------------------
+    def open(self, root: Path) -> None:
+        """Scan ``root`` (a folder, or one file); cancels the scan and analysis of the last one."""
+        self._scan_token.cancel()
+        self._stop_analysis()
+        self._scan_id += 1
+        self._scan_token = CancelToken()
+        self.root = root
+        self.boxes = BoxTables()
+        self.images = []
+        self.rows = {}
+        self._first_sent = False
+        self.scanning = True
+        self.browser.clear()
+        self.errors.clear()
+        self.folder_opened.emit(root)
+        self._scan_pool.start(ScanJob(self._scan_id, root, self._scan_events, self._scan_token))
+
+    def shutdown(self) -> None:
+        """Cancel everything and wait for the workers (window closing)."""
+        self._scan_token.cancel()
+        self._stop_analysis()
+        self._scan_pool.waitForDone()
+        self._analysis_pool.waitForDone()
+
+    def refresh_summaries(self) -> None:
+        """Recompute every browser summary (after the operating point changed)."""
+        for path, row in self.rows.items():
+            self.browser.set_summary(path, self.flag_summary(row))
+
+    # -- scan events --------------------------------------------------------------------------
+    def _on_scan_progressed(self, scan_id: int, done: int, total: object) -> None:
+        if scan_id == self._scan_id:
+            self.progressed.emit("Scanning", done, int(total) if isinstance(total, int) else 0)
+
+    def _on_images_found(self, scan_id: int, images: list[ScannedImage]) -> None:
+        if scan_id != self._scan_id:
+            return
+        self.images.extend(images)
+        self.browser.add_images(images)
+        self._feed_analysis(images)
+        if not self._first_sent and images:
+            self._first_sent = True
+            self.first_image_found.emit(images[0])
+
+    def _on_files_skipped(self, scan_id: int, skipped: list[SkippedFile]) -> None:
+        if scan_id != self._scan_id:
+            return
+        ignored = 0
+        for item in skipped:
+            # Files that claim to be images (or folders we could not enter) are errors;
+            # notes, CSVs and hidden files are only counted.
+            if item.claimed_format is not None or getattr(item, "folder", False):
+                self.errors.add_error(item.display_path, item.reason)
+            else:
+                ignored += 1
+        if ignored:
+            self.errors.add_ignored(ignored)
+
+    def _on_scan_finished(self, scan_id: int, count: int, cancelled: bool) -> None:
+        if scan_id != self._scan_id:
+            return
+        self.scanning = False
+        if self._analysis is not None:
+            self._analysis.close()
+        if not cancelled:
+            self.scan_done.emit(count)
+
+    def _on_scan_failed(self, scan_id: int, path: str, reason: str) -> None:
+        if scan_id == self._scan_id:
+            self.errors.add_error(path, reason)
+
+    # -- folder analysis ----------------------------------------------------------------------
+    def _on_model_decided(self, *_args: object) -> None:
+        # The analysis starts (or restarts, now with findings) once the model is known.
+        if self.root is None:
+            return
+        self._stop_analysis()
+        self._feed_analysis(self.images)
+
+    def _feed_analysis(self, images: list[ScannedImage]) -> None:
+        if not self.models.decided or not images:
+            return
+        if self._analysis is None:
+            self._analysis_run += 1
+            self._analysis_token = CancelToken()
+            self._analysis = AnalysisJob(self._analysis_run, self._analysis_events, self._analysis_token,
+                                         self.models.predictor)
+            self._analysis.setAutoDelete(False)  # we keep feeding it while it runs
+            self._running[self._analysis_run] = self._analysis
+            self._analysis_pool.start(self._analysis)
+            images = self.images  # everything found so far, not only this batch
+        self._analysis.add(list(images))
+        if not self.scanning:
+            self._analysis.close()
+
+    def _stop_analysis(self) -> None:
+        self._analysis_token.cancel()
+        if self._analysis is not None:
+            self._analysis.close()
+        self._analysis = None
+
+    def _on_image_analysed(self, run_id: int, row: FolderRow) -> None:
+        if run_id != self._analysis_run:
+            return
+        self.rows[row.image.path] = row
+        if row.thumbnail is not None:
+            self.browser.set_thumbnail(row.image.path, row.thumbnail)
+        if row.findings is not None or row.error is not None:
+            self.browser.set_summary(row.image.path, self.flag_summary(row))
+        if row.error is not None:
+            self.errors.add_error(row.image.display_path, row.error)
+        self.image_analysed.emit(row)
+
+    def _on_analysis_progressed(self, run_id: int, done: int, total: int) -> None:
+        if run_id == self._analysis_run:
+            task = "Analysing" if self.models.predictor is not None else "Thumbnails"
+            self.progressed.emit(task, done, total)
+
+    def _on_analysis_finished(self, run_id: int, cancelled: bool) -> None:
+        self._running.pop(run_id, None)
+        if run_id == self._analysis_run and not cancelled:
+            self._analysis = None
+            self.analysis_done.emit()
+
+
+def default_summary(row: FolderRow) -> ImageSummary:
+    """Browser summary at the model card's thresholds."""
+    if row.findings is None:
+        return ImageSummary((), 0.0, row.error or "no findings")
+    f = row.findings
+    flagged = sorted(((str(x), float(p)) for x, p, flag in zip(f.labels, f.probabilities, f.flags) if flag),
+                     key=lambda item: -item[1])
+    return ImageSummary(tuple(flagged), float(max(f.probabilities)) if len(f.probabilities) else 0.0)

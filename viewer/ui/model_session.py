@@ -1,0 +1,76 @@
+"""Which model the viewer runs, opened off the GUI thread; or why there is none."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from viewer.core.inference import Predictor
+
+from .workers import ModelEvents, ModelJob, single_thread_pool
+
+
+class ModelState(Enum):
+    NONE = "none"
+    LOADING = "loading"
+    READY = "ready"
+    UNAVAILABLE = "unavailable"
+
+
+class ModelSession(QObject):
+    """Holds the ``Predictor`` once it is open.
+
+    Events: ``model_loading(str)``, ``model_ready(Predictor)``, ``model_unavailable(str)``
+    (the reason, for the model panel and status bar; the viewer stays a plain viewer).
+    """
+
+    model_loading = Signal(str)
+    model_ready = Signal(object)
+    model_unavailable = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = single_thread_pool("model")
+        self._events = ModelEvents(self)
+        self._events.model_loaded.connect(self._on_loaded)
+        self._events.model_failed.connect(self._on_failed)
+        self.state = ModelState.NONE
+        self.predictor: Any | None = None
+        self.reason = ""
+        self.path: Path | None = None
+
+    @property
+    def decided(self) -> bool:
+        """True once the model is ready or known to be unavailable."""
+        return self.state in (ModelState.READY, ModelState.UNAVAILABLE)
+
+    def load(self, model_path: Path) -> None:
+        """Open ``model_path`` (and its Grad-CAM sidecar) in a worker."""
+        self.path = model_path
+        self.state = ModelState.LOADING
+        self.predictor = None
+        self.model_loading.emit(str(model_path))
+        self._pool.start(ModelJob(model_path, self._events, lambda p: Predictor(p)))
+
+    def set_unavailable(self, reason: str) -> None:
+        """No model to open at all (none given, no bundled demo model)."""
+        self._on_failed("", reason)
+
+    def wait(self, msecs: int = -1) -> bool:
+        """Block until the model job is done (for the command line and tests only)."""
+        return self._pool.waitForDone(msecs)
+
+    def _on_loaded(self, predictor: Any) -> None:
+        self.predictor = predictor
+        self.state = ModelState.READY
+        self.reason = ""
+        self.model_ready.emit(predictor)
+
+    def _on_failed(self, _path: str, reason: str) -> None:
+        self.predictor = None
+        self.state = ModelState.UNAVAILABLE
+        self.reason = reason
+        self.model_unavailable.emit(reason)

@@ -1,0 +1,94 @@
+"""Window state and recent folders in QSettings, and nothing else (STYLE.md, Qt section).
+
+Keys are constants here so a typo cannot create a second, silently ignored setting. The stored
+``SETTINGS_VERSION`` lets a release that changes the dock layout discard the old layout
+instead of restoring a broken one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+ORGANIZATION = "CXR Viewer"
+APPLICATION = "cxr-viewer"
+
+# Bump when the dock/toolbar layout changes: stored geometry and state are then ignored.
+SETTINGS_VERSION = 1
+
+KEY_VERSION = "settings/version"
+KEY_GEOMETRY = "window/geometry"
+KEY_STATE = "window/state"
+KEY_RECENT_FOLDERS = "files/recent_folders"
+
+MAX_RECENT = 8
+
+
+class AppSettings:
+    """Typed access to the viewer's QSettings.
+
+    Pass a ``QSettings`` to use another store (tests point it at a temporary INI file);
+    the default is the per-user store of the platform.
+    """
+
+    def __init__(self, store: QSettings | None = None) -> None:
+        self._store = store if store is not None else QSettings(ORGANIZATION, APPLICATION)
+        stored = self._store.value(KEY_VERSION)
+        if stored is not None and _as_int(stored) != SETTINGS_VERSION:
+            # A layout from another version: start afresh rather than restore a broken one.
+            self._store.remove(KEY_GEOMETRY)
+            self._store.remove(KEY_STATE)
+        self._store.setValue(KEY_VERSION, SETTINGS_VERSION)
+
+    @classmethod
+    def at(cls, path: str | Path) -> AppSettings:
+        """Settings kept in the INI file ``path`` (used by tests and portable installs)."""
+        return cls(QSettings(str(path), QSettings.Format.IniFormat))
+
+    @property
+    def store(self) -> QSettings:
+        return self._store
+
+    # -- window layout ------------------------------------------------------------------------
+    def window_geometry(self) -> QByteArray | None:
+        value = self._store.value(KEY_GEOMETRY)
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def window_state(self) -> QByteArray | None:
+        value = self._store.value(KEY_STATE)
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def save_window(self, geometry: QByteArray, state: QByteArray) -> None:
+        self._store.setValue(KEY_GEOMETRY, geometry)
+        self._store.setValue(KEY_STATE, state)
+        self._store.sync()
+
+    # -- recent folders -----------------------------------------------------------------------
+    def recent_folders(self) -> list[Path]:
+        """Most recent first; folders that no longer exist are left out."""
+        value = self._store.value(KEY_RECENT_FOLDERS)
+        if value is None:
+            return []
+        items = [value] if isinstance(value, str) else list(value)
+        return [Path(p) for p in items if isinstance(p, str) and p and Path(p).exists()]
+
+    def add_recent_folder(self, folder: Path) -> list[Path]:
+        """Put ``folder`` first in the recent list (without duplicates) and return the list."""
+        folder = Path(folder).resolve()
+        folders = [folder] + [p for p in self.recent_folders() if p.resolve() != folder]
+        folders = folders[:MAX_RECENT]
+        self._store.setValue(KEY_RECENT_FOLDERS, [str(p) for p in folders])
+        self._store.sync()
+        return folders
+
+    def clear_recent_folders(self) -> None:
+        self._store.remove(KEY_RECENT_FOLDERS)
+        self._store.sync()
+
+
+def _as_int(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,387 @@
+"""Background work: folder scans, image decoding, model loading, inference, folder triage.
+
+Every job is a ``QRunnable`` that reports through a ``QObject`` of signals named as events
+(``scan_progressed``, ``image_loaded``, ``inference_finished``, ``failed``...). Signals emitted
+from a pool thread reach GUI-thread slots as queued calls, so no widget is ever touched off the
+GUI thread. Each job gets a ``CancelToken``; starting a newer request cancels the older token,
+and results also carry a generation number so a result that was already on its way when the
+user moved on is dropped by the receiver.
+
+No job lets an exception escape: every failure becomes a ``failed`` event with the file and a
+reason, which the session sends to the errors panel.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QImage
+
+from viewer.core.errors import CxrError, display_name
+from viewer.core.loader import load_radiograph
+from viewer.core.preprocess import to_unit_grey
+from viewer.core.radiograph import Radiograph
+from viewer.core.scan import ScannedImage, ScanError, SkippedFile, scan_folder
+
+from .display import GreyFrame, GreyRenderer, grey_qimage
+from .overlay import HeatmapSet
+
+THUMBNAIL_SIZE = 64
+_FLUSH_COUNT = 200  # scan results are sent in batches: one queued call per file would flood the GUI
+_FLUSH_SECONDS = 0.1
+
+
+class CancelToken:
+    """Set when the request a job serves is no longer wanted; checked between steps."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+def reason_of(exc: BaseException) -> str:
+    """One line for the errors panel. Our own errors already name the problem and the fix."""
+    if isinstance(exc, CxrError):
+        return str(exc)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"unexpected {type(exc).__name__}{': ' + text[:300] if text else ''}"
+
+
+class Worker(QRunnable):
+    """A job for a ``QThreadPool`` that turns any escaping exception into ``on_crash``."""
+
+    def __init__(self, token: CancelToken | None = None) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self.token = token or CancelToken()
+
+    def run(self) -> None:  # noqa: D102 (QRunnable API)
+        try:
+            self.work()
+        except Exception as exc:  # a bug must reach the errors panel, not kill the thread
+            traceback.print_exc()
+            self.on_crash(exc)
+
+    def work(self) -> None:
+        raise NotImplementedError
+
+    def on_crash(self, exc: BaseException) -> None:
+        raise NotImplementedError
+
+
+def single_thread_pool(name: str) -> QThreadPool:
+    """A pool that runs its jobs one after another (stale ones return at once when cancelled)."""
+    pool = QThreadPool()
+    pool.setObjectName(name)
+    pool.setMaxThreadCount(1)
+    return pool
+
+
+# -- folder scan ----------------------------------------------------------------------------------
+class ScanEvents(QObject):
+    """Events of folder scans; ``scan_id`` tells scans of successive folders apart."""
+
+    scan_progressed = Signal(int, int, object)  # scan_id, done, total (None while listing)
+    images_found = Signal(int, list)  # scan_id, [ScannedImage]
+    files_skipped = Signal(int, list)  # scan_id, [SkippedFile]
+    scan_finished = Signal(int, int, bool)  # scan_id, images found, cancelled
+    failed = Signal(int, str, str)  # scan_id, path, reason
+
+
+class ScanJob(Worker):
+    """Streams ``scan_folder(root)`` to the GUI in batches, first image at once."""
+
+    def __init__(self, scan_id: int, root: Path, events: ScanEvents, token: CancelToken) -> None:
+        super().__init__(token)
+        self.scan_id, self.root, self.events = scan_id, root, events
+
+    def work(self) -> None:
+        images: list[ScannedImage] = []
+        skipped: list[SkippedFile] = []
+        count = 0
+        first_sent = False
+        last_flush = time.monotonic()
+
+        def progress(done: int, total: int | None) -> None:
+            self.events.scan_progressed.emit(self.scan_id, done, total)
+
+        def flush() -> None:
+            nonlocal images, skipped, last_flush
+            if images:
+                self.events.images_found.emit(self.scan_id, images)
+                images = []
+            if skipped:
+                self.events.files_skipped.emit(self.scan_id, skipped)
+                skipped = []
+            last_flush = time.monotonic()
+
+        try:
+            for item in scan_folder(self.root, on_progress=progress, cancelled=lambda: self.token.cancelled):
+                if isinstance(item, ScannedImage):
+                    images.append(item)
+                    count += 1
+                else:
+                    skipped.append(item)
+                # The first image goes out alone so it can be decoded while the scan goes on.
+                if (not first_sent and images) or len(images) + len(skipped) >= _FLUSH_COUNT or (
+                    time.monotonic() - last_flush >= _FLUSH_SECONDS
+                ):
+                    first_sent = first_sent or bool(images)
+                    flush()
+        except ScanError as exc:
+            flush()
+            self.events.failed.emit(self.scan_id, display_name(self.root), str(exc))
+        flush()
+        self.events.scan_finished.emit(self.scan_id, count, self.token.cancelled)
+
+    def on_crash(self, exc: BaseException) -> None:
+        self.events.failed.emit(self.scan_id, display_name(self.root), reason_of(exc))
+        self.events.scan_finished.emit(self.scan_id, 0, True)
+
+
+# -- one image: decode, then inference ----------------------------------------------------------
+@dataclass
+class LoadedImage:
+    """A decoded radiograph, ready to show: its display renderer and first frames."""
+
+    path: Path
+    radiograph: Radiograph
+    renderer: GreyRenderer
+    frames: list[GreyFrame]
+    boxes: list[Any] = field(default_factory=list)  # ground-truth boxes of this image
+
+
+@dataclass
+class AnalysedImage:
+    """The findings of one image with everything the UI shows for them, precomputed."""
+
+    path: Path
+    findings: Any  # viewer.core.inference.Findings
+    heatmaps: HeatmapSet
+    agreements: dict[str, list[Any]]  # label -> one Agreement per ground-truth box of that label
+
+
+class ImageEvents(QObject):
+    """Events of the image being opened; ``generation`` identifies the request."""
+
+    image_loaded = Signal(int, object)  # generation, LoadedImage
+    inference_finished = Signal(int, object)  # generation, AnalysedImage
+    failed = Signal(int, str, str)  # generation, path, reason
+    inference_failed = Signal(int, str, str)  # generation, path, reason (the image still shows)
+
+
+BoxLookup = Callable[[Path, int, int], list[Any]]
+
+
+class LoadJob(Worker):
+    """Decode one file and prepare its display (quantised levels, default window)."""
+
+    def __init__(self, generation: int, path: Path, events: ImageEvents, token: CancelToken,
+                 boxes_for: BoxLookup | None = None) -> None:
+        super().__init__(token)
+        self.generation, self.path, self.events, self.boxes_for = generation, path, events, boxes_for
+
+    def work(self) -> None:
+        if self.token.cancelled:
+            return
+        try:
+            radiograph = load_radiograph(self.path)
+        except CxrError as exc:
+            self.events.failed.emit(self.generation, display_name(self.path), str(exc))
+            return
+        if self.token.cancelled:
+            return
+        renderer = GreyRenderer(radiograph)
+        frames = renderer.render(renderer.default_window)
+        boxes = self.boxes_for(self.path, radiograph.width, radiograph.height) if self.boxes_for else []
+        if not self.token.cancelled:
+            loaded = LoadedImage(self.path, radiograph, renderer, frames, boxes)
+            self.events.image_loaded.emit(self.generation, loaded)
+
+    def on_crash(self, exc: BaseException) -> None:
+        self.events.failed.emit(self.generation, display_name(self.path), reason_of(exc))
+
+
+AgreementFn = Callable[[np.ndarray, Any, tuple[int, int]], Any]
+
+
+class InferJob(Worker):
+    """Run the model once on a loaded image: 14 probabilities and 14 heatmaps together."""
+
+    def __init__(self, generation: int, loaded: LoadedImage, predictor: Any, events: ImageEvents,
+                 token: CancelToken, colormap: str, agreement: AgreementFn | None = None) -> None:
+        super().__init__(token)
+        self.generation, self.loaded, self.predictor, self.events = generation, loaded, predictor, events
+        self.colormap, self.agreement = colormap, agreement
+
+    def work(self) -> None:
+        if self.token.cancelled:
+            return
+        rg = self.loaded.radiograph
+        try:
+            findings = self.predictor.predict(rg)  # cached by path, mtime and size
+        except CxrError as exc:
+            self.events.inference_failed.emit(self.generation, display_name(self.loaded.path), str(exc))
+            return
+        if self.token.cancelled:
+            return
+        heatmaps = HeatmapSet.from_gradcam(findings.labels, findings.heatmaps, rg.height, rg.width, self.colormap)
+        agreements: dict[str, list[Any]] = {}
+        if self.agreement is not None:
+            for box in self.loaded.boxes:
+                label = matching_label(box.label, findings.labels)
+                if label is not None:
+                    index = list(findings.labels).index(label)
+                    agreements.setdefault(label, []).append(
+                        self.agreement(findings.heatmaps[index], (box.x, box.y, box.w, box.h), (rg.height, rg.width))
+                    )
+        if not self.token.cancelled:
+            self.events.inference_finished.emit(
+                self.generation, AnalysedImage(self.loaded.path, findings, heatmaps, agreements)
+            )
+
+    def on_crash(self, exc: BaseException) -> None:
+        self.events.inference_failed.emit(self.generation, display_name(self.loaded.path), reason_of(exc))
+
+
+def matching_label(box_label: str, labels: Sequence[str]) -> str | None:
+    """The model label a BBox_List label refers to ('Infiltrate' is 'Infiltration' there)."""
+    aliases = {"infiltrate": "infiltration"}
+    wanted = aliases.get(box_label.strip().lower(), box_label.strip().lower())
+    for label in labels:
+        if label.lower() == wanted:
+            return label
+    return None
+
+
+# -- the model ---------------------------------------------------------------------------------
+class ModelEvents(QObject):
+    model_loaded = Signal(object)  # a ready Predictor
+    model_failed = Signal(str, str)  # model path, reason
+
+
+class ModelJob(Worker):
+    """Open the model pair (ONNX sessions, contract checks) off the GUI thread."""
+
+    def __init__(self, model_path: Path, events: ModelEvents, factory: Callable[[Path], Any]) -> None:
+        super().__init__()
+        self.model_path, self.events, self.factory = model_path, events, factory
+
+    def work(self) -> None:
+        try:
+            predictor = self.factory(self.model_path)
+            predictor.card  # noqa: B018 - opening the pair happens here, not on the first click
+        except CxrError as exc:
+            self.events.model_failed.emit(display_name(self.model_path), str(exc))
+            return
+        self.events.model_loaded.emit(predictor)
+
+    def on_crash(self, exc: BaseException) -> None:
+        self.events.model_failed.emit(display_name(self.model_path), reason_of(exc))
+
+
+# -- folder triage: thumbnails and findings of every image ----------------------------------------
+@dataclass
+class FolderRow:
+    """What the browser and the folder CSV need from one analysed image."""
+
+    image: ScannedImage
+    thumbnail: QImage | None
+    thumbnail_array: np.ndarray | None
+    findings: Any | None  # Findings, or None without a model
+    error: str | None = None
+
+
+class AnalysisEvents(QObject):
+    analysis_progressed = Signal(int, int, int)  # run_id, done, total
+    image_analysed = Signal(int, object)  # run_id, FolderRow
+    analysis_finished = Signal(int, bool)  # run_id, cancelled
+
+
+class AnalysisJob(Worker):
+    """Thumbnail and (with a model) findings for every image of a folder, in order.
+
+    Takes images from a queue the session fills while the scan streams, so thumbnails appear
+    during the scan; ``close()`` says no more images will come.
+    """
+
+    def __init__(self, run_id: int, events: AnalysisEvents, token: CancelToken, predictor: Any | None) -> None:
+        super().__init__(token)
+        self.run_id, self.events, self.predictor = run_id, events, predictor
+        self._queue: list[ScannedImage] = []
+        self._condition = threading.Condition()
+        self._closed = False
+        self._total = 0
+
+    def add(self, images: list[ScannedImage]) -> None:
+        with self._condition:
+            self._queue.extend(images)
+            self._total += len(images)
+            self._condition.notify()
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+            self._condition.notify()
+
+    def _next(self) -> ScannedImage | None:
+        with self._condition:
+            while not self._queue and not self._closed and not self.token.cancelled:
+                self._condition.wait(timeout=0.2)
+            return self._queue.pop(0) if self._queue and not self.token.cancelled else None
+
+    def work(self) -> None:
+        done = 0
+        while True:
+            image = self._next()
+            if image is None:
+                break
+            self.events.image_analysed.emit(self.run_id, self._analyse(image))
+            done += 1
+            self.events.analysis_progressed.emit(self.run_id, done, self._total)
+        self.events.analysis_finished.emit(self.run_id, self.token.cancelled)
+
+    def _analyse(self, image: ScannedImage) -> FolderRow:
+        try:
+            radiograph = load_radiograph(image.path)
+            thumb_array = make_thumbnail(radiograph)
+            findings = None
+            if self.predictor is not None and not self.token.cancelled:
+                findings = self.predictor.predict(radiograph)
+            return FolderRow(image, grey_qimage(thumb_array), thumb_array, findings)
+        except Exception as exc:  # one bad file never stops the folder
+            return FolderRow(image, None, None, None, reason_of(exc))
+
+    def on_crash(self, exc: BaseException) -> None:
+        self.events.analysis_finished.emit(self.run_id, True)
+
+
+def make_thumbnail(radiograph: Radiograph, size: int = THUMBNAIL_SIZE) -> np.ndarray:
+    """A small uint8 picture of the image with its default window (aspect kept, letterboxed)."""
+    h, w = radiograph.height, radiograph.width
+    step = max(1, min(h, w) // (size * 4))  # decimate first: windowing 4 MP for 64 px is waste
+    small = Radiograph(**{**radiograph.__dict__, "pixels": radiograph.pixels[::step, ::step],
+                          "padding_mask": None})
+    grey = to_unit_grey(small)
+    scale = size / max(grey.shape)
+    tw, th = max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale))
+    resized = cv2.resize(grey, (tw, th), interpolation=cv2.INTER_AREA)
+    canvas = np.zeros((size, size), np.uint8)
+    y0, x0 = (size - th) // 2, (size - tw) // 2
+    canvas[y0:y0 + th, x0:x0 + tw] = np.rint(resized * 255).astype(np.uint8)
+    return canvas
