@@ -112,6 +112,8 @@ def fit_ood(
     Returns ``{"method", "statistics", "threshold", "percentile", "n_images", "description"}``,
     JSON-ready. Raises ``OodError`` with fewer than ``MIN_IMAGES`` images.
     """
+    if not 0.0 < percentile < 100.0:
+        raise ValueError(f"percentile must be between 0 and 100, got {percentile}")
     rows = [ood_features(image) for image in prepared_images]
     if len(rows) < MIN_IMAGES:
         raise OodError(
@@ -119,8 +121,6 @@ def fit_ood(
             f"got {len(rows)}; export from a training run on more images"
         )
     features = np.stack(rows)
-    if not 0.0 < percentile < 100.0:
-        raise ValueError("percentile must be between 0 and 100")
     n = len(features)
     # Each fold's fit sees 4/5 of the images: keep k well below that so T^2 is defined.
     k = int(max(1, min(components, (n * (FOLDS - 1)) // FOLDS // 3, FEATURE_LENGTH - 1)))
