@@ -162,3 +162,98 @@ def test_a_missing_ui_is_a_clear_error(
     monkeypatch.setitem(sys.modules, "viewer.ui.app", None)  # import fails as if absent
     assert cli.main(["--model", str(tiny_model)]) == 1
     assert "desktop viewer" in capsys.readouterr().err
+# -- batch end to end -------------------------------------------------------------------------
+@pytest.fixture
+def mixed_folder(tmp_path: Path) -> Path:
+    """DICOM (with identifiers), PNGs, a JPEG, a broken file, an empty DICOM, a non-image."""
+    folder = tmp_path / "incoming"
+    make_dicom(folder / "PA1" / "ST1" / "SE1" / "IM000001.dcm", instance=1)
+    make_dicom(folder / "PA1" / "ST1" / "SE1" / "IM000002.dcm", instance=2, photometric="MONOCHROME1")
+    make_dicom(folder / "PA2" / "IM000001", patient_id="P2", patient_name="Roe^R", preamble=False)
+    make_png(folder / "nih" / "00000013_000.png", (128, 128))
+    make_png(folder / "nih" / "00000013_001.png", (96, 96), bits=16)
+    make_jpeg(folder / "photo.jpg", (80, 64))
+    make_png(folder / os.fsdecode(b"caf\xe9.png"), (64, 64))
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    (folder / "empty.dcm").write_bytes(b"")
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def snapshot(folder: Path) -> list[tuple[str, int]]:
+    return sorted((os.fsdecode(p), p.stat().st_size) for p in folder.rglob("*"))
+
+
+def test_batch_end_to_end_on_a_generated_folder(mixed_folder: Path, tiny_model: Path, tmp_path: Path) -> None:
+    before = snapshot(mixed_folder)
+    out = tmp_path / "results.csv"
+    result = run_cli("batch", mixed_folder, "--model", tiny_model, "--out", out, "--batch-size", "3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert snapshot(mixed_folder) == before  # nothing written next to the images
+    columns, rows = read_rows(out)
+    assert columns[:4] == ["Image Index", "path", "status", "error"]
+    assert columns[-4:] == ["ood_score", "ood_flag", "patient_key", "study_key"]
+    assert len([c for c in columns if c.startswith("prob_")]) == 14
+    by_path = {row["path"]: row for row in rows}
+    assert set(by_path) == {
+        "PA1/ST1/SE1/IM000001.dcm", "PA1/ST1/SE1/IM000002.dcm", "PA2/IM000001", "nih/00000013_000.png",
+        "nih/00000013_001.png", "photo.jpg", "caf\\udce9.png", "broken.png", "empty.dcm",
+    }
+    ok = {p for p, r in by_path.items() if r["status"] == "ok"}
+    assert ok == set(by_path) - {"broken.png", "empty.dcm"}
+    for path in ok:
+        probabilities = [float(by_path[path][c]) for c in columns if c.startswith("prob_")]
+        assert all(0.0 <= p <= 1.0 for p in probabilities)
+        assert {by_path[path][c] for c in columns if c.startswith("flag_")} <= {"0", "1"}
+    assert by_path["broken.png"]["error"] and by_path["empty.dcm"]["error"] == "empty file (0 bytes)"
+    assert by_path["broken.png"]["prob_Mass"] == ""
+    dicom = [by_path["PA1/ST1/SE1/IM000001.dcm"], by_path["PA1/ST1/SE1/IM000002.dcm"]]
+    assert dicom[0]["patient_key"] == dicom[1]["patient_key"] != by_path["PA2/IM000001"]["patient_key"]
+    assert by_path["caf\\udce9.png"]["Image Index"] == "caf\\udce9.png"
+    text = out.read_text(encoding="utf-8")
+    assert SECRET_ID not in text and "Doe" not in text and "Roe" not in text and "patient_id" not in text
+    assert "1 other files skipped" in result.stderr and "7 ok, 2 errors" in result.stderr
+
+
+def test_batch_include_patient_id_adds_the_column(mixed_folder: Path, tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "with-ids.csv"
+    result = run_cli("batch", mixed_folder, "--model", tiny_model, "--out", out, "--include-patient-id", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    columns, rows = read_rows(out)
+    assert columns[-1] == "patient_id"
+    ids = {row["path"]: row["patient_id"] for row in rows}
+    assert ids["PA1/ST1/SE1/IM000001.dcm"] == SECRET_ID and ids["nih/00000013_000.png"] == "13"
+    assert SECRET_NAME not in out.read_text(encoding="utf-8")  # names never, even then
+
+
+def test_batch_where_every_file_fails_still_exits_0(tmp_path: Path, tiny_model: Path) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(b"garbage")
+    (folder / "b.dcm").write_bytes(b"\0" * 128 + b"DICM" + b"\xff" * 64)
+    out = tmp_path / "r.csv"
+    result = run_cli("batch", folder, "--model", tiny_model, "--out", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    _, rows = read_rows(out)
+    assert [r["status"] for r in rows] == ["error", "error"] and all(r["error"] for r in rows)
+
+
+@pytest.mark.shared_data
+def test_batch_on_the_real_dicom_folder_and_nih_slice(tmp_path: Path, tiny_model: Path) -> None:
+    slice_folder = tmp_path / "nih-slice"
+    slice_folder.mkdir()
+    for image in sorted(shared_path("nih-sample", "images").glob("*.png"))[:12]:
+        os.symlink(image, slice_folder / image.name)
+    for folder, expected in ((shared_path("dicom"), 4), (slice_folder, 12)):
+        out = tmp_path / f"{folder.name}.csv"
+        result = run_cli("batch", folder, "--model", tiny_model, "--out", out, cwd=tmp_path, timeout=300)
+        assert result.returncode == 0, result.stderr
+        _, rows = read_rows(out)
+        assert len(rows) == expected
+        assert all(r["status"] == "ok" for r in rows), [r["error"] for r in rows if r["status"] != "ok"]
