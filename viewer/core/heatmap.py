@@ -103,16 +103,22 @@ def _intersection(a: BoxLike, b: BoxLike) -> float:
     return max(width, 0.0) * max(height, 0.0)
 
 
+def _area(box: BoxLike) -> float:
+    return max(float(box[2]), 0.0) * max(float(box[3]), 0.0)
+
+
 def iobb(box_pred: BoxLike, box_gt: BoxLike) -> float:
     """Intersection over the DETECTED box's area (Wang et al. 2017's IoBB); 0 for an empty box."""
-    area = max(float(box_pred[2]), 0.0) * max(float(box_pred[3]), 0.0)
-    return _intersection(box_pred, box_gt) / area if area > 0 else 0.0
+    area = _area(box_pred)
+    # min(): rounding in x + w - x can make a tiny box's intersection exceed its own area
+    return min(_intersection(box_pred, box_gt) / area, 1.0) if area > 0 else 0.0
 
 
 def iou(a: BoxLike, b: BoxLike) -> float:
     """Intersection over union of two boxes; 0 when both are empty."""
-    inter = _intersection(a, b)
-    union = max(float(a[2]), 0.0) * max(float(a[3]), 0.0) + max(float(b[2]), 0.0) * max(float(b[3]), 0.0) - inter
+    area_a, area_b = _area(a), _area(b)
+    inter = min(_intersection(a, b), area_a, area_b)
+    union = area_a + area_b - inter
     return inter / union if union > 0 else 0.0
 
 
