@@ -138,22 +138,26 @@ def test_an_explicit_screenshot_and_a_display_are_respected(
     assert calls == [(None, tiny_model, False, Path("shot.png"))]
 
 
-def test_demo_opens_the_demo_study_and_falls_back_to_a_plain_viewer_without_a_model(
-    fake_display_less: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+def test_demo_opens_the_demo_study_and_leaves_the_default_model_to_the_ui(
+    fake_display_less: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from viewer.core.resources import MissingResourceError
-
-    def missing() -> Path:
-        raise MissingResourceError("the bundled demo model is missing: test")
-
     monkeypatch.setenv("XDG_CACHE_HOME", str(fake_display_less / "cache"))
-    monkeypatch.setattr("viewer.core.resources.demo_model_path", missing)
     calls = record_run_gui(monkeypatch)
     assert cli.main(["--demo"]) == 0
-    ((path, model, demo, _),) = calls
-    assert demo is True and model is None
+    ((path, model, demo, screenshot),) = calls
+    assert demo is True and model is None and screenshot == fake_display_less / "cxr-viewer-screenshot.png"
     assert path == fake_display_less / "cache" / "cxr-viewer" / "demo-study"
-    assert "plain viewer" in capsys.readouterr().err
+    assert len(list(path.rglob("*.dcm"))) == 2
+
+
+def test_demo_headless_end_to_end_prints_findings_and_saves_the_screenshot(tmp_path: Path) -> None:
+    """The README's first command on a machine with no display (the real UI, offscreen)."""
+    pytest.importorskip("PySide6")
+    result = run_cli("--demo", cwd=tmp_path, env={"XDG_CACHE_HOME": str(tmp_path / "cache")}, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    shot = tmp_path / "cxr-viewer-screenshot.png"
+    assert shot.is_file() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "cxr-viewer-screenshot.png" in result.stdout + result.stderr
 
 
 def test_a_missing_ui_is_a_clear_error(
@@ -257,3 +261,22 @@ def test_batch_on_the_real_dicom_folder_and_nih_slice(tmp_path: Path, tiny_model
         _, rows = read_rows(out)
         assert len(rows) == expected
         assert all(r["status"] == "ok" for r in rows), [r["error"] for r in rows if r["status"] != "ok"]
+
+
+def test_the_trainer_reads_the_batch_csv_unchanged(tmp_path: Path, tiny_model: Path) -> None:
+    """DESIGN.md: cxr-train evaluate --predictions reads what cxr-viewer batch writes."""
+    from tests.core.test_scan import write_data_entry
+    from trainer.evaluate import evaluate_predictions
+
+    folder = tmp_path / "nih" / "images"
+    entries = []
+    for i in range(8):
+        make_png(folder / f"000000{10 + i}_000.png", (64 + 8 * i, 64 + 8 * i), seed=i)
+        entries.append(f"000000{10 + i}_000.png,{'Mass' if i % 2 else 'No Finding'},0,{10 + i},50,F,PA,1,1,0.1,0.1")
+    write_data_entry(tmp_path / "nih" / "Data_Entry_2017_v2020.csv", entries)
+    (folder / "broken.png").write_bytes(b"not a png")
+    out = tmp_path / "predictions.csv"
+    assert run_cli("batch", folder, "--model", tiny_model, "--out", out, cwd=tmp_path).returncode == 0
+    report = evaluate_predictions(out, data=folder, resamples=20)
+    assert report["rows_not_ok"] == 1 and report["rows_not_in_labels"] == 0
+    assert 0.0 <= report["auroc"]["Mass"]["value"] <= 1.0

@@ -1,8 +1,8 @@
 """The command line: ``cxr-viewer [PATH] [--model M.onnx] [--demo] [--screenshot OUT.png]``,
 ``cxr-viewer --version`` and ``cxr-viewer batch FOLDER --out results.csv``.
 
-Without ``--model`` the bundled demo model is used; when it is missing the GUI still opens as a
-plain viewer (``model=None``) and says why. On Linux without a display (no DISPLAY, no
+Without ``--model`` the GUI gets ``model=None`` and opens the bundled demo model itself (or, when
+it is missing, runs as a plain viewer and says why); the batch uses the demo model or stops. On Linux without a display (no DISPLAY, no
 WAYLAND_DISPLAY, QT_QPA_PLATFORM unset) the GUI renders offscreen and saves a screenshot, so
 ``cxr-viewer --demo`` completes on a headless machine. Errors that stop a command before it
 starts are one line on stderr and a non-zero exit, never a traceback.
@@ -69,25 +69,14 @@ def gui_main(argv: list[str]) -> int:
             path = demo_study_dir()
         except CxrError as exc:
             return _fail(f"cannot prepare the demo study: {exc}")
-    model = args.model if args.model is not None else _default_model()
     screenshot = _headless_setup(args.screenshot)
 
     try:
         from viewer.ui.app import run_gui
     except ImportError as exc:
         return _fail(_gui_unavailable(exc))
-    return int(run_gui(path, model, args.demo, screenshot) or 0)
-
-
-def _default_model() -> Path | None:
-    """The bundled demo model, or None (a plain viewer) with the reason on stderr."""
-    from viewer.core.resources import MissingResourceError, demo_model_path
-
-    try:
-        return demo_model_path()
-    except MissingResourceError as exc:
-        print(f"{PROG}: {exc}; opening as a plain viewer without findings", file=sys.stderr)
-        return None
+    # model=None: the UI opens the bundled demo model, or says in its model panel why it cannot
+    return int(run_gui(path, args.model, args.demo, screenshot) or 0)
 
 
 def _headless_setup(screenshot: Path | None) -> Path | None:
