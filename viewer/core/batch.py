@@ -213,7 +213,7 @@ class _Pipeline:
 
     def _collect(self, item: ScannedImage | SkippedFile, future: Future | None) -> None:
         if future is None:
-            result: np.ndarray | str = _skip_message(item)  # type: ignore[arg-type]
+            result: np.ndarray | str = item.reason  # type: ignore[union-attr]  # a SkippedFile
         else:
             try:
                 result = future.result()
@@ -294,10 +294,6 @@ def _ood_cells(findings: Any) -> list[str]:
     if score is None or not math.isfinite(float(score)):
         return ["", ""]  # the model has no out-of-distribution check
     return [f"{float(score):.6f}", "1" if getattr(findings, "ood_flag", False) else "0"]
-
-
-def _skip_message(item: SkippedFile) -> str:
-    return item.reason
 
 
 def _scrub(message: str, item: ScannedImage | None) -> str:

@@ -30,7 +30,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from .errors import CxrError, display_name
-from .loader import DICOM_SUFFIXES, RASTER_SUFFIXES, sniff_format
+from .loader import DICOM_SUFFIXES, sniff_format
 from .nih import DataEntryError, NihEntry, find_data_entry, read_data_entry
 
 log = logging.getLogger(__name__)
