@@ -93,7 +93,9 @@ def load_radiograph(path: str | os.PathLike[str] | bytes) -> Radiograph:
         raise ImageLoadError(path, "is too large to load into the memory available") from None
     except RecursionError:
         raise ImageLoadError(path, "has a header nested too deeply to read (damaged file?)") from None
-    except Exception as exc:  # the promise is one exception type per file: name the unexpected one
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # one exception type per file; Rust decoders panic as BaseException
         raise ImageLoadError(
             path, f"could not be read: unexpected {type(exc).__name__}: {_short(exc)}"
         ) from exc
@@ -153,7 +155,7 @@ def _load_dicom(path: Path) -> Radiograph:
         if element is not None and _fast_path_applies(ds, syntax, element, geometry):
             stored = _read_native_frame(path, fh, element, geometry, notes)
         else:
-            stored = _decode_with_pydicom(path, fh, ds, syntax, forced, element, frames)
+            stored = _decode_with_pydicom(path, fh, ds, syntax, forced, element, frames, notes)
     if frames > 1:
         notes.append(f"multi-frame image ({frames} frames): showing the first frame only")
 
@@ -395,13 +397,26 @@ def _read_native_frame(
 
 
 def _decode_with_pydicom(
-    path: Path, fh: Any, ds: pydicom.Dataset, syntax: UID, forced: bool, element: dict[str, Any] | None, frames: int
+    path: Path,
+    fh: Any,
+    ds: pydicom.Dataset,
+    syntax: UID,
+    forced: bool,
+    element: dict[str, Any] | None,
+    frames: int,
+    notes: list[str],
 ) -> np.ndarray:
     """Decode the first frame with pydicom's decoders (compressed, big endian, colour, float).
 
     The pixel data value is read from where the header ended and decoded from the dataset we
     already have, so the header is parsed once; only a deflated dataset is read again whole.
     """
+    if not syntax.is_transfer_syntax:
+        raise ImageLoadError(
+            path,
+            f"uses the transfer syntax {syntax}, which the viewer cannot decode (not a syntax it knows)",
+            "convert it to an uncompressed or standard compressed syntax (e.g. with dcmtk or gdcmconv)",
+        )
     index = 0 if frames > 1 else None
     if element is None:  # deflated: pydicom inflates the whole dataset (its size was checked)
         fh.seek(0)
@@ -418,6 +433,7 @@ def _decode_with_pydicom(
     value = fh.read() if length == 0xFFFFFFFF else fh.read(length)  # undefined: fragments to the end
     if syntax.is_encapsulated and keyword == "PixelData":
         _refuse_codestream_bomb(path, value)
+        _check_fragments_complete(path, value, frames, notes)
     if element["vr"] is not None:
         vr = element["vr"].decode("ascii", "replace")
     else:
@@ -442,7 +458,9 @@ def _pydicom_decode(path: Path, ds: pydicom.Dataset, syntax: UID, index: int | N
             f"uses the transfer syntax {_syntax_name(syntax)}, which the viewer cannot decode ({_short(exc)})",
             "convert it to an uncompressed or standard compressed syntax (e.g. with dcmtk or gdcmconv)",
         ) from None
-    except Exception as exc:
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # pylibjpeg-rle is Rust: a panic is a BaseException (pyo3)
         remedy = (
             "the file may be truncated or damaged, or compressed in a way no installed decoder supports"
             if syntax.is_compressed
@@ -455,6 +473,33 @@ def _pydicom_decode(path: Path, ds: pydicom.Dataset, syntax: UID, index: int | N
 
 def _syntax_name(syntax: UID) -> str:
     return syntax.name if syntax.is_valid and syntax.name != str(syntax) else f"unknown UID {syntax}"
+
+
+def _check_fragments_complete(path: Path, data: bytes, frames: int, notes: list[str]) -> None:
+    """Refuse an encapsulated image whose fragments the file cuts short.
+
+    JPEG-LS and JPEG 2000 decoders return a partial image from a truncated codestream without
+    complaint, which would show a silently incomplete radiograph. With several frames only the
+    first one matters (it is the one shown); a cut later frame is noted.
+    """
+    at, index = 0, 0
+    while at + 8 <= len(data):
+        group, elem, length = struct.unpack("<HHL", data[at : at + 8])
+        if (group, elem) == (0xFFFE, 0xE0DD):  # sequence delimiter: everything was there
+            return
+        if (group, elem) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF:
+            return  # not well-formed items: leave the verdict to the decoder
+        if at + 8 + length > len(data):
+            if frames > 1 and index > 1:
+                notes.append("the file is truncated: some later frames are incomplete")
+                return
+            raise ImageLoadError(
+                path,
+                f"is truncated: compressed fragment {index} needs {length:,} bytes, the file has "
+                f"{len(data) - at - 8:,}",
+                "copy or export the file again",
+            )
+        at, index = at + 8 + length, index + 1
 
 
 def _refuse_codestream_bomb(path: Path, data: bytes) -> None:

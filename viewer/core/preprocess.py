@@ -205,7 +205,8 @@ def _resize_then_window(
     A linear window that clips no pixel is an affine map, and a resize averages with weights
     that sum to one, so the two commute: resizing first and windowing the small image gives the
     same values (to float32 rounding) without a full-size float pass. Always true for 8-bit and
-    16-bit raster images (their window is the range they use). None when it does not apply.
+    16-bit raster images (their window is the range they use). None when it does not apply
+    (a SIGMOID window or VOI LUT, a window that clips, or one very narrow for its values).
     """
     if window is None and radiograph.has_voi_lut and radiograph.header is not None:
         return None
@@ -217,7 +218,9 @@ def _resize_then_window(
         low, span = window.center - window.width / 2, float(window.width)
     else:
         low, span = window.center - 0.5 - (window.width - 1) / 2, window.width - 1.0
-    if not span > 0:
+    # Resizing first rounds at the scale of the values, windowing first at the scale of [0, 1]:
+    # only equivalent when the window is not narrow compared with the values' magnitude.
+    if not span > 0 or max(abs(low), abs(low + span)) > 256 * span:
         return None
     pixels = radiograph.pixels
     if pixels.dtype == np.uint8 and low <= 0 and low + span >= 255:
