@@ -37,6 +37,8 @@ from PySide6.QtWidgets import (
 
 from viewer.core.scan import ScannedImage
 
+from .signals import emit
+
 KIND_ROLE = Qt.ItemDataRole.UserRole + 10
 IMAGE_ROLE = Qt.ItemDataRole.UserRole + 11
 ORDER_ROLE = Qt.ItemDataRole.UserRole + 12
@@ -274,6 +276,8 @@ class StudyBrowser(QWidget):
         self.tree.setHeaderHidden(True)
         self.tree.setItemDelegate(ImageRowDelegate(self.tree))
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
+        # A click on the current row opens it again (after another file was opened directly).
+        self.tree.clicked.connect(lambda index: self._on_current_changed(index, QModelIndex()))
 
         options = QHBoxLayout()
         options.addWidget(self.flagged_only)
@@ -353,7 +357,7 @@ class StudyBrowser(QWidget):
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         image = current.siblingAtColumn(0).data(IMAGE_ROLE) if current.isValid() else None
         if image is not None:
-            self.image_activated.emit(image)
+            emit(self.image_activated, image)
 
     def _on_filter(self, text: str) -> None:
         self.proxy.set_text(text)

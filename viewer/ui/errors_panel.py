@@ -15,6 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .signals import emit
+
 
 class ErrorsPanel(QWidget):
     """A growing list of (file, reason). Event: ``errors_changed(int)`` with the new count."""
@@ -61,7 +63,7 @@ class ErrorsPanel(QWidget):
             item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
             self.table.setItem(row, column, item)
         self._update_summary()
-        self.errors_changed.emit(self.count())
+        emit(self.errors_changed, self.count())
 
     def add_ignored(self, count: int) -> None:
         """Count files that are not images at all (notes, CSVs): mentioned, not listed."""
@@ -72,7 +74,7 @@ class ErrorsPanel(QWidget):
         self.table.setRowCount(0)
         self._ignored = 0
         self._update_summary()
-        self.errors_changed.emit(0)
+        emit(self.errors_changed, 0)
 
     def count(self) -> int:
         return self.table.rowCount()

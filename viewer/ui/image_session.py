@@ -26,6 +26,7 @@ from .errors_panel import ErrorsPanel
 from .findings_panel import FindingRow, FindingsPanel
 from .model_session import ModelSession, ModelState
 from .tags_panel import TagsPanel
+from .signals import emit
 from .workers import (
     AnalysedImage,
     CancelToken,
@@ -126,8 +127,8 @@ class ImageSession(QObject):
             self.tags.show_header(None, f"{rg.source_format.upper()} file: no DICOM header "
                                   f"({rg.width} x {rg.height} px, {rg.bits_stored} bit).")
         for note in rg.notes:
-            self.status_message.emit(f"{rg.path.name}: {note}")
-        self.image_shown.emit(loaded)
+            emit(self.status_message, f"{rg.path.name}: {note}")
+        emit(self.image_shown, loaded)
         self._start_inference()
 
     def _start_inference(self) -> None:
@@ -141,7 +142,7 @@ class ImageSession(QObject):
             self.findings.show_message("Opening the model\N{HORIZONTAL ELLIPSIS}")
         else:
             self.findings.show_message(_no_model_text(self.models.reason))
-            self.findings_unavailable.emit(self.models.reason)
+            emit(self.findings_unavailable, self.models.reason)
 
     def _on_model_ready(self, _predictor: Any) -> None:
         self._start_inference()
@@ -150,7 +151,7 @@ class ImageSession(QObject):
         if self.analysed is None:
             self.findings.show_message(_no_model_text(reason))
             if self.loaded is not None:
-                self.findings_unavailable.emit(reason)
+                emit(self.findings_unavailable, reason)
 
     def _on_inference_finished(self, generation: int, analysed: AnalysedImage) -> None:
         if generation != self.generation:
@@ -172,23 +173,23 @@ class ImageSession(QObject):
         self.show_finding(keep or top)
         if (keep or top) is not None:
             self.findings.set_rows(self._rows(), select=keep or top)
-        self.findings_shown.emit(analysed)
+        emit(self.findings_shown, analysed)
 
     def _on_failed(self, generation: int, path: str, reason: str) -> None:
         self.errors.add_error(path, reason)
-        self.image_failed.emit(path, reason)
+        emit(self.image_failed, path, reason)
         if generation != self.generation:
             return
         self.canvas.clear(f"This file cannot be shown.\n\n{reason}")
         self.findings.show_message("No image.")
         self.tags.show_header(None, reason)
-        self.status_message.emit(reason)
+        emit(self.status_message, reason)
 
     def _on_inference_failed(self, generation: int, path: str, reason: str) -> None:
         self.errors.add_error(path, f"the model could not run on it: {reason}")
         if generation == self.generation:
             self.findings.show_message(f"The model could not run on this image:\n{reason}")
-            self.findings_unavailable.emit(reason)
+            emit(self.findings_unavailable, reason)
 
     # -- findings display ---------------------------------------------------------------------
     def show_finding(self, label: str | None) -> None:
@@ -199,7 +200,7 @@ class ImageSession(QObject):
         image = self.analysed.heatmaps.image(label)
         self.canvas.set_heatmap(image, label, self.colormap)
         self.findings.set_details(self._details(label))
-        self.finding_shown.emit(label)
+        emit(self.finding_shown, label)
 
     def set_heatmap_visible(self, visible: bool) -> None:
         self.canvas.set_heatmap_visible(visible)

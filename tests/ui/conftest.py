@@ -1,0 +1,72 @@
+"""Fixtures of the UI tests: settings in a temporary file, a window with a real tiny model,
+folders of generated images, and waiting helpers (signals, never sleeps)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from tests.ui.images import chest_dicom, chest_png
+from viewer.ui.main_window import MainWindow
+from viewer.ui.settings import AppSettings
+
+WAIT_MS = 60_000  # an upper bound for a worker on a loaded machine, not a performance claim
+
+
+@pytest.fixture(autouse=True)
+def _isolated_qsettings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test may touch the user's real settings: the default QSettings go to a temp folder."""
+    folder = tmp_path_factory.mktemp("qsettings")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+        QSettings.setPath(QSettings.Format.IniFormat, scope, str(folder))
+    yield
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> AppSettings:
+    return AppSettings.at(tmp_path / "settings" / "cxr-viewer.ini")
+
+
+@pytest.fixture
+def make_window(qtbot, settings):  # noqa: ANN001, ANN201
+    """Factory: a MainWindow (shown, offscreen) that is closed and whose workers are joined."""
+    windows: list[MainWindow] = []
+
+    def make(model: Path | None, reason: str | None = None, store: AppSettings | None = None) -> MainWindow:
+        window = MainWindow(store or settings, model, reason)
+        qtbot.addWidget(window)
+        window.resize(1400, 900)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()  # closeEvent cancels and joins the workers
+
+
+@pytest.fixture
+def nih_like_folder(tmp_path: Path) -> Path:
+    """Three chest PNGs, one DICOM, and three bad files, as a user's folder might hold."""
+    folder = tmp_path / "study"
+    for i in range(3):
+        chest_png(folder / f"chest_{i}.png", seed=i)
+    chest_dicom(folder / "sub" / "image.dcm", seed=7, spacing=(0.25, 0.25), window=(2048, 4096))
+    (folder / "truncated.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    (folder / "empty.dcm").write_bytes(b"")
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+def wait_for_findings(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+    """Wait until the image on screen has its findings."""
+    qtbot.waitUntil(lambda: window.image.analysed is not None, timeout=WAIT_MS)
+
+
+def wait_for_image(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+    qtbot.waitUntil(lambda: window.image.loaded is not None and window.canvas.radiograph is not None,
+                    timeout=WAIT_MS)

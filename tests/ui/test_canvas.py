@@ -1,0 +1,208 @@
+"""The canvas on its own: window/level by dragging, zoom around the cursor, pan, rotate/flip,
+the pixel read-out and the ruler. Display pixels are checked against the core's
+``to_unit_grey`` (THE windowing function), not against numbers copied from the code."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from tests.ui.images import chest_dicom, chest_png, ramp_png, write_dicom
+from viewer.core.loader import load_radiograph
+from viewer.core.preprocess import to_unit_grey
+from viewer.core.radiograph import Window
+from viewer.ui.canvas import TOOL_RULER, ImageCanvas, as_uint8_view
+from viewer.ui.display import GreyRenderer, relative_preset
+
+
+def _canvas(qtbot, path: Path, size: tuple[int, int] = (600, 500)) -> ImageCanvas:  # noqa: ANN001
+    radiograph = load_radiograph(path)
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(*size)
+    canvas.show()
+    canvas.set_image(radiograph, GreyRenderer(radiograph))
+    return canvas
+
+
+def _wheel(canvas: ImageCanvas, pos: QPointF, delta: int) -> None:
+    event = QWheelEvent(pos, canvas.mapToGlobal(pos), QPoint(0, 0), QPoint(0, delta),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(canvas, event)
+
+
+@pytest.mark.parametrize("photometric", ["MONOCHROME2", "MONOCHROME1"])
+def test_display_lut_matches_the_core_windowing(tmp_path: Path, photometric: str) -> None:
+    path = chest_dicom(tmp_path / "a.dcm", photometric=photometric, window=(1800, 3000))
+    rg = load_radiograph(path)
+    renderer = GreyRenderer(rg)
+    for window in (renderer.default_window, Window(1000, 500, "narrow", "LINEAR"),
+                   Window(2500, 800, "sigmoid", "SIGMOID")):
+        expected = np.rint(to_unit_grey(rg, window) * 255)
+        shown = renderer.unit_grey(window).astype(np.float64)
+        assert np.abs(shown - expected).max() <= 1.0, window
+
+
+def test_window_level_by_right_drag_and_ctrl_drag(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    canvas = _canvas(qtbot, chest_dicom(tmp_path / "a.dcm", window=(2048, 4096)))
+    start = canvas.window
+    assert (start.center, start.width) == (2048, 4096)
+    step = canvas.window_drag_step()
+    seen: list[Window] = []
+    canvas.window_changed.connect(seen.append)
+    before = as_uint8_view(canvas.grab().toImage()).mean()
+
+    origin = QPoint(300, 250)
+    qtbot.mousePress(canvas, Qt.MouseButton.RightButton, pos=origin)
+    qtbot.mouseMove(canvas, origin + QPoint(-60, 40))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.RightButton, pos=origin + QPoint(-60, 40))
+    after = canvas.window
+    assert after.width == pytest.approx(start.width - 60 * step)
+    assert after.center == pytest.approx(start.center + 40 * step)
+    assert seen and seen[-1] == after
+    # A higher level on a MONOCHROME2 image makes it darker.
+    assert as_uint8_view(canvas.grab().toImage()).mean() < before
+
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier, origin)
+    qtbot.mouseMove(canvas, origin + QPoint(100, -20))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier,
+                       origin + QPoint(100, -20))
+    assert canvas.window.width == pytest.approx(after.width + 100 * step)
+    assert canvas.window.center == pytest.approx(after.center - 20 * step)
+
+
+def test_wheel_zooms_around_the_cursor_and_drag_pans(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    canvas = _canvas(qtbot, chest_png(tmp_path / "a.png", size=256))
+    cursor = QPointF(180, 140)
+    under = canvas.widget_to_image(cursor)
+    zoom = canvas.view.zoom
+    _wheel(canvas, cursor, 240)
+    assert canvas.view.zoom > zoom
+    again = canvas.widget_to_image(cursor)
+    assert (again.x(), again.y()) == pytest.approx((under.x(), under.y()), abs=1e-6)
+
+    grabbed = canvas.widget_to_image(QPointF(300, 250))
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=QPoint(300, 250))
+    qtbot.mouseMove(canvas, QPoint(340, 230))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(340, 230))
+    moved = canvas.image_to_widget(grabbed.x(), grabbed.y())
+    assert (moved.x(), moved.y()) == pytest.approx((340, 230), abs=1e-6)
+
+
+def test_fit_and_actual_size(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    canvas = _canvas(qtbot, chest_png(tmp_path / "a.png", size=1000), size=(600, 500))
+    canvas.fit()
+    top_left, bottom_right = canvas.image_to_widget(0, 0), canvas.image_to_widget(1000, 1000)
+    assert bottom_right.y() - top_left.y() <= 500 and bottom_right.x() - top_left.x() <= 600
+    assert bottom_right.y() - top_left.y() >= 480  # fills the limiting side (a small margin)
+    canvas.actual_size()
+    a, b = canvas.image_to_widget(10, 10), canvas.image_to_widget(20, 10)
+    assert b.x() - a.x() == pytest.approx(10.0)
+
+
+def test_rotate_and_flip_move_the_corners_where_expected(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    canvas = _canvas(qtbot, chest_png(tmp_path / "a.png", size=200))
+    w = h = 200
+
+    def corner_on_screen() -> tuple[bool, bool]:
+        p = canvas.image_to_widget(0, 0)  # the image's top-left corner
+        c = canvas.image_to_widget(w / 2, h / 2)
+        return p.x() < c.x(), p.y() < c.y()  # (is left, is top)
+
+    assert corner_on_screen() == (True, True)
+    canvas.rotate(clockwise=True)
+    assert corner_on_screen() == (False, True)  # top-left goes to the top-right
+    canvas.rotate(clockwise=False)
+    canvas.flip(horizontal=True)
+    assert corner_on_screen() == (False, True)
+    canvas.flip(horizontal=True)
+    canvas.flip(horizontal=False)
+    assert corner_on_screen() == (True, False)
+    canvas.rotate(clockwise=True)
+    for point in (QPointF(12.5, 40.0), QPointF(150.0, 3.0)):  # mapping stays invertible
+        back = canvas.widget_to_image(canvas.image_to_widget(point.x(), point.y()))
+        assert (back.x(), back.y()) == pytest.approx((point.x(), point.y()), abs=1e-6)
+    canvas.reset_view()
+    assert corner_on_screen() == (True, True)
+
+
+def test_invert_flips_the_grey_levels(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    canvas = _canvas(qtbot, chest_png(tmp_path / "a.png"))
+    frame = canvas._frames[0].array.copy()
+    canvas.set_invert(True)
+    assert np.array_equal(canvas._frames[0].array, 255 - frame)
+
+
+def test_cursor_reports_the_pixel_value_and_position(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    canvas = _canvas(qtbot, ramp_png(tmp_path / "ramp.png"))
+    seen = []
+    canvas.cursor_moved.connect(seen.append)
+    target = canvas.image_to_widget(37.5, 20.5)
+    qtbot.mouseMove(canvas, target.toPoint())
+    info = seen[-1]
+    assert info is not None
+    expected_x = math.floor(canvas.widget_to_image(QPointF(target.toPoint())).x())
+    assert info.x == expected_x and info.value == pytest.approx(expected_x * 2)
+
+
+def test_ruler_in_mm_with_spacing_and_in_pixels_without(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    pixels = np.zeros((100, 100), np.uint16) + 500
+    with_spacing = _canvas(qtbot, write_dicom(tmp_path / "mm.dcm", pixels, spacing=(0.5, 0.25)))
+    with_spacing.tool = TOOL_RULER
+    a, b = with_spacing.image_to_widget(10, 10), with_spacing.image_to_widget(50, 40)
+    qtbot.mousePress(with_spacing, Qt.MouseButton.LeftButton, pos=a.toPoint())
+    qtbot.mouseMove(with_spacing, b.toPoint())
+    qtbot.mouseRelease(with_spacing, Qt.MouseButton.LeftButton, pos=b.toPoint())
+    m = with_spacing.measurement
+    dx, dy = m.end[0] - m.start[0], m.end[1] - m.start[1]
+    assert m.mm == pytest.approx(math.hypot(dx * 0.25, dy * 0.5))
+    assert m.text.endswith("mm")
+
+    for name, spacing in (("none.dcm", None), ("zero.dcm", (0.0, 0.0))):
+        canvas = _canvas(qtbot, write_dicom(tmp_path / name, pixels, spacing=spacing))
+        a, b = canvas.image_to_widget(10, 10), canvas.image_to_widget(50, 40)
+        qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, a.toPoint())
+        qtbot.mouseMove(canvas, b.toPoint())
+        qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, b.toPoint())
+        m = canvas.measurement
+        assert m.mm is None and "px" in m.text and "pixel spacing" in m.text
+        assert m.pixels == pytest.approx(math.hypot(m.end[0] - m.start[0], m.end[1] - m.start[1]))
+
+
+@pytest.mark.parametrize("photometric", ["MONOCHROME2", "MONOCHROME1"])
+def test_relative_presets_follow_density_not_raw_values(tmp_path: Path, photometric: str) -> None:
+    rg = load_radiograph(chest_dicom(tmp_path / "a.dcm", photometric=photometric))
+    renderer = GreyRenderer(rg)
+    lung, bone = relative_preset(renderer, "Lung"), relative_preset(renderer, "Bone")
+    assert lung.width > 0 and bone.width > 0
+    # Whatever the photometric: the lung window spreads the least dense tissue and saturates the
+    # dense to white; the bone window spreads the dense and turns the lungs black.
+    assert renderer.unit_grey(lung).mean() > renderer.unit_grey(bone).mean() + 20
+
+
+def test_emitting_signals_keeps_the_reference_count_of_true(qtbot) -> None:  # noqa: ANN001
+    """PySide6 6.12 on Python 3.11 loses a reference to True on every emit from Python; after a
+    folder scan the interpreter aborted. ``viewer.ui.signals.emit`` must keep it balanced."""
+    import sys
+
+    from PySide6.QtCore import QObject, Signal
+
+    from viewer.ui.signals import emit
+
+    class Source(QObject):
+        happened = Signal(int, object)
+
+    source = Source()
+    received = []
+    source.happened.connect(lambda a, b: received.append(a))
+    before = sys.getrefcount(True)
+    for i in range(3000):
+        emit(source.happened, i, None)
+    assert len(received) == 3000
+    assert abs(sys.getrefcount(True) - before) < 50  # other threads may hold a few
