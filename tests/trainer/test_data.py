@@ -1,0 +1,100 @@
+"""trainer.data: pairing image files with their Data_Entry rows, and the datasets."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from trainer.augment import AugmentConfig
+from trainer.data import DecodeSource, EvalImages, TrainImages, label_matrix, load_labelled_images
+from trainer.errors import TrainerError
+from viewer.core.nih import NIH_LABELS, DataEntryError
+from viewer.core.preprocess import preprocess
+
+
+def test_pairs_files_with_their_rows(tiny_data: Path) -> None:
+    table = load_labelled_images(tiny_data)
+    assert len(table.samples) == 48
+    assert table.csv_path.name == "Data_Entry_2017_v2020.csv"
+    first = table.samples[0]
+    assert (first.image_index, first.patient_id, first.view) == ("00000001_000.png", 1, "PA")
+    assert [s.image_index for s in table.samples] == sorted(s.image_index for s in table.samples)
+    targets = table.targets()
+    assert targets.shape == (48, 14) and targets.dtype == np.float32
+    assert (targets.sum(axis=0) > 0).all()  # the generator gives every finding positives
+
+
+def test_unlisted_images_are_left_out_and_views_filter(tiny_data: Path, tmp_path: Path) -> None:
+    data = shutil.copytree(tiny_data, tmp_path / "copy")
+    shutil.copy(data / "images" / "00000001_000.png", data / "images" / "99999999_000.png")
+    nested = data / "images" / "more"
+    nested.mkdir()
+    shutil.copy(data / "images" / "00000002_000.png", nested / "00000002_000.png")  # a second copy
+    table = load_labelled_images(data)
+    assert [p.name for p in table.unlabelled] == ["99999999_000.png"]
+    assert len(table.samples) == 48
+    assert load_labelled_images(data, views=["PA"]).samples == table.samples
+    with pytest.raises(TrainerError, match="none of its 50 images is listed with view AP"):
+        load_labelled_images(data, views=["AP"])
+    assert len(load_labelled_images(data, max_images=5).samples) == 5
+
+
+def test_label_matrix_follows_the_label_order() -> None:
+    from trainer.data import Sample
+
+    samples = [Sample(Path("a.png"), "a.png", 1, ("Hernia", "Atelectasis"), "PA"),
+               Sample(Path("b.png"), "b.png", 2, (), "PA")]
+    matrix = label_matrix(samples, NIH_LABELS)
+    assert matrix[0, 0] == 1 and matrix[0, 13] == 1 and matrix.sum() == 2
+
+
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        ("no_csv", "no Data_Entry_2017_v2020.csv or Data_Entry_2017.csv"),
+        ("empty", "no images"),
+        ("missing", "data folder not found"),
+        ("unlisted", "none of its 1 images is listed"),
+    ],
+)
+def test_bad_data_folders(tmp_path: Path, layout: str, message: str) -> None:
+    folder = tmp_path / "data"
+    if layout != "missing":
+        (folder / "images").mkdir(parents=True)
+    if layout in ("empty", "unlisted"):
+        (folder / "Data_Entry_2017.csv").write_text("Image Index,Finding Labels,Patient ID\nx.png,Edema,1\n")
+    if layout in ("no_csv", "unlisted"):
+        (folder / "images" / "00000001_000.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(TrainerError, match=message):
+        load_labelled_images(folder)
+
+
+def test_a_csv_without_the_columns_names_its_problem(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "Data_Entry_2017.csv").write_text("name,labels\nx.png,Edema\n")
+    with pytest.raises(DataEntryError, match="no column 'Image Index'"):
+        load_labelled_images(tmp_path)
+
+
+def test_datasets_give_model_ready_tensors(tiny_data: Path) -> None:
+    table = load_labelled_images(tiny_data)
+    paths = [s.path for s in table.samples[:4]]
+    targets = table.targets(range(4))
+    evaluation = EvalImages(DecodeSource(paths, 64), targets, 64)
+    image, target = evaluation[2]
+    assert image.shape == (1, 64, 64) and image.dtype == torch.float32
+    # validation pixels are exactly the viewer's: THE preprocessing function at the input size
+    np.testing.assert_array_equal(image[0].numpy(), preprocess(paths[2], 64, 64))
+    assert torch.equal(target, torch.from_numpy(targets[2]))
+
+    training = TrainImages(DecodeSource(paths, 74), targets, 64, AugmentConfig(), seed=3)
+    a, _ = training[1]
+    b, _ = training[1]
+    training.set_epoch(1)
+    c, _ = training[1]
+    assert a.shape == (1, 64, 64) and torch.equal(a, b) and not torch.equal(a, c)
+    assert 0.0 <= float(a.min()) and float(a.max()) <= 1.0

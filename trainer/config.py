@@ -1,0 +1,192 @@
+"""The training configuration: every option, its default, YAML loading and the resolved copy.
+
+``TrainConfig`` is the single list of options; ``cli.py`` turns it into argparse options and a
+``--config FILE.yaml`` supplies defaults (``parser.set_defaults(**cfg)``, as timm does). The
+resolved configuration is saved beside the outputs so a run can be repeated or resumed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import TrainerError
+
+ARCHS = ("densenet121", "resnet18", "resnet50", "tiny")
+SCHEDULES = ("cosine", "step", "constant")
+AVERAGES = ("none", "ema", "swa")
+MONITORS = ("val_auroc", "val_loss")
+POS_WEIGHTS = ("none", "sqrt", "balanced")
+CALIBRATIONS = ("none", "temperature", "platt")
+SPLITS = ("auto", "official", "random")
+RESOLVED_NAME = "config.yaml"
+
+
+def opt(default: Any, help_text: str) -> Any:
+    """A config field with its command-line help (one place for both)."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help_text})
+    return field(default=default, metadata={"help": help_text})
+
+
+@dataclass
+class TrainConfig:
+    """All options of ``cxr-train train``. Fractions are of patients, epochs may be fractional
+    where said (warm-up), sizes are pixels of the square model input."""
+
+    data: str = opt("", "folder of NIH images (searched recursively), Data_Entry_2017*.csv in it or above")
+    out: str = opt("", "output folder: checkpoints, logs, predictions, the ONNX pair")
+    labels_csv: str | None = opt(None, "the Data_Entry CSV, when it is not in --data or a parent folder")
+    cache_dir: str | None = opt(None, "where the preprocessed pixels are cached (default OUT/cache)")
+    no_cache: bool = opt(False, "decode every image in every epoch instead of caching (slow; a baseline)")
+    skip_bad_images: bool = opt(False, "leave unreadable images out instead of stopping")
+    views: list[str] = opt([], "keep only these view positions, e.g. PA AP (default: all)")
+    max_images: int | None = opt(None, "use at most this many labelled images, first by name (quick runs)")
+
+    # split (by patient, so no patient is in two splits)
+    split: str = opt("auto", "auto: official lists if found, else random; official; random (stratified by patient)")
+    split_file: str | None = opt(None, "reuse the split.csv of an earlier run")
+    val_fraction: float = opt(0.15, "share of the patients for validation (official: of train_val)")
+    test_fraction: float = opt(0.2, "share of the patients for test (random split)")
+
+    # model
+    arch: str = opt("densenet121", "network: " + ", ".join(ARCHS) + " (tiny: tests and smoke runs)")
+    size: int = opt(224, "square input size of the model, pixels")
+    weights: str | None = opt(None, "local weights file to start from (torchvision/CheXNet layout or a checkpoint)")
+    drop_rate: float = opt(0.0, "dropout before the linear head")
+
+    # optimisation
+    epochs: int = opt(30, "epochs to train")
+    batch_size: int = opt(16, "images per optimizer step")
+    optimizer: str = opt("adamw", "adamw or sgd (Nesterov)")
+    lr: float = opt(1e-3, "peak learning rate")
+    momentum: float = opt(0.9, "SGD momentum")
+    weight_decay: float = opt(1e-4, "weight decay (not on biases and normalisation parameters)")
+    schedule: str = opt("cosine", "learning-rate schedule after warm-up: " + ", ".join(SCHEDULES))
+    warmup_epochs: float = opt(1.0, "linear warm-up, epochs (may be fractional)")
+    min_lr_ratio: float = opt(0.01, "cosine: final learning rate as a fraction of --lr")
+    step_epochs: int = opt(10, "step: multiply the learning rate by 0.1 every this many epochs")
+    label_smoothing: float = opt(0.0, "targets become y(1-e) + e/2")
+    pos_weight: str = opt("none", "weight of positives in the loss: none, sqrt or balanced (negatives/positives)")
+    pos_weight_max: float = opt(20.0, "upper limit of the positive weight")
+    grad_clip: float = opt(0.0, "clip the gradient norm to this; 0 = off")
+
+    # augmentation (training only; validation and test see exactly what the viewer sees)
+    cache_scale: float = opt(1.15, "cached training images are this much larger than --size (room to crop)")
+    crop_scale: float = opt(0.7, "random crops keep at least this share of the cached image's area")
+    rotate: float = opt(7.0, "random rotation, degrees either way")
+    hflip: float = opt(0.5, "probability of a left-right flip")
+    jitter: float = opt(0.1, "brightness/contrast jitter strength; 0 = off")
+
+    # weight averaging and early stopping
+    average: str = opt("none", "weights to keep: none, ema (exponential moving average), swa (stochastic weight averaging)")
+    ema_decay: float = opt(0.998, "EMA decay per optimizer step")
+    swa_start: float = opt(0.75, "SWA averages the epochs after this share of --epochs")
+    monitor: str = opt("val_auroc", "validation figure that picks the best epoch: val_auroc or val_loss")
+    patience: int = opt(0, "stop after this many epochs without a better --monitor; 0 = never")
+
+    # after training
+    calibration: str = opt("platt", "per-label calibration on validation, baked into the graph: none, temperature, platt")
+    bootstrap: int = opt(1000, "bootstrap resamples (by patient) for the 95%% intervals of the test AUROCs")
+    ood_sample: int = opt(300, "training images the out-of-distribution statistics are fitted on")
+    gallery: int = opt(12, "test images drawn with their heatmaps in gallery.png; 0 = none")
+    no_export: bool = opt(False, "stop after evaluation: no ONNX files")
+    name: str = opt("model", "the exported files are NAME.onnx and NAME.gradcam.onnx")
+    tried: list[str] = opt([], "notes for the card's training record: what was tried (repeatable)")
+
+    # machine
+    seed: int = opt(0, "seed of the split, initialisation, batches and augmentation")
+    workers: int = opt(0, "data-loader / cache-building processes (0: in the training process)")
+    threads: int = opt(0, "torch threads; 0 = torch's default")
+    log_every: int = opt(20, "batches between progress lines; 0 = per epoch only")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def option_names() -> list[str]:
+    """The names of all options, in declaration order."""
+    return [f.name for f in fields(TrainConfig)]
+
+
+def config_from_dict(values: dict[str, Any], source: str = "configuration") -> TrainConfig:
+    """A ``TrainConfig`` from a dict, refusing unknown keys (a typo must not pass silently)."""
+    known = set(option_names())
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise TrainerError(f"{source}: unknown option(s) {', '.join(unknown)}")
+    values = dict(values)
+    for name in ("views", "tried"):  # YAML may give one string where a list is meant
+        if isinstance(values.get(name), str):
+            values[name] = [values[name]]
+        elif values.get(name) is None and name in values:
+            values[name] = []
+    config = TrainConfig(**values)
+    check_config(config)
+    return config
+
+
+def check_config(config: TrainConfig) -> None:
+    """Refuse option values that cannot work, with the allowed choices."""
+    choices = {
+        "arch": ARCHS, "schedule": SCHEDULES, "average": AVERAGES, "monitor": MONITORS,
+        "pos_weight": POS_WEIGHTS, "calibration": CALIBRATIONS, "split": SPLITS,
+        "optimizer": ("adamw", "sgd"),
+    }
+    for name, allowed in choices.items():
+        if getattr(config, name) not in allowed:
+            raise TrainerError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, "
+                               f"not {getattr(config, name)!r}")
+    if not 32 <= config.size <= 1024:
+        raise TrainerError(f"--size must be between 32 and 1024 pixels, not {config.size}")
+    if config.arch == "densenet121" and config.size < 32:
+        raise TrainerError("densenet121 needs --size 32 or more")
+    if config.cache_scale < 1.0:
+        raise TrainerError("--cache-scale must be 1.0 or more (the cache is never smaller than the input)")
+    if not 0.05 <= config.crop_scale <= 1.0:
+        raise TrainerError("--crop-scale must be in [0.05, 1]")
+    if not (0 <= config.val_fraction < 1 and 0 <= config.test_fraction < 1
+            and config.val_fraction + config.test_fraction < 1):
+        raise TrainerError("--val-fraction and --test-fraction must be in [0, 1) and sum to less than 1")
+    positive = {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr}
+    for name, value in positive.items():
+        if not value > 0:
+            raise TrainerError(f"--{name.replace('_', '-')} must be positive, not {value}")
+    if not 0.0 <= config.label_smoothing < 0.5:
+        raise TrainerError("--label-smoothing must be in [0, 0.5)")
+    if not 0.0 < config.ema_decay < 1.0:
+        raise TrainerError("--ema-decay must be in (0, 1)")
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """The options in a YAML (or JSON) config file, with dashes in keys read as underscores."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TrainerError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TrainerError(f"{path}: not a readable YAML config ({first})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise TrainerError(f"{path}: a config file must be a mapping of option: value")
+    values = {str(key).replace("-", "_"): value for key, value in data.items()}
+    unknown = sorted(set(values) - set(option_names()))
+    if unknown:
+        raise TrainerError(f"{path}: unknown option(s) {', '.join(unknown)}")
+    return values
+
+
+def save_resolved(config: TrainConfig, folder: Path) -> Path:
+    """Write the resolved configuration as YAML beside the outputs (and as JSON for tools)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / RESOLVED_NAME
+    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
+    (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
+    return path

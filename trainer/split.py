@@ -1,0 +1,244 @@
+"""Train/validation/test splits by patient: no patient ever has images in two splits.
+
+Three ways, chosen by ``--split``:
+
+* ``official``: NIH's ``test_list.txt`` is the test split; validation patients are drawn from
+  ``train_val_list.txt`` (the official lists are themselves split by patient);
+* ``random``: patients are assigned by iterative stratification (Sechidis et al. 2011) applied
+  to patients, so every finding, rare ones included, has about its share of positives in
+  each split, which a small sample needs for its validation and test AUROCs to mean anything;
+* ``auto``: official when both list files are found beside the data, else random.
+
+A split is written as ``split.csv`` and identified by a hash of its lists (in the model card).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .data import Sample, label_matrix
+from .errors import TrainerError
+
+SPLITS = ("train", "val", "test")
+OFFICIAL_LISTS = ("train_val_list.txt", "test_list.txt")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Indices into the sample list for each split, and how the split was made."""
+
+    train: tuple[int, ...]
+    val: tuple[int, ...]
+    test: tuple[int, ...]
+    method: str
+
+    def indices(self, name: str) -> tuple[int, ...]:
+        return {"train": self.train, "val": self.val, "test": self.test}[name]
+
+    def sizes(self) -> dict[str, int]:
+        return {name: len(self.indices(name)) for name in SPLITS}
+
+
+def split_hash(samples: Sequence[Sample], split: Split) -> str:
+    """sha256 of the sorted ``split<TAB>image`` lines: the same lists give the same hash."""
+    lines = sorted(f"{name}\t{samples[i].image_index}\n" for name in SPLITS for i in split.indices(name))
+    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+
+
+def check_patients_disjoint(samples: Sequence[Sample], split: Split) -> None:
+    """Raise ``TrainerError`` if any patient has images in two splits."""
+    owner: dict[int, str] = {}
+    for name in SPLITS:
+        for i in split.indices(name):
+            patient = samples[i].patient_id
+            if owner.setdefault(patient, name) != name:
+                raise TrainerError(
+                    f"patient {patient} has images in both the {owner[patient]} and {name} splits "
+                    "(a split must keep each patient's images together)"
+                )
+
+
+# -- random, stratified by patient ------------------------------------------------------------------
+def stratified_patient_split(
+    samples: Sequence[Sample],
+    labels: Sequence[str],
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+) -> Split:
+    """Iterative stratification over patients (each patient's images stay together).
+
+    Rarest label first, each patient with that label goes to the split that still wants the
+    most positives of it (ties: the split that wants the most images, then chance), among the
+    splits that still want images; patients without findings fill the splits up to their image
+    counts. Deterministic for a seed.
+    """
+    fractions = np.array([1.0 - val_fraction - test_fraction, val_fraction, test_fraction])
+    by_patient: dict[int, list[int]] = defaultdict(list)
+    for i, sample in enumerate(samples):
+        by_patient[sample.patient_id].append(i)
+    patients = sorted(by_patient)  # independent of the order files were found in
+    rng = np.random.default_rng(seed)
+    rng.shuffle(patients)
+
+    targets = label_matrix(samples, labels)
+    counts = np.stack([targets[by_patient[p]].sum(axis=0) for p in patients]) if patients else np.zeros((0, len(labels)))
+    n_images = np.array([len(by_patient[p]) for p in patients], np.float64)
+    want_labels = fractions[:, None] * counts.sum(axis=0)[None, :]
+    want_images = fractions * n_images.sum()
+    assigned = np.full(len(patients), -1)
+    open_splits = fractions > 0
+
+    def place(j: int, scores: np.ndarray) -> None:
+        # a split already holding its share of images takes no more while another still wants
+        # some: on small data the label desires alone would starve the small splits
+        candidates = open_splits & (want_images > 0)
+        if not candidates.any():
+            candidates = open_splits
+        best = np.flatnonzero(candidates & (scores == scores[candidates].max()))
+        if len(best) > 1:
+            wanted = want_images[best]
+            best = best[wanted == wanted.max()]
+        choice = int(best[0] if len(best) == 1 else rng.choice(best))
+        assigned[j] = choice
+        want_labels[choice] -= counts[j]
+        want_images[choice] -= n_images[j]
+
+    while True:
+        remaining = counts[assigned < 0].sum(axis=0)
+        if not (remaining > 0).any():
+            break
+        label = int(np.argmin(np.where(remaining > 0, remaining, np.inf)))
+        for j in np.flatnonzero((assigned < 0) & (counts[:, label] > 0)):
+            place(int(j), want_labels[:, label].copy())
+    for j in np.flatnonzero(assigned < 0):
+        place(int(j), want_images.copy())
+
+    parts: list[list[int]] = [[], [], []]
+    for j, patient in enumerate(patients):
+        parts[assigned[j]].extend(by_patient[patient])
+    method = (
+        f"random by patient, iterative stratification over the findings (seed {seed}; "
+        f"fractions train/val/test {fractions[0]:.2f}/{val_fraction:.2f}/{test_fraction:.2f})"
+    )
+    return Split(*(tuple(sorted(p)) for p in parts), method=method)
+
+
+# -- the official NIH lists -------------------------------------------------------------------------
+def find_official_lists(folder: Path) -> tuple[Path, Path] | None:
+    """``train_val_list.txt`` and ``test_list.txt`` in ``folder`` or the nearest parent with both."""
+    start = Path(folder).absolute()
+    for directory in (start, *start.parents):
+        paths = tuple(directory / name for name in OFFICIAL_LISTS)
+        if all(p.is_file() for p in paths):
+            return paths  # type: ignore[return-value]
+    return None
+
+
+def _read_list(path: Path) -> set[str]:
+    try:
+        return {line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TrainerError(f"{path}: cannot be read ({exc})") from None
+
+
+def official_split(
+    samples: Sequence[Sample],
+    labels: Sequence[str],
+    train_val_list: Path,
+    test_list: Path,
+    val_fraction: float,
+    seed: int,
+) -> Split:
+    """Test = the official test list; validation = ``val_fraction`` of the train_val patients.
+
+    Images on neither list are left out (a warning says how many, in ``method``).
+    """
+    train_val_names, test_names = _read_list(train_val_list), _read_list(test_list)
+    overlap = train_val_names & test_names
+    if overlap:
+        raise TrainerError(f"{test_list}: {len(overlap)} images are also in {train_val_list.name}")
+    test = [i for i, s in enumerate(samples) if s.image_index in test_names]
+    train_val = [i for i, s in enumerate(samples) if s.image_index in train_val_names]
+    left_out = len(samples) - len(test) - len(train_val)
+    inner = stratified_patient_split([samples[i] for i in train_val], labels, val_fraction, 0.0, seed)
+    method = f"official NIH test list; validation {val_fraction:.2f} of the train_val patients (seed {seed})"
+    if left_out:
+        method += f"; {left_out} images on neither list left out"
+    return Split(
+        train=tuple(sorted(train_val[i] for i in inner.train)),
+        val=tuple(sorted(train_val[i] for i in inner.val)),
+        test=tuple(test),
+        method=method,
+    )
+
+
+def make_split(
+    samples: Sequence[Sample],
+    labels: Sequence[str],
+    how: str,
+    data_folder: Path,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+) -> Split:
+    """The split ``--split`` asks for (``auto``, ``official`` or ``random``), checked disjoint."""
+    lists = find_official_lists(data_folder) if how in ("auto", "official") else None
+    if how == "official" and lists is None:
+        raise TrainerError(
+            f"{data_folder}: --split official needs {' and '.join(OFFICIAL_LISTS)} in the data folder "
+            "or a parent (they come with the NIH download); or use --split random"
+        )
+    if lists is not None:
+        split = official_split(samples, labels, lists[0], lists[1], val_fraction, seed)
+    else:
+        split = stratified_patient_split(samples, labels, val_fraction, test_fraction, seed)
+    check_patients_disjoint(samples, split)
+    return split
+
+
+# -- split.csv ----------------------------------------------------------------------------------------
+def write_split_csv(path: Path, samples: Sequence[Sample], split: Split) -> None:
+    """One row per image: ``Image Index, Patient ID, split``."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Image Index", "Patient ID", "split"])
+        for name in SPLITS:
+            for i in split.indices(name):
+                writer.writerow([samples[i].image_index, samples[i].patient_id, name])
+
+
+def read_split_csv(path: Path, samples: Sequence[Sample]) -> Split:
+    """The split of an earlier run's ``split.csv``, over the samples found now.
+
+    Images of the file that are not found now are left out; found images the file does not
+    list are refused, because silently training on them could leak test patients.
+    """
+    position = {s.image_index: i for i, s in enumerate(samples)}
+    parts: dict[str, list[int]] = {name: [] for name in SPLITS}
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                name, which = row.get("Image Index"), row.get("split")
+                if name is None or which not in parts:
+                    raise TrainerError(f"{path}: not a split file (needs columns 'Image Index' and 'split' = train/val/test)")
+                if name in position:
+                    parts[which].append(position[name])
+    except FileNotFoundError:
+        raise TrainerError(f"{path}: split file not found") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise TrainerError(f"{path}: cannot be read ({exc})") from None
+    listed = {i for p in parts.values() for i in p}
+    if len(listed) != len(samples):
+        raise TrainerError(
+            f"{path}: {len(samples) - len(listed)} of the images found are not in this split file; "
+            "use the same data as the run that wrote it, or make a new split"
+        )
+    return Split(*(tuple(sorted(parts[n])) for n in SPLITS), method=f"from {path.name}")
