@@ -1,0 +1,159 @@
+"""trainer.evaluate and trainer.calibrate, against scikit-learn as the independent oracle."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from trainer.calibrate import fit_calibration
+from trainer.cli import main
+from trainer.errors import TrainerError
+from trainer.evaluate import (
+    auroc,
+    choose_thresholds,
+    evaluate_predictions,
+    evaluate_scores,
+    youden_threshold,
+)
+from viewer.core.nih import NIH_LABELS, read_data_entry
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 6)), min_size=2, max_size=60))
+def test_auroc_matches_sklearn_including_ties(pairs: list[tuple[bool, int]]) -> None:
+    y = np.array([p for p, _ in pairs], float)
+    score = np.array([s for _, s in pairs], float) / 6  # few distinct values: many ties
+    if 0 < y.sum() < len(y):
+        assert auroc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+    else:
+        assert auroc(y, score) is None
+
+
+def test_bootstrap_interval_is_seeded_and_brackets_the_estimate() -> None:
+    rng = np.random.default_rng(0)
+    y = (rng.random((300, 3)) < [0.1, 0.3, 0.0]).astype(float)
+    scores = y * 0.8 + rng.random((300, 3))
+    report = evaluate_scores(y, scores, ["a", "b", "c"], resamples=400, seed=1)
+    for j, label in enumerate(["a", "b"]):
+        entry = report["auroc"][label]
+        assert entry["value"] == pytest.approx(roc_auc_score(y[:, j], scores[:, j]), abs=1e-6)
+        low, high = entry["ci95"]
+        assert low < entry["value"] < high and high - low < 0.2
+        assert entry["n_pos"] == int(y[:, j].sum())
+    assert report["auroc"]["c"] is None  # no positives: no AUROC
+    assert report["mean_auroc"] == pytest.approx(np.mean([report["auroc"][x]["value"] for x in "ab"]), abs=1e-6)
+    assert evaluate_scores(y, scores, ["a", "b", "c"], resamples=400, seed=1) == report
+    assert evaluate_scores(y, scores, ["a", "b", "c"], resamples=400, seed=2)["auroc"]["a"]["ci95"] != report["auroc"]["a"]["ci95"]
+
+
+def test_patient_bootstrap_draws_whole_patients() -> None:
+    from trainer.evaluate import bootstrap_counts
+
+    groups = [5, 5, 5, 9, 2, 2]
+    for counts in bootstrap_counts(6, 50, seed=0, groups=groups):
+        assert (counts[:, 0] == counts[:, 1]).all() and (counts[:, 1] == counts[:, 2]).all()
+        assert (counts[:, 4] == counts[:, 5]).all()
+        assert (counts[:, [0, 3, 4]].sum(axis=1) == 3).all()  # three patients drawn each time
+
+
+def test_youden_threshold_is_the_best_cut() -> None:
+    rng = np.random.default_rng(3)
+    y = rng.random(200) < 0.3
+    p = np.clip(y * 0.3 + rng.random(200) * 0.7, 0, 1)
+    threshold, sensitivity, specificity = youden_threshold(y, p)
+    flagged = p >= threshold
+    assert sensitivity == pytest.approx(flagged[y].mean()) and specificity == pytest.approx((~flagged[~y]).mean())
+    best = max((p >= t)[y].mean() + (p < t)[~y].mean() - 1 for t in np.unique(p))
+    assert sensitivity + specificity - 1 == pytest.approx(best)
+
+
+def test_thresholds_fall_back_and_carry_the_validation_roc() -> None:
+    rng = np.random.default_rng(4)
+    y = np.stack([rng.random(80) < 0.3, np.zeros(80, bool)], axis=1).astype(float)
+    p = rng.random((80, 2))
+    result = choose_thresholds(y, p, ["a", "b"])
+    assert result["values"]["b"] == 0.5 and "fallback" in result["per_label"]["b"]["rule"]
+    assert set(result["roc"]) == {"a"}
+    fpr, tpr, thresholds = roc_curve(y[:, 0], p[:, 0], drop_intermediate=False)
+    np.testing.assert_allclose(result["roc"]["a"]["threshold"], thresholds[1:], atol=1e-6)
+    np.testing.assert_allclose(result["roc"]["a"]["tpr"], tpr[1:], atol=1e-6)
+    assert 0 < result["values"]["a"] < 1
+
+
+def test_platt_calibration_recovers_a_known_miscalibration() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 2, (4000, 3))
+    true_p = 1 / (1 + np.exp(-(0.5 * logits - 1.0)))
+    targets = (rng.random((4000, 3)) < true_p).astype(np.float32)
+    targets[:, 2] = 0  # one class only: left alone
+    calibration = fit_calibration(logits, targets, "platt", ["a", "b", "c"])
+    np.testing.assert_allclose(calibration.scale[:2], 0.5, atol=0.06)
+    np.testing.assert_allclose(calibration.bias[:2], -1.0, atol=0.12)
+    assert calibration.scale[2] == 1.0 and calibration.bias[2] == 0.0
+    assert calibration.details["identity_for"] == ["c"]
+    assert calibration.details["val_nll_after"] < calibration.details["val_nll_before"]
+    probabilities = calibration.apply(logits)
+    assert roc_auc_score(targets[:, 0], probabilities[:, 0]) == pytest.approx(roc_auc_score(targets[:, 0], logits[:, 0]))
+    card = calibration.to_card(["a", "b", "c"])
+    assert card["applied_in_graph"] is True and card["method"] == "platt"
+    temperature = fit_calibration(logits, targets, "temperature", ["a", "b", "c"])
+    assert (temperature.bias == 0).all() and temperature.scale[0] != 1.0
+    assert fit_calibration(logits, targets, "none", ["a", "b", "c"]).to_card(["a", "b", "c"])["method"] == "none"
+
+
+# -- cxr-train evaluate ----------------------------------------------------------------------------
+def write_predictions(path: Path, names: list[str], scores: np.ndarray, prefix: str, status: list[str] | None = None) -> Path:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Image Index", "path", "status", "error"] + [prefix + x for x in NIH_LABELS])
+        for i, name in enumerate(names):
+            ok = status[i] if status else "ok"
+            writer.writerow([name, f"images/{name}", ok, "" if ok == "ok" else "cannot be read"]
+                            + [f"{v:.6f}" for v in scores[i]])
+    return path
+
+
+@pytest.mark.parametrize("prefix", ["prob_", ""])
+def test_evaluate_predictions_against_the_labels(tiny_data: Path, tmp_path: Path, prefix: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    entries = read_data_entry(tiny_data / "Data_Entry_2017_v2020.csv")
+    names = sorted(entries)
+    rng = np.random.default_rng(0)
+    truth = np.array([[float(x in entries[n].labels) for x in NIH_LABELS] for n in names])
+    scores = truth * 0.3 + rng.random(truth.shape)
+    status = ["ok"] * len(names)
+    status[0] = "error"  # a row the batch could not read is left out
+    path = write_predictions(tmp_path / "p.csv", names + ["99999999_000.png"],
+                             np.vstack([scores, rng.random((1, 14))]), prefix, status + ["ok"])
+    report = evaluate_predictions(path, data=tiny_data / "images", resamples=100)
+    assert report["rows_not_ok"] == 1 and report["rows_not_in_labels"] == 1 and report["n_images"] == len(names) - 1
+    for j, label in enumerate(NIH_LABELS):
+        y, s = truth[1:, j], np.round(scores[1:, j], 6)
+        expected = roc_auc_score(y, s) if 0 < y.sum() < len(y) else None
+        got = report["auroc"][label]
+        assert (got is None) if expected is None else got["value"] == pytest.approx(expected, abs=1e-6)
+
+    out = tmp_path / "report.json"
+    code = main(["evaluate", "--predictions", str(path), "--data", str(tiny_data), "--json", str(out), "--bootstrap", "100"])
+    printed = capsys.readouterr().out
+    assert code == 0 and "mean" in printed and "Hernia" in printed
+    assert json.loads(out.read_text())["auroc"] == json.loads(json.dumps(report["auroc"]))
+
+
+def test_evaluate_refuses_files_without_predictions(tiny_data: Path, tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("Image Index,score\n00000001_000.png,0.3\n")
+    with pytest.raises(TrainerError, match="no prediction columns"):
+        evaluate_predictions(path, data=tiny_data)
+    write_predictions(path, ["nobody.png"], np.zeros((1, 14)), "prob_")
+    with pytest.raises(TrainerError, match="none of its 1 images is listed"):
+        evaluate_predictions(path, data=tiny_data)
+    with pytest.raises(TrainerError, match="no Data_Entry"):
+        evaluate_predictions(path, data=tmp_path)

@@ -1,0 +1,142 @@
+"""trainer.model (GAP + one linear head on every arch) and trainer.weights (--weights files)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+
+from trainer.errors import TrainerError
+from trainer.model import build_model
+from trainer.weights import load_weights, normalise_key
+from viewer.core.nih import NIH_LABELS
+
+
+@pytest.mark.parametrize(("arch", "channels"), [("tiny", 32), ("densenet121", 1024), ("resnet18", 512), ("resnet50", 2048)])
+def test_every_arch_ends_in_gap_and_one_linear_layer(arch: str, channels: int) -> None:
+    torch.manual_seed(0)
+    net = build_model(arch, NIH_LABELS).eval()
+    images = torch.rand(2, 1, 64, 64)
+    with torch.no_grad():
+        features = net.feature_maps(images)
+        logits = net(images)
+    assert features.shape[:2] == (2, channels) and logits.shape == (2, 14)
+    assert float(features.min()) >= 0.0  # the Grad-CAM layer is post-ReLU
+    expected = features.mean(dim=(2, 3)) @ net.classifier.weight.T + net.classifier.bias
+    torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_grey_input_is_normalised_inside_the_model() -> None:
+    net = build_model("tiny", NIH_LABELS).eval()
+    grey = torch.rand(1, 1, 64, 64)
+    rgb = (grey.expand(-1, 3, -1, -1) - net.mean) / net.std
+    with torch.no_grad():
+        torch.testing.assert_close(net.feature_maps(grey), net.act(net.features(rgb)))
+
+
+def save(state: dict, path: Path) -> Path:
+    torch.save(state, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def densenet_state() -> OrderedDict:
+    torch.manual_seed(1)
+    return torchvision.models.densenet121(weights=None).state_dict()  # ImageNet layout: 1000 outputs
+
+
+def assert_backbone_loaded(net: torch.nn.Module, state: dict, rename=lambda k: k) -> None:
+    own = net.state_dict()
+    for key, value in state.items():
+        name = rename(key)
+        if name.startswith("classifier"):
+            continue
+        assert torch.equal(own[name], value), name
+
+
+def test_torchvision_densenet_file_loads_and_its_1000_class_head_is_left(densenet_state: OrderedDict, tmp_path: Path) -> None:
+    net = build_model("densenet121", NIH_LABELS)
+    head_before = net.classifier.weight.clone()
+    report = load_weights(net, save(densenet_state, tmp_path / "imagenet.pth"))
+    assert_backbone_loaded(net, densenet_state)
+    assert not report.head_loaded and torch.equal(net.classifier.weight, head_before)
+    assert report.backbone == len([k for k in densenet_state if not k.startswith("classifier")])
+
+
+def test_chexnet_style_file_with_module_prefix_and_old_keys(densenet_state: OrderedDict, tmp_path: Path) -> None:
+    """``module.densenet121.`` wrappers, pre-0.3 ``norm.1`` names and a 14-output ``classifier.0``."""
+    def old_name(key: str) -> str:
+        for part in ("norm1", "relu1", "conv1", "norm2", "relu2", "conv2"):
+            key = key.replace(f".{part}.", f".{part[:-1]}.{part[-1]}.")
+        return key
+
+    torch.manual_seed(2)
+    head_w, head_b = torch.randn(14, 1024), torch.randn(14)
+    state = {f"module.densenet121.{old_name(k)}": v for k, v in densenet_state.items()
+             if not k.startswith("classifier") and not k.endswith("num_batches_tracked")}
+    assert "module.densenet121.features.denseblock1.denselayer1.norm.1.weight" in state
+    state["module.densenet121.classifier.0.weight"] = head_w
+    state["module.densenet121.classifier.0.bias"] = head_b
+    path = save({"epoch": 3, "state_dict": state}, tmp_path / "chexnet.pth.tar")
+    net = build_model("densenet121", NIH_LABELS)
+    report = load_weights(net, path)
+    assert_backbone_loaded(net, {k: v for k, v in densenet_state.items() if not k.endswith("num_batches_tracked")})
+    assert report.head_loaded
+    assert torch.equal(net.classifier.weight, head_w) and torch.equal(net.classifier.bias, head_b)
+
+
+def test_normalise_key_examples() -> None:
+    assert normalise_key("module.module.features.conv0.weight") == "features.conv0.weight"
+    assert normalise_key("features.denseblock2.denselayer3.conv.2.weight") == "features.denseblock2.denselayer3.conv2.weight"
+    assert normalise_key("densenet121.classifier.0.bias") == "densenet121.classifier.bias"
+
+
+def test_torchvision_resnet_names_map_to_the_trunk(tmp_path: Path) -> None:
+    torch.manual_seed(3)
+    state = torchvision.models.resnet18(weights=None, num_classes=14).state_dict()
+    net = build_model("resnet18", NIH_LABELS)
+    report = load_weights(net, save(state, tmp_path / "resnet18.pth"))
+    assert report.head_loaded
+    assert torch.equal(net.state_dict()["features.layer4.1.conv2.weight"], state["layer4.1.conv2.weight"])
+    assert torch.equal(net.classifier.weight, state["fc.weight"])
+
+
+def test_own_checkpoint_loads(tmp_path: Path) -> None:
+    source = build_model("tiny", NIH_LABELS)
+    path = save({"format": "cxr-train-checkpoint-v1", "model": source.state_dict()}, tmp_path / "model.pt")
+    net = build_model("tiny", NIH_LABELS)
+    assert load_weights(net, path).head_loaded
+    for key, value in source.state_dict().items():
+        assert torch.equal(net.state_dict()[key], value)
+
+
+@pytest.mark.parametrize(
+    ("file_arch", "arch", "message"),
+    [
+        ("resnet18", "densenet121", "do not fit --arch densenet121"),
+        ("resnet50", "resnet18", "do not fit --arch resnet18"),
+        ("resnet34", "resnet18", "file tensors have no place in it"),  # same names, more blocks
+    ],
+)
+def test_weights_of_another_arch_are_refused(tmp_path: Path, file_arch: str, arch: str, message: str) -> None:
+    state = getattr(torchvision.models, file_arch)(weights=None).state_dict()
+    net = build_model(arch, NIH_LABELS)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    with pytest.raises(TrainerError, match=message):
+        load_weights(net, save(state, tmp_path / f"{file_arch}.pth"))
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # nothing half-loaded
+
+
+def test_unreadable_weights_files(tmp_path: Path) -> None:
+    net = build_model("tiny", NIH_LABELS)
+    garbage = tmp_path / "weights.pth"
+    garbage.write_bytes(b"this is not a torch file")
+    with pytest.raises(TrainerError, match="not a PyTorch weights file"):
+        load_weights(net, garbage)
+    with pytest.raises(TrainerError, match="weights file not found"):
+        load_weights(net, tmp_path / "missing.pth")
+    with pytest.raises(TrainerError, match="no state dict of tensors"):
+        load_weights(net, save({"epoch": 1, "note": "nothing"}, tmp_path / "empty.pth"))

@@ -1,0 +1,162 @@
+"""trainer.train: loss weighting, one step, the schedule, resume, averaging, early stopping."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from trainer.config import TrainConfig
+from trainer.model import build_model
+from trainer.pipeline import prepare_data
+from trainer.train import Trainer, loss_function, lr_factor, positive_weights
+from trainer.augment import AugmentConfig
+from trainer.data import EvalImages, TrainImages
+from viewer.core.nih import NIH_LABELS
+
+
+def test_positive_weights() -> None:
+    targets = np.array([[1, 0, 0], [1, 0, 1], [0, 0, 1], [0, 0, 1], [0, 0, 1]], np.float32)
+    balanced = positive_weights(targets, "balanced", 100.0)
+    np.testing.assert_allclose(balanced.numpy(), [3 / 2, 1.0, 1.0])  # no positives: weight 1; 1/4 < 1 -> 1
+    np.testing.assert_allclose(positive_weights(targets, "sqrt", 100.0).numpy(), [math.sqrt(1.5), 1.0, 1.0])
+    rare = np.zeros((101, 1), np.float32)
+    rare[0] = 1
+    assert float(positive_weights(rare, "balanced", 20.0)[0]) == 20.0  # clipped
+    assert positive_weights(targets, "none", 20.0) is None
+
+
+def test_loss_with_weights_and_smoothing_matches_the_formula() -> None:
+    logits = torch.tensor([[2.0, -1.0], [0.5, 0.0]])
+    targets = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    weight = torch.tensor([3.0, 1.0])
+    smoothed = targets * 0.8 + 0.1
+    p = torch.sigmoid(logits)
+    manual = -(weight * smoothed * torch.log(p) + (1 - smoothed) * torch.log(1 - p)).mean()
+    torch.testing.assert_close(loss_function(logits, targets, weight, 0.2), manual)
+
+
+@pytest.mark.parametrize("arch", ["tiny", "densenet121"])
+def test_one_training_step_reaches_every_parameter(arch: str) -> None:
+    torch.manual_seed(0)
+    net = build_model(arch, NIH_LABELS)
+    images = torch.rand(4, 1, 64, 64)
+    targets = (torch.rand(4, 14) > 0.7).float()
+    loss = loss_function(net(images), targets, positive_weights(targets.numpy(), "balanced", 20), 0.1)
+    assert torch.isfinite(loss)
+    loss.backward()
+    for name, parameter in net.named_parameters():
+        assert parameter.grad is not None, name
+        assert torch.isfinite(parameter.grad).all(), name
+        assert parameter.grad.abs().sum() > 0, name
+
+
+def test_schedule_warms_up_then_follows_the_cosine() -> None:
+    config = TrainConfig(epochs=10, warmup_epochs=1, min_lr_ratio=0.01)
+    steps = 20
+    factors = [lr_factor(s, steps, config) for s in range(10 * steps)]
+    assert factors[0] == pytest.approx(1 / 20) and factors[19] == pytest.approx(1.0)
+    assert factors[20] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[20:], factors[21:]))  # never rises after warm-up
+    assert factors[-1] == pytest.approx(0.01, abs=1e-3)
+    stepped = dataclasses.replace(config, schedule="step", step_epochs=3, warmup_epochs=0)
+    assert lr_factor(3 * steps, steps, stepped) == pytest.approx(0.1)
+    assert lr_factor(6 * steps + 5, steps, stepped) == pytest.approx(0.01)
+
+
+def make_trainer(config: TrainConfig, out: Path) -> Trainer:
+    data = prepare_data(config, out)
+    torch.manual_seed(config.seed)
+    net = build_model(config.arch, data.table.labels)
+    train_set = TrainImages(data.sources["train"], data.targets("train"), config.size, AugmentConfig(), config.seed)
+    val_set = EvalImages(data.sources["val"], data.targets("val"), config.size)
+    return Trainer(config, net, train_set, val_set, data.targets("val"), out, data.split_hash)
+
+
+@pytest.mark.parametrize("average", ["none", "ema"])
+def test_resume_continues_exactly(tiny_config: TrainConfig, tmp_path: Path, average: str) -> None:
+    config = dataclasses.replace(tiny_config, epochs=3, average=average, ema_decay=0.9, drop_rate=0.2)
+    straight = make_trainer(config, tmp_path / "straight")
+    straight.fit()
+
+    first = make_trainer(config, tmp_path / "interrupted")
+    partial = first.fit(stop_after=1)
+    assert not partial.finished and partial.epochs_run == 1
+    torch.manual_seed(12345)  # a new process would start from another RNG state
+    second = make_trainer(config, tmp_path / "interrupted")
+    second.restore(tmp_path / "interrupted" / "checkpoints" / "last.pt")
+    resumed = second.fit()
+    assert resumed.finished and resumed.epochs_run == 3
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, second.model.state_dict()[key]), key
+    assert [r.train_loss for r in straight.history] == [r.train_loss for r in second.history]
+    assert [r.val_loss for r in straight.history] == [r.val_loss for r in second.history]
+
+
+def test_resume_refuses_another_split(tiny_config: TrainConfig, tmp_path: Path) -> None:
+    from trainer.errors import TrainerError
+
+    trainer = make_trainer(tiny_config, tmp_path / "a")
+    trainer.fit(stop_after=1)
+    other = make_trainer(dataclasses.replace(tiny_config, seed=5), tmp_path / "b")
+    with pytest.raises(TrainerError, match="another split"):
+        other.restore(tmp_path / "a" / "checkpoints" / "last.pt")
+
+
+def test_ema_weights_are_what_gets_exported(tiny_config: TrainConfig, tmp_path: Path) -> None:
+    config = dataclasses.replace(tiny_config, average="ema", ema_decay=0.5, monitor="val_loss")
+    trainer = make_trainer(config, tmp_path)
+    result = trainer.fit()
+    best = trainer.best_epoch
+    assert result.chosen == f"EMA weights of epoch {best}, the best by val_loss"
+    saved = torch.load(tmp_path / "checkpoints" / "best.pt", weights_only=True)["model"]
+    assert all(torch.equal(result.final_state[k], v) for k, v in saved.items())
+    if best == config.epochs:  # the final EMA differs from the raw weights it averages
+        assert not torch.equal(result.final_state["classifier.weight"], trainer.model.classifier.weight)
+
+
+def test_swa_averages_and_recomputes_batchnorm(tiny_config: TrainConfig, tmp_path: Path) -> None:
+    config = dataclasses.replace(tiny_config, epochs=3, average="swa", swa_start=0.5)  # epochs 2 and 3
+    trainer = make_trainer(config, tmp_path)
+    result = trainer.fit()
+    assert result.chosen == "SWA average of the last 2 epochs"
+    assert not torch.equal(result.final_state["classifier.weight"], trainer.model.classifier.weight)
+    assert not torch.equal(result.final_state["features.norm2.running_mean"],
+                           trainer.model.state_dict()["features.norm2.running_mean"])
+    assert all(torch.isfinite(v.float()).all() for v in result.final_state.values())
+
+
+def test_early_stopping_after_patience(tiny_config: TrainConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = dataclasses.replace(tiny_config, epochs=6, patience=2)
+    trainer = make_trainer(config, tmp_path)
+    aurocs = iter([0.6, 0.7, 0.65, 0.69, 0.9, 0.9])
+    monkeypatch.setattr(trainer, "validate", lambda: (0.5, next(aurocs)))
+    result = trainer.fit()
+    assert result.stopped_early and result.epochs_run == 4  # best at 2, then two worse epochs
+    assert trainer.best_epoch == 2 and result.chosen == "weights of epoch 2, the best by val_auroc"
+
+
+def test_a_diverging_loss_stops_with_a_clear_error(tiny_config: TrainConfig, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from trainer import train as train_module
+    from trainer.errors import TrainerError
+
+    trainer = make_trainer(tiny_config, tmp_path)
+    monkeypatch.setattr(train_module, "loss_function", lambda *a, **k: torch.tensor(float("nan"), requires_grad=True))
+    with pytest.raises(TrainerError, match="the training loss became nan in epoch 1"):
+        trainer.fit()
+
+
+def test_validation_loss_is_plain_bce(tiny_config: TrainConfig, tmp_path: Path) -> None:
+    config = dataclasses.replace(tiny_config, label_smoothing=0.2, pos_weight="balanced", epochs=1)
+    trainer = make_trainer(config, tmp_path)
+    trainer.fit()
+    logits = torch.from_numpy(np.stack([trainer.model.eval()(x[None])[0].detach().numpy()
+                                        for x, _ in trainer.val_set]))
+    expected = float(F.binary_cross_entropy_with_logits(logits, torch.from_numpy(trainer.val_targets)))
+    assert trainer.history[-1].val_loss == pytest.approx(expected, rel=1e-5)

@@ -1,0 +1,104 @@
+"""The classifier: greyscale in [0,1] -> backbone -> ReLU (the Grad-CAM layer) -> GAP -> ONE linear.
+
+Every architecture has the same head, which is what makes the exported Grad-CAM sidecar exact:
+with ``logit_c = sum_k W[c,k] mean(A^k) + b_c`` the gradient d logit_c / d A^k_ij is
+``W[c,k] / (h*w)`` everywhere, so Grad-CAM is a 1x1 convolution of the features.
+
+The model takes ``[N, 1, H, W]`` in [0, 1] and itself repeats grey to three channels and applies
+the ImageNet normalisation (what torchvision-layout weights files expect), in training and in the
+exported graph alike, so no caller can normalise differently.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import torch
+import torchvision
+from torch import nn
+
+# ImageNet statistics: the convention of every torchvision-layout weights file a user may have.
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+
+
+def _densenet121() -> tuple[nn.Module, int]:
+    # torchvision's DenseNet ends its ``features`` with norm5 (BatchNorm); its forward applies
+    # the ReLU afterwards, which here is ``CxrNet.act``: the Grad-CAM layer is post-ReLU.
+    net = torchvision.models.densenet121(weights=None)
+    return net.features, net.classifier.in_features
+
+
+def _resnet(name: str) -> tuple[nn.Module, int]:
+    net = getattr(torchvision.models, name)(weights=None)
+    trunk = nn.Sequential(OrderedDict(
+        (key, getattr(net, key))
+        for key in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
+    ))
+    return trunk, net.fc.in_features
+
+
+def _tiny() -> tuple[nn.Module, int]:
+    """Three strided convolutions: for tests and smoke runs only (64 px -> 8x8x32 features)."""
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    channels = (3, 8, 16, 32)
+    for i, (cin, cout) in enumerate(zip(channels, channels[1:])):
+        layers[f"conv{i}"] = nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False)
+        layers[f"norm{i}"] = nn.BatchNorm2d(cout)
+        if i < len(channels) - 2:
+            layers[f"relu{i}"] = nn.ReLU()
+    return nn.Sequential(layers), channels[-1]
+
+
+def build_backbone(arch: str) -> tuple[nn.Module, int]:
+    """The convolutional trunk of ``arch`` (random weights: nothing is ever downloaded) and its width."""
+    if arch == "densenet121":
+        return _densenet121()
+    if arch in ("resnet18", "resnet50"):
+        return _resnet(arch)
+    if arch == "tiny":
+        return _tiny()
+    raise ValueError(f"unknown arch {arch!r}")
+
+
+class CxrNet(nn.Module):
+    """Backbone + ReLU + global average pooling + one linear layer, over normalised grey input.
+
+    Parameter names follow torchvision's (``features.*`` and ``classifier.*``), so weights files
+    in torchvision's layout load with few renames (see ``weights.py``).
+    """
+
+    def __init__(self, arch: str, labels: Sequence[str], drop_rate: float = 0.0) -> None:
+        super().__init__()
+        self.arch = arch
+        self.labels = tuple(labels)
+        self.features, width = build_backbone(arch)
+        self.act = nn.ReLU()  # the Grad-CAM target layer: its output is the ``features`` output
+        self.dropout = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
+        self.classifier = nn.Linear(width, len(self.labels))
+        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1), persistent=False)
+        nn.init.zeros_(self.classifier.bias)
+
+    @property
+    def num_features(self) -> int:
+        return self.classifier.in_features
+
+    def feature_maps(self, image: torch.Tensor) -> torch.Tensor:
+        """``[N,1,H,W]`` in [0,1] -> the Grad-CAM layer's activations ``[N,C,h,w]`` (post-ReLU)."""
+        x = (image.expand(-1, 3, -1, -1) - self.mean) / self.std
+        return self.act(self.features(x))
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """Activations -> logits: global average pooling and the one linear layer."""
+        return self.classifier(self.dropout(features.mean(dim=(2, 3))))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """Logits ``[N, L]`` (the loss applies the sigmoid)."""
+        return self.head(self.feature_maps(image))
+
+
+def build_model(arch: str, labels: Sequence[str], drop_rate: float = 0.0) -> CxrNet:
+    """A randomly initialised classifier for ``labels``."""
+    return CxrNet(arch, labels, drop_rate)

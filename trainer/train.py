@@ -1,0 +1,384 @@
+"""The training loop: epochs, validation, weight averaging, early stopping, checkpoints, resume.
+
+A checkpoint (``last.pt``) carries the configuration, the labels, the model, the optimizer,
+the learning-rate schedule, the weight average, the RNG state, the history and the best
+validation result, so ``--resume`` continues exactly where the run stopped: batches are drawn
+from generators seeded by (seed, epoch) and augmentation by (seed, epoch, image), so the
+continued run computes the same numbers as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
+from torch.utils.data import DataLoader, Dataset, RandomSampler
+
+from . import __version__
+from .config import TrainConfig
+from .data import TrainImages
+from .errors import TrainerError
+from .evaluate import mean_auroc
+
+log = logging.getLogger(__name__)
+CHECKPOINT_FORMAT = "cxr-train-checkpoint-v1"
+
+
+# -- loss and class weighting ---------------------------------------------------------------------
+def positive_weights(targets: np.ndarray, how: str, max_weight: float) -> torch.Tensor | None:
+    """Per-label weight of positives in the loss: ``balanced`` = negatives/positives,
+    ``sqrt`` = its square root (a milder correction), clipped to ``max_weight``; 1 for a label
+    without positives. None for ``none``."""
+    if how == "none":
+        return None
+    positives = targets.sum(axis=0)
+    negatives = len(targets) - positives
+    ratio = np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
+    if how == "sqrt":
+        ratio = np.sqrt(ratio)
+    elif how != "balanced":
+        raise ValueError(f"unknown positive weighting {how!r}")
+    return torch.tensor(np.clip(ratio, 1.0, max_weight), dtype=torch.float32)
+
+
+def loss_function(
+    logits: torch.Tensor, targets: torch.Tensor, pos_weight: torch.Tensor | None = None, smoothing: float = 0.0
+) -> torch.Tensor:
+    """Mean binary cross-entropy over images and labels, with optional label smoothing."""
+    if smoothing:
+        targets = targets * (1.0 - smoothing) + smoothing / 2
+    return F.binary_cross_entropy_with_logits(logits, targets, pos_weight=pos_weight)
+
+
+# -- optimizer and schedule -----------------------------------------------------------------------
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW or SGD; no weight decay on biases and normalisation parameters (1-D tensors)."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True)
+    return torch.optim.AdamW(groups, lr=config.lr)
+
+
+def lr_factor(step: int, steps_per_epoch: int, config: TrainConfig) -> float:
+    """The learning rate at optimizer step ``step`` as a fraction of ``--lr``.
+
+    Linear warm-up over ``warmup_epochs``, then cosine to ``min_lr_ratio``, steps of x0.1
+    every ``step_epochs``, or constant.
+    """
+    total = max(1, config.epochs * steps_per_epoch)
+    warmup = int(round(config.warmup_epochs * steps_per_epoch))
+    if step < warmup:
+        return (step + 1) / warmup
+    if config.schedule == "constant":
+        return 1.0
+    if config.schedule == "step":
+        return 0.1 ** ((step // steps_per_epoch) // max(1, config.step_epochs))
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    low = config.min_lr_ratio
+    return low + (1.0 - low) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+# -- prediction -------------------------------------------------------------------------------------
+@torch.no_grad()
+def predict_logits(model: nn.Module, dataset: Dataset, batch_size: int = 32, workers: int = 0) -> np.ndarray:
+    """Logits ``[N, L]`` of the model on every item of ``dataset``, in order (eval mode)."""
+    was_training = model.training
+    model.eval()
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
+    out = [model(images).float().numpy() for images, _ in loader]
+    model.train(was_training)
+    n_labels = model.classifier.out_features if hasattr(model, "classifier") else 0
+    return np.concatenate(out) if out else np.zeros((0, n_labels), np.float32)
+
+
+def validation_loss(logits: np.ndarray, targets: np.ndarray) -> float:
+    """Unweighted, unsmoothed mean BCE: comparable across runs with any training loss."""
+    if len(targets) == 0:
+        return float("nan")
+    value = F.binary_cross_entropy_with_logits(torch.from_numpy(logits), torch.from_numpy(targets))
+    return float(value)
+
+
+# -- the loop -----------------------------------------------------------------------------------------
+@dataclass
+class EpochRecord:
+    """One line of the history."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float
+    val_auroc: float | None
+    lr: float
+    images_per_second: float
+    data_fraction: float  # share of the epoch spent waiting for images
+    seconds: float
+
+    def line(self, epochs: int) -> str:
+        auroc = "n/a" if self.val_auroc is None else f"{self.val_auroc:.4f}"
+        return (f"epoch {self.epoch}/{epochs}  train loss {self.train_loss:.4f}  val loss "
+                f"{self.val_loss:.4f}  val AUROC {auroc}  lr {self.lr:.2e}  "
+                f"{self.images_per_second:.1f} img/s (waiting for data {self.data_fraction:.0%})  "
+                f"{self.seconds:.0f} s")
+
+
+@dataclass
+class FitResult:
+    """What training produced: the weights to export and how they were chosen."""
+
+    final_state: dict[str, torch.Tensor]
+    chosen: str  # "best epoch N by val_auroc", "SWA of epochs ...", "last epoch"
+    history: list[EpochRecord] = field(default_factory=list)
+    epochs_run: int = 0
+    stopped_early: bool = False
+    finished: bool = True  # False when --stop-after ended the run before its last epoch
+
+
+class Trainer:
+    """Owns the model, optimizer, schedule and weight average of one run."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        model: nn.Module,
+        train_set: TrainImages,
+        val_set: Dataset | None,
+        val_targets: np.ndarray,
+        out: Path,
+        split_hash: str,
+    ) -> None:
+        self.config = config
+        self.model = model
+        self.train_set = train_set
+        self.val_set = val_set if val_set is not None and len(val_set) else None
+        self.val_targets = val_targets
+        self.out = out
+        self.split_hash = split_hash
+        self.checkpoints = out / "checkpoints"
+        self.steps_per_epoch = max(1, len(train_set) // config.batch_size) if len(train_set) >= config.batch_size else 1
+        self.pos_weight = positive_weights(train_set.targets, config.pos_weight, config.pos_weight_max)
+        self.optimizer = make_optimizer(model, config)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: lr_factor(step, self.steps_per_epoch, config)
+        )
+        self.average: AveragedModel | None = None
+        if config.average == "ema":
+            self.average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        elif config.average == "swa":
+            self.average = AveragedModel(model)
+        self.epoch = 0  # epochs completed
+        self.history: list[EpochRecord] = []
+        self.best_value: float | None = None
+        self.best_epoch = 0
+        self.bad_epochs = 0
+
+    # -- the steps --------------------------------------------------------------------------------
+    def _loader(self, epoch: int) -> DataLoader:
+        self.train_set.set_epoch(epoch)
+        generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
+        return DataLoader(
+            self.train_set,
+            batch_size=self.config.batch_size,
+            sampler=RandomSampler(self.train_set, generator=generator),
+            num_workers=self.config.workers,
+            # a last batch of one image would break BatchNorm; drop the remainder when possible
+            drop_last=len(self.train_set) >= self.config.batch_size,
+        )
+
+    def train_epoch(self, epoch: int) -> tuple[float, float, float]:
+        """One pass over the training images; returns (mean loss, images/s, waiting share)."""
+        self.model.train()
+        total_loss, seen, waited = 0.0, 0, 0.0
+        start = mark = time.perf_counter()
+        for batch, (images, targets) in enumerate(self._loader(epoch)):
+            waited += time.perf_counter() - mark
+            logits = self.model(images)
+            loss = loss_function(logits, targets, self.pos_weight, self.config.label_smoothing)
+            if not torch.isfinite(loss):
+                raise TrainerError(
+                    f"the training loss became {loss.item()} in epoch {epoch + 1} (try a smaller --lr)"
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.config.grad_clip > 0:
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+            self.optimizer.step()
+            self.scheduler.step()
+            if self.config.average == "ema" and self.average is not None:
+                self.average.update_parameters(self.model)
+            total_loss += loss.item() * len(images)
+            seen += len(images)
+            if self.config.log_every and (batch + 1) % self.config.log_every == 0:
+                rate = seen / (time.perf_counter() - start)
+                log.info("  epoch %d batch %d/%d  loss %.4f  %.1f img/s", epoch + 1, batch + 1,
+                         self.steps_per_epoch, total_loss / seen, rate)
+            mark = time.perf_counter()
+        elapsed = time.perf_counter() - start
+        return total_loss / max(seen, 1), seen / max(elapsed, 1e-9), waited / max(elapsed, 1e-9)
+
+    def evaluation_model(self) -> nn.Module:
+        """The weights validation judges: the EMA when averaging that way, else the model."""
+        if self.config.average == "ema" and self.average is not None:
+            return self.average.module
+        return self.model
+
+    def validate(self) -> tuple[float, float | None]:
+        if self.val_set is None:
+            return float("nan"), None
+        logits = predict_logits(self.evaluation_model(), self.val_set, self.config.batch_size * 2, self.config.workers)
+        return validation_loss(logits, self.val_targets), mean_auroc(self.val_targets, logits)
+
+    def _improved(self, val_loss: float, val_auroc: float | None) -> tuple[bool, float | None]:
+        value = val_auroc if self.config.monitor == "val_auroc" else (None if math.isnan(val_loss) else -val_loss)
+        if value is None:
+            return False, None
+        return self.best_value is None or value > self.best_value, value
+
+    # -- the run ---------------------------------------------------------------------------------------
+    def fit(self, stop_after: int | None = None, on_epoch: Callable[[EpochRecord], None] | None = None) -> FitResult:
+        """Train from ``self.epoch`` to ``config.epochs`` (or ``stop_after`` more epochs)."""
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        config = self.config
+        swa_from = int(math.floor(config.swa_start * config.epochs))
+        stopped_early = False
+        last_epoch = config.epochs if stop_after is None else min(config.epochs, self.epoch + stop_after)
+        while self.epoch < last_epoch:
+            epoch = self.epoch
+            start = time.perf_counter()
+            lr = self.optimizer.param_groups[0]["lr"]
+            train_loss, rate, waiting = self.train_epoch(epoch)
+            if config.average == "swa" and self.average is not None and epoch >= swa_from:
+                self.average.update_parameters(self.model)
+            val_loss, val_auroc = self.validate()
+            self.epoch = epoch + 1
+            record = EpochRecord(self.epoch, train_loss, val_loss, val_auroc, lr, rate, waiting,
+                                 time.perf_counter() - start)
+            self.history.append(record)
+            log.info(record.line(config.epochs))
+            improved, value = self._improved(val_loss, val_auroc)
+            if improved:
+                self.best_value, self.best_epoch, self.bad_epochs = value, self.epoch, 0
+                self._save_weights(self.checkpoints / "best.pt", self.evaluation_model().state_dict())
+            else:
+                self.bad_epochs += 1
+            self.save(self.checkpoints / "last.pt")
+            if on_epoch:
+                on_epoch(record)
+            if config.patience and self.bad_epochs >= config.patience and self.epoch < config.epochs:
+                log.info("stopping early: no better %s for %d epochs (best: epoch %d)",
+                         config.monitor, self.bad_epochs, self.best_epoch)
+                stopped_early = True
+                break
+        finished = stopped_early or self.epoch >= config.epochs
+        final_state, chosen = self._final_weights() if finished else (self.model.state_dict(), "unfinished")
+        return FitResult(final_state, chosen, list(self.history), self.epoch, stopped_early, finished)
+
+    def _final_weights(self) -> tuple[dict[str, torch.Tensor], str]:
+        config = self.config
+        if config.average == "swa" and self.average is not None and int(self.average.n_averaged) > 0:
+            # averaged weights need BatchNorm statistics of their own: one pass over the training set
+            self.train_set.set_epoch(self.epoch)
+            update_bn(DataLoader(self.train_set, batch_size=config.batch_size, num_workers=config.workers),
+                      self.average)
+            n = int(self.average.n_averaged)
+            return _plain_state(self.average.module.state_dict()), f"SWA average of the last {n} epochs"
+        best = self.checkpoints / "best.pt"
+        if self.best_value is not None and best.is_file():
+            state = torch.load(best, map_location="cpu", weights_only=True)["model"]
+            which = "EMA weights" if config.average == "ema" else "weights"
+            return state, f"{which} of epoch {self.best_epoch}, the best by {config.monitor}"
+        return _plain_state(self.evaluation_model().state_dict()), f"last epoch ({self.epoch}); no validation figure to choose by"
+
+    # -- checkpoints -------------------------------------------------------------------------------------
+    def header(self) -> dict[str, Any]:
+        """What every checkpoint file carries besides tensors: config, arch, labels, split."""
+        model = self.model
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "trainer_version": __version__,
+            "config": self.config.to_dict(),
+            "arch": getattr(model, "arch", self.config.arch),
+            "labels": list(getattr(model, "labels", ())),
+            "size": self.config.size,
+            "split_hash": self.split_hash,
+            "epoch": self.epoch,
+        }
+
+    def _save_weights(self, path: Path, state: dict[str, torch.Tensor]) -> None:
+        _atomic_save({**self.header(), "model": _plain_state(state)}, path)
+
+    def save(self, path: Path) -> None:
+        """Everything a resumed run needs to continue exactly."""
+        state = {
+            **self.header(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "average": self.average.state_dict() if self.average is not None else None,
+            "history": [record.__dict__ for record in self.history],
+            "best_value": self.best_value,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs,
+            "rng": torch.get_rng_state(),
+        }
+        _atomic_save(state, path)
+
+    def restore(self, path: Path) -> None:
+        """Continue from a ``last.pt`` of the same configuration and split."""
+        state = load_checkpoint(path)
+        if "optimizer" not in state:
+            raise TrainerError(f"{path}: holds only weights; resume from the run's checkpoints/last.pt")
+        if state["split_hash"] != self.split_hash:
+            raise TrainerError(
+                f"{path}: was trained on another split (the images or the split options differ); "
+                "resume with the same data and options"
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.average is not None and state["average"] is not None:
+            self.average.load_state_dict(state["average"])
+        self.history = [EpochRecord(**record) for record in state["history"]]
+        self.epoch = int(state["epoch"])
+        self.best_value = state["best_value"]
+        self.best_epoch = int(state["best_epoch"])
+        self.bad_epochs = int(state["bad_epochs"])
+        torch.set_rng_state(state["rng"])
+        log.info("resumed %s after epoch %d", path, self.epoch)
+
+
+def _plain_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A detached copy, without the ``module.`` prefix and counter an ``AveragedModel`` adds."""
+    return {k.removeprefix("module."): v.detach().clone() for k, v in state.items() if k != "n_averaged"}
+
+
+def _atomic_save(state: dict[str, Any], path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)  # an interrupted save never leaves a truncated checkpoint behind
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A checkpoint written by this trainer, or ``TrainerError`` saying what the file is not."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrainerError(f"{path}: checkpoint not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError (not a zip), EOFError
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise TrainerError(f"{path}: not a readable checkpoint ({first})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise TrainerError(f"{path}: not a cxr-train checkpoint (use a .pt file from a run's checkpoints folder)")
+    return state
