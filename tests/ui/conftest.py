@@ -39,7 +39,8 @@ def make_window(qtbot, settings):  # noqa: ANN001, ANN201
     def make(model: Path | None, reason: str | None = None, store: AppSettings | None = None) -> MainWindow:
         window = MainWindow(store or settings, model, reason)
         qtbot.addWidget(window)
-        window.resize(1400, 900)
+        if store is None:  # a given store may hold a saved geometry: keep it
+            window.resize(1400, 900)
         window.show()
         windows.append(window)
         return window

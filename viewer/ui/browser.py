@@ -202,8 +202,13 @@ class StudyFilterProxy(QSortFilterProxyModel):
         self.setFilterRegularExpression(QRegularExpression(QRegularExpression.escape(self._needle)))
 
     def set_flagged_only(self, on: bool) -> None:
-        self.flagged_only = on
-        self.invalidateFilter()
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9; invalidateFilter() is deprecated there
+            self.beginFilterChange()
+            self.flagged_only = on
+            self.endFilterChange()
+        else:
+            self.flagged_only = on
+            self.invalidateFilter()
 
     def set_mode(self, mode: str) -> None:
         self.mode = mode
