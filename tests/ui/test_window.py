@@ -92,7 +92,7 @@ def test_open_folder_click_finding_shows_its_heatmap(qtbot, make_window, tiny_mo
     assert high.mean() > 30  # coloured where the map is high...
     assert low.mean() < 3  # ...and the radiograph untouched where it is low
     assert calls == []  # nothing was recomputed for the click
-    assert window.image._pool.activeThreadCount() == 0
+    assert window.image.idle()
 
 
 def test_bad_files_are_listed_in_the_errors_panel(qtbot, make_window, tiny_model, nih_like_folder) -> None:  # noqa: ANN001
@@ -264,7 +264,7 @@ def test_opening_the_next_image_drops_the_pending_one(qtbot, make_window, tiny_m
     window.image.open(b)
     window.image.open(c)
     wait_for_findings(qtbot, window)
-    window.image._pool.waitForDone()
+    window.image.wait()
     QApplication.processEvents()
     assert shown[-1] == c and a not in shown[1:] and b not in shown[1:]
     assert window.canvas.radiograph.path == c and window.image.analysed.path == c

@@ -61,7 +61,10 @@ class ImageSession(QObject):
         self.canvas, self.findings, self.tags, self.banner = canvas, findings, tags, banner
         self.errors, self.models = errors, models
         self.boxes_for = boxes_for  # callable(path, width, height) -> boxes; replaced per folder
+        # Decoding and inference have a thread each: the next image is decoded while the
+        # model may still be busy with the last one (whose result is then dropped).
         self._pool = single_thread_pool("image")
+        self._infer_pool = single_thread_pool("inference")
         self._events = ImageEvents(self)
         self._events.image_loaded.connect(self._on_image_loaded)
         self._events.inference_finished.connect(self._on_inference_finished)
@@ -109,9 +112,31 @@ class ImageSession(QObject):
         self.tags.show_header(None, "Loading\N{HORIZONTAL ELLIPSIS}")
         self._pool.start(LoadJob(self.generation, path, self._events, self._token, self.boxes_for))
 
+    def clear(self, message: str) -> None:
+        """No image (a new folder is being scanned): cancel any request and empty the panels."""
+        self._token.cancel()
+        self._token = CancelToken()
+        self.generation += 1
+        self.scanned = self.path = self.loaded = self.analysed = None
+        self._thresholds = self._flags = None
+        self.banner.hide()
+        self.canvas.clear(message)
+        self.findings.show_message("No image open.")
+        self.findings.set_dataset_labels(None)
+        self.tags.show_header(None, "No image open.")
+
     def shutdown(self) -> None:
         self._token.cancel()
         self._pool.waitForDone()
+        self._infer_pool.waitForDone()
+
+    def wait(self, msecs: int = -1) -> bool:
+        """Block until decoding and inference are done (the command line and tests only)."""
+        return self._pool.waitForDone(msecs) and self._infer_pool.waitForDone(msecs)
+
+    def idle(self) -> bool:
+        """No decoding or inference is running or queued (for tests and the screenshot)."""
+        return self._pool.activeThreadCount() == 0 and self._infer_pool.activeThreadCount() == 0
 
     # -- results ------------------------------------------------------------------------------
     def _on_image_loaded(self, generation: int, loaded: LoadedImage) -> None:
@@ -136,7 +161,7 @@ class ImageSession(QObject):
             return
         if self.models.state is ModelState.READY:
             self.findings.show_message("Running the model\N{HORIZONTAL ELLIPSIS}")
-            self._pool.start(InferJob(self.generation, self.loaded, self.models.predictor, self._events,
+            self._infer_pool.start(InferJob(self.generation, self.loaded, self.models.predictor, self._events,
                                       self._token, self.colormap, core_heatmap.agreement))
         elif self.models.state is ModelState.LOADING:
             self.findings.show_message("Opening the model\N{HORIZONTAL ELLIPSIS}")
@@ -296,11 +321,13 @@ class ImageSession(QObject):
 
 
 def _agreement_text(agreement: Any) -> str:
-    """IoBB at each of Wang's thresholds, and the pointing game, in words."""
+    """IoBB at Wang et al.'s thresholds and the pointing game, in words."""
     parts = []
     iobb = getattr(agreement, "iobb", None) or {}
     if iobb:
-        parts.append("IoBB " + ", ".join(f"{float(v):.2f} (T{t})" for t, v in sorted(iobb.items())))
+        keys = sorted(iobb)
+        parts.append(f"IoBB {' / '.join(f'{float(iobb[t]):.2f}' for t in keys)} "
+                     f"(map thresholds {' / '.join(str(t) for t in keys)})")
     hit = getattr(agreement, "pointing_hit", None)
     if hit is not None:
         parts.append("heatmap peak inside the box" if hit else "heatmap peak outside the box")

@@ -279,6 +279,7 @@ class MainWindow(QMainWindow):
         if path.is_dir():
             self.settings.add_recent_folder(path)
             self._rebuild_recent_menu()
+        self.image.clear(f"Scanning {display_name(path.name or path)}\N{HORIZONTAL ELLIPSIS}")
         self.folder.open(path)
 
     def choose_folder(self) -> None:
