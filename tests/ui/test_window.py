@@ -222,11 +222,13 @@ def test_ood_banner_on_an_image_unlike_the_training_chests(qtbot, make_window, t
     wait_for_findings(qtbot, window)
     assert window.image.analysed.findings.ood_flag
     assert window.banner.isVisible() and "Out of distribution" in window.banner.text()
+    assert any(line.startswith("OUT OF DISTRIBUTION") for line in window.export_footer())
 
     window.image.open(chest)
     wait_for_findings(qtbot, window)
     assert not window.image.analysed.findings.ood_flag
     assert not window.banner.isVisible()
+    assert not any(line.startswith("OUT OF DISTRIBUTION") for line in window.export_footer())
 
 
 def test_without_a_model_the_viewer_is_a_plain_viewer(qtbot, make_window, nih_like_folder) -> None:  # noqa: ANN001

@@ -60,6 +60,7 @@ class ImageSummary:
     flagged: tuple[tuple[str, float], ...]  # (label, probability), highest first
     top_probability: float  # highest probability of any label (flagged or not)
     error: str | None = None
+    out_of_distribution: bool = False  # the model's OOD check says the findings are meaningless
 
     @property
     def triage_score(self) -> float:
@@ -422,6 +423,8 @@ class ImageRowDelegate(QStyledItemDelegate):
             line, line_colour = f"\N{BLACK FLAG} {label.replace('_', ' ')} {probability:.2f}{more}", QColor(220, 60, 50)
         else:
             line, line_colour = f"no flag (max {summary.top_probability:.2f})", QColor(110, 150, 110)
+        if summary is not None and summary.out_of_distribution:
+            line, line_colour = "\N{WARNING SIGN} not a chest X-ray? (OOD) " + line, QColor(200, 130, 0)
         small = QFont(option.font)
         small.setBold(bool(summary and summary.flagged))
         painter.setFont(small)

@@ -34,9 +34,12 @@ class ExportError(CxrError):
 
 
 def footer_lines(card: Any | None, label: str | None, probability: float | None,
-                 threshold: float | None, operating_point: str) -> list[str]:
+                 threshold: float | None, operating_point: str, out_of_distribution: bool = False) -> list[str]:
     """The footer of an exported view: warning, model, shown finding, date. No identifiers."""
     lines = [f"{NOT_FOR_DIAGNOSIS.upper()} Research and education only."]
+    if out_of_distribution:
+        lines.append("OUT OF DISTRIBUTION: the image does not look like the model's training chest "
+                     "X-rays; its findings and heatmaps are not meaningful.")
     if card is not None:
         model = f"Model: {card.name} ({card.arch}, id {card.model_id[:12]})"
         if label is not None and probability is not None and threshold is not None:
@@ -63,9 +66,10 @@ def render_view(canvas: ImageCanvas, lines: list[str]) -> QImage:
         font = QFont(canvas.font())
         font.setPointSizeF(9.0)
         for i, line in enumerate(lines):
-            font.setBold(i == 0)
+            warning = i == 0 or line.startswith("OUT OF DISTRIBUTION")
+            font.setBold(warning)
             painter.setFont(font)
-            painter.setPen(QColor(255, 120, 100) if i == 0 else QColor(220, 220, 220))
+            painter.setPen(QColor(255, 120, 100) if warning else QColor(220, 220, 220))
             painter.drawText(QPointF(8, height + 6 + FOOTER_LINE_HEIGHT * (i + 1) - 5), line)
     finally:
         painter.end()

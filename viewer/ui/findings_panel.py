@@ -328,9 +328,11 @@ class FindingsPanel(QWidget):
         self.dataset_label.setText(f"<b>NIH dataset labels:</b> {text}")
         self.dataset_label.show()
 
-    def set_notes(self, notes: list[str] | tuple[str, ...]) -> None:
-        """Remarks of the model about this image (no OOD check in the card, converted colour...)."""
+    def set_notes(self, notes: list[str] | tuple[str, ...], warning: bool = False) -> None:
+        """Remarks of the model about this image (no OOD check in the card, converted colour...);
+        ``warning`` shows them as a warning (the image failed the OOD check)."""
         self.notes.setText("\n".join(f"Note: {n}" for n in notes))
+        self.notes.setStyleSheet("color: #c07000; font-weight: bold;" if warning else "color: #777;")
         self.notes.setVisible(bool(notes))
 
     def set_details(self, html: str) -> None:

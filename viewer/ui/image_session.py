@@ -191,7 +191,7 @@ class ImageSession(QObject):
                 "Its findings and heatmaps are not meaningful."
             )
             self.banner.show()
-        self.findings.set_notes([n for n in f.notes if not f.ood_flag or "OOD score" not in n])
+        self.findings.set_notes(list(f.notes), warning=bool(f.ood_flag))
         labels = list(f.labels)
         keep = self.selected_label if self.selected_label in labels else None
         top = labels[int(np.argmax(f.probabilities))] if labels else None

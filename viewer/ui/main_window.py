@@ -413,7 +413,7 @@ class MainWindow(QMainWindow):
         thresholds = self.image.operating_thresholds(f)
         flagged = sorted(((str(x), float(p)) for x, p, t in zip(f.labels, f.probabilities, thresholds) if p >= t),
                          key=lambda item: -item[1])
-        return ImageSummary(tuple(flagged), float(max(f.probabilities)))
+        return ImageSummary(tuple(flagged), float(max(f.probabilities)), out_of_distribution=bool(f.ood_flag))
 
     # -- export -----------------------------------------------------------------------------------
     def export_footer(self) -> list[str]:
@@ -427,7 +427,8 @@ class MainWindow(QMainWindow):
             i = list(analysed.findings.labels).index(label)
             probability, threshold = float(analysed.findings.probabilities[i]), float(thresholds[i])
         point = "card thresholds" if self.image.sensitivity == 0 else f"operating point {self.image.sensitivity:+d}"
-        return footer_lines(card, label, probability, threshold, point)
+        ood = analysed is not None and bool(analysed.findings.ood_flag)
+        return footer_lines(card, label, probability, threshold, point, ood)
 
     def export_png(self, out: Path | None = None) -> Path | None:
         if out is None:
