@@ -61,11 +61,12 @@ class ImageSummary:
     top_probability: float  # highest probability of any label (flagged or not)
     error: str | None = None
     out_of_distribution: bool = False  # the model's OOD check says the findings are meaningless
+    no_model: bool = False  # shown without findings: there is no model
 
     @property
     def triage_score(self) -> float:
         """Flagged images first (1 + highest flagged probability), then by highest probability."""
-        if self.error is not None:
+        if self.error is not None or self.no_model:
             return UNANALYSED
         return 1.0 + self.flagged[0][1] if self.flagged else self.top_probability
 
@@ -415,6 +416,8 @@ class ImageRowDelegate(QStyledItemDelegate):
         summary: ImageSummary | None = index.data(SUMMARY_ROLE)
         if summary is None:
             line, line_colour = "not analysed yet", QColor(140, 140, 140)
+        elif summary.no_model:
+            line, line_colour = "no findings (no model)", QColor(140, 140, 140)
         elif summary.error:
             line, line_colour = summary.error, QColor(150, 150, 150)
         elif summary.flagged:

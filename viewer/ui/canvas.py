@@ -108,10 +108,9 @@ class ViewTransform:
 
     @property
     def rotation_degrees(self) -> int:
-        a, b, c, d = self.orientation
-        det = a * d - b * c  # -1 when flipped
-        angle = round(math.degrees(math.atan2(c, a))) % 360
-        return angle if det > 0 else angle
+        """Clockwise rotation on screen (after any flip), 0/90/180/270."""
+        a, _b, c, _d = self.orientation
+        return round(math.degrees(math.atan2(c, a))) % 360
 
     @property
     def flipped(self) -> bool:
@@ -614,9 +613,9 @@ class ImageCanvas(QWidget):
 
 
 def _same_label(box_label: str, finding: str) -> bool:
-    """BBox_List calls Infiltration 'Infiltrate'; compare case-insensitively on the stem."""
-    a, b = box_label.lower().replace("_", " "), finding.lower().replace("_", " ")
-    return a == b or a.startswith(b[:7]) and b.startswith(a[:7])
+    """``viewer.core.boxes`` already names box labels as the model does (Infiltrate ->
+    Infiltration); compare without case and with '_' as space."""
+    return box_label.lower().replace("_", " ") == finding.lower().replace("_", " ")
 
 
 def _fmt(value: float) -> str:

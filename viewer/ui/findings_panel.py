@@ -278,7 +278,7 @@ class FindingsPanel(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.dataset_label)
         layout.addWidget(self.stack, 1)
-        legend = QLabel("<small>bar: probability \N{MIDDLE DOT} tick: threshold \N{MIDDLE DOT} "
+        self.legend = legend = QLabel("<small>bar: probability \N{MIDDLE DOT} tick: threshold \N{MIDDLE DOT} "
                         "<span style='color:#dc3c32'><b>red</b></span>: flagged \N{MIDDLE DOT} "
                         "<span style='color:#2878c8'><b>NIH</b></span>: in the dataset's labels</small>")
         legend.setObjectName("findingsLegend")
@@ -305,6 +305,13 @@ class FindingsPanel(QWidget):
         self.list.setMinimumHeight(0)
         self.details.clear()
         self.set_notes([])
+        self._set_controls_enabled(False)
+
+    def _set_controls_enabled(self, enabled: bool) -> None:
+        """Heatmap and operating-point controls only mean something when there are findings."""
+        for widget in (self.show_heatmap, self.colormap, self.opacity, self.sensitivity):
+            widget.setEnabled(enabled)
+        self.legend.setVisible(enabled)
 
     def set_rows(self, rows: list[FindingRow], select: str | None = None) -> None:
         """Show ``rows``; keep ``select`` (a label) selected without emitting a new selection."""
@@ -314,6 +321,7 @@ class FindingsPanel(QWidget):
             # Tall enough for every label: a finding hidden below a scroll bar is easily missed.
             self.list.setMinimumHeight(FindingDelegate.ROW_HEIGHT * len(rows) + 2 * self.list.frameWidth())
             self.stack.setCurrentWidget(self.list)
+            self._set_controls_enabled(True)
             if select is not None and self.model.row_of(select) >= 0:
                 self.list.setCurrentIndex(self.model.index(self.model.row_of(select)))
         finally:

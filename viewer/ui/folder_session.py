@@ -211,8 +211,7 @@ class FolderSession(QObject):
         self.rows[row.image.path] = row
         if row.thumbnail is not None:
             self.browser.set_thumbnail(row.image.path, row.thumbnail)
-        if row.findings is not None or row.error is not None:
-            self.browser.set_summary(row.image.path, self.flag_summary(row))
+        self.browser.set_summary(row.image.path, self.flag_summary(row))
         if row.error is not None:
             self.errors.add_error(row.image.display_path, row.error)
         emit(self.image_analysed, row)
@@ -232,7 +231,7 @@ class FolderSession(QObject):
 def default_summary(row: FolderRow) -> ImageSummary:
     """Browser summary at the model card's thresholds."""
     if row.findings is None:
-        return ImageSummary((), 0.0, row.error or "no findings")
+        return ImageSummary((), 0.0, row.error, no_model=row.error is None)
     f = row.findings
     flagged = sorted(((str(x), float(p)) for x, p, flag in zip(f.labels, f.probabilities, f.flags) if flag),
                      key=lambda item: -item[1])

@@ -264,6 +264,9 @@ class MainWindow(QMainWindow):
         self.image.image_shown.connect(self._on_image_shown)
         self.image.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.findings.heatmap_toggled.connect(self.act_heatmap.setChecked)
+        self.image.findings_shown.connect(lambda _a: self._set_findings_actions(True))
+        self.image.findings_unavailable.connect(lambda _r: self._set_findings_actions(False))
+        self.image.image_shown.connect(lambda _l: self._set_findings_actions(False))
         self.findings.sensitivity_changed.connect(lambda _step: self.folder.refresh_summaries())
         self.errors.errors_changed.connect(self._on_errors_changed)
 
@@ -352,6 +355,10 @@ class MainWindow(QMainWindow):
         if self.presets.count():
             self.presets.setCurrentIndex(0)
 
+    def _set_findings_actions(self, enabled: bool) -> None:
+        for action in (self.act_heatmap, self.act_next_finding, self.act_prev_finding):
+            action.setEnabled(enabled)
+
     def _set_ruler(self, on: bool) -> None:
         self.canvas.tool = TOOL_RULER if on else TOOL_PAN
 
@@ -408,7 +415,7 @@ class MainWindow(QMainWindow):
 
     def _summary_at_operating_point(self, row: FolderRow) -> ImageSummary:
         if row.findings is None:
-            return ImageSummary((), 0.0, row.error or "no findings")
+            return ImageSummary((), 0.0, row.error, no_model=row.error is None)
         f = row.findings
         thresholds = self.image.operating_thresholds(f)
         flagged = sorted(((str(x), float(p)) for x, p, t in zip(f.labels, f.probabilities, thresholds) if p >= t),
