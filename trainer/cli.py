@@ -1,0 +1,210 @@
+"""``cxr-train``: train, evaluate and export from the command line.
+
+    cxr-train train --data DIR --out DIR [--config FILE.yaml] [options]   (train, evaluate, export)
+    cxr-train train --resume OUT/checkpoints/last.pt                       (continue a run)
+    cxr-train evaluate --predictions P.csv --data DIR [--json OUT]
+    cxr-train export --checkpoint OUT/checkpoints/model.pt [--out DIR]
+
+Options of ``train`` come from ``TrainConfig``; a ``--config`` YAML file sets their defaults and
+the command line overrides it. Expected problems (``CxrError``) end the program with one line on
+stderr and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import types
+import typing
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from viewer.core.errors import CxrError
+
+from . import __version__
+from .config import TrainConfig, check_config, config_from_dict, load_yaml
+from .errors import TrainerError
+
+log = logging.getLogger("trainer")
+
+# Options a resumed run may change: they do not change what is computed.
+RESUME_MAY_CHANGE = {"out", "workers", "threads", "log_every", "cache_dir"}
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def _option_type(annotation: Any) -> tuple[type, bool]:
+    """(element type, is a list) for a ``TrainConfig`` annotation such as ``int | None``."""
+    hint = eval(annotation, vars(typing)) if isinstance(annotation, str) else annotation  # noqa: S307  our own annotations
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1:
+        hint = args[0]
+    if typing.get_origin(hint) is list:
+        return typing.get_args(hint)[0], True
+    return hint, False
+
+
+def add_train_options(parser: argparse.ArgumentParser, suppress: bool = False) -> None:
+    """One ``--option`` per ``TrainConfig`` field (``suppress``: no defaults, to see what was typed)."""
+    parser.add_argument("--config", metavar="FILE.yaml", help="YAML file of option defaults")
+    parser.add_argument("--resume", metavar="LAST.pt", help="continue the run of this checkpoint exactly")
+    parser.add_argument("--stop-after", type=int, metavar="N",
+                        help="stop after N more epochs, as if interrupted (continue later with --resume)")
+    for item in fields(TrainConfig):
+        flag = "--" + item.name.replace("_", "-")
+        kind, is_list = _option_type(item.type)
+        kwargs: dict[str, Any] = {"dest": item.name, "help": item.metadata.get("help")}
+        if suppress:
+            kwargs["default"] = argparse.SUPPRESS
+        elif not is_list:
+            kwargs["default"] = item.default
+        if kind is bool:
+            parser.add_argument(flag, action="store_true", **kwargs)
+        elif is_list:
+            parser.add_argument(flag, nargs="+" if item.name == "views" else None,
+                                action="append" if item.name == "tried" else None, type=kind, **kwargs)
+        else:
+            parser.add_argument(flag, type=kind, **kwargs)
+
+
+def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.ArgumentParser:
+    """The ``cxr-train`` parser; ``train_defaults`` (from ``--config``) replace the built-in defaults."""
+    parser = argparse.ArgumentParser(prog="cxr-train", description="Train, evaluate and export CXR Viewer models.")
+    parser.add_argument("--version", action="version", version=f"cxr-train {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,export}")
+
+    train = commands.add_parser("train", help="train a model, evaluate it and export the ONNX pair",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_train_options(train)
+    if train_defaults:
+        train.set_defaults(**train_defaults)  # timm's pattern: the file sets defaults, flags override
+
+    evaluate = commands.add_parser("evaluate", help="score a predictions CSV (cxr-viewer batch) against NIH labels")
+    evaluate.add_argument("--predictions", required=True, metavar="P.csv",
+                          help="CSV with 'Image Index' and prob_<Label> (or <Label>) columns")
+    evaluate.add_argument("--data", metavar="DIR", help="folder whose Data_Entry CSV (in it or above) has the labels")
+    evaluate.add_argument("--labels-csv", metavar="FILE", help="the Data_Entry CSV itself")
+    evaluate.add_argument("--json", metavar="OUT", help="also write the full report as JSON here")
+    evaluate.add_argument("--bootstrap", type=int, default=1000, help="resamples for the 95%% intervals")
+    evaluate.add_argument("--seed", type=int, default=0)
+
+    export = commands.add_parser("export", help="evaluate and export a checkpoint of an earlier run")
+    export.add_argument("--checkpoint", required=True, metavar="FILE.pt", help="model.pt, best.pt or last.pt")
+    export.add_argument("--out", metavar="DIR", help="where to write (default: the run's folder)")
+    export.add_argument("--data", metavar="DIR", help="the run's data folder, if it moved")
+    export.add_argument("--name", help="NAME of NAME.onnx (default: the run's)")
+    export.add_argument("--threads", type=int, default=0, help="torch threads; 0 = torch's default")
+    return parser
+
+
+def resolve_train_config(args: argparse.Namespace, argv: list[str]) -> TrainConfig:
+    """Defaults < ``--config`` file < command line; with ``--resume``, the checkpoint's config."""
+    typed = argparse.ArgumentParser(add_help=False)
+    add_train_options(typed, suppress=True)
+    given, _ = typed.parse_known_args(argv)
+    explicit = {k: v for k, v in vars(given).items() if k not in ("config", "resume", "stop_after")}
+    if args.resume:
+        from .train import load_checkpoint  # torch is imported only when needed
+
+        saved = load_checkpoint(args.resume)["config"]
+        changed = sorted(k for k, v in explicit.items() if k not in RESUME_MAY_CHANGE and saved.get(k) != v)
+        if changed:
+            raise TrainerError(
+                f"--resume continues the saved configuration; these options differ from it: "
+                f"{', '.join('--' + k.replace('_', '-') for k in changed)} (start a new run to change them)"
+            )
+        values = {**saved, **{k: v for k, v in explicit.items() if k in RESUME_MAY_CHANGE}}
+        return config_from_dict(values, source=args.resume)
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
+    values["views"] = values["views"] or []
+    values["tried"] = values["tried"] or []
+    config = config_from_dict(values)
+    if not config.data or not config.out:
+        raise TrainerError("cxr-train train needs --data DIR (the NIH images) and --out DIR (where results go)")
+    check_config(config)
+    return config
+
+
+def _configure_logging(out: Path | None) -> None:
+    root = logging.getLogger("trainer")
+    root.setLevel(logging.INFO)
+    for handler in list(root.handlers):  # a second run in one process (tests) starts afresh
+        root.removeHandler(handler)
+        handler.close()
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(message)s"))
+    root.addHandler(console)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(out / "train.log", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        root.addHandler(handler)
+    root.propagate = False
+
+
+def _train(args: argparse.Namespace, argv: list[str]) -> int:
+    config = resolve_train_config(args, argv)
+    _configure_logging(Path(config.out))
+    from .pipeline import train_run  # heavy imports (torch, onnx) only for commands that need them
+
+    summary = train_run(config, resume=args.resume, stop_after=args.stop_after)
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_predictions, format_report
+
+    report = evaluate_predictions(args.predictions, args.data, args.labels_csv, args.bootstrap, args.seed)
+    print(format_report(report))
+    skipped = report["rows_not_ok"] + report["rows_not_in_labels"]
+    if skipped:
+        print(f"({report['rows_not_ok']} rows without status ok and {report['rows_not_in_labels']} "
+              "images without NIH labels were left out)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1), encoding="utf-8")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    _configure_logging(Path(args.out) if args.out else None)
+    from .pipeline import export_checkpoint
+
+    summary = export_checkpoint(args.checkpoint, args.out, args.data, args.name, args.threads)
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``cxr-train``; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    defaults = None
+    if argv and argv[0] == "train":
+        # --config supplies defaults, so it is read before the real parse
+        pre = argparse.ArgumentParser(add_help=False)
+        pre.add_argument("--config")
+        known, _ = pre.parse_known_args(argv[1:])
+        if known.config:
+            try:
+                defaults = load_yaml(known.config)
+            except TrainerError as exc:
+                print(f"cxr-train: error: {exc}", file=sys.stderr)
+                return EXIT_ERROR
+    parser = build_parser(defaults)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            return _train(args, argv[1:])
+        if args.command == "evaluate":
+            return _evaluate(args)
+        return _export(args)
+    except CxrError as exc:
+        print(f"cxr-train: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("cxr-train: interrupted (a training run continues with --resume OUT/checkpoints/last.pt)",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,338 @@
+"""One training run from folder to model pair: data, split, cache, training, evaluation, export.
+
+``train_run`` is what ``cxr-train train`` does; ``export_checkpoint`` is ``cxr-train export``.
+Both end in ``finish``: calibrate on validation, choose thresholds on validation, measure on
+test, write the predictions and metrics, export the ONNX pair with its card, draw the gallery.
+
+Output folder::
+
+    config.yaml / config.json   the resolved configuration
+    split.csv                   every image with its patient and split
+    train.log, history.json     what happened, epoch by epoch
+    checkpoints/last.pt         resumable state;  best.pt: best weights;  model.pt: the chosen ones
+    predictions_val.csv, predictions_test.csv   in cxr-viewer batch columns
+    metrics.json                test AUROCs with intervals, thresholds, calibration, split
+    NAME.onnx, NAME.gradcam.onnx, export_checks.json, gallery.png
+    cache/                      preprocessed pixels (unless --cache-dir)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from viewer.core.boxes import BoxTable, find_bbox_csv
+from viewer.core.errors import CxrError
+from viewer.core.ood import fit_ood
+from viewer.core.preprocess import preprocess
+
+from .augment import AugmentConfig
+from .cache import PixelCache
+from .calibrate import fit_calibration
+from .card import card_fields
+from .config import TrainConfig, config_from_dict, save_resolved
+from .data import CachedSource, DecodeSource, EvalImages, LabelledImages, PixelSource, TrainImages, load_labelled_images
+from .errors import TrainerError
+from .evaluate import choose_thresholds, evaluate_scores, write_predictions_csv
+from .export import export_pair
+from .gallery import GalleryItem, pick_items, write_gallery
+from .model import CxrNet, build_model
+from .split import Split, check_patients_disjoint, make_split, read_split_csv, split_hash, write_split_csv
+from .train import Trainer, load_checkpoint, predict_logits
+from .weights import load_weights
+
+log = logging.getLogger(__name__)
+EXPORT_CHECK_IMAGES = 4
+
+
+@dataclass
+class PreparedData:
+    """The labelled images, their split, and a pixel source per split."""
+
+    table: LabelledImages
+    split: Split
+    split_hash: str
+    sources: dict[str, PixelSource]  # "train" at the cache size, "val"/"test" at the input size
+
+    def targets(self, name: str) -> np.ndarray:
+        return self.table.targets(self.split.indices(name))
+
+
+def cache_size(config: TrainConfig) -> int:
+    """Side of the cached training images: a little larger than the input, for random crops."""
+    return max(config.size, int(round(config.size * config.cache_scale)))
+
+
+def prepare_data(config: TrainConfig, out: Path) -> PreparedData:
+    """Find the images, split them by patient, and decode them into the caches."""
+    table = load_labelled_images(config.data, config.labels_csv, config.views, config.max_images)
+    log.info("%d labelled images of %d patients (labels from %s)", len(table.samples),
+             len({s.patient_id for s in table.samples}), table.csv_path)
+    if config.split_file:
+        split = read_split_csv(Path(config.split_file), table.samples)
+        check_patients_disjoint(table.samples, split)
+    else:
+        split = make_split(table.samples, table.labels, config.split, Path(config.data),
+                           config.val_fraction, config.test_fraction, config.seed)
+    if not split.train:
+        raise TrainerError(f"{config.data}: the split leaves no training images ({split.method})")
+
+    sources: dict[str, PixelSource] = {}
+    if config.no_cache:
+        for name in ("train", "val", "test"):
+            size = cache_size(config) if name == "train" else config.size
+            sources[name] = DecodeSource([table.samples[i].path for i in split.indices(name)], size)
+    else:
+        split, sources = _cached_sources(config, table, split, out)
+    write_split_csv(out / "split.csv", table.samples, split)
+    digest = split_hash(table.samples, split)
+    log.info("split: %s; images train %d, val %d, test %d; hash %s", split.method, len(split.train),
+             len(split.val), len(split.test), digest[:12])
+    return PreparedData(table, split, digest, sources)
+
+
+def _cached_sources(
+    config: TrainConfig, table: LabelledImages, split: Split, out: Path
+) -> tuple[Split, dict[str, PixelSource]]:
+    root = Path(config.cache_dir) if config.cache_dir else out / "cache"
+    plans = {"train": PixelCache(root, cache_size(config), "uint8"), "val": PixelCache(root, config.size, "float32"),
+             "test": PixelCache(root, config.size, "float32")}
+    rows: dict[str, list[int | None]] = {}
+    errors: dict[Path, str] = {}
+    for name, cache in plans.items():
+        paths = [table.samples[i].path for i in split.indices(name)]
+        if not paths:
+            rows[name] = []
+            continue
+        rows[name], report = cache.ensure(paths, workers=config.workers)
+        errors.update(report.errors)
+        if report.decoded:
+            log.info("cache %s: decoded %d images in %.1f s (%.1f images/s), reused %d", cache.folder.name,
+                     report.decoded, report.seconds, report.images_per_second, report.reused)
+        else:
+            log.info("cache %s: all %d images reused", cache.folder.name, report.reused)
+    if errors:
+        first_path, first_error = next(iter(errors.items()))
+        if not config.skip_bad_images:
+            raise TrainerError(
+                f"{len(errors)} image(s) cannot be read, e.g. {first_error} (remove or replace them, "
+                "or pass --skip-bad-images to train without them)"
+            )
+        for path, problem in errors.items():
+            log.warning("left out: %s", problem)
+    kept = {name: tuple(i for i, r in zip(split.indices(name), rows[name]) if r is not None) for name in plans}
+    split = Split(kept["train"], kept["val"], kept["test"], split.method + (
+        f"; {len(errors)} unreadable images left out" if errors else ""))
+    sources: dict[str, PixelSource] = {
+        name: CachedSource(cache.pixels_path, cache.dtype, cache.size, [r for r in rows[name] if r is not None])
+        for name, cache in plans.items()
+    }
+    return split, sources
+
+
+def _setup(config: TrainConfig) -> None:
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+
+
+def build_network(config: TrainConfig, labels: tuple[str, ...]) -> CxrNet:
+    """The model of ``--arch``, with ``--weights`` loaded when given."""
+    net = build_model(config.arch, labels, config.drop_rate)
+    if config.weights:
+        report = load_weights(net, config.weights)
+        log.info("initial weights from %s: %s", config.weights, report.summary())
+    return net
+
+
+# -- cxr-train train ----------------------------------------------------------------------------------
+def train_run(config: TrainConfig, resume: str | None = None, stop_after: int | None = None) -> dict[str, Any]:
+    """Train, then (unless stopped early by ``stop_after``) evaluate and export. Returns the summary."""
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_resolved(config, out)
+    _setup(config)
+    started = time.perf_counter()
+    data = prepare_data(config, out)
+    net = build_network(config, data.table.labels)
+    train_set = TrainImages(
+        data.sources["train"], data.targets("train"), config.size,
+        AugmentConfig(crop_scale=config.crop_scale, rotate=config.rotate, hflip=config.hflip, jitter=config.jitter),
+        seed=config.seed,
+    )
+    val_set = EvalImages(data.sources["val"], data.targets("val"), config.size) if data.split.val else None
+    trainer = Trainer(config, net, train_set, val_set, data.targets("val"), out, data.split_hash)
+    if resume:
+        trainer.restore(Path(resume))
+    result = trainer.fit(stop_after=stop_after)
+    (out / "history.json").write_text(json.dumps([r.__dict__ for r in trainer.history], indent=1), encoding="utf-8")
+    if not result.finished:
+        log.info("stopped after epoch %d of %d as asked; continue with --resume %s", result.epochs_run,
+                 config.epochs, out / "checkpoints" / "last.pt")
+        return {"finished": False, "epochs_run": result.epochs_run}
+    net.load_state_dict(result.final_state)
+    torch.save({**trainer.header(), "model": result.final_state, "chosen": result.chosen},
+               out / "checkpoints" / "model.pt")
+    log.info("weights for export: %s", result.chosen)
+    rates = [r.images_per_second for r in trainer.history]
+    training = {
+        "epochs": result.epochs_run,
+        "chosen_weights": result.chosen,
+        "stopped_early": result.stopped_early,
+        "history": [{"epoch": r.epoch, "train_loss": round(r.train_loss, 5), "val_loss": round(r.val_loss, 5)
+                     if not np.isnan(r.val_loss) else None,
+                     "val_auroc": None if r.val_auroc is None else round(r.val_auroc, 5)} for r in trainer.history],
+        "train_images_per_second": round(float(np.median(rates)), 2) if rates else None,
+    }
+    summary = finish(config, net, data, out, training)
+    summary["seconds"] = round(time.perf_counter() - started, 1)
+    return summary
+
+
+# -- after training --------------------------------------------------------------------------------------
+def finish(config: TrainConfig, net: CxrNet, data: PreparedData, out: Path, training: dict[str, Any]) -> dict[str, Any]:
+    """Calibrate and choose thresholds on validation, measure on test, export, draw the gallery."""
+    labels = data.table.labels
+    batch = max(1, config.batch_size * 2)
+    net.eval()
+    split = data.split
+    val_targets, test_targets = data.targets("val"), data.targets("test")
+    val_logits = (predict_logits(net, EvalImages(data.sources["val"], val_targets, config.size), batch)
+                  if split.val else np.zeros((0, len(labels)), np.float32))
+    test_logits = (predict_logits(net, EvalImages(data.sources["test"], test_targets, config.size), batch)
+                   if split.test else np.zeros((0, len(labels)), np.float32))
+
+    calibration = fit_calibration(val_logits, val_targets, config.calibration, labels)
+    val_probs, test_probs = calibration.apply(val_logits), calibration.apply(test_logits)
+    thresholds = choose_thresholds(val_targets, val_probs, labels)
+    test_groups = [data.table.samples[i].patient_id for i in split.test]
+    metrics = evaluate_scores(test_targets, test_probs, labels, config.bootstrap, config.seed, groups=test_groups)
+    validation = evaluate_scores(val_targets, val_probs, labels, 0, config.seed)
+    metrics["validation_mean_auroc"] = validation["mean_auroc"]
+    metrics["split"] = {
+        "method": split.method, "unit": "patient", "hash": data.split_hash, "sizes": split.sizes(),
+        "patients": {name: len({data.table.samples[i].patient_id for i in split.indices(name)})
+                     for name in ("train", "val", "test")},
+    }
+    _write_predictions(out, data, labels, thresholds["values"], {"val": val_probs, "test": test_probs})
+    (out / "metrics.json").write_text(json.dumps(
+        {"metrics": metrics, "thresholds": thresholds, "calibration": calibration.to_card(labels)}, indent=1),
+        encoding="utf-8")
+    mean = metrics["mean_auroc"]
+    log.info("test mean AUROC %s over %d labels (%d test images)", "n/a" if mean is None else f"{mean:.4f}",
+             metrics["labels_with_auroc"], len(split.test))
+    summary: dict[str, Any] = {"finished": True, "out": str(out), "test_mean_auroc": mean,
+                               "validation_mean_auroc": validation["mean_auroc"]}
+    if config.no_export:
+        return summary
+
+    record = {
+        "data": _data_description(config, data),
+        "seed": config.seed,
+        "arch": config.arch,
+        "input_size": config.size,
+        "initial_weights": Path(config.weights).name if config.weights else "random (trained from scratch)",
+        "options": {k: v for k, v in config.to_dict().items()
+                    if k not in ("data", "out", "labels_csv", "cache_dir", "workers", "threads", "log_every",
+                                 "tried", "name", "weights", "no_export", "split_file")},
+        "tried": list(config.tried),
+        **training,
+    }
+    ood = fit_ood(_ood_images(config, data))
+    fields = card_fields(name=config.name, arch=config.arch, labels=labels, size=config.size,
+                         thresholds=thresholds, calibration=calibration.to_card(labels), metrics=metrics,
+                         training=record, ood=ood)
+    result = export_pair(net, calibration, fields, out, config.name, _check_images(config, data))
+    (out / "export_checks.json").write_text(json.dumps(result.checks, indent=1), encoding="utf-8")
+    summary.update({"model": str(result.classifier_path), "sidecar": str(result.sidecar_path),
+                    "model_id": result.model_id})
+    if config.gallery and split.test:
+        summary["gallery"] = str(_gallery(config, data, result.classifier_path, out))
+    return summary
+
+
+def _data_description(config: TrainConfig, data: PreparedData) -> str:
+    samples = data.table.samples
+    return (f"{len(samples)} images of {len({s.patient_id for s in samples})} patients under "
+            f"{Path(config.data).name}/ labelled by {data.table.csv_path.name}"
+            + (f" (views {'/'.join(config.views)})" if config.views else ""))
+
+
+def _write_predictions(out: Path, data: PreparedData, labels: tuple[str, ...],
+                       thresholds: dict[str, float], probabilities: dict[str, np.ndarray]) -> None:
+    root = Path(data.table.csv_path).parent
+    for name, probs in probabilities.items():
+        samples = [data.table.samples[i] for i in data.split.indices(name)]
+        write_predictions_csv(
+            out / f"predictions_{name}.csv", [s.image_index for s in samples],
+            [os.path.relpath(s.path, root) for s in samples], probs, labels, thresholds,
+        )
+
+
+def _ood_images(config: TrainConfig, data: PreparedData) -> list[np.ndarray]:
+    """Training images prepared exactly as the viewer prepares them (a seeded sample)."""
+    train = list(data.split.train)
+    rng = np.random.default_rng(config.seed)
+    chosen = sorted(rng.choice(len(train), size=min(config.ood_sample, len(train)), replace=False))
+    return [preprocess(data.table.samples[train[j]].path, config.size, config.size) for j in chosen]
+
+
+def _check_images(config: TrainConfig, data: PreparedData) -> np.ndarray:
+    """A few real prepared images for the export checks (test, else validation, else training)."""
+    for name in ("test", "val", "train"):
+        indices = data.split.indices(name)[:EXPORT_CHECK_IMAGES]
+        if indices:
+            return np.stack([preprocess(data.table.samples[i].path, config.size, config.size) for i in indices])
+    raise TrainerError("no images to check the export on")
+
+
+def _gallery(config: TrainConfig, data: PreparedData, model_path: Path, out: Path) -> Path:
+    source = data.sources["test"]
+    items = [GalleryItem(data.table.samples[i].image_index, np.asarray(source[k], np.float32),
+                         data.table.samples[i].labels) for k, i in enumerate(data.split.test)]
+    boxes = None
+    bbox_csv = find_bbox_csv(Path(config.data))
+    if bbox_csv is not None:
+        try:
+            boxes = BoxTable.load(bbox_csv)
+        except CxrError as exc:  # the gallery is a picture; a bad box file only costs the boxes
+            log.warning("gallery without boxes: %s", exc)
+    return write_gallery(model_path, pick_items(items, config.gallery, boxes), out / "gallery.png", boxes)
+
+
+# -- cxr-train export -------------------------------------------------------------------------------------
+def export_checkpoint(checkpoint: str, out: str | None = None, data: str | None = None,
+                      name: str | None = None, threads: int = 0) -> dict[str, Any]:
+    """Evaluate and export a checkpoint of an earlier run on the same data and split."""
+    state = load_checkpoint(checkpoint)
+    values = dict(state["config"])
+    values["out"] = out or values["out"]
+    if data:
+        values["data"] = data
+    if name:
+        values["name"] = name
+    if threads:
+        values["threads"] = threads
+    values["no_export"] = False
+    config = config_from_dict(values, source=str(checkpoint))
+    out_dir = Path(config.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _setup(config)
+    prepared = prepare_data(config, out_dir)
+    if prepared.split_hash != state["split_hash"]:
+        raise TrainerError(
+            f"{checkpoint}: was trained on another split than the images found now under {config.data} "
+            "give (same data and split options needed, so that test images stay unseen)"
+        )
+    net = build_model(state["arch"], tuple(state["labels"]), config.drop_rate)
+    net.load_state_dict(state["model"])
+    training = {"epochs": int(state["epoch"]), "chosen_weights": state.get("chosen", f"checkpoint {Path(checkpoint).name}")}
+    return finish(config, net, prepared, out_dir, training)
