@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
 
 from viewer.core.scan import ScannedImage
 
-from .signals import emit
 
 KIND_ROLE = Qt.ItemDataRole.UserRole + 10
 IMAGE_ROLE = Qt.ItemDataRole.UserRole + 11
@@ -364,7 +363,7 @@ class StudyBrowser(QWidget):
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         image = current.siblingAtColumn(0).data(IMAGE_ROLE) if current.isValid() else None
         if image is not None:
-            emit(self.image_activated, image)
+            self.image_activated.emit(image)
 
     def _on_filter(self, text: str) -> None:
         self.proxy.set_text(text)

@@ -37,7 +37,6 @@ from viewer.core.radiograph import Radiograph, Window
 
 from .colormaps import colormap_table
 from .display import GreyFrame, GreyRenderer
-from .signals import emit
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 40.0
 WHEEL_STEP = 1.0015  # zoom factor per 1/8 degree of wheel rotation (about 1.2 per notch)
@@ -241,8 +240,8 @@ class ImageCanvas(QWidget):
         self._frames = frames if frames is not None else renderer.render(self._window)
         self._preview = []
         self.fit()
-        emit(self.window_changed, self._window)
-        emit(self.measurement_changed, None)
+        self.window_changed.emit(self._window)
+        self.measurement_changed.emit(None)
 
     def clear(self, message: str) -> None:
         """No image: show ``message`` in the middle of the canvas."""
@@ -268,7 +267,7 @@ class ImageCanvas(QWidget):
             self._preview = []
             self._frames = self._renderer.render(window, self._invert)
         self.update()
-        emit(self.window_changed, window)
+        self.window_changed.emit(window)
 
     def set_invert(self, invert: bool) -> None:
         if self._renderer is None or invert == self._invert:
@@ -300,7 +299,7 @@ class ImageCanvas(QWidget):
     def clear_measurement(self) -> None:
         self._measurement = None
         self.update()
-        emit(self.measurement_changed, None)
+        self.measurement_changed.emit(None)
 
     # -- view operations ----------------------------------------------------------------------
     def fit(self) -> None:
@@ -308,14 +307,14 @@ class ImageCanvas(QWidget):
         self._fit_mode = True
         self._apply_fit()
         self.update()
-        emit(self.view_changed)
+        self.view_changed.emit()
 
     def actual_size(self) -> None:
         """One image pixel per screen pixel, around the current centre."""
         self._fit_mode = False
         self.view.zoom = 1.0
         self.update()
-        emit(self.view_changed)
+        self.view_changed.emit()
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         """Zoom by ``factor`` keeping the image point under ``anchor`` (widget coords) in place."""
@@ -328,7 +327,7 @@ class ImageCanvas(QWidget):
         self.view.pan_screen(anchor.x() - after.x(), anchor.y() - after.y())
         self._fit_mode = False
         self.update()
-        emit(self.view_changed)
+        self.view_changed.emit()
 
     def rotate(self, clockwise: bool = True) -> None:
         self.view.apply(_ROTATE_CW if clockwise else _ROTATE_CCW)
@@ -356,7 +355,7 @@ class ImageCanvas(QWidget):
         if self._fit_mode:
             self._apply_fit()
         self.update()
-        emit(self.view_changed)
+        self.view_changed.emit()
 
     def _apply_fit(self) -> None:
         if self._radiograph is None:
@@ -416,7 +415,7 @@ class ImageCanvas(QWidget):
         if self._drag_kind == "window" and self._drag_window is not None:
             self.set_window(self._dragged_window(event.position()))  # full resolution again
         elif self._drag_kind == "pan":
-            emit(self.view_changed)
+            self.view_changed.emit()
         self._drag_kind = None
         self.unsetCursor()
         event.accept()
@@ -426,7 +425,7 @@ class ImageCanvas(QWidget):
             self.fit()
 
     def leaveEvent(self, event) -> None:  # noqa: N802, ANN001
-        emit(self.cursor_moved, None)
+        self.cursor_moved.emit(None)
         super().leaveEvent(event)
 
     def window_drag_step(self) -> float:
@@ -457,7 +456,7 @@ class ImageCanvas(QWidget):
             mm = math.hypot(dx * col, dy * row)
         self._measurement = Measurement((start.x(), start.y()), (end.x(), end.y()), pixels, mm)
         self.update()
-        emit(self.measurement_changed, self._measurement)
+        self.measurement_changed.emit(self._measurement)
 
     def _report_cursor(self, pos: QPointF) -> None:
         rg = self._radiograph
@@ -466,9 +465,9 @@ class ImageCanvas(QWidget):
         p = self.widget_to_image(pos)
         x, y = math.floor(p.x()), math.floor(p.y())
         if 0 <= x < rg.width and 0 <= y < rg.height:
-            emit(self.cursor_moved, CursorInfo(x, y, float(rg.pixels[y, x])))
+            self.cursor_moved.emit(CursorInfo(x, y, float(rg.pixels[y, x])))
         else:
-            emit(self.cursor_moved, None)
+            self.cursor_moved.emit(None)
 
     # -- painting -----------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802

@@ -15,8 +15,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .signals import emit
-
 
 class ErrorsPanel(QWidget):
     """A growing list of (file, reason). Event: ``errors_changed(int)`` with the new count."""
@@ -63,7 +61,7 @@ class ErrorsPanel(QWidget):
             item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
             self.table.setItem(row, column, item)
         self._update_summary()
-        emit(self.errors_changed, self.count())
+        self.errors_changed.emit(self.count())
 
     def add_ignored(self, count: int) -> None:
         """Count files that are not images at all (notes, CSVs): mentioned, not listed."""
@@ -74,7 +72,7 @@ class ErrorsPanel(QWidget):
         self.table.setRowCount(0)
         self._ignored = 0
         self._update_summary()
-        emit(self.errors_changed, 0)
+        self.errors_changed.emit(0)
 
     def count(self) -> int:
         return self.table.rowCount()

@@ -38,7 +38,6 @@ from PySide6.QtWidgets import (
 )
 
 from .colormaps import COLORMAPS, DEFAULT_COLORMAP
-from .signals import emit
 
 FLAG_COLOUR = QColor(220, 60, 50)
 BAR_COLOUR = QColor(90, 130, 170)
@@ -250,7 +249,7 @@ class FindingsPanel(QWidget):
         self.opacity.setRange(0, 100)
         self.opacity.setValue(50)
         self.opacity.setToolTip("Heatmap opacity")
-        self.opacity.valueChanged.connect(lambda v: emit(self.opacity_changed, v / 100.0))
+        self.opacity.valueChanged.connect(lambda v: self.opacity_changed.emit(v / 100.0))
 
         self.sensitivity = QSlider(Qt.Orientation.Horizontal)
         self.sensitivity.setObjectName("sensitivitySlider")
@@ -373,7 +372,7 @@ class FindingsPanel(QWidget):
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid() and not self._updating:
-            emit(self.finding_selected, current.data(Qt.ItemDataRole.DisplayRole))
+            self.finding_selected.emit(current.data(Qt.ItemDataRole.DisplayRole))
 
     def _on_sensitivity(self, value: int) -> None:
-        emit(self.sensitivity_changed, value)
+        self.sensitivity_changed.emit(value)

@@ -19,7 +19,6 @@ from viewer.core.scan import ScannedImage, SkippedFile
 from .browser import ImageSummary, StudyBrowser
 from .errors_panel import ErrorsPanel
 from .model_session import ModelSession
-from .signals import emit
 from .workers import (
     AnalysisEvents,
     AnalysisJob,
@@ -118,7 +117,7 @@ class FolderSession(QObject):
         self.scanning = True
         self.browser.clear()
         self.errors.clear()
-        emit(self.folder_opened, root)
+        self.folder_opened.emit(root)
         self._scan_pool.start(ScanJob(self._scan_id, root, self._scan_events, self._scan_token))
 
     def shutdown(self) -> None:
@@ -136,7 +135,7 @@ class FolderSession(QObject):
     # -- scan events --------------------------------------------------------------------------
     def _on_scan_progressed(self, scan_id: int, done: int, total: object) -> None:
         if scan_id == self._scan_id:
-            emit(self.progressed, "Scanning", done, int(total) if isinstance(total, int) else 0)
+            self.progressed.emit("Scanning", done, int(total) if isinstance(total, int) else 0)
 
     def _on_images_found(self, scan_id: int, images: list[ScannedImage]) -> None:
         if scan_id != self._scan_id:
@@ -146,7 +145,7 @@ class FolderSession(QObject):
         self._feed_analysis(images)
         if not self._first_sent and images:
             self._first_sent = True
-            emit(self.first_image_found, images[0])
+            self.first_image_found.emit(images[0])
 
     def _on_files_skipped(self, scan_id: int, skipped: list[SkippedFile]) -> None:
         if scan_id != self._scan_id:
@@ -169,7 +168,7 @@ class FolderSession(QObject):
         if self._analysis is not None:
             self._analysis.close()
         if not cancelled:
-            emit(self.scan_done, count)
+            self.scan_done.emit(count)
 
     def _on_scan_failed(self, scan_id: int, path: str, reason: str) -> None:
         if scan_id == self._scan_id:
@@ -214,18 +213,18 @@ class FolderSession(QObject):
         self.browser.set_summary(row.image.path, self.flag_summary(row))
         if row.error is not None:
             self.errors.add_error(row.image.display_path, row.error)
-        emit(self.image_analysed, row)
+        self.image_analysed.emit(row)
 
     def _on_analysis_progressed(self, run_id: int, done: int, total: int) -> None:
         if run_id == self._analysis_run:
             task = "Analysing" if self.models.predictor is not None else "Thumbnails"
-            emit(self.progressed, task, done, total)
+            self.progressed.emit(task, done, total)
 
     def _on_analysis_finished(self, run_id: int, cancelled: bool) -> None:
         self._running.pop(run_id, None)
         if run_id == self._analysis_run and not cancelled:
             self._analysis = None
-            emit(self.analysis_done)
+            self.analysis_done.emit()
 
 
 def default_summary(row: FolderRow) -> ImageSummary:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QLabel
 
 from viewer.core import heatmap as core_heatmap
 from viewer.core import inference as core_inference
+from viewer.core.errors import display_name
 from viewer.core.scan import ScannedImage
 
 from .canvas import ImageCanvas
@@ -26,7 +27,6 @@ from .errors_panel import ErrorsPanel
 from .findings_panel import FindingRow, FindingsPanel
 from .model_session import ModelSession, ModelState
 from .tags_panel import TagsPanel
-from .signals import emit
 from .workers import (
     AnalysedImage,
     CancelToken,
@@ -34,7 +34,6 @@ from .workers import (
     InferJob,
     LoadedImage,
     LoadJob,
-    matching_label,
     single_thread_pool,
 )
 
@@ -152,8 +151,8 @@ class ImageSession(QObject):
             self.tags.show_header(None, f"{rg.source_format.upper()} file: no DICOM header "
                                   f"({rg.width} x {rg.height} px, {rg.bits_stored} bit).")
         for note in rg.notes:
-            emit(self.status_message, f"{rg.path.name}: {note}")
-        emit(self.image_shown, loaded)
+            self.status_message.emit(f"{rg.path.name}: {note}")
+        self.image_shown.emit(loaded)
         self._start_inference()
 
     def _start_inference(self) -> None:
@@ -162,12 +161,12 @@ class ImageSession(QObject):
         if self.models.state is ModelState.READY:
             self.findings.show_message("Running the model\N{HORIZONTAL ELLIPSIS}")
             self._infer_pool.start(InferJob(self.generation, self.loaded, self.models.predictor, self._events,
-                                      self._token, self.colormap, core_heatmap.agreement))
+                                            self._token, self.colormap, core_heatmap.agreement))
         elif self.models.state is ModelState.LOADING:
             self.findings.show_message("Opening the model\N{HORIZONTAL ELLIPSIS}")
         else:
             self.findings.show_message(_no_model_text(self.models.reason))
-            emit(self.findings_unavailable, self.models.reason)
+            self.findings_unavailable.emit(self.models.reason)
 
     def _on_model_ready(self, _predictor: Any) -> None:
         self._start_inference()
@@ -176,7 +175,7 @@ class ImageSession(QObject):
         if self.analysed is None:
             self.findings.show_message(_no_model_text(reason))
             if self.loaded is not None:
-                emit(self.findings_unavailable, reason)
+                self.findings_unavailable.emit(reason)
 
     def _on_inference_finished(self, generation: int, analysed: AnalysedImage) -> None:
         if generation != self.generation:
@@ -198,23 +197,29 @@ class ImageSession(QObject):
         self.show_finding(keep or top)
         if (keep or top) is not None:
             self.findings.set_rows(self._rows(), select=keep or top)
-        emit(self.findings_shown, analysed)
+        self.findings_shown.emit(analysed)
+
+    def _shown_name(self, path: str) -> str:
+        """The folder-relative name the browser and errors panel use for ``path``."""
+        if self.scanned is not None and display_name(self.scanned.path) == path:
+            return self.scanned.display_path
+        return path
 
     def _on_failed(self, generation: int, path: str, reason: str) -> None:
-        self.errors.add_error(path, reason)
-        emit(self.image_failed, path, reason)
+        self.errors.add_error(self._shown_name(path), reason)
+        self.image_failed.emit(path, reason)
         if generation != self.generation:
             return
         self.canvas.clear(f"This file cannot be shown.\n\n{reason}")
         self.findings.show_message("No image.")
         self.tags.show_header(None, reason)
-        emit(self.status_message, reason)
+        self.status_message.emit(reason)
 
     def _on_inference_failed(self, generation: int, path: str, reason: str) -> None:
-        self.errors.add_error(path, f"the model could not run on it: {reason}")
+        self.errors.add_error(self._shown_name(path), f"the model could not run on it: {reason}")
         if generation == self.generation:
             self.findings.show_message(f"The model could not run on this image:\n{reason}")
-            emit(self.findings_unavailable, reason)
+            self.findings_unavailable.emit(reason)
 
     # -- findings display ---------------------------------------------------------------------
     def show_finding(self, label: str | None) -> None:
@@ -225,7 +230,7 @@ class ImageSession(QObject):
         image = self.analysed.heatmaps.image(label)
         self.canvas.set_heatmap(image, label, self.colormap)
         self.findings.set_details(self._details(label))
-        emit(self.finding_shown, label)
+        self.finding_shown.emit(label)
 
     def set_heatmap_visible(self, visible: bool) -> None:
         self.canvas.set_heatmap_visible(visible)
@@ -349,5 +354,3 @@ def _no_model_text(reason: str) -> str:
     return ("No findings: the model is not available, so this is a plain viewer.\n\n"
             f"{reason or 'No model was given.'}\n\nStart with --model NAME.onnx to see findings.")
 
-
-__all__ = ["ImageSession", "matching_label"]

@@ -485,6 +485,7 @@ class MainWindow(QMainWindow):
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.folder.shutdown()
         self.image.shutdown()
+        self.models.wait()  # a model still opening would report to a deleted window
         super().closeEvent(event)
 
     def _show_help(self) -> None:
@@ -503,5 +504,3 @@ Keys:
   X / Y: flip    Ctrl+0 / Home: fit    Ctrl+1: 1:1    Ctrl+R: reset    Esc: clear the ruler
 
 Not for diagnostic use."""
-
-__all__ = ["MainWindow"]

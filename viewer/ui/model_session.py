@@ -10,7 +10,6 @@ from PySide6.QtCore import QObject, Signal
 
 from viewer.core.inference import Predictor
 
-from .signals import emit
 from .workers import ModelEvents, ModelJob, single_thread_pool
 
 
@@ -53,7 +52,7 @@ class ModelSession(QObject):
         self.path = model_path
         self.state = ModelState.LOADING
         self.predictor = None
-        emit(self.model_loading, str(model_path))
+        self.model_loading.emit(str(model_path))
         self._pool.start(ModelJob(model_path, self._events, lambda p: Predictor(p)))
 
     def set_unavailable(self, reason: str) -> None:
@@ -68,10 +67,10 @@ class ModelSession(QObject):
         self.predictor = predictor
         self.state = ModelState.READY
         self.reason = ""
-        emit(self.model_ready, predictor)
+        self.model_ready.emit(predictor)
 
     def _on_failed(self, _path: str, reason: str) -> None:
         self.predictor = None
         self.state = ModelState.UNAVAILABLE
         self.reason = reason
-        emit(self.model_unavailable, reason)
+        self.model_unavailable.emit(reason)

@@ -34,7 +34,6 @@ from viewer.core.scan import ScannedImage, ScanError, SkippedFile, scan_folder
 
 from .display import GreyFrame, GreyRenderer, grey_qimage
 from .overlay import HeatmapSet
-from .signals import emit
 
 THUMBNAIL_SIZE = 64
 _FLUSH_COUNT = 200  # scan results are sent in batches: one queued call per file would flood the GUI
@@ -119,15 +118,15 @@ class ScanJob(Worker):
         last_flush = time.monotonic()
 
         def progress(done: int, total: int | None) -> None:
-            emit(self.events.scan_progressed, self.scan_id, done, total)
+            self.events.scan_progressed.emit(self.scan_id, done, total)
 
         def flush() -> None:
             nonlocal images, skipped, last_flush
             if images:
-                emit(self.events.images_found, self.scan_id, images)
+                self.events.images_found.emit(self.scan_id, images)
                 images = []
             if skipped:
-                emit(self.events.files_skipped, self.scan_id, skipped)
+                self.events.files_skipped.emit(self.scan_id, skipped)
                 skipped = []
             last_flush = time.monotonic()
 
@@ -146,13 +145,13 @@ class ScanJob(Worker):
                     flush()
         except ScanError as exc:
             flush()
-            emit(self.events.failed, self.scan_id, display_name(self.root), str(exc))
+            self.events.failed.emit(self.scan_id, display_name(self.root), str(exc))
         flush()
-        emit(self.events.scan_finished, self.scan_id, count, self.token.cancelled)
+        self.events.scan_finished.emit(self.scan_id, count, self.token.cancelled)
 
     def on_crash(self, exc: BaseException) -> None:
-        emit(self.events.failed, self.scan_id, display_name(self.root), reason_of(exc))
-        emit(self.events.scan_finished, self.scan_id, 0, True)
+        self.events.failed.emit(self.scan_id, display_name(self.root), reason_of(exc))
+        self.events.scan_finished.emit(self.scan_id, 0, True)
 
 
 # -- one image: decode, then inference ----------------------------------------------------------
@@ -203,7 +202,7 @@ class LoadJob(Worker):
         try:
             radiograph = load_radiograph(self.path)
         except CxrError as exc:
-            emit(self.events.failed, self.generation, display_name(self.path), str(exc))
+            self.events.failed.emit(self.generation, display_name(self.path), str(exc))
             return
         if self.token.cancelled:
             return
@@ -212,10 +211,10 @@ class LoadJob(Worker):
         boxes = self.boxes_for(self.path, radiograph.width, radiograph.height) if self.boxes_for else []
         if not self.token.cancelled:
             loaded = LoadedImage(self.path, radiograph, renderer, frames, boxes)
-            emit(self.events.image_loaded, self.generation, loaded)
+            self.events.image_loaded.emit(self.generation, loaded)
 
     def on_crash(self, exc: BaseException) -> None:
-        emit(self.events.failed, self.generation, display_name(self.path), reason_of(exc))
+        self.events.failed.emit(self.generation, display_name(self.path), reason_of(exc))
 
 
 AgreementFn = Callable[[np.ndarray, Any, tuple[int, int]], Any]
@@ -237,7 +236,7 @@ class InferJob(Worker):
         try:
             findings = self.predictor.predict(rg)  # cached by path, mtime and size
         except CxrError as exc:
-            emit(self.events.inference_failed, self.generation, display_name(self.loaded.path), str(exc))
+            self.events.inference_failed.emit(self.generation, display_name(self.loaded.path), str(exc))
             return
         if self.token.cancelled:
             return
@@ -252,12 +251,12 @@ class InferJob(Worker):
                         self.agreement(findings.heatmaps[index], (box.x, box.y, box.w, box.h), (rg.height, rg.width))
                     )
         if not self.token.cancelled:
-            emit(self.events.inference_finished, 
+            self.events.inference_finished.emit(
                 self.generation, AnalysedImage(self.loaded.path, findings, heatmaps, agreements)
             )
 
     def on_crash(self, exc: BaseException) -> None:
-        emit(self.events.inference_failed, self.generation, display_name(self.loaded.path), reason_of(exc))
+        self.events.inference_failed.emit(self.generation, display_name(self.loaded.path), reason_of(exc))
 
 
 def matching_label(box_label: str, labels: Sequence[str]) -> str | None:
@@ -288,12 +287,12 @@ class ModelJob(Worker):
             predictor = self.factory(self.model_path)
             predictor.card  # noqa: B018 - opening the pair happens here, not on the first click
         except CxrError as exc:
-            emit(self.events.model_failed, display_name(self.model_path), str(exc))
+            self.events.model_failed.emit(display_name(self.model_path), str(exc))
             return
-        emit(self.events.model_loaded, predictor)
+        self.events.model_loaded.emit(predictor)
 
     def on_crash(self, exc: BaseException) -> None:
-        emit(self.events.model_failed, display_name(self.model_path), reason_of(exc))
+        self.events.model_failed.emit(display_name(self.model_path), reason_of(exc))
 
 
 # -- folder triage: thumbnails and findings of every image ----------------------------------------
@@ -352,10 +351,10 @@ class AnalysisJob(Worker):
             image = self._next()
             if image is None:
                 break
-            emit(self.events.image_analysed, self.run_id, self._analyse(image))
+            self.events.image_analysed.emit(self.run_id, self._analyse(image))
             done += 1
-            emit(self.events.analysis_progressed, self.run_id, done, self._total)
-        emit(self.events.analysis_finished, self.run_id, self.token.cancelled)
+            self.events.analysis_progressed.emit(self.run_id, done, self._total)
+        self.events.analysis_finished.emit(self.run_id, self.token.cancelled)
 
     def _analyse(self, image: ScannedImage) -> FolderRow:
         try:
@@ -369,7 +368,7 @@ class AnalysisJob(Worker):
             return FolderRow(image, None, None, None, reason_of(exc))
 
     def on_crash(self, exc: BaseException) -> None:
-        emit(self.events.analysis_finished, self.run_id, True)
+        self.events.analysis_finished.emit(self.run_id, True)
 
 
 def make_thumbnail(radiograph: Radiograph, size: int = THUMBNAIL_SIZE) -> np.ndarray:
