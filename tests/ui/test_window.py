@@ -270,3 +270,29 @@ def test_opening_the_next_image_drops_the_pending_one(qtbot, make_window, tiny_m
     QApplication.processEvents()
     assert shown[-1] == c and a not in shown[1:] and b not in shown[1:]
     assert window.canvas.radiograph.path == c and window.image.analysed.path == c
+
+
+def test_colormap_and_opacity_change_the_overlay_without_a_model_call(qtbot, make_window, tiny_model,  # noqa: ANN001
+                                                                       nih_like_folder) -> None:
+    window = make_window(tiny_model)
+    window.open_path(nih_like_folder / "chest_1.png")
+    wait_for_findings(qtbot, window)
+    predictor = window.models.predictor
+    hits = predictor.cache_hits + predictor.cache_misses
+    label = window.canvas.heatmap_label
+    before = _grab(window)
+    window.findings.colormap.setCurrentText("Viridis")
+    assert window.canvas.heatmap_label == label
+    recoloured = _grab(window)
+    assert np.abs(recoloured - before).sum(axis=2).max() > 60
+    window.findings.opacity.setValue(100)
+    assert window.canvas.heatmap_opacity == pytest.approx(1.0)
+    opaque = _grab(window)
+    window.findings.opacity.setValue(0)
+    clear = _grab(window)
+    window.findings.show_heatmap.setChecked(False)
+    hidden = _grab(window)
+    # Opacity 0 shows the bare radiograph (the colour key in the bottom corner stays).
+    assert np.array_equal(clear[:-60], hidden[:-60])
+    assert np.abs(opaque - hidden).sum() > np.abs(recoloured - hidden).sum()
+    assert predictor.cache_hits + predictor.cache_misses == hits  # no inference at all

@@ -89,7 +89,7 @@ class MainWindow(QMainWindow):
         self.errors_dock = self._dock("Errors", "errorsDock", self.errors, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.tags_dock, self.model_dock)
         self.tags_dock.raise_()
-        self.resizeDocks([self.browser_dock, self.findings_dock], [300, 440], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.browser_dock, self.findings_dock], [260, 390], Qt.Orientation.Horizontal)
         self.resizeDocks([self.findings_dock, self.tags_dock], [640, 220], Qt.Orientation.Vertical)
         self.resizeDocks([self.errors_dock], [110], Qt.Orientation.Vertical)
         self.errors_dock.hide()  # appears with the first error (and from the status bar button)
