@@ -59,10 +59,10 @@ class TagsPanel(QWidget):
         self.tree.setUniformRowHeights(True)
         self.tree.setAlternatingRowColors(True)
         self.tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.tree.setIndentation(10)
-        self.tree.setColumnWidth(0, 104)
-        self.tree.setColumnWidth(1, 150)
-        self.tree.setColumnWidth(2, 30)
+        self.tree.setIndentation(8)
+        self.tree.setColumnWidth(0, 92)
+        self.tree.setColumnWidth(1, 140)
+        self.tree.setColumnHidden(2, True)  # the VR is in each row's tooltip: room for values
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.search.textChanged.connect(self._on_search)
@@ -130,9 +130,12 @@ def _value_text(element: Any) -> str:
 
 
 def _row(*texts: str) -> list[QStandardItem]:
+    tag, name, vr, value = texts
+    tip = f"{tag} {name}" + (f" [{vr}]" if vr else "") + (f"\n{value}" if value else "")
     items = []
     for text in texts:
         item = QStandardItem(text)
         item.setEditable(False)
+        item.setToolTip(tip)
         items.append(item)
     return items
