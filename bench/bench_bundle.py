@@ -42,7 +42,7 @@ EXE = APP + (".exe" if sys.platform == "win32" else "")
 TARGET_MIB, TARGET_SECONDS = 350, 3.0
 GROUPS = (  # (label, path prefixes inside _internal)
     ("Qt + PySide6 (ICU 38 MB of it)", ("PySide6", "shiboken6", "libQt6", "libicu", "libpyside6", "libshiboken6")),
-    ("OpenCV (+ its OpenBLAS)", ("cv2", "opencv_python_headless.libs", "libopenblasp", "libavif", "libaom",
+    ("OpenCV (FFmpeg, OpenBLAS stubbed)", ("cv2", "opencv_python_headless.libs", "libopenblasp", "libavif", "libaom",
                                  "libgfortran-83", "libquadmath-22")),
     ("ONNX Runtime", ("onnxruntime",)),
     ("numpy (+ its OpenBLAS)", ("numpy", "libscipy_openblas", "libgfortran-04", "libquadmath-96")),
@@ -156,8 +156,11 @@ def main() -> None:
         if not (app / EXE).is_file():
             raise SystemExit(f"no {APP}/{EXE} in {dist}")
         model_args = ["--model", str(args.model.resolve())] if args.model else []
-        bundled_model = (app / "_internal" / "resources" / "models" / "demo.onnx").is_file()
-        if not model_args and not bundled_model:
+        bundled_model = app / "_internal" / "resources" / "models" / "demo.onnx"
+        # The source rows run the same model as the bundle, whatever the source tree holds.
+        source_model = args.model.resolve() if args.model else bundled_model if bundled_model.is_file() else None
+        source_model_args = ["--model", str(source_model)] if source_model else []
+        if not model_args and not bundled_model.is_file():
             print("note: the bundle has no demo model and no --model was given: the viewer starts without "
                   "findings, so model loading and inference are not in these figures\n")
 
@@ -172,8 +175,8 @@ def main() -> None:
             ("source: --demo (signal spy)", [sys.executable, "-c", SPY], True, False),
         ]
         if source_cli:
-            rows.append(("source: cxr-viewer --demo --screenshot", [source_cli, "--demo", *model_args, "--screenshot"],
-                         True, False))
+            rows.append(("source: cxr-viewer --demo --screenshot",
+                         [source_cli, "--demo", *source_model_args, "--screenshot"], True, False))
         rows += [
             ("bundle: --version", [exe, "--version"], False, False),
             ("bundle: --demo --screenshot", [exe, "--demo", *model_args, "--screenshot"], True, False),
@@ -192,8 +195,8 @@ def main() -> None:
                            XDG_CONFIG_HOME=str(home / "config"), PYTHONPATH=str(ROOT))
                 shot = home / "first-frame.png" if screenshot else None
                 full = command + ([str(shot)] if shot else [])
-                if command[2:3] == [SPY] and args.model:
-                    full.append(str(args.model.resolve()))
+                if command[2:3] == [SPY] and source_model:
+                    full.append(str(source_model))
                 if cold:
                     evict(app)
                 first, end, stdout = timed(full, env, home, shot)
