@@ -15,6 +15,7 @@ the same layer. If any check fails the files are deleted and ``ExportCheckError`
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -158,7 +159,8 @@ def export_pair(
     removes both files) when a check fails.
     """
     size = int(card_fields["input"]["height"])
-    net = net.cpu().eval()
+    net = copy.deepcopy(net).cpu().eval()  # the caller's model keeps its device and layout
+    net.set_channels_last(False)
     classifier = ExportClassifier(net, calibration).eval()
     model_id = model_id_of(classifier)
     card = ModelCard.from_dict({**card_fields, "model_id": model_id}, source="the exported model card")

@@ -80,6 +80,12 @@ class CxrNet(nn.Module):
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1), persistent=False)
         nn.init.zeros_(self.classifier.bias)
+        self.channels_last = False
+
+    def set_channels_last(self, enabled: bool) -> None:
+        """Keep weights and activations channels-last (fast with bf16 on CPU) or contiguous."""
+        self.channels_last = enabled
+        self.to(memory_format=torch.channels_last if enabled else torch.contiguous_format)
 
     @property
     def num_features(self) -> int:
@@ -88,6 +94,8 @@ class CxrNet(nn.Module):
     def feature_maps(self, image: torch.Tensor) -> torch.Tensor:
         """``[N,1,H,W]`` in [0,1] -> the Grad-CAM layer's activations ``[N,C,h,w]`` (post-ReLU)."""
         x = (image.expand(-1, 3, -1, -1) - self.mean) / self.std
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.act(self.features(x))
 
     def head(self, features: torch.Tensor) -> torch.Tensor:

@@ -46,7 +46,7 @@ from .export import export_pair
 from .gallery import GalleryItem, pick_items, write_gallery
 from .model import CxrNet, build_model
 from .split import Split, check_patients_disjoint, make_split, read_split_csv, split_hash, write_split_csv
-from .train import Trainer, load_checkpoint, predict_logits
+from .train import Trainer, load_checkpoint, predict_logits, resolve_device
 from .weights import load_weights
 
 log = logging.getLogger(__name__)
@@ -160,6 +160,7 @@ def train_run(config: TrainConfig, resume: str | None = None, stop_after: int | 
     out.mkdir(parents=True, exist_ok=True)
     save_resolved(config, out)
     _setup(config)
+    resolve_device(config.device)  # an impossible --device fails before minutes of caching
     started = time.perf_counter()
     data = prepare_data(config, out)
     net = build_network(config, data.table.labels)

@@ -90,6 +90,15 @@ def lr_factor(step: int, steps_per_epoch: int, config: TrainConfig) -> float:
     return low + (1.0 - low) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is CUDA when torch sees a GPU, else the CPU; ``cuda`` without one is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainerError("--device cuda, but torch sees no CUDA GPU here (use --device cpu or auto)")
+    return torch.device(name)
+
+
 # -- prediction -------------------------------------------------------------------------------------
 @torch.no_grad()
 def predict_logits(model: nn.Module, dataset: Dataset, batch_size: int = 32, workers: int = 0) -> np.ndarray:
@@ -97,7 +106,8 @@ def predict_logits(model: nn.Module, dataset: Dataset, batch_size: int = 32, wor
     was_training = model.training
     model.eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
-    out = [model(images).float().numpy() for images, _ in loader]
+    device = next(model.parameters()).device
+    out = [model(images.to(device)).float().cpu().numpy() for images, _ in loader]
     model.train(was_training)
     n_labels = model.classifier.out_features if hasattr(model, "classifier") else 0
     return np.concatenate(out) if out else np.zeros((0, n_labels), np.float32)
@@ -166,8 +176,15 @@ class Trainer:
         self.out = out
         self.split_hash = split_hash
         self.checkpoints = out / "checkpoints"
+        self.device = resolve_device(config.device)
+        self.model.to(self.device)
+        if config.precision == "bf16" and hasattr(model, "set_channels_last"):
+            # measured on this project's 2-core AMX machine: bf16 autocast alone gains little,
+            # with channels-last tensors DenseNet121 trains about 3-4x faster than in fp32
+            model.set_channels_last(True)
         self.steps_per_epoch = max(1, len(train_set) // config.batch_size) if len(train_set) >= config.batch_size else 1
-        self.pos_weight = positive_weights(train_set.targets, config.pos_weight, config.pos_weight_max)
+        weights = positive_weights(train_set.targets, config.pos_weight, config.pos_weight_max)
+        self.pos_weight = weights.to(self.device) if weights is not None else None
         self.optimizer = make_optimizer(model, config)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: lr_factor(step, self.steps_per_epoch, config)
@@ -201,10 +218,13 @@ class Trainer:
         self.model.train()
         total_loss, seen, waited = 0.0, 0, 0.0
         start = mark = time.perf_counter()
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16")
         for batch, (images, targets) in enumerate(self._loader(epoch)):
             waited += time.perf_counter() - mark
-            logits = self.model(images)
-            loss = loss_function(logits, targets, self.pos_weight, self.config.label_smoothing)
+            images, targets = images.to(self.device, non_blocking=True), targets.to(self.device, non_blocking=True)
+            with autocast:
+                logits = self.model(images)
+            loss = loss_function(logits.float(), targets, self.pos_weight, self.config.label_smoothing)
             if not torch.isfinite(loss):
                 raise TrainerError(
                     f"the training loss became {loss.item()} in epoch {epoch + 1} (try a smaller --lr)"
@@ -290,7 +310,7 @@ class Trainer:
             # averaged weights need BatchNorm statistics of their own: one pass over the training set
             self.train_set.set_epoch(self.epoch)
             update_bn(DataLoader(self.train_set, batch_size=config.batch_size, num_workers=config.workers),
-                      self.average)
+                      self.average, device=self.device)
             n = int(self.average.n_averaged)
             return _plain_state(self.average.module.state_dict()), f"SWA average of the last {n} epochs"
         best = self.checkpoints / "best.pt"
@@ -322,7 +342,7 @@ class Trainer:
         """Everything a resumed run needs to continue exactly."""
         state = {
             **self.header(),
-            "model": self.model.state_dict(),
+            "model": _plain_state(self.model.state_dict()),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "average": self.average.state_dict() if self.average is not None else None,
@@ -360,7 +380,8 @@ class Trainer:
 
 def _plain_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """A detached copy, without the ``module.`` prefix and counter an ``AveragedModel`` adds."""
-    return {k.removeprefix("module."): v.detach().clone() for k, v in state.items() if k != "n_averaged"}
+    return {k.removeprefix("module."): v.detach().cpu().clone(memory_format=torch.contiguous_format)
+            for k, v in state.items() if k != "n_averaged"}
 
 
 def _atomic_save(state: dict[str, Any], path: Path) -> None:

@@ -44,7 +44,7 @@ def calibration() -> Calibration:
 
 def test_export_writes_a_pair_the_viewer_accepts(tiny_data: Path, tmp_path: Path) -> None:
     torch.manual_seed(0)
-    net = build_model("tiny", NIH_LABELS)
+    net = build_model("tiny", NIH_LABELS).eval()
     images = real_images(tiny_data, 64)
     result = export_pair(net, calibration(), fields_for("tiny", 64), tmp_path, "m", images)
 

@@ -160,3 +160,23 @@ def test_validation_loss_is_plain_bce(tiny_config: TrainConfig, tmp_path: Path) 
                                         for x, _ in trainer.val_set]))
     expected = float(F.binary_cross_entropy_with_logits(logits, torch.from_numpy(trainer.val_targets)))
     assert trainer.history[-1].val_loss == pytest.approx(expected, rel=1e-5)
+
+
+def test_bf16_training_runs_channels_last_and_exports_fp32(tiny_config: TrainConfig, tmp_path: Path) -> None:
+    config = dataclasses.replace(tiny_config, precision="bf16", epochs=1)
+    trainer = make_trainer(config, tmp_path)
+    result = trainer.fit()
+    assert trainer.model.channels_last
+    assert trainer.model.features.conv0.weight.is_contiguous(memory_format=torch.channels_last)
+    assert np.isfinite(result.history[0].train_loss)
+    assert all(v.is_contiguous() for v in result.final_state.values())  # checkpoints are plain
+
+
+def test_a_missing_gpu_is_reported_before_any_work(tiny_config: TrainConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    from trainer.errors import TrainerError
+    from trainer.pipeline import train_run
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(TrainerError, match="torch sees no CUDA GPU"):
+        train_run(dataclasses.replace(tiny_config, device="cuda"))
+    assert not (Path(tiny_config.out) / "cache").exists()
