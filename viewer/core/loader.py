@@ -16,6 +16,7 @@ pydicom with the pixel plugins listed in the viewer's dependencies.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 import zlib
 from pathlib import Path
@@ -103,8 +104,11 @@ def load_radiograph(path: str | os.PathLike[str] | bytes) -> Radiograph:
 
 def _load(path: Path) -> Radiograph:
     try:
-        if path.is_dir():
+        mode = os.stat(path).st_mode  # follows links: what matters is what would be opened
+        if stat.S_ISDIR(mode):
             raise ImageLoadError(path, "is a folder, not an image file")
+        if not stat.S_ISREG(mode):  # opening a pipe blocks; reading a device may never end
+            raise ImageLoadError(path, "is not a regular file (a pipe, socket or device)")
         with open(path, "rb") as handle:
             head = handle.read(132)
     except ImageLoadError:
@@ -147,9 +151,7 @@ def _load_dicom(path: Path) -> Radiograph:
                 raise ImageLoadError(
                     path, "has image attributes but no pixel data", "the file is probably truncated: re-export it"
                 )
-            raise ImageLoadError(
-                path, "has no pixel data (it is a DICOM object without an image, such as a report)"
-            )
+            raise ImageLoadError(path, f"has no pixel data: it is a {missing_image_reason(ds)}")
         geometry = _geometry(path, ds)
         frames = geometry["frames"]
         if element is not None and _fast_path_applies(ds, syntax, element, geometry):
@@ -249,6 +251,22 @@ def _read_header(path: Path, fh: Any) -> tuple[pydicom.Dataset, bool]:
     if not looks_like_image:
         raise ImageLoadError(path, "is not a DICOM file (no DICOM preamble and no image attributes)")
     return ds, True
+
+
+def missing_image_reason(ds: pydicom.Dataset) -> str:
+    """Why a dataset without image attributes has no image, as a noun phrase: an object that is
+    not an image (a report, a presentation state), or a file cut short before its image.
+
+    A truncated file is told apart by its SOP class: an image storage class (or none at all, or
+    one cut short itself) whose header ends before Rows/Columns was cut short; any other class
+    is an object that is not an image.
+    """
+    meta = getattr(ds, "file_meta", None)
+    sop = _text(ds, "SOPClassUID", "") or (str(meta.get("MediaStorageSOPClassUID", "") or "") if meta else "")
+    name = UID(sop).name if sop else ""
+    if not sop or not UID(sop).is_valid or "Image" in name:  # a cut UID is not valid
+        return "damaged or truncated DICOM file: its header ends before the image attributes (Rows/Columns)"
+    return f"DICOM object without an image ({name}): a report or other non-image object"
 
 
 def _transfer_syntax(ds: pydicom.Dataset) -> UID:
@@ -425,7 +443,7 @@ def _decode_with_pydicom(
         except Exception as exc:
             raise ImageLoadError(path, f"has damaged deflated data ({_short(exc)})", "re-export the file") from None
         if not any(keyword in source for keyword in _PIXEL_TAGS.values()):
-            raise ImageLoadError(path, "has no pixel data (it is a DICOM object without an image, such as a report)")
+            raise ImageLoadError(path, f"has no pixel data: it is a {missing_image_reason(source)}")
         return _pydicom_decode(path, source, syntax, index)
 
     keyword, length = element["keyword"], element["length"]

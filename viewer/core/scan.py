@@ -30,7 +30,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from .errors import CxrError, display_name
-from .loader import DICOM_SUFFIXES, sniff_format
+from .loader import DICOM_SUFFIXES, missing_image_reason, sniff_format
 from .nih import DataEntryError, NihEntry, find_data_entry, read_data_entry
 
 log = logging.getLogger(__name__)
@@ -212,10 +212,10 @@ def _list_tree(root: Path, cancelled: Callable[[], bool]) -> list[Path | Skipped
                         subfolders.append(path)
                 elif entry.is_file():
                     work.append(path)
-                elif entry.is_symlink():
+                elif entry.is_symlink() and not os.path.exists(path):
                     work.append(_skip(path, root, "broken link: its target does not exist", _claimed(path)))
-                else:  # FIFO, socket, device: opening one could block forever
-                    work.append(_skip(path, root, "not a regular file (a pipe, socket or device)"))
+                else:  # FIFO, socket, device (or a link to one): opening one could block forever
+                    work.append(_skip(path, root, "not a regular file (a pipe, socket or device)", _claimed(path)))
             except OSError as exc:
                 work.append(_skip(path, root, f"cannot be examined ({_os_reason(exc)})", _claimed(path)))
         stack.extend(reversed(subfolders))  # depth first, in name order
@@ -281,8 +281,7 @@ class _HeaderReader:
         if rows is None or columns is None:
             if not preamble and not sop_class:  # force=True reads almost anything: not DICOM
                 return _skip(path, self.root, "not a DICOM file", claimed)
-            return _skip(path, self.root, "DICOM object without an image (no Rows/Columns): "
-                         "a report or other non-image object", "dicom")
+            return _skip(path, self.root, missing_image_reason(ds), "dicom")
 
         patient_id = _text(ds.get("PatientID"))
         patient_name = _text(ds.get("PatientName"))
