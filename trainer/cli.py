@@ -1,6 +1,6 @@
 """``cxr-train``: train, evaluate and export from the command line.
 
-    cxr-train train --data DIR --out DIR [--config FILE.yaml] [options]   (train, evaluate, export)
+    cxr-train train --data DIR [--out DIR] [--config FILE.yaml] [options]  (train, evaluate, export)
     cxr-train train --resume OUT/checkpoints/last.pt                       (continue a run)
     cxr-train evaluate --predictions P.csv --data DIR [--json OUT]
     cxr-train export --checkpoint OUT/checkpoints/model.pt [--out DIR]
@@ -16,6 +16,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 import types
 import typing
 from dataclasses import fields
@@ -121,9 +122,12 @@ def resolve_train_config(args: argparse.Namespace, argv: list[str]) -> TrainConf
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
     values["views"] = values["views"] or []
     values["tried"] = values["tried"] or []
+    if not values["out"]:
+        # runs/ is git-ignored: a run without --out never writes next to the user's images
+        values["out"] = str(Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{values['arch']}-{values['size']}px")
     config = config_from_dict(values)
-    if not config.data or not config.out:
-        raise TrainerError("cxr-train train needs --data DIR (the NIH images) and --out DIR (where results go)")
+    if not config.data:
+        raise TrainerError("cxr-train train needs --data DIR: the folder of NIH images (Data_Entry CSV in it or above)")
     check_config(config)
     return config
 

@@ -39,7 +39,7 @@ class TrainConfig:
     where said (warm-up), sizes are pixels of the square model input."""
 
     data: str = opt("", "folder of NIH images (searched recursively), Data_Entry_2017*.csv in it or above")
-    out: str = opt("", "output folder: checkpoints, logs, predictions, the ONNX pair")
+    out: str = opt("", "output folder: checkpoints, logs, predictions, the ONNX pair (default runs/DATE-ARCH-SIZE)")
     labels_csv: str | None = opt(None, "the Data_Entry CSV, when it is not in --data or a parent folder")
     cache_dir: str | None = opt(None, "where the preprocessed pixels are cached (default OUT/cache)")
     no_cache: bool = opt(False, "decode every image in every epoch instead of caching (slow; a baseline)")

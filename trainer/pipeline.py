@@ -158,6 +158,7 @@ def train_run(config: TrainConfig, resume: str | None = None, stop_after: int | 
     """Train, then (unless stopped early by ``stop_after``) evaluate and export. Returns the summary."""
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    log.info("cxr-train: results go to %s", out.resolve())
     save_resolved(config, out)
     _setup(config)
     resolve_device(config.device)  # an impossible --device fails before minutes of caching

@@ -159,7 +159,7 @@ def test_wrong_arch_weights_give_one_clear_message(tiny_data: Path, tmp_path: Pa
 @pytest.mark.parametrize(
     ("argv", "fragments"),
     [
-        (["train", "--data", "x"], ["needs --data DIR", "--out DIR"]),
+        (["train", "--out", "x"], ["needs --data DIR"]),
         (["train", "--data", "x", "--out", "y", "--arch", "vgg"], ["--arch must be one of"]),
         (["train", "--config", "/nonexistent/c.yaml"], ["config file not found"]),
         (["export", "--checkpoint", "/nonexistent/model.pt"], ["checkpoint not found"]),
@@ -186,3 +186,12 @@ def test_python_dash_m_and_the_console_script() -> None:
         done = subprocess.run([str(script), "evaluate", "--predictions", "/nonexistent.csv", "--labels-csv",
                                "/nonexistent.csv"], capture_output=True, text=True, timeout=120)
         assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_without_out_results_go_under_runs() -> None:
+    from trainer.cli import build_parser, resolve_train_config
+
+    argv = ["--data", "somewhere", "--arch", "tiny", "--size", "64"]
+    args = build_parser().parse_args(["train", *argv])
+    config = resolve_train_config(args, argv)
+    assert Path(config.out).parent == Path("runs") and Path(config.out).name.endswith("-tiny-64px")
