@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -38,13 +39,15 @@ RUN_TIMEOUT = 300
 
 # -- building and running ----------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def built_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``dist/`` holding ``cxr-viewer/``: CI's build when CXR_BUNDLE_DIST names it, else built here."""
+def built_dist(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``dist/`` holding ``cxr-viewer/``: CI's build when CXR_BUNDLE_DIST names it, else built here
+    (and deleted after the session: 300 MB)."""
     given = os.environ.get("CXR_BUNDLE_DIST")
     if given:
         dist = Path(given)
         assert (dist / APP / EXE_NAME).is_file(), f"CXR_BUNDLE_DIST={given} holds no {APP}/{EXE_NAME}"
-        return dist
+        yield dist
+        return
     try:
         import PyInstaller  # noqa: F401
     except ImportError:
@@ -58,15 +61,18 @@ def built_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
         cwd=ROOT, capture_output=True, text=True, timeout=1800,
     )
     assert result.returncode == 0, f"pyinstaller viewer.spec failed:\n{result.stderr[-6000:]}"
-    return dist
+    yield dist
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def bundle(built_dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bundle(built_dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The app folder, copied to a path with spaces and non-ASCII characters."""
-    target = tmp_path_factory.mktemp("bundle-run") / "Radiologie – Bildbetrachter ü é 日本" / APP
+    base = tmp_path_factory.mktemp("bundle-run")
+    target = base / "Radiologie – Bildbetrachter ü é 日本" / APP
     shutil.copytree(built_dist / APP, target, symlinks=True)
-    return target
+    yield target
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
