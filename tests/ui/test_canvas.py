@@ -186,14 +186,13 @@ def test_relative_presets_follow_density_not_raw_values(tmp_path: Path, photomet
     assert renderer.unit_grey(lung).mean() > renderer.unit_grey(bone).mean() + 20
 
 
-def test_pyside_reference_leaks_cannot_abort_the_interpreter(qtbot) -> None:  # noqa: ANN001
-    """PySide6 6.12.0 on CPython 3.11 loses a reference to None on every void call and to True
-    on every emit; without ``viewer.ui.pyside_fix`` 100,000 of them abort the test process."""
+def test_void_calls_and_emits_do_not_use_up_none_or_true(qtbot) -> None:  # noqa: ANN001
+    """PySide6 6.12.0 on CPython 3.11 lost a reference to None on every void call and to True
+    on every emit, and the viewer aborted (none_dealloc) after a few thousand; pyproject.toml
+    pins it out. With an affected PySide6 this test aborts or fails."""
     import sys
 
     from PySide6.QtCore import QObject, Signal
-
-    from viewer.ui import pyside_fix
 
     class Source(QObject):
         happened = Signal(int)
@@ -201,9 +200,10 @@ def test_pyside_reference_leaks_cannot_abort_the_interpreter(qtbot) -> None:  # 
     source = Source()
     received = []
     source.happened.connect(received.append)
-    for i in range(100_000):
-        source.setObjectName("x")  # void
+    none_before, true_before = sys.getrefcount(None), sys.getrefcount(True)
+    for i in range(20_000):
+        source.setObjectName("x")  # a void method
         source.happened.emit(i)
-    assert len(received) == 100_000
-    if pyside_fix.APPLIED:
-        assert sys.getrefcount(None) > 1 << 39 and sys.getrefcount(True) > 1 << 39
+    assert len(received) == 20_000
+    assert sys.getrefcount(None) > none_before - 1_000  # other threads may drop a few
+    assert sys.getrefcount(True) > true_before - 1_000
