@@ -122,6 +122,9 @@ def resolve_train_config(args: argparse.Namespace, argv: list[str]) -> TrainConf
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
     values["views"] = values["views"] or []
     values["tried"] = values["tried"] or []
+    for name in ("data", "labels_csv", "cache_dir", "weights", "split_file"):
+        if values[name]:  # the saved config must still work from another folder (export, resume)
+            values[name] = str(Path(values[name]).absolute())
     if not values["out"]:
         # runs/ is git-ignored: a run without --out never writes next to the user's images
         values["out"] = str(Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{values['arch']}-{values['size']}px")

@@ -78,11 +78,16 @@ def write_gallery(
         height, width = item.pixels.shape
         overlay = normalize_to_uint8(upsample(heatmaps[c], height, width))
         axis.imshow(item.pixels, cmap="gray", vmin=0, vmax=1)
-        axis.imshow(overlay, cmap="jet", alpha=0.35, vmin=0, vmax=255)
+        # colour where the map is warm, nothing where it is zero: a flat map leaves the image clear
+        rgba = plt.get_cmap("jet")(overlay / 255.0)
+        rgba[..., 3] = 0.6 * overlay / 255.0
+        axis.imshow(rgba)
         for box in (boxes.for_image(item.name, width, height) if boxes is not None else []):
             if box.label == shown:
                 axis.add_patch(Rectangle((box.x, box.y), box.w, box.h, fill=False, edgecolor="lime", linewidth=1.5))
         flag = "flagged" if probs[c] >= thresholds[shown] else "not flagged"
+        if not overlay.any():
+            flag += ", map all zero"
         truth = "true: " + (", ".join(true) if true else "No Finding")
         axis.set_title(f"{item.name}\n{shown} p={probs[c]:.2f} ({flag})\n{truth}", fontsize=7)
     figure.suptitle(f"{pair.card.name}: Grad-CAM on test images (green: NIH boxes)", fontsize=10)

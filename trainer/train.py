@@ -290,7 +290,7 @@ class Trainer:
             if improved:
                 self.best_value, self.best_epoch, self.bad_epochs = value, self.epoch, 0
                 self._save_weights(self.checkpoints / "best.pt", self.evaluation_model().state_dict())
-            else:
+            elif value is not None:  # without a validation figure there is nothing to be patient about
                 self.bad_epochs += 1
             self.save(self.checkpoints / "last.pt")
             if on_epoch:
@@ -348,6 +348,7 @@ class Trainer:
             "average": self.average.state_dict() if self.average is not None else None,
             "history": [record.__dict__ for record in self.history],
             "best_value": self.best_value,
+            "best_val_loss": min((r.val_loss for r in self.history if not math.isnan(r.val_loss)), default=None),
             "best_epoch": self.best_epoch,
             "bad_epochs": self.bad_epochs,
             "rng": torch.get_rng_state(),

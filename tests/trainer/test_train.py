@@ -180,3 +180,11 @@ def test_a_missing_gpu_is_reported_before_any_work(tiny_config: TrainConfig, mon
     with pytest.raises(TrainerError, match="torch sees no CUDA GPU"):
         train_run(dataclasses.replace(tiny_config, device="cuda"))
     assert not (Path(tiny_config.out) / "cache").exists()
+
+
+def test_without_validation_there_is_no_early_stop(tiny_config: TrainConfig, tmp_path: Path) -> None:
+    config = dataclasses.replace(tiny_config, epochs=3, patience=1, val_fraction=0.0)
+    trainer = make_trainer(config, tmp_path)
+    result = trainer.fit()
+    assert not result.stopped_early and result.epochs_run == 3
+    assert result.chosen == "last epoch (3); no validation figure to choose by"
