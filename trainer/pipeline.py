@@ -144,10 +144,10 @@ def _setup(config: TrainConfig) -> None:
     torch.manual_seed(config.seed)
 
 
-def build_network(config: TrainConfig, labels: tuple[str, ...]) -> CxrNet:
-    """The model of ``--arch``, with ``--weights`` loaded when given."""
+def build_network(config: TrainConfig, labels: tuple[str, ...], initial_weights: bool = True) -> CxrNet:
+    """The model of ``--arch``, with ``--weights`` loaded when given (and ``initial_weights``)."""
     net = build_model(config.arch, labels, config.drop_rate)
-    if config.weights:
+    if config.weights and initial_weights:
         report = load_weights(net, config.weights)
         log.info("initial weights from %s: %s", config.weights, report.summary())
     return net
@@ -164,7 +164,7 @@ def train_run(config: TrainConfig, resume: str | None = None, stop_after: int | 
     resolve_device(config.device)  # an impossible --device fails before minutes of caching
     started = time.perf_counter()
     data = prepare_data(config, out)
-    net = build_network(config, data.table.labels)
+    net = build_network(config, data.table.labels, initial_weights=resume is None)  # resume has its own
     train_set = TrainImages(
         data.sources["train"], data.targets("train"), config.size,
         AugmentConfig(crop_scale=config.crop_scale, rotate=config.rotate, hflip=config.hflip, jitter=config.jitter),
