@@ -8,13 +8,26 @@ goes on; nothing is written into the scanned folder. The viewer's side is test_b
 from __future__ import annotations
 
 import csv
+import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.reliability.corpus import Case, Snapshot, build_corpus, empty_files
+from tests.reliability.corpus import (
+    Case,
+    Snapshot,
+    chest_pixels,
+    empty_files,
+    encode,
+    unreadable_file,
+    write,
+)
 from viewer.core.batch import run_batch
 from viewer.core.errors import ImageLoadError, display_name
 from viewer.core.loader import load_radiograph
@@ -23,12 +36,6 @@ from viewer.core.scan import ScannedImage, SkippedFile, scan_folder
 
 pytestmark = pytest.mark.timeout(300)  # a hang fails the test instead of stalling the suite
 GENERIC = "could not be read: unexpected"  # the loader's last resort: not a clear message
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Case]]:
-    root = tmp_path_factory.mktemp("bad") / "user folder"
-    return root, build_corpus(root)
 
 
 def rows_by_path(out: Path) -> dict[str, dict[str, str]]:
@@ -129,3 +136,47 @@ def test_a_folder_of_10000_empty_files(tmp_path: Path, tiny_model: Path) -> None
     rows = rows_by_path(out)
     assert rows["00000.dcm"]["error"] == rows["09999.dcm"]["error"] == "empty file (0 bytes)"
     assert Snapshot.of(root).difference(before) == []
+
+
+# -- a file without read permission: only binds a process that is not root ------------------------
+
+def test_a_file_without_read_permission_as_an_unprivileged_user(tmp_path: Path) -> None:
+    """The core, the scan, the batch and the window each name the file and say 'permission denied'.
+
+    The check runs in a child process that drops root privileges (to uid/gid 65534, nobody)
+    before touching the folder, because permissions do not bind root.
+    """
+    base = Path(tempfile.mkdtemp(prefix="cxr-unprivileged-"))  # under /tmp: reachable for nobody
+    try:
+        base.chmod(0o755)
+        folder, work = base / "folder", base / "work"
+        case = unreadable_file(folder)
+        write(folder, "readable.png", encode(".png", (chest_pixels() >> 4).astype(np.uint8)))
+        work.mkdir()
+        work.chmod(0o777)
+        for path in (folder, folder / "unreadable"):
+            path.chmod(0o755)
+        before = Snapshot.of(folder)
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "HOME": str(work),
+               "XDG_RUNTIME_DIR": str(work), "QT_QPA_PLATFORM": "offscreen"}
+        done = subprocess.run([sys.executable, "-m", "tests.reliability.unprivileged", str(folder), str(work)],
+                              capture_output=True, text=True, env=env, cwd=work, timeout=600)
+        if done.returncode != 0 and "setuid" in done.stderr and "Operation not permitted" in done.stderr:
+            pytest.skip("cannot drop root privileges here (setuid refused): a file's permissions do not bind root")
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        assert result["uid"] != 0
+        name = case.path_text
+        assert "secret.png" in result["load"][name] and "permission denied" in result["load"][name]
+        assert result["load"]["readable.png"] == "ok"
+        assert "permission denied" in result["scan"][name]
+        assert result["batch"][name][0] == "error" and "permission denied" in result["batch"][name][1]
+        assert result["batch"]["readable.png"][0] == "ok"
+        assert result["ui"]["finished"] == ["analysis", "scan", "shown"]
+        assert [reason for file, reason in result["ui"]["errors"] if file == name] == [
+            "cannot be read: permission denied"]
+        assert Snapshot.of(folder).difference(before) == []
+    finally:
+        for folder_name, _subfolders, _files in os.walk(base):
+            os.chmod(folder_name, 0o755)
+        shutil.rmtree(base)
