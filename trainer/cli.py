@@ -211,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     except CxrError as exc:
         print(f"cxr-train: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as exc:  # the machine's problem (permissions, a full disk), not a bug to trace
+        print(f"cxr-train: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("cxr-train: interrupted (a training run continues with --resume OUT/checkpoints/last.pt)",
               file=sys.stderr)

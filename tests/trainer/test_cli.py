@@ -195,3 +195,11 @@ def test_without_out_results_go_under_runs() -> None:
     args = build_parser().parse_args(["train", *argv])
     config = resolve_train_config(args, argv)
     assert Path(config.out).parent == Path("runs") and Path(config.out).name.endswith("-tiny-64px")
+
+
+def test_an_unwritable_output_folder_is_one_clear_line(tiny_data: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the output folder should go")
+    code, _, err = run(["train", "--data", str(tiny_data), "--out", str(blocker / "run"), *TINY], capsys)
+    assert_one_clear_error(code, err, str(blocker))
