@@ -45,6 +45,11 @@ from pydicom.uid import (  # noqa: E402
 from .errors import ImageLoadError  # noqa: E402
 from .radiograph import Radiograph, Window  # noqa: E402
 
+# Header values are shown as they are. pydicom's read-time validation would warn (to stderr and
+# the log) about every non-conformant value and quote it: a birth date written 1938-02-17 would
+# be printed. Nothing identifying may reach a log line, so these warnings are switched off.
+pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+
 MAX_PIXELS = 100_000_000  # 10,000 x 10,000: larger than any real radiograph
 MAX_SIDE = 30_000
 MAX_INFLATED_BYTES = 2 * MAX_PIXELS  # a deflated DICOM dataset may not inflate beyond this

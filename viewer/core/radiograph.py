@@ -49,7 +49,9 @@ class Radiograph:
     windows: list[Window] = field(default_factory=list)  # presets from the header, first = default
     has_voi_lut: bool = False  # the header carries a VOI LUT Sequence (the default, before windows)
     padding_mask: np.ndarray | None = None
-    header: Any = None  # pydicom Dataset (without pixel data) for DICOM, else None
+    # pydicom Dataset (without pixel data) for DICOM, else None; out of repr: it holds the
+    # patient's name, ID and birth date, which must never reach a log line or an error message
+    header: Any = field(default=None, repr=False)
     notes: list[str] = field(default_factory=list)  # conversions a user should know about
     number_of_frames: int = 1  # frames in the file (only the first is in ``pixels``)
 
