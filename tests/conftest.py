@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "shared_data" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _no_network() -> Iterator[None]:
+    """Nothing leaves the machine (DESIGN.md): no test may open an internet socket or resolve a
+    name. Unix sockets stay allowed (Qt, multiprocessing). pytest-socket's own teardown also
+    lifts the block after each test; lifting it here too keeps this fixture self-contained."""
+    import pytest_socket
+
+    pytest_socket.disable_socket(allow_unix_socket=True)
+    yield
+    pytest_socket.enable_socket()
 
 
 @pytest.fixture
