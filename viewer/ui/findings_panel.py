@@ -103,7 +103,7 @@ def _tooltip(row: FindingRow) -> str:
     lines = [f"<b>{row.label}</b>", f"probability {row.probability:.3f}",
              f"threshold {row.threshold:.3f} ({'flagged' if row.flagged else 'below threshold'})"]
     if row.auroc is not None:
-        ci = f" (95% CI {row.auroc_ci[0]:.2f}-{row.auroc_ci[1]:.2f})" if row.auroc_ci else ""
+        ci = f" (95% CI {row.auroc_ci[0]:.2f}\N{EN DASH}{row.auroc_ci[1]:.2f})" if row.auroc_ci else ""
         lines.append(f"test AUROC {row.auroc:.2f}{ci}")
     else:
         lines.append("test AUROC not measured (no positives in the test split)")

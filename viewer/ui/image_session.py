@@ -25,6 +25,7 @@ from .canvas import ImageCanvas
 from .colormaps import DEFAULT_COLORMAP
 from .errors_panel import ErrorsPanel
 from .findings_panel import FindingRow, FindingsPanel
+from .model_panel import auroc_interval
 from .model_session import ModelSession, ModelState
 from .tags_panel import TagsPanel
 from .workers import (
@@ -306,8 +307,8 @@ class ImageSession(QObject):
         e = html.escape
         verdict = ("<span style='color:#dc3c32'><b>flagged</b></span>" if self._flags[i]
                    else "below threshold")
-        text = (f"<b>{e(label.replace('_', ' '))}</b>: p = {float(f.probabilities[i]):.3f}, "
-                f"threshold {float(self._thresholds[i]):.3f}: {verdict}")
+        p_text, t_text = _distinct(float(f.probabilities[i]), float(self._thresholds[i]))
+        text = f"<b>{e(label.replace('_', ' '))}</b>: p = {p_text}, threshold {t_text}: {verdict}"
         card = self.models.predictor.card if self.models.predictor is not None else None
         auroc, ci = _auroc(card, label)
         if auroc is not None:
@@ -323,6 +324,15 @@ class ImageSession(QObject):
                 names = ", ".join(sorted({str(b.label) for b in boxes}))
                 text += f"<br>Ground-truth boxes on this image: {e(names)} (none for this finding)"
         return text
+
+
+def _distinct(probability: float, threshold: float) -> tuple[str, str]:
+    """Both numbers with 3 decimals, or as many more as it takes to show which is larger."""
+    for digits in range(3, 8):
+        a, b = f"{probability:.{digits}f}", f"{threshold:.{digits}f}"
+        if a != b or probability == threshold:
+            return a, b
+    return a, b
 
 
 def _agreement_text(agreement: Any) -> str:
@@ -342,12 +352,7 @@ def _agreement_text(agreement: Any) -> str:
 def _auroc(card: Any, label: str) -> tuple[float | None, tuple[float, float] | None]:
     if card is None:
         return None, None
-    value = card.auroc(label)
-    entry = (card.metrics or {}).get("auroc", {}).get(label)
-    ci = entry.get("ci") if isinstance(entry, dict) else None
-    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(isinstance(v, (int, float)) for v in ci):
-        return value, (float(ci[0]), float(ci[1]))
-    return value, None
+    return card.auroc(label), auroc_interval(card, label)
 
 
 def _no_model_text(reason: str) -> str:

@@ -48,43 +48,66 @@ def _warning() -> str:
             "findings and heatmaps are not a diagnosis and must not guide patient care.</p>")
 
 
+def auroc_interval(card: Any, label: str) -> tuple[float, float] | None:
+    """The 95% interval of ``label``'s test AUROC from the card (``ci95``, or ``ci``), if any."""
+    entry = (card.metrics or {}).get("auroc", {}).get(label)
+    if not isinstance(entry, dict):
+        return None
+    ci = entry.get("ci95", entry.get("ci"))
+    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(isinstance(v, (int, float)) for v in ci):
+        return float(ci[0]), float(ci[1])
+    return None
+
+
 def card_html(card: Any) -> str:
     """The card as HTML: identity, training data, per-label AUROC and threshold, intended use."""
     e = html.escape
     training = card.training or {}
-    rows = []
+    metrics = card.metrics or {}
     thresholds = card.threshold_values()
-    auroc = (card.metrics or {}).get("auroc", {})
+    auroc = metrics.get("auroc", {})
+    rows = []
     for label in card.labels:
-        entry = auroc.get(label)
         value = card.auroc(label)
+        entry = auroc.get(label)
+        positives = entry.get("n_pos") if isinstance(entry, dict) else None
         if value is None:
             auroc_text = "n/a"
         else:
-            auroc_text = f"{value:.3f}"
-            ci = entry.get("ci") if isinstance(entry, dict) else None
-            if isinstance(ci, (list, tuple)) and len(ci) == 2:
+            auroc_text = f"{value:.2f}"
+            ci = auroc_interval(card, label)
+            if ci is not None:
                 auroc_text += f" <small>({ci[0]:.2f}\N{EN DASH}{ci[1]:.2f})</small>"
         rows.append(f"<tr><td>{e(label.replace('_', ' '))}</td><td align='right'>{auroc_text}</td>"
+                    f"<td align='right'>{positives if positives is not None else ''}</td>"
                     f"<td align='right'>{thresholds[label]:.3f}</td></tr>")
-    splits = (card.metrics or {}).get("split_sizes") or (card.metrics or {}).get("splits")
-    split_text = f"<p><b>Split sizes:</b> {e(_short(splits))}</p>" if splits else ""
+    summary = []
+    if isinstance(metrics.get("mean_auroc"), (int, float)):
+        summary.append(f"mean test AUROC <b>{metrics['mean_auroc']:.2f}</b>")
+    if isinstance(metrics.get("n_images"), int):
+        summary.append(f"on {metrics['n_images']} test images")
+    split = metrics.get("split") if isinstance(metrics.get("split"), dict) else {}
+    sizes = split.get("sizes") if isinstance(split.get("sizes"), dict) else None
+    split_text = ""
+    if sizes:
+        split_text = ", ".join(f"{k} {v}" for k, v in sizes.items())
+        split_text = f"<br><b>Split</b> ({e(_short(split.get('unit', '')))}): {e(split_text)}"
     return (
         f"<h3>{e(card.name)}</h3>"
         f"<p><b>Architecture:</b> {e(card.arch)}, input {card.input.width}\N{MULTIPLICATION SIGN}"
         f"{card.input.height} grey<br><b>Model id:</b> <code>{e(card.model_id[:16])}\N{HORIZONTAL ELLIPSIS}</code></p>"
         f"<p><b>Trained on:</b> {e(_short(training.get('data')))}<br>"
         f"<b>Epochs:</b> {e(_short(training.get('epochs')))}, <b>seed</b> {e(_short(training.get('seed')))}, "
-        f"<b>date</b> {e(_short(training.get('date')))}<br>"
+        f"<b>date</b> {e(_short(training.get('date'))[:10])}<br>"
         f"<b>Trainer:</b> {e(_short(training.get('trainer_version')))} "
-        f"(commit {e(_short(training.get('git_commit'))[:12])})</p>"
-        f"{split_text}"
+        f"(commit {e(_short(training.get('git_commit'))[:12])}){split_text}</p>"
         f"<p><b>Thresholds:</b> {e(_short(card.thresholds.get('rule')))}<br>"
         f"<b>Calibration:</b> {e(_short(card.calibration.get('method')))}<br>"
         f"<b>Out-of-distribution check:</b> {e(_short(card.ood.get('method')))}</p>"
-        "<table cellspacing='0' cellpadding='2' width='100%'>"
+        + (f"<p>{', '.join(summary)}</p>" if summary else "")
+        + "<table cellspacing='0' cellpadding='2' width='100%'>"
         "<tr><th align='left'>Label</th><th align='right'>Test AUROC (95% CI)</th>"
-        "<th align='right'>Threshold</th></tr>" + "".join(rows) + "</table>"
+        "<th align='right'>Positives</th><th align='right'>Threshold</th></tr>" + "".join(rows) + "</table>"
         f"<p><b>Intended use:</b> {e(card.intended_use)}</p>" + _warning()
     )
 
