@@ -194,7 +194,9 @@ def preprocess(
         grey = to_unit_grey(radiograph, window)
     except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
         raise ImageLoadError(radiograph.path, f"cannot be windowed ({exc})") from None
-    return resize_to_input(grey, height, width)
+    # area/linear interpolation of float32 values in [0, 1] may round a hair past 1 (fuzzing
+    # found 1.0000001): the model is promised [0, 1]
+    return np.clip(resize_to_input(grey, height, width), 0.0, 1.0)
 
 
 def _resize_then_window(
