@@ -180,3 +180,20 @@ def test_a_file_without_read_permission_as_an_unprivileged_user(tmp_path: Path) 
         for folder_name, _subfolders, _files in os.walk(base):
             os.chmod(folder_name, 0o755)
         shutil.rmtree(base)
+
+
+def test_cxr_viewer_batch_on_the_corpus_exits_0_with_a_row_per_file(corpus: tuple[Path, list[Case]],
+                                                                    tiny_model: Path, tmp_path: Path) -> None:
+    root, cases = corpus
+    before = Snapshot.of(root)
+    out = tmp_path / "cli.csv"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run([sys.executable, "-m", "viewer", "batch", str(root), "--out", str(out), "--model",
+                           str(tiny_model)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    loads = sum(c.loads for c in cases)
+    assert f"{len(cases)} rows ({loads} ok, {len(cases) - loads} errors)" in last, last
+    assert len(rows_by_path(out)) == len(cases)
+    assert Snapshot.of(root).difference(before) == []
