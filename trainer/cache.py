@@ -36,6 +36,8 @@ import numpy as np
 from viewer.core import loader, preprocess, radiograph
 from viewer.core.errors import CxrError
 
+from .errors import TrainerError
+
 DTYPES = {"uint8": np.uint8, "float32": np.float32}
 _CHUNK = 16  # images per task handed to a worker process
 
@@ -141,27 +143,33 @@ class PixelCache:
         with self._locked():
             rows = self._read_index()
             n_rows = max(rows.values(), default=-1) + 1
-            self._truncate(n_rows)
             keys = [file_key(p) for p in paths]
             missing = [i for i, key in enumerate(keys) if key not in rows]
             errors: dict[Path, str] = {}
             done = 0
-            with open(self.pixels_path, "ab") as out:
-                for indices, results in self._decode(paths, missing, workers):
-                    for i, result in zip(indices, results):
-                        if isinstance(result, str):
-                            errors[paths[i]] = result
-                            continue
-                        out.write(np.ascontiguousarray(result, dtype=self._np_dtype).tobytes())
-                        rows[keys[i]] = n_rows
-                        n_rows += 1
-                    done += len(indices)
-                    if on_progress:
-                        on_progress(done, len(missing))
-                out.flush()
-                os.fsync(out.fileno())
-            if missing:
-                self._write_index(rows)
+            try:
+                self._truncate(n_rows)
+                with open(self.pixels_path, "ab") as out:
+                    for indices, results in self._decode(paths, missing, workers):
+                        for i, result in zip(indices, results):
+                            if isinstance(result, str):
+                                errors[paths[i]] = result
+                                continue
+                            out.write(np.ascontiguousarray(result, dtype=self._np_dtype).tobytes())
+                            rows[keys[i]] = n_rows
+                            n_rows += 1
+                        done += len(indices)
+                        if on_progress:
+                            on_progress(done, len(missing))
+                    out.flush()
+                    os.fsync(out.fileno())
+                if missing:
+                    self._write_index(rows)
+            except OSError as exc:  # a full or read-only disk: say which folder and what to do
+                raise TrainerError(
+                    f"{self.folder}: the preprocessed-image cache cannot be written ({exc.strerror or exc}); "
+                    "free some space or put the cache elsewhere with --cache-dir"
+                ) from None
         report = CacheReport(
             reused=len(paths) - len(missing),
             decoded=len(missing) - len(errors),

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from trainer.augment import AugmentConfig, augment, random_affine
 from trainer.cache import PixelCache
@@ -90,3 +91,12 @@ def test_cache_recovers_from_an_interrupted_append(tiny_data: Path, tmp_path: Pa
     assert rows == [0, 1]
     assert cache.pixels_path.stat().st_size == 2 * 64 * 64
     np.testing.assert_array_equal(cache.open()[1], np.round(preprocess(paths[1], 64, 64) * 255).astype(np.uint8))
+
+
+def test_an_unwritable_cache_names_its_folder(tiny_data: Path, tmp_path: Path) -> None:
+    from trainer.errors import TrainerError
+
+    cache = PixelCache(tmp_path / "cache", 64, "uint8")
+    cache.pixels_path.mkdir(parents=True)  # a folder where the pixel file must go: the write fails
+    with pytest.raises(TrainerError, match="cache cannot be written .*--cache-dir"):
+        cache.ensure(sorted((tiny_data / "images").glob("*.png"))[:2])
