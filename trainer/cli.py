@@ -37,9 +37,8 @@ EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
 
-def _option_type(annotation: Any) -> tuple[type, bool]:
-    """(element type, is a list) for a ``TrainConfig`` annotation such as ``int | None``."""
-    hint = eval(annotation, vars(typing)) if isinstance(annotation, str) else annotation  # noqa: S307  our own annotations
+def _option_type(hint: Any) -> tuple[type, bool]:
+    """(element type, is a list) of a resolved ``TrainConfig`` type such as ``int | None``."""
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1:
         hint = args[0]
@@ -54,9 +53,10 @@ def add_train_options(parser: argparse.ArgumentParser, suppress: bool = False) -
     parser.add_argument("--resume", metavar="LAST.pt", help="continue the run of this checkpoint exactly")
     parser.add_argument("--stop-after", type=int, metavar="N",
                         help="stop after N more epochs, as if interrupted (continue later with --resume)")
+    hints = typing.get_type_hints(TrainConfig)  # the annotations are strings (postponed evaluation)
     for item in fields(TrainConfig):
         flag = "--" + item.name.replace("_", "-")
-        kind, is_list = _option_type(item.type)
+        kind, is_list = _option_type(hints[item.name])
         kwargs: dict[str, Any] = {"dest": item.name, "help": item.metadata.get("help")}
         if suppress:
             kwargs["default"] = argparse.SUPPRESS
