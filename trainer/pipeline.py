@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,6 +166,7 @@ def train_run(config: TrainConfig, resume: str | None = None, stop_after: int | 
     started = time.perf_counter()
     data = prepare_data(config, out)
     net = build_network(config, data.table.labels, initial_weights=resume is None)  # resume has its own
+    check_free_space(out, net)
     train_set = TrainImages(
         data.sources["train"], data.targets("train"), config.size,
         AugmentConfig(crop_scale=config.crop_scale, rotate=config.rotate, hflip=config.hflip, jitter=config.jitter),
@@ -197,6 +199,23 @@ def train_run(config: TrainConfig, resume: str | None = None, stop_after: int | 
     summary = finish(config, net, data, out, training)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     return summary
+
+
+def check_free_space(out: Path, net: torch.nn.Module) -> None:
+    """Stop before the first epoch when ``out``'s disk cannot hold what the run will write.
+
+    last.pt holds the weights, two optimizer moments and a weight average (about 4x the
+    weights), twice while its .tmp is renamed; best.pt, model.pt and the ONNX pair about 1x
+    each; logs, CSVs and the card a few MB.
+    """
+    weights = sum(t.numel() * t.element_size() for t in net.state_dict().values())
+    need = 12 * weights + 4_000_000
+    free = shutil.disk_usage(out).free
+    if free < need:
+        raise TrainerError(
+            f"{out}: only {free / 1e6:.1f} MB free on its disk, and this run needs about {need / 1e6:.0f} MB "
+            "for its checkpoints and the exported model (free some space, or choose another --out)"
+        )
 
 
 # -- after training --------------------------------------------------------------------------------------

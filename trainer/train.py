@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -386,9 +388,58 @@ def _plain_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def _atomic_save(state: dict[str, Any], path: Path) -> None:
+    """Write ``path`` whole or not at all: into ``NAME.tmp``, flushed to disk, then renamed.
+
+    A run killed while writing (or a disk that fills up) leaves the previous checkpoint intact.
+    """
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)  # an interrupted save never leaves a truncated checkpoint behind
+    try:
+        with open(tmp, "wb") as handle:
+            torch.save(state, _pause_for_test(handle, path))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except (OSError, RuntimeError) as exc:  # torch reports a full disk as a RuntimeError
+        tmp.unlink(missing_ok=True)
+        free = shutil.disk_usage(path.parent).free
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise TrainerError(f"{path}: could not be written ({first}; {free / 1e6:.1f} MB free on its disk); "
+                           "the previous checkpoint is kept: free some space and continue with --resume") from None
+    tmp.replace(path)
+
+
+# Test hook (tests/reliability/test_trainer_faults.py), unset in normal use:
+# CXR_TRAIN_TEST_PAUSE_CHECKPOINT="last.pt:2" stops the 2nd write of last.pt half-way, flushed to
+# disk, with "last.pt.tmp.paused" beside it, so a test can kill the process at that moment.
+PAUSE_HOOK = "CXR_TRAIN_TEST_PAUSE_CHECKPOINT"
+_hook_writes: dict[str, int] = {}
+
+
+def _pause_for_test(handle: Any, path: Path) -> Any:
+    name, _, nth = os.environ.get(PAUSE_HOOK, "").partition(":")
+    if name != path.name:
+        return handle
+    _hook_writes[name] = _hook_writes.get(name, 0) + 1
+    if _hook_writes[name] != int(nth or 1):
+        return handle
+
+    class PausingFile:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def write(self, data: bytes) -> int:
+            written = handle.write(data)
+            self.calls += 1
+            if self.calls == 2:  # the zip header and the first record are out; the rest is not
+                handle.flush()
+                os.fsync(handle.fileno())
+                Path(handle.name + ".paused").write_text(str(os.getpid()))
+                time.sleep(600)
+            return written
+
+        def flush(self) -> None:
+            handle.flush()
+
+    return PausingFile()
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
