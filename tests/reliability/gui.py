@@ -4,13 +4,15 @@ did. Both are counts, so they do not depend on how busy the machine is."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEventLoop, QTimer
 
 from tests.ui.conftest import WAIT_MS
+from viewer.core.errors import display_name
 
 
 class Ticks:
@@ -65,23 +67,59 @@ class GuiWork:
         sys.setprofile(None)
 
 
-def open_and_wait(qtbot: Any, window: Any, path: Path) -> tuple[str, str]:
+class Awaited:
+    """Waits for signals by running the event loop until they fire: no polling, so the GUI
+    thread's call count does not depend on how long the wait takes.
+
+    Connect first (``Awaited(a, b)``), start the work, then ``wait()``: for every signal
+    (``any_of=False``) or for the first one. ``fired`` holds (signal index, arguments) of the
+    emissions ``accept(index, args)`` accepted. ``timeout_ms`` bounds a broken build; it is not
+    a performance claim.
+    """
+
+    def __init__(self, *signals: Any, any_of: bool = False,
+                 accept: Callable[[int, tuple[Any, ...]], bool] | None = None) -> None:
+        self.signals, self.any_of, self.accept = signals, any_of, accept
+        self.fired: list[tuple[int, tuple[Any, ...]]] = []
+        self._loop: QEventLoop | None = None
+        self._slots = []
+        for i, signal in enumerate(signals):
+            slot = (lambda i: lambda *args: self._on(i, args))(i)
+            signal.connect(slot)
+            self._slots.append(slot)
+
+    def _on(self, index: int, args: tuple[Any, ...]) -> None:
+        if self.accept is not None and not self.accept(index, args):
+            return
+        self.fired.append((index, args))
+        if self.done and self._loop is not None:
+            self._loop.quit()
+
+    @property
+    def done(self) -> bool:
+        seen = {i for i, _ in self.fired}
+        return bool(seen) if self.any_of else len(seen) == len(self.signals)
+
+    def wait(self, timeout_ms: int = WAIT_MS) -> list[tuple[int, tuple[Any, ...]]]:
+        try:
+            if not self.done:
+                self._loop = QEventLoop()
+                QTimer.singleShot(timeout_ms, self._loop.quit)
+                self._loop.exec()
+                self._loop = None
+        finally:
+            for signal, slot in zip(self.signals, self._slots):
+                signal.disconnect(slot)
+        assert self.done, f"waited {timeout_ms} ms for {self.signals}"
+        return self.fired
+
+
+def open_and_wait(window: Any, path: Path) -> tuple[str, str]:
     """Open one file as File > Open File does; ('shown', '') or ('failed', reason)."""
-    outcome: list[tuple[str, str]] = []
+    def about_this_file(index: int, args: tuple[Any, ...]) -> bool:  # not an earlier request's
+        return args[0].path == path if index == 0 else args[0] == display_name(path)
 
-    def shown(loaded: Any) -> None:
-        if loaded.path == path:
-            outcome.append(("shown", ""))
-
-    def failed(_path: str, reason: str) -> None:
-        outcome.append(("failed", reason))
-
-    window.image.image_shown.connect(shown)
-    window.image.image_failed.connect(failed)
-    try:
-        window.image.open(path)
-        qtbot.waitUntil(lambda: bool(outcome), timeout=WAIT_MS)
-    finally:
-        window.image.image_shown.disconnect(shown)
-        window.image.image_failed.disconnect(failed)
-    return outcome[0]
+    awaited = Awaited(window.image.image_shown, window.image.image_failed, any_of=True, accept=about_this_file)
+    window.image.open(path)
+    index, args = awaited.wait()[0]
+    return ("shown", "") if index == 0 else ("failed", args[1])

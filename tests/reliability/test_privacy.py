@@ -205,7 +205,7 @@ def test_window_texts_and_the_exported_png(qtbot, make_window, tiny_model: Path,
             window.folder.analysis_done.disconnect()
             outcomes = []
             for path in sorted(folder.iterdir()):  # every header read and shown in the tags panel
-                outcome, _reason = open_and_wait(qtbot, window, path)
+                outcome, _reason = open_and_wait(window, path)
                 if outcome == "shown":
                     qtbot.waitUntil(lambda: window.image.analysed is not None, timeout=WAIT_MS)
                     assert window.tags.source.rowCount() > 10
