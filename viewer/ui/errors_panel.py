@@ -1,19 +1,72 @@
-"""The errors panel: files that could not be shown, with the reason; never a modal dialog."""
+"""The errors panel: files that could not be shown, with the reason; never a modal dialog.
+
+A folder export can hold thousands of bad files: rows are kept in a plain list behind a table
+model, added in batches (one model notification per batch) and de-duplicated with a set, so
+the GUI thread's work per error stays constant however many there are.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from collections.abc import Iterable
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
+
+COLUMNS = ("File", "Reason")
+
+
+class ErrorsModel(QAbstractTableModel):
+    """(file, reason) rows in the order they were reported."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple[str, str]] = []
+        self._seen: set[tuple[str, str]] = set()
+
+    def add(self, entries: Iterable[tuple[str, str]]) -> int:
+        """Append the entries not listed yet; returns how many were new."""
+        new = []
+        for entry in entries:
+            if entry not in self._seen:
+                self._seen.add(entry)
+                new.append(entry)
+        if new:
+            first = len(self.rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            self.rows.extend(new)
+            self.endInsertRows()
+        return len(new)
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self.rows.clear()
+        self._seen.clear()
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201
+        if not index.isValid() or role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return None
+        return self.rows[index.row()][index.column()]
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802, ANN201
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
 
 
 class ErrorsPanel(QWidget):
@@ -24,13 +77,15 @@ class ErrorsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("errorsPanel")
-        self.table = QTableWidget(0, 2)
+        self.model = ErrorsModel()
+        self.table = QTableView()
         self.table.setObjectName("errorsTable")
-        self.table.setHorizontalHeaderLabels(["File", "Reason"])
+        self.table.setModel(self.model)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setColumnWidth(0, 240)
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 6)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setWordWrap(False)
@@ -49,19 +104,14 @@ class ErrorsPanel(QWidget):
         self._update_summary()
 
     def add_error(self, file: str, reason: str) -> None:
-        """List one file that could not be shown (duplicates of the same file+reason are skipped)."""
-        for row in range(self.table.rowCount()):
-            if self.table.item(row, 0).text() == file and self.table.item(row, 1).text() == reason:
-                return
-        row = self.table.rowCount()
-        self.table.insertRow(row)
-        for column, text in enumerate((file, reason)):
-            item = QTableWidgetItem(text)
-            item.setToolTip(text)
-            item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-            self.table.setItem(row, column, item)
-        self._update_summary()
-        self.errors_changed.emit(self.count())
+        """List one file that could not be shown (the same file and reason only once)."""
+        self.add_errors([(file, reason)])
+
+    def add_errors(self, entries: Iterable[tuple[str, str]]) -> None:
+        """List several at once (a scan batch): one update of the table and the summary."""
+        if self.model.add(entries):
+            self._update_summary()
+            self.errors_changed.emit(self.count())
 
     def add_ignored(self, count: int) -> None:
         """Count files that are not images at all (notes, CSVs): mentioned, not listed."""
@@ -69,16 +119,16 @@ class ErrorsPanel(QWidget):
         self._update_summary()
 
     def clear(self) -> None:
-        self.table.setRowCount(0)
+        self.model.clear()
         self._ignored = 0
         self._update_summary()
         self.errors_changed.emit(0)
 
     def count(self) -> int:
-        return self.table.rowCount()
+        return len(self.model.rows)
 
     def entries(self) -> list[tuple[str, str]]:
-        return [(self.table.item(r, 0).text(), self.table.item(r, 1).text()) for r in range(self.count())]
+        return list(self.model.rows)
 
     def _update_summary(self) -> None:
         n = self.count()

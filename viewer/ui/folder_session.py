@@ -82,8 +82,7 @@ class FolderSession(QObject):
         self._scan_events.files_skipped.connect(self._on_files_skipped)
         self._scan_events.scan_finished.connect(self._on_scan_finished)
         self._scan_events.failed.connect(self._on_scan_failed)
-        self._analysis_events.image_analysed.connect(self._on_image_analysed)
-        self._analysis_events.analysis_progressed.connect(self._on_analysis_progressed)
+        self._analysis_events.images_analysed.connect(self._on_images_analysed)
         self._analysis_events.analysis_finished.connect(self._on_analysis_finished)
         models.model_ready.connect(self._on_model_decided)
         models.model_unavailable.connect(self._on_model_decided)
@@ -150,14 +149,15 @@ class FolderSession(QObject):
     def _on_files_skipped(self, scan_id: int, skipped: list[SkippedFile]) -> None:
         if scan_id != self._scan_id:
             return
-        ignored = 0
+        errors, ignored = [], 0
         for item in skipped:
             # Files that claim to be images (or folders we could not enter) are errors;
             # notes, CSVs and hidden files are only counted.
-            if item.claimed_format is not None or getattr(item, "folder", False):
-                self.errors.add_error(item.display_path, item.reason)
+            if item.claimed_format is not None or item.folder:
+                errors.append((item.display_path, item.reason))
             else:
                 ignored += 1
+        self.errors.add_errors(errors)
         if ignored:
             self.errors.add_ignored(ignored)
 
@@ -204,21 +204,21 @@ class FolderSession(QObject):
             self._analysis.close()
         self._analysis = None
 
-    def _on_image_analysed(self, run_id: int, row: FolderRow) -> None:
+    def _on_images_analysed(self, run_id: int, rows: list[FolderRow], done: int, total: int) -> None:
         if run_id != self._analysis_run:
             return
-        self.rows[row.image.path] = row
-        if row.thumbnail is not None:
-            self.browser.set_thumbnail(row.image.path, row.thumbnail)
-        self.browser.set_summary(row.image.path, self.flag_summary(row))
-        if row.error is not None:
-            self.errors.add_error(row.image.display_path, row.error)
-        self.image_analysed.emit(row)
-
-    def _on_analysis_progressed(self, run_id: int, done: int, total: int) -> None:
-        if run_id == self._analysis_run:
-            task = "Analysing" if self.models.predictor is not None else "Thumbnails"
-            self.progressed.emit(task, done, total)
+        errors = []
+        for row in rows:
+            self.rows[row.image.path] = row
+            if row.thumbnail is not None:
+                self.browser.set_thumbnail(row.image.path, row.thumbnail)
+            self.browser.set_summary(row.image.path, self.flag_summary(row))
+            if row.error is not None:
+                errors.append((row.image.display_path, row.error))
+            self.image_analysed.emit(row)
+        self.errors.add_errors(errors)
+        task = "Analysing" if self.models.predictor is not None else "Thumbnails"
+        self.progressed.emit(task, done, total)
 
     def _on_analysis_finished(self, run_id: int, cancelled: bool) -> None:
         self._running.pop(run_id, None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -43,6 +43,7 @@ from .tags_panel import TagsPanel
 from .workers import FolderRow, LoadedImage
 
 APP_TITLE = "CXR Viewer"
+PROGRESS_HZ = 10  # status-bar progress updates per second
 IMAGE_FILTER = "Radiographs (*.dcm *.dicom *.dic *.png *.jpg *.jpeg *.tif *.tiff *.bmp);;All files (*)"
 
 
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.findings_dock, self.tags_dock], [640, 220], Qt.Orientation.Vertical)
         self.resizeDocks([self.errors_dock], [110], Qt.Orientation.Vertical)
         self.errors_dock.hide()  # appears with the first error (and from the status bar button)
+        self._errors_seen = 0
 
         # -- sessions -------------------------------------------------------------------------
         self.models = ModelSession(self)
@@ -137,6 +139,11 @@ class MainWindow(QMainWindow):
         self.progress.setMaximumWidth(260)
         self.progress.setTextVisible(True)
         self.progress.hide()
+        self._progress_pending: tuple[str, int, int] | None = None
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(1000 // PROGRESS_HZ)
+        self._progress_timer.timeout.connect(self._show_progress)
         self.errors_button = QPushButton("No errors")
         self.errors_button.setFlat(True)
         self.errors_button.clicked.connect(lambda: (self.errors_dock.show(), self.errors_dock.raise_()))
@@ -377,6 +384,18 @@ class MainWindow(QMainWindow):
         self.measure_label.setText(f"Ruler: {measurement.text}" if measurement else "")
 
     def _on_progress(self, task: str, done: int, total: int) -> None:
+        # QProgressBar.setValue repaints at once (synchronously, with whatever else of the window
+        # is dirty): at one call per analysed file that kept the GUI thread busy. The latest
+        # value is shown at most PROGRESS_HZ times a second instead.
+        self._progress_pending = (task, done, total)
+        if not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    def _show_progress(self) -> None:
+        if self._progress_pending is None:
+            return
+        task, done, total = self._progress_pending
+        self._progress_pending = None
         self.progress.show()
         if total <= 0:
             self.progress.setRange(0, 0)  # busy: the folder is still being listed
@@ -393,11 +412,14 @@ class MainWindow(QMainWindow):
             self.progress.hide()
 
     def _on_analysis_done(self) -> None:
+        self._progress_pending = None
+        self._progress_timer.stop()
         self.progress.hide()
 
     def _on_errors_changed(self, count: int) -> None:
-        if count == 1:
+        if count and not self._errors_seen:
             self.errors_dock.show()  # non-blocking: the panel appears, nothing takes the focus
+        self._errors_seen = count
         self.errors_button.setText(f"{count} error(s)" if count else "No errors")
         self.errors_button.setStyleSheet("color: #dc3c32; font-weight: bold;" if count else "")
 

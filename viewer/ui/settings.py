@@ -78,8 +78,9 @@ class AppSettings:
         folder = Path(folder).resolve()
         folders = [folder] + [p for p in self.recent_folders() if p.resolve() != folder]
         folders = folders[:MAX_RECENT]
+        # No sync() here: QSettings writes it back on its own, and opening a folder should not
+        # wait for the disk.
         self._store.setValue(KEY_RECENT_FOLDERS, [str(p) for p in folders])
-        self._store.sync()
         return folders
 
     def clear_recent_folders(self) -> None:

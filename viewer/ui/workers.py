@@ -54,6 +54,13 @@ class CancelToken:
         return self._event.is_set()
 
 
+def yield_to_gui() -> None:
+    """Let the GUI thread take the GIL now. Header parsing is pure Python: without this a
+    worker keeps the GIL for whole 5 ms switch intervals, file after file, and the GUI thread
+    (which needs the GIL for every slot it runs) waits behind it."""
+    time.sleep(0)
+
+
 def reason_of(exc: BaseException) -> str:
     """One line for the errors panel. Our own errors already name the problem and the fix."""
     if isinstance(exc, CxrError):
@@ -132,6 +139,7 @@ class ScanJob(Worker):
 
         try:
             for item in scan_folder(self.root, on_progress=progress, cancelled=lambda: self.token.cancelled):
+                yield_to_gui()
                 if isinstance(item, ScannedImage):
                     images.append(item)
                     count += 1
@@ -308,8 +316,7 @@ class FolderRow:
 
 
 class AnalysisEvents(QObject):
-    analysis_progressed = Signal(int, int, int)  # run_id, done, total
-    image_analysed = Signal(int, object)  # run_id, FolderRow
+    images_analysed = Signal(int, list, int, int)  # run_id, [FolderRow], done, total
     analysis_finished = Signal(int, bool)  # run_id, cancelled
 
 
@@ -339,21 +346,38 @@ class AnalysisJob(Worker):
             self._closed = True
             self._condition.notify()
 
-    def _next(self) -> ScannedImage | None:
+    def _next(self, wait: bool) -> ScannedImage | None:
         with self._condition:
-            while not self._queue and not self._closed and not self.token.cancelled:
+            while wait and not self._queue and not self._closed and not self.token.cancelled:
                 self._condition.wait(timeout=0.2)
             return self._queue.pop(0) if self._queue and not self.token.cancelled else None
 
+    def _finished(self) -> bool:
+        with self._condition:
+            return self.token.cancelled or (self._closed and not self._queue)
+
     def work(self) -> None:
         done = 0
+        batch: list[FolderRow] = []
+        last_flush = time.monotonic()
         while True:
-            image = self._next()
+            # Results go out in batches: one queued event per file would keep the GUI thread's
+            # event loop from ever being idle on a large folder. A batch is sent when the next
+            # image is not there yet, so the first thumbnails never wait for a full batch.
+            image = self._next(wait=not batch)
             if image is None:
-                break
-            self.events.image_analysed.emit(self.run_id, self._analyse(image))
+                if batch:
+                    self.events.images_analysed.emit(self.run_id, batch, done, self._total)
+                    batch, last_flush = [], time.monotonic()
+                if self._finished():
+                    break
+                continue
+            batch.append(self._analyse(image))
             done += 1
-            self.events.analysis_progressed.emit(self.run_id, done, self._total)
+            yield_to_gui()
+            if len(batch) >= _FLUSH_COUNT or time.monotonic() - last_flush >= _FLUSH_SECONDS:
+                self.events.images_analysed.emit(self.run_id, batch, done, self._total)
+                batch, last_flush = [], time.monotonic()
         self.events.analysis_finished.emit(self.run_id, self.token.cancelled)
 
     def _analyse(self, image: ScannedImage) -> FolderRow:
