@@ -13,9 +13,9 @@ reason, which the session sends to the errors panel.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +35,12 @@ from viewer.core.scan import ScannedImage, ScanError, SkippedFile, scan_folder
 from .display import GreyFrame, GreyRenderer, grey_qimage
 from .overlay import HeatmapSet
 
+log = logging.getLogger(__name__)
+
 THUMBNAIL_SIZE = 64
-_FLUSH_COUNT = 200  # scan results are sent in batches: one queued call per file would flood the GUI
+# Scan and analysis results go to the GUI in batches of at most this many, or this old:
+# one queued call per file would keep the GUI thread's event loop from ever being idle.
+_FLUSH_COUNT = 200
 _FLUSH_SECONDS = 0.1
 
 
@@ -81,7 +85,7 @@ class Worker(QRunnable):
         try:
             self.work()
         except Exception as exc:  # a bug must reach the errors panel, not kill the thread
-            traceback.print_exc()
+            log.exception("%s failed", type(self).__name__)
             self.on_crash(exc)
 
     def work(self) -> None:
@@ -361,8 +365,7 @@ class AnalysisJob(Worker):
         batch: list[FolderRow] = []
         last_flush = time.monotonic()
         while True:
-            # Results go out in batches: one queued event per file would keep the GUI thread's
-            # event loop from ever being idle on a large folder. A batch is sent when the next
+            # Results go out in batches (see _FLUSH_COUNT); a batch is also sent when the next
             # image is not there yet, so the first thumbnails never wait for a full batch.
             image = self._next(wait=not batch)
             if image is None:
