@@ -207,3 +207,21 @@ def test_void_calls_and_emits_do_not_use_up_none_or_true(qtbot) -> None:  # noqa
     assert len(received) == 20_000
     assert sys.getrefcount(None) > none_before - 1_000  # other threads may drop a few
     assert sys.getrefcount(True) > true_before - 1_000
+
+
+def test_heatmap_set_marks_empty_maps_and_colours_only_the_high_part(qtbot) -> None:  # noqa: ANN001
+    from viewer.ui.colormaps import ALPHA_START
+    from viewer.ui.overlay import HeatmapSet
+
+    maps = np.zeros((2, 7, 7), np.float32)
+    maps[1, 2, 5] = 3.0  # one hot cell
+    heatmaps = HeatmapSet.from_gradcam(("Empty", "Spot"), maps, 300, 200)
+    assert heatmaps.is_empty("Empty") and not heatmaps.is_empty("Spot")
+    assert heatmaps.maps.shape[1:] == (300, 200)  # the image grid (no larger than 512 px)
+    assert HeatmapSet.from_gradcam(("A",), maps[1:], 2000, 1000).maps.shape[1:] == (512, 256)
+    spot = heatmaps.normalised("Spot")
+    y, x = np.unravel_index(int(np.argmax(spot)), spot.shape)
+    assert (y * 7 // spot.shape[0], x * 7 // spot.shape[1]) == (2, 5)
+    image = heatmaps.image("Spot").convertToFormat(heatmaps.image("Spot").Format.Format_RGBA8888)
+    alpha = np.frombuffer(image.constBits(), np.uint8).reshape(spot.shape[0], -1, 4)[:, : spot.shape[1], 3]
+    assert alpha[spot < ALPHA_START * 255].max() == 0 and alpha[spot == 255].min() == 255

@@ -174,6 +174,7 @@ class ImageCanvas(QWidget):
 
         self._heatmap: QImage | None = None
         self._heatmap_label: str | None = None
+        self._heatmap_caption = ""
         self._heatmap_opacity = 0.5
         self._heatmap_visible = True
         self._colormap = "Jet"
@@ -275,10 +276,15 @@ class ImageCanvas(QWidget):
         self._invert = invert
         self.set_window(self._window or self._renderer.default_window)
 
-    def set_heatmap(self, image: QImage | None, label: str | None, colormap: str | None = None) -> None:
-        """Overlay ``image`` (already coloured) as the heatmap of ``label``; None removes it."""
+    def set_heatmap(self, image: QImage | None, label: str | None, colormap: str | None = None,
+                    caption: str | None = None) -> None:
+        """Overlay ``image`` (already coloured) as the heatmap of ``label``; None removes it.
+
+        ``caption`` goes above the colour key (the finding and its probability, so a map that
+        explains an unlikely finding is not read as a detection)."""
         self._heatmap = image
         self._heatmap_label = label if image is not None else None
+        self._heatmap_caption = caption or (f"Grad-CAM: {label}" if label else "")
         self._highlight_label = label
         if colormap:
             self._colormap = colormap
@@ -607,7 +613,7 @@ class ImageCanvas(QWidget):
         painter.drawRect(bar)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         _text_lines(painter, QPointF(bar.right(), bar.top() - 4),
-                    [f"Grad-CAM: {self._heatmap_label}", "low                      high"],
+                    [self._heatmap_caption, "low                      high"],
                     Qt.AlignmentFlag.AlignRight, from_bottom=True)
 
 

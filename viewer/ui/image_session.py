@@ -229,9 +229,21 @@ class ImageSession(QObject):
             return
         self.selected_label = label
         image = self.analysed.heatmaps.image(label)
-        self.canvas.set_heatmap(image, label, self.colormap)
+        self.canvas.set_heatmap(image, label, self.colormap, self._caption(label))
         self.findings.set_details(self._details(label))
         self.finding_shown.emit(label)
+
+    def _caption(self, label: str) -> str:
+        """'Grad-CAM: Effusion  p 0.71, flagged' for the colour key on the canvas."""
+        f = self.analysed.findings if self.analysed is not None else None
+        if f is None or self._flags is None:
+            return f"Grad-CAM: {label}"
+        i = list(f.labels).index(label)
+        state = "flagged" if self._flags[i] else "not flagged"
+        caption = f"Grad-CAM: {label.replace('_', ' ')}  p {float(f.probabilities[i]):.2f}, {state}"
+        if self.analysed.heatmaps.is_empty(label):
+            caption += "  (empty map)"
+        return caption
 
     def set_heatmap_visible(self, visible: bool) -> None:
         self.canvas.set_heatmap_visible(visible)
@@ -248,7 +260,7 @@ class ImageSession(QObject):
         self._apply_operating_point()
         if self.analysed is not None:
             self.findings.set_rows(self._rows(), select=self.selected_label)
-            self.findings.set_details(self._details(self.selected_label))
+            self.show_finding(self.selected_label)
 
     def operating_thresholds(self, findings: Any) -> np.ndarray:
         """The thresholds at the current operating point for ``findings``' labels.
@@ -314,6 +326,9 @@ class ImageSession(QObject):
         if auroc is not None:
             ci_text = f" (95% CI {ci[0]:.2f}\N{EN DASH}{ci[1]:.2f})" if ci else ""
             text += f"<br>Test AUROC {auroc:.2f}{ci_text}"
+        if self.analysed.heatmaps.is_empty(label):
+            text += ("<br>The heatmap is empty: Grad-CAM found no image region that raises "
+                     "this finding's score.")
         boxes = self.loaded.boxes if self.loaded is not None else []
         if boxes:
             agreements = self.analysed.agreements.get(label, [])

@@ -67,6 +67,11 @@ class HeatmapSet:
     def image(self, label: str) -> QImage | None:
         return self._images.get(label)
 
+    def is_empty(self, label: str) -> bool:
+        """True when the map has nothing to show (all zero after Grad-CAM's ReLU, or flat)."""
+        grey = self.normalised(label)
+        return grey is None or not grey.any()
+
     def normalised(self, label: str) -> np.ndarray | None:
         """The uint8 map of ``label`` on the display grid (for tests and agreement display)."""
         if label not in self.labels:
