@@ -296,3 +296,51 @@ def test_colormap_and_opacity_change_the_overlay_without_a_model_call(qtbot, mak
     assert np.array_equal(clear[:-60], hidden[:-60])
     assert np.abs(opaque - hidden).sum() > np.abs(recoloured - hidden).sum()
     assert predictor.cache_hits + predictor.cache_misses == hits  # no inference at all
+
+
+def test_folder_analysis_order_and_skips(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """Images the user is about to look at are analysed first; images the viewer already
+    analysed when they were opened are not decoded again."""
+    from viewer.core.scan import scan_folder
+    from viewer.ui.workers import AnalysisEvents, AnalysisJob, CancelToken
+
+    for name in "abcde":
+        chest_png(tmp_path / f"{name}.png", seed=ord(name), size=64)
+    images = {i.path.stem: i for i in scan_folder(tmp_path)}
+    events = AnalysisEvents()
+    batches = []
+    events.images_analysed.connect(lambda _run, rows, done, total: batches.append((rows, done, total)))
+    job = AnalysisJob(1, events, CancelToken(), None, already_done=lambda path: path.stem == "c")
+    job.add([images[x] for x in "abcde"])
+    job.prioritize([images["d"].path, images["b"].path])
+    job.close()
+    job.work()  # synchronously, in this thread
+    order = [row.image.path.stem for rows, _, _ in batches for row in rows]
+    assert order == ["d", "b", "a", "e"]
+    assert batches[-1][1:] == (5, 5)  # the skipped image still counts as done
+
+
+def test_the_opened_image_is_recorded_in_the_browser_at_once(qtbot, make_window, tiny_model, tmp_path: Path,  # noqa: ANN001
+                                                            monkeypatch) -> None:
+    from viewer.ui import folder_session
+    from viewer.ui.browser import SUMMARY_ROLE
+    from viewer.ui.workers import AnalysisJob
+
+    class NoAnalysis(AnalysisJob):  # the folder analysis does nothing: only the opened image counts
+        def work(self) -> None:
+            self.events.analysis_finished.emit(self.run_id, False)
+
+    monkeypatch.setattr(folder_session, "AnalysisJob", NoAnalysis)
+    for i in range(3):
+        chest_png(tmp_path / f"c{i}.png", seed=60 + i)
+    window = make_window(tiny_model)
+    window.open_path(tmp_path)
+    wait_for_findings(qtbot, window)
+    QApplication.processEvents()
+    path = window.image.analysed.path
+    row = window.folder.rows[path]
+    assert row.findings is window.image.analysed.findings and row.thumbnail is not None
+    summary = window.browser.model.item_for(path).data(SUMMARY_ROLE)
+    assert summary is not None and summary.top_probability == pytest.approx(float(max(row.findings.probabilities)))
+    others = [p for p in (tmp_path / f"c{i}.png" for i in range(3)) if p != path]
+    assert all(window.browser.model.item_for(p).data(SUMMARY_ROLE) is None for p in others)

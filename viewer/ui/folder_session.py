@@ -19,6 +19,7 @@ from viewer.core.scan import ScannedImage, SkippedFile
 from .browser import ImageSummary, StudyBrowser
 from .errors_panel import ErrorsPanel
 from .model_session import ModelSession
+from .display import grey_qimage
 from .workers import (
     AnalysisEvents,
     AnalysisJob,
@@ -189,7 +190,7 @@ class FolderSession(QObject):
             self._analysis_run += 1
             self._analysis_token = CancelToken()
             self._analysis = AnalysisJob(self._analysis_run, self._analysis_events, self._analysis_token,
-                                         self.models.predictor)
+                                         self.models.predictor, self._has_findings)
             self._analysis.setAutoDelete(False)  # we keep feeding it while it runs
             self._running[self._analysis_run] = self._analysis
             self._analysis_pool.start(self._analysis)
@@ -204,6 +205,24 @@ class FolderSession(QObject):
             self._analysis.close()
         self._analysis = None
 
+    def _has_findings(self, path: Path) -> bool:
+        """Called from the analysis thread: a dict lookup, safe under the GIL."""
+        row = self.rows.get(path)
+        return row is not None and (row.findings is not None or self.models.predictor is None)
+
+    def record(self, image: ScannedImage, thumbnail: Any, findings: Any | None) -> None:
+        """Take the result of an image the user opened (decoded and analysed already), so the
+        browser and the folder CSV have it without analysing it a second time."""
+        if self.browser.model.item_for(image.path) is None:
+            return  # not part of the open folder (any more)
+        row = FolderRow(image, grey_qimage(thumbnail) if thumbnail is not None else None, thumbnail, findings)
+        self._on_images_analysed(self._analysis_run, [row], -1, -1)
+
+    def prioritize(self, paths: list[Path]) -> None:
+        """Analyse these next (the image opened and the ones after it in the browser)."""
+        if self._analysis is not None:
+            self._analysis.prioritize(paths)
+
     def _on_images_analysed(self, run_id: int, rows: list[FolderRow], done: int, total: int) -> None:
         if run_id != self._analysis_run:
             return
@@ -217,8 +236,9 @@ class FolderSession(QObject):
                 errors.append((row.image.display_path, row.error))
             self.image_analysed.emit(row)
         self.errors.add_errors(errors)
-        task = "Analysing" if self.models.predictor is not None else "Thumbnails"
-        self.progressed.emit(task, done, total)
+        if total >= 0:  # -1: a single result from an image the user opened
+            task = "Analysing" if self.models.predictor is not None else "Thumbnails"
+            self.progressed.emit(task, done, total)
 
     def _on_analysis_finished(self, run_id: int, cancelled: bool) -> None:
         self._running.pop(run_id, None)

@@ -44,6 +44,7 @@ from .workers import FolderRow, LoadedImage
 
 APP_TITLE = "CXR Viewer"
 PROGRESS_HZ = 10  # status-bar progress updates per second
+PRIORITY_AHEAD = 30  # images after the opened one whose analysis is moved to the front
 IMAGE_FILTER = "Radiographs (*.dcm *.dicom *.dic *.png *.jpg *.jpeg *.tif *.tiff *.bmp);;All files (*)"
 
 
@@ -259,6 +260,9 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.browser.image_activated.connect(self.image.open)
+        self.browser.image_activated.connect(self._analyse_around)
+        self.image.image_shown.connect(self._record_shown)
+        self.image.findings_shown.connect(self._record_findings)
         self.folder.first_image_found.connect(self._on_first_image)
         self.folder.progressed.connect(self._on_progress)
         self.folder.scan_done.connect(self._on_scan_done)
@@ -361,6 +365,23 @@ class MainWindow(QMainWindow):
         self.canvas.reset_view()
         if self.presets.count():
             self.presets.setCurrentIndex(0)
+
+    def _analyse_around(self, image) -> None:  # noqa: ANN001
+        """The images after the opened one get their thumbnails and findings first (the opened
+        one is analysed by the image session and recorded from there)."""
+        order = [i.path for i in self.browser.visible_images()]
+        if image.path in order:
+            start = order.index(image.path) + 1
+            self.folder.prioritize(order[start: start + PRIORITY_AHEAD])
+
+    def _record_shown(self, loaded: LoadedImage) -> None:
+        if self.image.scanned is not None and self.models.predictor is None and self.models.decided:
+            self.folder.record(self.image.scanned, loaded.thumbnail, None)
+
+    def _record_findings(self, analysed) -> None:  # noqa: ANN001
+        loaded = self.image.loaded
+        if self.image.scanned is not None and loaded is not None and loaded.path == analysed.path:
+            self.folder.record(self.image.scanned, loaded.thumbnail, analysed.findings)
 
     def _set_findings_actions(self, enabled: bool) -> None:
         for action in (self.act_heatmap, self.act_next_finding, self.act_prev_finding):

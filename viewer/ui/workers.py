@@ -176,6 +176,7 @@ class LoadedImage:
     renderer: GreyRenderer
     frames: list[GreyFrame]
     boxes: list[Any] = field(default_factory=list)  # ground-truth boxes of this image
+    thumbnail: np.ndarray | None = None  # for the browser, made while the image is at hand
 
 
 @dataclass
@@ -221,8 +222,9 @@ class LoadJob(Worker):
         renderer = GreyRenderer(radiograph)
         frames = renderer.render(renderer.default_window)
         boxes = self.boxes_for(self.path, radiograph.width, radiograph.height) if self.boxes_for else []
+        thumbnail = make_thumbnail(radiograph)
         if not self.token.cancelled:
-            loaded = LoadedImage(self.path, radiograph, renderer, frames, boxes)
+            loaded = LoadedImage(self.path, radiograph, renderer, frames, boxes, thumbnail)
             self.events.image_loaded.emit(self.generation, loaded)
 
     def on_crash(self, exc: BaseException) -> None:
@@ -331,9 +333,11 @@ class AnalysisJob(Worker):
     during the scan; ``close()`` says no more images will come.
     """
 
-    def __init__(self, run_id: int, events: AnalysisEvents, token: CancelToken, predictor: Any | None) -> None:
+    def __init__(self, run_id: int, events: AnalysisEvents, token: CancelToken, predictor: Any | None,
+                 already_done: Callable[[Path], bool] = lambda _path: False) -> None:
         super().__init__(token)
         self.run_id, self.events, self.predictor = run_id, events, predictor
+        self.already_done = already_done  # images the viewer analysed itself when they were opened
         self._queue: list[ScannedImage] = []
         self._condition = threading.Condition()
         self._closed = False
@@ -349,6 +353,15 @@ class AnalysisJob(Worker):
         with self._condition:
             self._closed = True
             self._condition.notify()
+
+    def prioritize(self, paths: Sequence[Path]) -> None:
+        """Analyse these images next (those still waiting), in this order: where the user looks."""
+        with self._condition:
+            wanted = {p: i for i, p in enumerate(paths)}
+            front = sorted((im for im in self._queue if im.path in wanted), key=lambda im: wanted[im.path])
+            if front:
+                rest = [im for im in self._queue if im.path not in wanted]
+                self._queue[:] = front + rest
 
     def _next(self, wait: bool) -> ScannedImage | None:
         with self._condition:
@@ -375,8 +388,10 @@ class AnalysisJob(Worker):
                 if self._finished():
                     break
                 continue
-            batch.append(self._analyse(image))
             done += 1
+            if self.already_done(image.path):
+                continue
+            batch.append(self._analyse(image))
             yield_to_gui()
             if len(batch) >= _FLUSH_COUNT or time.monotonic() - last_flush >= _FLUSH_SECONDS:
                 self.events.images_analysed.emit(self.run_id, batch, done, self._total)
