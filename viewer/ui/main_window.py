@@ -44,7 +44,9 @@ from .workers import FolderRow, LoadedImage
 
 APP_TITLE = "CXR Viewer"
 PROGRESS_HZ = 10  # status-bar progress updates per second
-PRIORITY_AHEAD = 30  # images after the opened one whose analysis is moved to the front
+# Images after / before the opened one whose analysis is moved to the front of the queue.
+PRIORITY_AHEAD = 30
+PRIORITY_BEHIND = 10
 IMAGE_FILTER = "Radiographs (*.dcm *.dicom *.dic *.png *.jpg *.jpeg *.tif *.tiff *.bmp);;All files (*)"
 
 
@@ -367,12 +369,15 @@ class MainWindow(QMainWindow):
             self.presets.setCurrentIndex(0)
 
     def _analyse_around(self, image) -> None:  # noqa: ANN001
-        """The images after the opened one get their thumbnails and findings first (the opened
-        one is analysed by the image session and recorded from there)."""
+        """The images around the opened one (most of them after it, where the user is going)
+        get their thumbnails and findings first; the opened one is analysed by the image
+        session and recorded from there."""
         order = [i.path for i in self.browser.visible_images()]
         if image.path in order:
-            start = order.index(image.path) + 1
-            self.folder.prioritize(order[start: start + PRIORITY_AHEAD])
+            at = order.index(image.path)
+            after = order[at + 1: at + 1 + PRIORITY_AHEAD]
+            before = order[max(0, at - PRIORITY_BEHIND): at][::-1]
+            self.folder.prioritize(after[:PRIORITY_BEHIND] + before + after[PRIORITY_BEHIND:])
 
     def _record_shown(self, loaded: LoadedImage) -> None:
         if self.image.scanned is not None and self.models.predictor is None and self.models.decided:
