@@ -196,7 +196,7 @@ def train_run(config: TrainConfig, resume: str | None = None, stop_after: int | 
                      "val_auroc": None if r.val_auroc is None else round(r.val_auroc, 5)} for r in trainer.history],
         "train_images_per_second": round(float(np.median(rates)), 2) if rates else None,
     }
-    summary = finish(config, net, data, out, training)
+    summary = finish(config, net, data, out, training, val_logits=result.val_logits)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     return summary
 
@@ -219,15 +219,20 @@ def check_free_space(out: Path, net: torch.nn.Module) -> None:
 
 
 # -- after training --------------------------------------------------------------------------------------
-def finish(config: TrainConfig, net: CxrNet, data: PreparedData, out: Path, training: dict[str, Any]) -> dict[str, Any]:
-    """Calibrate and choose thresholds on validation, measure on test, export, draw the gallery."""
+def finish(config: TrainConfig, net: CxrNet, data: PreparedData, out: Path, training: dict[str, Any],
+           val_logits: np.ndarray | None = None) -> dict[str, Any]:
+    """Calibrate and choose thresholds on validation, measure on test, export, draw the gallery.
+
+    ``val_logits``: the validation logits of ``net`` when training already computed them.
+    """
     labels = data.table.labels
     batch = max(1, config.batch_size * 2)
     net.eval()
     split = data.split
     val_targets, test_targets = data.targets("val"), data.targets("test")
-    val_logits = (predict_logits(net, EvalImages(data.sources["val"], val_targets, config.size), batch)
-                  if split.val else np.zeros((0, len(labels)), np.float32))
+    if val_logits is None or len(val_logits) != len(split.val):
+        val_logits = (predict_logits(net, EvalImages(data.sources["val"], val_targets, config.size), batch)
+                      if split.val else np.zeros((0, len(labels)), np.float32))
     test_logits = (predict_logits(net, EvalImages(data.sources["test"], test_targets, config.size), batch)
                    if split.test else np.zeros((0, len(labels)), np.float32))
 

@@ -155,6 +155,7 @@ class FitResult:
     epochs_run: int = 0
     stopped_early: bool = False
     finished: bool = True  # False when --stop-after ended the run before its last epoch
+    val_logits: np.ndarray | None = None  # validation logits of final_state, when already computed
 
 
 class Trainer:
@@ -201,6 +202,8 @@ class Trainer:
         self.best_value: float | None = None
         self.best_epoch = 0
         self.bad_epochs = 0
+        self.last_val_logits: np.ndarray | None = None
+        self.best_val_logits: np.ndarray | None = None  # kept so finishing need not predict again
 
     # -- the steps --------------------------------------------------------------------------------
     def _loader(self, epoch: int) -> DataLoader:
@@ -259,6 +262,7 @@ class Trainer:
         if self.val_set is None:
             return float("nan"), None
         logits = predict_logits(self.evaluation_model(), self.val_set, self.config.batch_size * 2, self.config.workers)
+        self.last_val_logits = logits
         return validation_loss(logits, self.val_targets), mean_auroc(self.val_targets, logits)
 
     def _improved(self, val_loss: float, val_auroc: float | None) -> tuple[bool, float | None]:
@@ -291,6 +295,7 @@ class Trainer:
             improved, value = self._improved(val_loss, val_auroc)
             if improved:
                 self.best_value, self.best_epoch, self.bad_epochs = value, self.epoch, 0
+                self.best_val_logits = self.last_val_logits
                 self._save_weights(self.checkpoints / "best.pt", self.evaluation_model().state_dict())
             elif value is not None:  # without a validation figure there is nothing to be patient about
                 self.bad_epochs += 1
@@ -303,10 +308,11 @@ class Trainer:
                 stopped_early = True
                 break
         finished = stopped_early or self.epoch >= config.epochs
-        final_state, chosen = self._final_weights() if finished else (self.model.state_dict(), "unfinished")
-        return FitResult(final_state, chosen, list(self.history), self.epoch, stopped_early, finished)
+        final_state, chosen, val_logits = (self._final_weights() if finished
+                                           else (self.model.state_dict(), "unfinished", None))
+        return FitResult(final_state, chosen, list(self.history), self.epoch, stopped_early, finished, val_logits)
 
-    def _final_weights(self) -> tuple[dict[str, torch.Tensor], str]:
+    def _final_weights(self) -> tuple[dict[str, torch.Tensor], str, np.ndarray | None]:
         config = self.config
         if config.average == "swa" and self.average is not None and int(self.average.n_averaged) > 0:
             # averaged weights need BatchNorm statistics of their own: one pass over the training set
@@ -314,13 +320,14 @@ class Trainer:
             update_bn(DataLoader(self.train_set, batch_size=config.batch_size, num_workers=config.workers),
                       self.average, device=self.device)
             n = int(self.average.n_averaged)
-            return _plain_state(self.average.module.state_dict()), f"SWA average of the last {n} epochs"
+            return _plain_state(self.average.module.state_dict()), f"SWA average of the last {n} epochs", None
         best = self.checkpoints / "best.pt"
         if self.best_value is not None and best.is_file():
             state = torch.load(best, map_location="cpu", weights_only=True)["model"]
             which = "EMA weights" if config.average == "ema" else "weights"
-            return state, f"{which} of epoch {self.best_epoch}, the best by {config.monitor}"
-        return _plain_state(self.evaluation_model().state_dict()), f"last epoch ({self.epoch}); no validation figure to choose by"
+            return state, f"{which} of epoch {self.best_epoch}, the best by {config.monitor}", self.best_val_logits
+        return (_plain_state(self.evaluation_model().state_dict()),
+                f"last epoch ({self.epoch}); no validation figure to choose by", None)
 
     # -- checkpoints -------------------------------------------------------------------------------------
     def header(self) -> dict[str, Any]:

@@ -188,3 +188,17 @@ def test_without_validation_there_is_no_early_stop(tiny_config: TrainConfig, tmp
     result = trainer.fit()
     assert not result.stopped_early and result.epochs_run == 3
     assert result.chosen == "last epoch (3); no validation figure to choose by"
+
+
+@pytest.mark.parametrize("average", ["none", "ema"])
+def test_the_chosen_weights_come_with_their_validation_logits(tiny_config: TrainConfig, tmp_path: Path,
+                                                              average: str) -> None:
+    from trainer.train import predict_logits
+
+    config = dataclasses.replace(tiny_config, epochs=3, average=average, ema_decay=0.5)
+    trainer = make_trainer(config, tmp_path)
+    result = trainer.fit()
+    net = build_model(config.arch, NIH_LABELS)
+    net.load_state_dict(result.final_state)
+    # finishing reuses them instead of predicting again: they must be exactly what it would compute
+    np.testing.assert_array_equal(result.val_logits, predict_logits(net, trainer.val_set, config.batch_size * 2))
