@@ -75,7 +75,7 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     """The ``cxr-train`` parser; ``train_defaults`` (from ``--config``) replace the built-in defaults."""
     parser = argparse.ArgumentParser(prog="cxr-train", description="Train, evaluate and export CXR Viewer models.")
     parser.add_argument("--version", action="version", version=f"cxr-train {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,export}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,export,report}")
 
     train = commands.add_parser("train", help="train a model, evaluate it and export the ONNX pair",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -98,6 +98,9 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     export.add_argument("--data", metavar="DIR", help="the run's data folder, if it moved")
     export.add_argument("--name", help="NAME of NAME.onnx (default: the run's)")
     export.add_argument("--threads", type=int, default=0, help="torch threads; 0 = torch's default")
+    from .report import add_report_command  # localisation, subgroups, expert labels, TTA (issue 10)
+
+    add_report_command(commands)
     return parser
 
 
@@ -207,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args, argv[1:])
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "report":
+            return args.run_command(args)
         return _export(args)
     except CxrError as exc:
         print(f"cxr-train: error: {exc}", file=sys.stderr)
