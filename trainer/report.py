@@ -41,7 +41,7 @@ from viewer.core.nih import NihEntry, read_data_entry
 from . import expert_labels, subgroups
 from .errors import TrainerError
 from .evaluate import evaluate_scores
-from .tta import TTA_MODES, prepare_size, tta_probabilities
+from .tta import TTA_MODES, paired_auroc_change, prepare_size, tta_probabilities
 
 if TYPE_CHECKING:
     from viewer.core.inference import Predictor
@@ -176,13 +176,8 @@ def classification_section(predictions: Predictions, labels: tuple[str, ...], ca
         "card_mean_auroc": card_metrics.get("mean_auroc")}
     if predictions.tta is not None:
         augmented = evaluate_scores(targets, predictions.tta, labels, resamples, seed, groups=groups)
-        delta = {}
-        for label in labels:
-            a, b = plain["auroc"].get(label), augmented["auroc"].get(label)
-            delta[label] = None if a is None or b is None else round(b["value"] - a["value"], 6)
-        section["tta"] = {"mode": tta, "report": augmented, "delta": delta,
-                          "mean_delta": None if plain["mean_auroc"] is None or augmented["mean_auroc"] is None
-                          else round(augmented["mean_auroc"] - plain["mean_auroc"], 6),
+        change = paired_auroc_change(targets, predictions.probabilities, predictions.tta, labels, resamples, seed, groups)
+        section["tta"] = {"mode": tta, "report": augmented, "change": change,
                           "max_abs_probability_change": round(float(np.abs(predictions.tta - predictions.probabilities).max()), 6)}
     return section
 
@@ -270,6 +265,13 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def _change(entry: dict[str, Any] | None) -> str:
+    if entry is None or entry["change"] is None:
+        return "–"
+    ci = entry.get("ci95")
+    return f"{entry['change']:+.4f}" + (f" ({ci[0]:+.3f} to {ci[1]:+.3f})" if ci else "")
+
+
 def classification_markdown(section: dict[str, Any], labels: tuple[str, ...]) -> str:
     plain, tta = section["plain"], section.get("tta")
     header = "| label | pos/neg | AUROC | 95% CI | card's test AUROC |"
@@ -288,18 +290,20 @@ def classification_markdown(section: dict[str, Any], labels: tuple[str, ...]) ->
             ci_text = f"{ci[0]:.3f}–{ci[1]:.3f}" if ci else "–"
             row = f"| {label} | {entry['n_pos']}/{entry['n_neg']} | {entry['value']:.3f} | {ci_text} | {_fmt(card)} |"
         if tta:
-            other = tta["report"]["auroc"].get(label)
-            row += f" {_fmt(other['value'] if other else None)} | {_fmt(tta['delta'][label], 4)} |"
+            other, change = tta["report"]["auroc"].get(label), tta["change"]["per_label"].get(label)
+            row += f" {_fmt(other['value'] if other else None)} | {_change(change)} |"
         lines.append(row)
     mean = f"| mean | | {_fmt(plain['mean_auroc'])} | | {_fmt(section['card_mean_auroc'])} |"
     if tta:
-        mean += f" {_fmt(tta['report']['mean_auroc'])} | {_fmt(tta['mean_delta'], 4)} |"
+        mean_change = {"change": tta["change"]["mean_change"], "ci95": tta["change"]["mean_change_ci95"]}
+        mean += f" {_fmt(tta['report']['mean_auroc'])} | {_change(mean_change)} |"
     lines.append(mean)
     lines.append("")
     lines.append(f"{plain['n_images']} images; intervals: {plain['bootstrap']['resamples']} bootstrap resamples by "
                  f"{plain['bootstrap']['unit']}. The card's AUROC was measured on the run's test split by the trainer.")
     if tta:
-        lines.append(f"TTA changed probabilities by at most {tta['max_abs_probability_change']:.4f}.")
+        lines.append(f"TTA changed probabilities by at most {tta['max_abs_probability_change']:.4f}; the change in "
+                     "AUROC has a paired bootstrap 95% interval (the same resamples with and without TTA).")
     return "\n".join(lines)
 
 

@@ -78,7 +78,8 @@ def test_report_scores_what_the_viewer_predicts(folder: Path, capsys: pytest.Cap
     # flip on this mirror-symmetric pair changes nothing
     tta = report["classification"]["tta"]
     assert tta["mode"] == "flip" and tta["max_abs_probability_change"] < 1e-5
-    assert all(d is None or abs(d) < 1e-6 for d in tta["delta"].values())
+    assert all(c is None or abs(c["change"]) < 1e-6 for c in tta["change"]["per_label"].values())
+    assert tta["change"]["mean_change_ci95"] == [0.0, 0.0]
 
     # localisation: the three boxes of two test images, none of the training image's
     loc = report["localization"]

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
 from torchvision.transforms import TenCrop
 
 from tests.factories import make_model_pair
-from trainer.tta import prepare_size, tta_probabilities, views
+from trainer.tta import paired_auroc_change, prepare_size, tta_probabilities, views
 from viewer.core.inference import Predictor
 from viewer.core.preprocess import to_model_batch
 
@@ -73,3 +74,21 @@ def test_flip_changes_nothing_on_a_mirror_symmetric_model_pair(tmp_path: Path) -
     centre = [x[4:68, 4:68] for x in larger]
     ten = tta_probabilities(lambda x: predictor.model.classify(x)[0], larger, "tencrop", (64, 64))
     assert np.abs(ten - predictor.model.classify(to_model_batch(centre))[0]).max() > 1e-4
+
+
+def test_the_auroc_change_is_paired_and_known_on_constructed_scores() -> None:
+    rng = np.random.default_rng(4)
+    targets = (rng.random((60, 2)) < 0.4).astype(float)
+    plain = rng.random((60, 2))
+    same = paired_auroc_change(targets, plain, plain.copy(), ("A", "B"), resamples=50, seed=1)
+    assert same["mean_change"] == 0.0 and same["mean_change_ci95"] == [0.0, 0.0]  # paired: no noise at all
+
+    perfect = targets + 0.1 * rng.random((60, 2))  # every positive above every negative: AUROC 1
+    better = paired_auroc_change(targets, plain, perfect, ("A", "B"), resamples=200, seed=1,
+                                 groups=list(range(30)) * 2)
+    for j, label in enumerate(("A", "B")):
+        entry = better["per_label"][label]
+        assert entry["change"] == pytest.approx(1 - roc_auc_score(targets[:, j], plain[:, j]), abs=1e-6)
+        assert entry["ci95"][0] <= entry["change"] <= entry["ci95"][1]
+    assert better["mean_change"] == pytest.approx(np.mean([better["per_label"][x]["change"] for x in "AB"]))
+    assert better["bootstrap"]["unit"] == "patient"
