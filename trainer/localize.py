@@ -26,7 +26,7 @@ that finding's map, whatever its probability):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,8 +200,9 @@ def summarize(
     """Accuracy, false positives and pointing game per finding and over all findings.
 
     ``{"per_label": {label: entry}, "all": entry}``; each entry has ``pairs``, ``boxes``,
-    ``images``, ``accuracy``/``localized``/``afp`` keyed by measure then threshold (as text,
-    e.g. ``"0.25"``), and ``pointing`` (``hits``, ``pairs``, ``rate``). Rates are None over nothing.
+    ``images``, ``empty_maps`` (flat maps, which detect nothing), ``accuracy``/``localized``/``afp``
+    keyed by measure then threshold (as text, e.g. ``"0.25"``), and ``pointing`` (``hits``,
+    ``pairs``, ``rate``). Rates are None over nothing.
     """
     pairs = list(pairs)
     groups: dict[str, list[PairResult]] = {}
@@ -224,6 +225,9 @@ def summarize(
                 result["accuracy"][measure][_key(t)] = _rate(hits, n_boxes)
                 fps = sum(p.false_positives(measure, t) for p in items)
                 result["afp"][measure][_key(t)] = _rate(fps, len(items))
+        # a map that is flat (Grad-CAM all zero after its ReLU: nothing speaks for the finding)
+        # has no region at all; a map that is not has at least its maximum's region
+        result["empty_maps"] = sum(not p.detected for p in items)
         hits = sum(p.pointing_hit for p in items)
         result["pointing"] = {"hits": hits, "pairs": len(items), "rate": _rate(hits, len(items))}
         return result
@@ -293,6 +297,9 @@ def markdown(section: dict[str, Any], thresholds: Sequence[float] = REPORTED_T) 
     per_label = section["per_label"]
     lines = [f"{section['all']['boxes']} ground-truth boxes of {section['all']['pairs']} (image, finding) pairs on "
              f"{section['images_with_boxes']} of the {section['images_evaluated']} images evaluated."]
+    if section["all"]["empty_maps"]:
+        lines.append(f"{section['all']['empty_maps']} of the {section['all']['pairs']} maps are empty (Grad-CAM zero "
+                     "everywhere after its ReLU): they detect nothing and point nowhere.")
     if section["boxes_without_model_output"]:
         lines.append("Boxes of findings the model has no output for (left out): " + ", ".join(
             f"{k} {v}" for k, v in section["boxes_without_model_output"].items()))
@@ -316,10 +323,3 @@ def markdown(section: dict[str, Any], thresholds: Sequence[float] = REPORTED_T) 
         rate = "–" if point["rate"] is None else f"{point['rate']:.2f}"
         lines.append(f"| {label} | {point['pairs']} | {point['hits']} | {rate} |")
     return "\n".join(lines)
-
-
-def format_counts(section: Mapping[str, Any]) -> str:
-    """One line: how many boxes the localisation numbers rest on."""
-    total = section["all"]
-    return (f"localisation: {total['boxes']} boxes, {total['pairs']} (image, finding) pairs, "
-            f"{section['images_with_boxes']} images")

@@ -51,6 +51,7 @@ def test_a_flat_map_points_nowhere_and_detects_nothing() -> None:
     pair = localize_pair("a.png", "Mass", np.zeros((7, 7), np.float32), [Box(0, 0, 500, 500)])
     assert pair.detected == () and not pair.pointing_hit and pair.localized("iobb", 0.1) == [False]
     assert pair.false_positives("iou", 0.1) == 0
+    assert localize.summarize([pair])["all"]["empty_maps"] == 1
 
 
 def test_boxes_come_from_the_viewers_function_at_1024_pixels() -> None:
@@ -97,7 +98,7 @@ def test_per_finding_accuracy_false_positives_and_pointing(tmp_path: Path) -> No
     assert infiltration["accuracy"]["iobb"]["0.9"] == 1.0 and infiltration["accuracy"]["iou"]["0.7"] == 1.0
     assert section["all"]["boxes"] == 3 and section["all"]["localized"]["iobb"]["0.25"] == 2
     assert section["boxes_without_model_output"] == {"Effusion": 1}
-    assert section["images_with_boxes"] == 2
+    assert section["images_with_boxes"] == 2 and section["all"]["empty_maps"] == 0
 
     text = localize.markdown(section)
     assert "| Atelectasis | 2 | 0.50 (1/2) | 0.73 |" in text  # ours beside Wang's 0.7277
