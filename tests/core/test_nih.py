@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -128,17 +127,13 @@ def test_find_data_entry_searches_the_folder_then_its_parents(tmp_path: Path) ->
 
 
 @pytest.mark.shared_data
-def test_the_official_file_is_read_fast_and_completely() -> None:
+def test_the_official_file_is_read_completely() -> None:
     csv_path = shared_path("nih-sample", "Data_Entry_2017_v2020.csv")
     assert find_data_entry(shared_path("nih-sample", "images")) == csv_path
-    start = time.perf_counter()
     entries = read_data_entry(csv_path)
-    elapsed = time.perf_counter() - start
     assert len(entries) == 112_120
     assert len({e.patient_id for e in entries.values()}) == 30_805
     assert entries["00000001_001.png"].labels == ("Cardiomegaly", "Emphysema")
     assert sum(e.no_finding for e in entries.values()) == 60_361
     assert sum("Hernia" in e.labels for e in entries.values()) == 227
     assert all(set(e.labels) <= set(NIH_LABELS) for e in entries.values())
-    # Generous bound for a shared 2-core machine; it takes ~0.4 s when the machine is idle.
-    assert elapsed < 5.0

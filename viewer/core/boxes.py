@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from .errors import CxrError, display_name
+from .errors import FileProblem
 from .heatmap import Box
 from .nih import NIH_LABELS
 
@@ -28,15 +28,8 @@ _ALIASES = {"infiltrate": "Infiltration", "pleural thickening": "Pleural_Thicken
 _CANONICAL = {label.lower(): label for label in NIH_LABELS}
 
 
-class BoxListError(CxrError):
+class BoxListError(FileProblem):
     """The box list cannot be read or is not a ``BBox_List_2017.csv``."""
-
-    def __init__(self, path: str | Path, problem: str, remedy: str | None = None) -> None:
-        self.path = Path(path)
-        message = f"{display_name(self.path)}: {problem}"
-        if remedy:
-            message += f" ({remedy})"
-        super().__init__(message)
 
 
 def normalize_label(label: str) -> str:

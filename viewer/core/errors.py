@@ -9,8 +9,8 @@ class CxrError(Exception):
     """Base of every error the viewer and trainer raise on purpose."""
 
 
-class ImageLoadError(CxrError):
-    """A file could not be turned into a radiograph.
+class FileProblem(CxrError):
+    """Something is wrong with one file: the message names it, the problem and (optionally) the fix.
 
     ``problem`` says what is wrong with the file; ``remedy`` (optional) what would fix it.
     """
@@ -23,6 +23,10 @@ class ImageLoadError(CxrError):
         if remedy:
             message += f" ({remedy})"
         super().__init__(message)
+
+
+class ImageLoadError(FileProblem):
+    """A file could not be turned into a radiograph."""
 
 
 class ModelContractError(CxrError):

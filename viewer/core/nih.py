@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CxrError, display_name
+from .errors import FileProblem
 
 # The 14 findings in the order of the official release (Wang et al. 2017, the README of the
 # download); models list their outputs in this order unless their card says otherwise.
@@ -35,15 +35,8 @@ _AGE = re.compile(r"^\s*(\d+)\s*([YMWD]?)\s*$", re.IGNORECASE)
 _MAX_AGE = 120  # the 2017 file has a few ages like 414 (typos the 2020 revision fixed)
 
 
-class DataEntryError(CxrError):
+class DataEntryError(FileProblem):
     """The label CSV cannot be read or lacks what a Data_Entry file must have."""
-
-    def __init__(self, path: str | Path, problem: str, remedy: str | None = None) -> None:
-        self.path = Path(path)
-        message = f"{display_name(self.path)}: {problem}"
-        if remedy:
-            message += f" ({remedy})"
-        super().__init__(message)
 
 
 @dataclass(frozen=True, slots=True)
