@@ -1,4 +1,4 @@
-"""The classifier: greyscale in [0,1] -> backbone -> ReLU (the Grad-CAM layer) -> GAP -> ONE linear.
+"""The classifier: greyscale in [0,1] -> backbone -> activation (the Grad-CAM layer) -> GAP -> ONE linear.
 
 Every architecture has the same head, which is what makes the exported Grad-CAM sidecar exact:
 with ``logit_c = sum_k W[c,k] mean(A^k) + b_c`` the gradient d logit_c / d A^k_ij is
@@ -7,6 +7,13 @@ with ``logit_c = sum_k W[c,k] mean(A^k) + b_c`` the gradient d logit_c / d A^k_i
 The model takes ``[N, 1, H, W]`` in [0, 1] and itself repeats grey to three channels and applies
 the ImageNet normalisation (what torchvision-layout weights files expect), in training and in the
 exported graph alike, so no caller can normalise differently.
+
+The Grad-CAM layer is ``CxrNet.act``, a hookable module whose output is the last feature block's
+output after its activation. For DenseNet121 it is the ReLU torchvision's forward applies after
+``norm5`` (post-ReLU features); for ResNets a ReLU on ``layer4``, whose last block already ends
+in one (so it changes nothing); for MobileNetV3, whose last block ends in its own Hardswish, an
+identity (the features after the Hardswish, which may be slightly negative: Grad-CAM's ReLU
+comes after the weighted sum either way).
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from torch import nn
 # ImageNet statistics: the convention of every torchvision-layout weights file a user may have.
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
+# Backbones whose last block already ends in its activation (Hardswish): no ReLU is added.
+MOBILENETS = ("mobilenet_v3_large", "mobilenet_v3_small")
 
 
 def _densenet121() -> tuple[nn.Module, int]:
@@ -37,6 +46,13 @@ def _resnet(name: str) -> tuple[nn.Module, int]:
         for key in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
     ))
     return trunk, net.fc.in_features
+
+
+def _mobilenet_v3(name: str) -> tuple[nn.Module, int]:
+    # ``features`` ends with a 1x1 Conv-BN-Hardswish block (960 channels large, 576 small);
+    # torchvision's two-layer classifier after it is replaced by the one linear layer.
+    net = getattr(torchvision.models, name)(weights=None)
+    return net.features, net.features[-1].out_channels
 
 
 def _tiny() -> tuple[nn.Module, int]:
@@ -57,13 +73,15 @@ def build_backbone(arch: str) -> tuple[nn.Module, int]:
         return _densenet121()
     if arch in ("resnet18", "resnet50"):
         return _resnet(arch)
+    if arch in MOBILENETS:
+        return _mobilenet_v3(arch)
     if arch == "tiny":
         return _tiny()
     raise ValueError(f"unknown arch {arch!r}")
 
 
 class CxrNet(nn.Module):
-    """Backbone + ReLU + global average pooling + one linear layer, over normalised grey input.
+    """Backbone + activation + global average pooling + one linear layer, over normalised grey input.
 
     Parameter names follow torchvision's (``features.*`` and ``classifier.*``), so weights files
     in torchvision's layout load with few renames (see ``weights.py``).
@@ -74,7 +92,8 @@ class CxrNet(nn.Module):
         self.arch = arch
         self.labels = tuple(labels)
         self.features, width = build_backbone(arch)
-        self.act = nn.ReLU()  # the Grad-CAM target layer: its output is the ``features`` output
+        # the Grad-CAM target layer: its output is the ``features`` output of the exported graph
+        self.act: nn.Module = nn.Identity() if arch in MOBILENETS else nn.ReLU()
         self.dropout = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
         self.classifier = nn.Linear(width, len(self.labels))
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), persistent=False)
@@ -92,7 +111,7 @@ class CxrNet(nn.Module):
         return self.classifier.in_features
 
     def feature_maps(self, image: torch.Tensor) -> torch.Tensor:
-        """``[N,1,H,W]`` in [0,1] -> the Grad-CAM layer's activations ``[N,C,h,w]`` (post-ReLU)."""
+        """``[N,1,H,W]`` in [0,1] -> the Grad-CAM layer's activations ``[N,C,h,w]`` (post-activation)."""
         x = (image.expand(-1, 3, -1, -1) - self.mean) / self.std
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)

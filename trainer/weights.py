@@ -7,7 +7,9 @@ DenseNet files saved before torchvision 0.3 (``norm.1``/``conv.2`` key names) an
 own checkpoints. Keys are normalised, then matched on their trailing components. The backbone
 must fit completely (every tensor present, every shape equal) or the file is refused: a
 half-loaded network trains worse than a random one and nobody would notice. The linear head is
-loaded only when its shape fits (an ImageNet head has 1000 outputs; it is left random).
+loaded only when its shape fits (an ImageNet head has 1000 outputs; it is left random). A file's
+own classifier tensors that have no place here (torchvision's MobileNetV3 head is two linear
+layers, ``classifier.0`` and ``classifier.3``) are ignored: the head is always replaced.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ _OLD_DENSENET = re.compile(
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "net", "ema", "model_ema")
 _HEAD_PREFIX = "classifier."
 _RESNET_HEAD = "fc."
+# a file key naming a classifier head (torchvision: classifier.N / fc; CheXNet: classifier.0)
+_FILE_HEAD = re.compile(r"(^|\.)(classifier|fc)\.")
 
 
 @dataclass(frozen=True)
@@ -143,8 +147,10 @@ def load_weights(model: CxrNet, path: str | Path) -> LoadReport:
     found = {target: key for key, target in mapping.items()}
     missing = [n for n in backbone_names if n not in found and not optional(n)]
     wrong_shape = [n for n in backbone_names if n in found and tuple(state[found[n]].shape) != tuple(own[n].shape)]
-    # extra tensors that look like network weights mean a bigger network of the same family
-    extra = [k for k in unmatched if not k.endswith("num_batches_tracked") and state[k].ndim > 0]
+    # extra tensors that look like network weights mean a bigger network of the same family;
+    # the file's own head is no part of the backbone, whatever its shape
+    extra = [k for k in unmatched if not k.endswith("num_batches_tracked") and state[k].ndim > 0
+             and not _FILE_HEAD.search(normalise_key(k))]
     if missing or wrong_shape or extra:
         problems = []
         if missing:

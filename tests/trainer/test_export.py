@@ -112,3 +112,17 @@ def test_densenet121_export_at_64_pixels(tiny_data: Path, tmp_path: Path) -> Non
     result = export_pair(net, calibration(), fields_for("densenet121", 64), tmp_path, "dn", real_images(tiny_data, 64, 2))
     assert all(check["passed"] for check in result.checks.values())
     assert ModelPair.open(result.classifier_path).feature_shape == (1024, 2, 2)
+
+
+@pytest.mark.slow
+def test_mobilenet_v3_export_passes_the_three_checks(tiny_data: Path, tmp_path: Path) -> None:
+    """MobileNetV3's Grad-CAM layer is after a Hardswish (features may be slightly negative):
+    the sidecar must still match autograd before the ReLU and pytorch-grad-cam after it."""
+    torch.manual_seed(0)
+    net = build_model("mobilenet_v3_small", NIH_LABELS)
+    result = export_pair(net, calibration(), fields_for("mobilenet_v3_small", 64), tmp_path, "mb",
+                         real_images(tiny_data, 64, 2))
+    assert all(check["passed"] for check in result.checks.values())
+    assert result.checks["gradcam"]["max_rel_diff_weighted_vs_autograd"] <= 1e-4
+    pair = ModelPair.open(result.classifier_path)
+    assert pair.feature_shape == (576, 2, 2) and pair.card.arch == "mobilenet_v3_small"

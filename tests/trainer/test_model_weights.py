@@ -15,7 +15,8 @@ from trainer.weights import load_weights, normalise_key
 from viewer.core.nih import NIH_LABELS
 
 
-@pytest.mark.parametrize(("arch", "channels"), [("tiny", 32), ("densenet121", 1024), ("resnet18", 512), ("resnet50", 2048)])
+@pytest.mark.parametrize(("arch", "channels"), [("tiny", 32), ("densenet121", 1024), ("resnet18", 512), ("resnet50", 2048),
+                                              ("mobilenet_v3_large", 960), ("mobilenet_v3_small", 576)])
 def test_every_arch_ends_in_gap_and_one_linear_layer(arch: str, channels: int) -> None:
     torch.manual_seed(0)
     net = build_model(arch, NIH_LABELS).eval()
@@ -24,9 +25,34 @@ def test_every_arch_ends_in_gap_and_one_linear_layer(arch: str, channels: int) -
         features = net.feature_maps(images)
         logits = net(images)
     assert features.shape[:2] == (2, channels) and logits.shape == (2, 14)
-    assert float(features.min()) >= 0.0  # the Grad-CAM layer is post-ReLU
+    # the only modules after the Grad-CAM layer: the one linear layer (and dropout)
+    assert [name for name, m in net.named_children()] == ["features", "act", "dropout", "classifier"]
+    assert isinstance(net.classifier, torch.nn.Linear)
     expected = features.mean(dim=(2, 3)) @ net.classifier.weight.T + net.classifier.bias
     torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ["densenet121", "resnet18", "tiny"])
+def test_the_grad_cam_layer_is_post_relu(arch: str) -> None:
+    net = build_model(arch, NIH_LABELS).eval()
+    assert isinstance(net.act, torch.nn.ReLU)
+    with torch.no_grad():
+        assert float(net.feature_maps(torch.rand(2, 1, 64, 64)).min()) >= 0.0
+
+
+@pytest.mark.parametrize("arch", ["mobilenet_v3_large", "mobilenet_v3_small"])
+def test_mobilenet_grad_cam_layer_is_the_last_block_after_its_hardswish(arch: str) -> None:
+    torch.manual_seed(0)
+    net = build_model(arch, NIH_LABELS).eval()
+    last = net.features[-1]
+    assert isinstance(last[-1], torch.nn.Hardswish) and isinstance(net.act, torch.nn.Identity)
+    seen = {}
+    last.register_forward_hook(lambda module, args, output: seen.setdefault("block", output))
+    net.act.register_forward_hook(lambda module, args, output: seen.setdefault("act", output))
+    with torch.no_grad():
+        features = net.feature_maps(torch.rand(2, 1, 64, 64))
+    assert torch.equal(seen["act"], seen["block"]) and torch.equal(features, seen["block"])
+    assert float(features.min()) >= -3 / 8  # Hardswish's least value: no ReLU was added after it
 
 
 def test_grey_input_is_normalised_inside_the_model() -> None:
@@ -94,6 +120,18 @@ def test_normalise_key_examples() -> None:
     assert normalise_key("densenet121.classifier.0.bias") == "densenet121.classifier.bias"
 
 
+@pytest.mark.parametrize("arch", ["mobilenet_v3_large", "mobilenet_v3_small"])
+def test_torchvision_mobilenet_file_loads_and_its_two_layer_head_is_left(arch: str, tmp_path: Path) -> None:
+    torch.manual_seed(4)
+    state = getattr(torchvision.models, arch)(weights=None).state_dict()  # classifier.0 and classifier.3
+    net = build_model(arch, NIH_LABELS)
+    head_before = net.classifier.weight.clone()
+    report = load_weights(net, save({"module." + k: v for k, v in state.items()}, tmp_path / f"{arch}.pth"))
+    assert_backbone_loaded(net, state)
+    assert not report.head_loaded and torch.equal(net.classifier.weight, head_before)
+    assert set(report.ignored) >= {"module.classifier.3.weight", "module.classifier.3.bias"}
+
+
 def test_torchvision_resnet_names_map_to_the_trunk(tmp_path: Path) -> None:
     torch.manual_seed(3)
     state = torchvision.models.resnet18(weights=None, num_classes=14).state_dict()
@@ -119,6 +157,10 @@ def test_own_checkpoint_loads(tmp_path: Path) -> None:
         ("resnet18", "densenet121", "do not fit --arch densenet121"),
         ("resnet50", "resnet18", "do not fit --arch resnet18"),
         ("resnet34", "resnet18", "file tensors have no place in it"),  # same names, more blocks
+        ("densenet121", "mobilenet_v3_large", "do not fit --arch mobilenet_v3_large"),
+        ("mobilenet_v3_large", "densenet121", "do not fit --arch densenet121"),
+        ("mobilenet_v3_small", "mobilenet_v3_large", "do not fit --arch mobilenet_v3_large"),
+        ("mobilenet_v3_large", "mobilenet_v3_small", "do not fit --arch mobilenet_v3_small"),
     ],
 )
 def test_weights_of_another_arch_are_refused(tmp_path: Path, file_arch: str, arch: str, message: str) -> None:
