@@ -2,10 +2,13 @@
 
 AUROC is computed from ranks (the Mann-Whitney statistic, ties counted half), in a weighted form
 so that a bootstrap resample is just a vector of counts: 1000 resamples of a 25,000-image test
-split cost a few seconds, not minutes. scikit-learn's ``roc_auc_score`` is the tests' oracle.
+split cost a few seconds, not minutes. Beside it: the micro-average AUROC (all labels' scores
+pooled), PR-AUC (average precision), sensitivity/specificity/precision/F1 at given thresholds,
+and the expected calibration error. scikit-learn is the tests' oracle for each.
 
 ``evaluate_predictions`` scores a CSV written by ``cxr-viewer batch`` (columns ``prob_<Label>``)
-or any CSV with one column per label, against the labels of the NIH Data_Entry file.
+or any CSV with an ``Image Index`` column and one probability column per label (named by the
+label, with or without ``prob_``), against the labels of the NIH Data_Entry file.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +56,105 @@ def auroc(y_true: np.ndarray, y_score: np.ndarray) -> float | None:
         return None
     value = _weighted_auroc(y_true, y_score, np.ones((1, len(y_true))))[0]
     return None if math.isnan(value) else float(value)
+
+
+def micro_auroc(targets: np.ndarray, scores: np.ndarray) -> float | None:
+    """AUROC of all (image, label) pairs pooled: scikit-learn's ``average="micro"``."""
+    return auroc(np.asarray(targets).ravel(), np.asarray(scores).ravel())
+
+
+def average_precision(y_true: np.ndarray, y_score: np.ndarray) -> float | None:
+    """PR-AUC as average precision, sum over thresholds of (R_n - R_n-1) * P_n, a threshold at
+    every distinct score (scikit-learn's definition: no interpolation); None without positives."""
+    y_true = np.asarray(y_true, np.float64) > 0.5
+    y_score = np.asarray(y_score, np.float64)
+    if not y_true.any():
+        return None
+    order = np.argsort(-y_score, kind="mergesort")
+    score, positive = y_score[order], y_true[order]
+    last_of_group = np.r_[np.flatnonzero(score[1:] != score[:-1]), len(score) - 1]
+    tp = np.cumsum(positive)[last_of_group]
+    flagged = last_of_group + 1
+    precision = tp / flagged
+    recall = tp / tp[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def confusion_figures(y_true: np.ndarray, flagged: np.ndarray) -> dict[str, Any]:
+    """Counts and rates of a yes/no decision against the truth. A rate is None where its
+    denominator is zero (no positives: no sensitivity; nothing flagged: no precision)."""
+    y_true, flagged = np.asarray(y_true) > 0.5, np.asarray(flagged, bool)
+    tp, fp = int((y_true & flagged).sum()), int((~y_true & flagged).sum())
+    fn, tn = int((y_true & ~flagged).sum()), int((~y_true & ~flagged).sum())
+
+    def ratio(a: int, b: int) -> float | None:
+        return round(a / b, 6) if b else None
+
+    return {"tp": tp, "fp": fp, "tn": tn, "fn": fn, "sensitivity": ratio(tp, tp + fn),
+            "specificity": ratio(tn, tn + fp), "precision": ratio(tp, tp + fp), "f1": ratio(2 * tp, 2 * tp + fp + fn)}
+
+
+def operating_points(
+    targets: np.ndarray, probabilities: np.ndarray, thresholds: Mapping[str, float], labels: Sequence[str],
+    rule: str,
+) -> dict[str, Any]:
+    """Sensitivity, specificity, precision and F1 of each label flagged at ``probability >=
+    thresholds[label]``, with the rule that chose the thresholds, and the means over labels."""
+    per_label = {}
+    for j, label in enumerate(labels):
+        figures = confusion_figures(targets[:, j], probabilities[:, j] >= thresholds[label])
+        per_label[label] = {"threshold": round(float(thresholds[label]), 6), **figures}
+    return {"rule": rule, "per_label": per_label, "mean": _means(per_label, ("sensitivity", "specificity", "f1"))}
+
+
+def _means(per_label: Mapping[str, Mapping[str, Any]], keys: Sequence[str]) -> dict[str, float | None]:
+    out = {}
+    for key in keys:
+        values = [v[key] for v in per_label.values() if v is not None and v.get(key) is not None]
+        out[key] = round(float(np.mean(values)), 6) if values else None
+    return out
+
+
+ECE_BINS = 10
+
+
+def calibration_error(y_true: np.ndarray, y_prob: np.ndarray, bins: int = ECE_BINS) -> float | None:
+    """Expected calibration error: sum over equal-width probability bins of (share of images in
+    the bin) x |observed frequency - mean probability|. Bins as scikit-learn's
+    ``calibration_curve(strategy="uniform")``: (lo, hi], the first also holding 0."""
+    y_true, y_prob = np.asarray(y_true, np.float64), np.asarray(y_prob, np.float64)
+    if len(y_true) == 0:
+        return None
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.searchsorted(edges[1:-1], y_prob)
+    count = np.bincount(which, minlength=bins)
+    observed = np.bincount(which, weights=y_true, minlength=bins)
+    predicted = np.bincount(which, weights=y_prob, minlength=bins)
+    used = count > 0
+    gaps = np.abs(observed[used] - predicted[used]) / count[used]
+    return float(np.sum(count[used] / len(y_true) * gaps))
+
+
+def calibration_errors(targets: np.ndarray, probabilities: np.ndarray, labels: Sequence[str],
+                       bins: int = ECE_BINS) -> dict[str, Any]:
+    """Per-label ECE and its mean over labels."""
+    per_label = {}
+    for j, label in enumerate(labels):
+        value = calibration_error(targets[:, j], probabilities[:, j], bins)
+        per_label[label] = None if value is None else round(value, 6)
+    defined = [v for v in per_label.values() if v is not None]
+    return {"per_label": per_label, "mean": round(float(np.mean(defined)), 6) if defined else None}
+
+
+def ece_report(targets: np.ndarray, before: np.ndarray, after: np.ndarray, labels: Sequence[str],
+               split: str, method: str) -> dict[str, Any]:
+    """The ECE of the sigmoid of the raw logits and of the calibrated probabilities, on ``split``."""
+    return {
+        "split": split, "calibration": method, "bins": ECE_BINS,
+        "binning": "equal width on [0, 1]; ECE = sum of bin share x |frequency - mean probability|",
+        "before": calibration_errors(targets, before, labels),
+        "after": calibration_errors(targets, after, labels),
+    }
 
 
 def mean_auroc(targets: np.ndarray, scores: np.ndarray) -> float | None:
@@ -121,10 +224,19 @@ def evaluate_scores(
                 entry["ci95"] = None
         per_label[label] = entry
     defined = [e["value"] for e in per_label.values() if e is not None]
+    precision = {}
+    for j, label in enumerate(labels):
+        value = average_precision(targets[:, j], scores[:, j]) if values[j] is not None else None
+        precision[label] = None if value is None else round(value, 6)
+    defined_ap = [v for v in precision.values() if v is not None]
+    micro = micro_auroc(targets, scores) if n else None
     return {
         "auroc": per_label,
         "mean_auroc": round(float(np.mean(defined)), 6) if defined else None,
         "labels_with_auroc": len(defined),
+        "micro_auroc": None if micro is None else round(micro, 6),
+        "average_precision": precision,  # PR-AUC, for the labels that have an AUROC
+        "mean_average_precision": round(float(np.mean(defined_ap)), 6) if defined_ap else None,
         "n_images": n,
         "bootstrap": {"resamples": resamples, "seed": seed,
                       "unit": "patient" if groups is not None else "image", "interval": "percentile 95%"},
@@ -224,57 +336,114 @@ def write_predictions_csv(
             writer.writerow(row)
 
 
-def read_predictions(path: Path) -> tuple[list[str], np.ndarray, list[str], int]:
-    """(image names, scores [N, L], label names, rows skipped for status != ok) of a CSV.
+def canonical_label(name: str) -> str | None:
+    """The NIH label a column name means (``Pleural Thickening``, ``pleural_thickening`` ->
+    ``Pleural_Thickening``); None when it names none."""
+    key = name.strip().lower().replace(" ", "_")
+    return _LABEL_KEYS.get(key)
 
-    Label columns are ``prob_<Label>`` when any exist, else columns named like the NIH labels.
+
+_LABEL_KEYS = {label.lower(): label for label in NIH_LABELS}
+
+
+@dataclass
+class PredictionsTable:
+    """The usable rows of a predictions CSV."""
+
+    names: list[str]
+    scores: np.ndarray  # [N, L]
+    labels: list[str]  # NIH spelling, in column order
+    flags: np.ndarray | None  # [N, L] 0/1 from flag_<Label> columns, when every label has one
+    skipped: int  # rows whose status is not ok
+
+
+def read_predictions_table(path: Path) -> PredictionsTable:
+    """Read a predictions CSV; ``TrainerError`` saying what is missing.
+
+    Label columns are ``prob_<Label>`` when any exist, else columns named like the NIH labels
+    (spaces or underscores, any case). ``flag_<Label>`` columns (the batch CSV's) are read too.
     """
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))
-            columns = [c.strip() for c in (rows[0].keys() if rows else [])]
+            columns = [c.strip() for c in (rows[0].keys() if rows else []) if c is not None]
     except FileNotFoundError:
         raise TrainerError(f"{path}: predictions file not found") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise TrainerError(f"{path}: cannot be read as a CSV file ({exc})") from None
     if not rows:
         raise TrainerError(f"{path}: has no rows of predictions")
-    prob_columns = [c for c in columns if c.startswith(PROB_PREFIX)]
-    if prob_columns:
-        labels = [c[len(PROB_PREFIX):] for c in prob_columns]
+    prefixed = [c for c in columns if c.startswith(PROB_PREFIX)]
+    if prefixed:
+        unknown = [c for c in prefixed if canonical_label(c[len(PROB_PREFIX):]) is None]
+        if unknown:
+            raise TrainerError(f"{path}: columns for labels the NIH file does not have: "
+                               f"{', '.join(c[len(PROB_PREFIX):] for c in unknown)}")
+        prob_columns = prefixed
+        labels = [canonical_label(c[len(PROB_PREFIX):]) for c in prefixed]
     else:
-        labels = [c for c in columns if c in NIH_LABELS]
-        prob_columns = labels
+        prob_columns = [c for c in columns if canonical_label(c) is not None]
+        labels = [canonical_label(c) for c in prob_columns]
     if not labels:
         raise TrainerError(
-            f"{path}: no prediction columns (expected prob_<Label> columns as cxr-viewer batch "
-            "writes them, or columns named after the NIH labels)"
+            f"{path}: no prediction columns (expected an 'Image Index' column and one probability column "
+            "per label, named prob_<Label> as cxr-viewer batch writes them or just <Label>, e.g. prob_Effusion)"
         )
+    if len(set(labels)) != len(labels):
+        raise TrainerError(f"{path}: two columns give the same label ({', '.join(prob_columns)})")
     if "Image Index" not in columns and "path" not in columns:
-        raise TrainerError(f"{path}: needs an 'Image Index' or 'path' column naming each image")
-    names, scores, skipped = [], [], 0
+        raise TrainerError(f"{path}: needs an 'Image Index' column naming each image (the NIH file name)")
+    flag_of = {canonical_label(c[len(FLAG_PREFIX):]): c for c in columns if c.startswith(FLAG_PREFIX)}
+    flag_columns = [flag_of.get(x) for x in labels]
+    has_flags = all(c is not None for c in flag_columns)
+    names, scores, flags, skipped = [], [], [], 0
     for line, row in enumerate(rows, start=2):
         row = {(k or "").strip(): v for k, v in row.items()}
-        if row.get("status", "ok").strip() not in ("ok", ""):
+        if (row.get("status") or "ok").strip() not in ("ok", ""):
             skipped += 1
             continue
         name = (row.get("Image Index") or "").strip() or os.path.basename((row.get("path") or "").strip())
         try:
-            scores.append([float(row[c]) for c in prob_columns])
+            values = [float(row[c]) for c in prob_columns]
+            if has_flags:
+                flags.append([int(float(row[c])) for c in flag_columns])  # type: ignore[index]
         except (TypeError, ValueError):
             raise TrainerError(f"{path}: line {line} has a prediction that is not a number") from None
+        scores.append(values)
         names.append(name)
-    return names, np.asarray(scores, np.float64).reshape(len(names), len(labels)), labels, skipped
+    shape = (len(names), len(labels))
+    return PredictionsTable(names, np.asarray(scores, np.float64).reshape(shape), labels,  # type: ignore[arg-type]
+                            np.asarray(flags, np.float64).reshape(shape) if has_flags else None, skipped)
 
 
-def evaluate_predictions(
+def read_predictions(path: Path) -> tuple[list[str], np.ndarray, list[str], int]:
+    """(image names, scores [N, L], label names, rows skipped for status != ok) of a CSV."""
+    table = read_predictions_table(path)
+    return table.names, table.scores, table.labels, table.skipped
+
+
+@dataclass
+class ScoredPredictions:
+    """A predictions file matched with the NIH labels: one row per labelled image."""
+
+    names: list[str]
+    targets: np.ndarray  # [N, L] 0/1
+    scores: np.ndarray  # [N, L]
+    flags: np.ndarray | None
+    labels: list[str]
+    groups: list[int]  # patient ids
+    csv_path: Path
+    rows_not_ok: int
+    rows_not_in_labels: int
+    duplicate_rows: int
+
+
+def scored_predictions(
     predictions: str | os.PathLike[str],
     data: str | os.PathLike[str] | None = None,
     labels_csv: str | os.PathLike[str] | None = None,
-    resamples: int = 1000,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Score a predictions CSV against the NIH labels (from ``labels_csv`` or found via ``data``)."""
+) -> ScoredPredictions:
+    """The predictions of a CSV beside the NIH labels (from ``labels_csv`` or found via ``data``)."""
     predictions = Path(predictions)
     csv_path = Path(labels_csv) if labels_csv else None
     if csv_path is None:
@@ -286,45 +455,87 @@ def evaluate_predictions(
                 "folder (pass --data with the NIH images or --labels-csv FILE)"
             )
     entries = read_data_entry(csv_path)
-    names, scores, labels, skipped = read_predictions(predictions)
-    unknown = [x for x in labels if x not in NIH_LABELS]
-    if unknown:
-        raise TrainerError(f"{predictions}: columns for labels the NIH file does not have: {', '.join(unknown)}")
-    keep = [i for i, name in enumerate(names) if name in entries]
+    table = read_predictions_table(predictions)
+    keep = [i for i, name in enumerate(table.names) if name in entries]
     if not keep:
-        raise TrainerError(f"{predictions}: none of its {len(names)} images is listed in {csv_path.name}")
+        raise TrainerError(f"{predictions}: none of its {len(table.names)} images is listed in {csv_path.name} "
+                           "(its 'Image Index' column must hold the NIH file names)")
     seen: set[str] = set()
     unique = []
     for i in keep:
-        if names[i] not in seen:  # an image listed twice counts once
-            seen.add(names[i])
+        if table.names[i] not in seen:  # an image listed twice counts once
+            seen.add(table.names[i])
             unique.append(i)
-    chosen = [entries[names[i]] for i in unique]
-    targets = np.array([[1.0 if x in e.labels else 0.0 for x in labels] for e in chosen])
-    report = evaluate_scores(targets, scores[unique], labels, resamples, seed,
-                             groups=[e.patient_id for e in chosen])
+    chosen = [entries[table.names[i]] for i in unique]
+    targets = np.array([[1.0 if x in e.labels else 0.0 for x in table.labels] for e in chosen])
+    return ScoredPredictions(
+        names=[table.names[i] for i in unique], targets=targets, scores=table.scores[unique],
+        flags=None if table.flags is None else table.flags[unique], labels=table.labels,
+        groups=[e.patient_id for e in chosen], csv_path=Path(csv_path), rows_not_ok=table.skipped,
+        rows_not_in_labels=len(table.names) - len(keep), duplicate_rows=len(keep) - len(unique),
+    )
+
+
+def evaluate_predictions(
+    predictions: str | os.PathLike[str],
+    data: str | os.PathLike[str] | None = None,
+    labels_csv: str | os.PathLike[str] | None = None,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Score a predictions CSV against the NIH labels (from ``labels_csv`` or found via ``data``):
+    ``evaluate_scores`` (AUROC with patient-bootstrap intervals, micro AUROC, PR-AUC), the ECE of
+    the probabilities and, when the file has ``flag_<Label>`` columns, the operating points of
+    those flags."""
+    scored = scored_predictions(predictions, data, labels_csv)
+    report = evaluate_scores(scored.targets, scored.scores, scored.labels, resamples, seed, groups=scored.groups)
+    if scored.scores.size and 0.0 <= scored.scores.min() and scored.scores.max() <= 1.0:
+        report["calibration_error"] = {"bins": ECE_BINS,
+                                       **calibration_errors(scored.targets, scored.scores, scored.labels)}
+    else:  # scores, not probabilities (AUROC and PR-AUC only need their order)
+        report["calibration_error"] = None
+    if scored.flags is not None:
+        per_label = {x: confusion_figures(scored.targets[:, j], scored.flags[:, j] > 0.5)
+                     for j, x in enumerate(scored.labels)}
+        report["operating_points"] = {"rule": "the file's flag_<Label> columns", "per_label": per_label,
+                                      "mean": _means(per_label, ("sensitivity", "specificity", "f1"))}
     report.update({
         "predictions": str(predictions),
-        "labels_csv": str(csv_path),
-        "rows_not_ok": skipped,
-        "rows_not_in_labels": len(names) - len(keep),
-        "duplicate_rows": len(keep) - len(unique),
+        "labels_csv": str(scored.csv_path),
+        "rows_not_ok": scored.rows_not_ok,
+        "rows_not_in_labels": scored.rows_not_in_labels,
+        "duplicate_rows": scored.duplicate_rows,
     })
     return report
 
 
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text table of a report from ``evaluate_scores``/``evaluate_predictions``."""
-    lines = [f"{'label':<20} {'AUROC':>7}  {'95% CI':>15}  {'pos':>5} {'neg':>6}"]
+    ap = report.get("average_precision", {})
+    lines = [f"{'label':<20} {'AUROC':>7}  {'95% CI':>15}  {'PR-AUC':>6}  {'pos':>5} {'neg':>6}"]
     for label, entry in report["auroc"].items():
         if entry is None:
             lines.append(f"{label:<20} {'n/a':>7}  {'(one class only)':>15}")
             continue
         ci = entry.get("ci95")
         ci_text = f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else "n/a"
-        lines.append(f"{label:<20} {entry['value']:>7.4f}  {ci_text:>15}  {entry['n_pos']:>5} {entry['n_neg']:>6}")
-    mean = report.get("mean_auroc")
-    lines.append(f"{'mean':<20} {mean:>7.4f}" if mean is not None else f"{'mean':<20} {'n/a':>7}")
+        pr = ap.get(label)
+        pr_text = "n/a" if pr is None else f"{pr:.3f}"
+        lines.append(f"{label:<20} {entry['value']:>7.4f}  {ci_text:>15}  {pr_text:>6}  "
+                     f"{entry['n_pos']:>5} {entry['n_neg']:>6}")
+    for name, key in (("mean", "mean_auroc"), ("micro-average", "micro_auroc")):
+        value = report.get(key)
+        lines.append(f"{name:<20} {value:>7.4f}" if value is not None else f"{name:<20} {'n/a':>7}")
+    if report.get("mean_average_precision") is not None:
+        lines.append(f"{'mean PR-AUC':<20} {report['mean_average_precision']:>7.4f}")
+    ece = report.get("calibration_error")
+    if ece and ece.get("mean") is not None:
+        lines.append(f"{'mean ECE':<20} {ece['mean']:>7.4f}  ({ece['bins']} equal-width bins)")
+    points = report.get("operating_points")
+    if points and any(points["mean"].values()):
+        mean = points["mean"]
+        text = ", ".join(f"{k} {v:.3f}" for k, v in mean.items() if v is not None)
+        lines.append(f"at {points['rule']}: mean {text}")
     lines.append(f"{report['n_images']} images; bootstrap: {report['bootstrap']['resamples']} resamples by "
                  f"{report['bootstrap']['unit']}")
     return "\n".join(lines)

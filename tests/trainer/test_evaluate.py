@@ -10,16 +10,29 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import (
+    average_precision_score,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    roc_curve,
+)
 
 from trainer.calibrate import fit_calibration
 from trainer.cli import main
 from trainer.errors import TrainerError
 from trainer.evaluate import (
     auroc,
+    average_precision,
+    calibration_error,
     choose_thresholds,
+    confusion_figures,
     evaluate_predictions,
     evaluate_scores,
+    micro_auroc,
+    operating_points,
     youden_threshold,
 )
 from viewer.core.nih import NIH_LABELS, read_data_entry
@@ -34,6 +47,69 @@ def test_auroc_matches_sklearn_including_ties(pairs: list[tuple[bool, int]]) -> 
         assert auroc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
     else:
         assert auroc(y, score) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 6)), min_size=2, max_size=60))
+def test_average_precision_matches_sklearn_including_ties(pairs: list[tuple[bool, int]]) -> None:
+    y = np.array([p for p, _ in pairs], float)
+    score = np.array([s for _, s in pairs], float) / 6
+    if y.sum() > 0:
+        assert average_precision(y, score) == pytest.approx(average_precision_score(y, score), abs=1e-12)
+    else:
+        assert average_precision(y, score) is None
+
+
+def test_micro_auroc_matches_sklearn() -> None:
+    rng = np.random.default_rng(5)
+    y = (rng.random((200, 4)) < [0.05, 0.2, 0.4, 0.1]).astype(float)
+    scores = np.round(y * rng.random((200, 4)) * 0.5 + rng.random((200, 4)), 2)  # with ties
+    assert micro_auroc(y, scores) == pytest.approx(roc_auc_score(y, scores, average="micro"), abs=1e-12)
+    report = evaluate_scores(y, scores, list("abcd"), resamples=0)
+    assert report["micro_auroc"] == pytest.approx(roc_auc_score(y, scores, average="micro"), abs=1e-6)
+    for j, label in enumerate("abcd"):
+        assert report["average_precision"][label] == pytest.approx(average_precision_score(y[:, j], scores[:, j]),
+                                                                   abs=1e-6)
+    assert report["mean_average_precision"] == pytest.approx(
+        np.mean([average_precision_score(y[:, j], scores[:, j]) for j in range(4)]), abs=1e-6)
+
+
+def test_operating_points_match_sklearn() -> None:
+    rng = np.random.default_rng(6)
+    y = (rng.random((300, 3)) < [0.1, 0.3, 0.0]).astype(float)
+    p = np.clip(y * 0.3 + rng.random((300, 3)) * 0.7, 0, 1)
+    thresholds = {"a": 0.5, "b": 0.62, "c": 0.4}
+    result = operating_points(y, p, thresholds, ["a", "b", "c"], "test rule")
+    assert result["rule"] == "test rule"
+    for j, label in enumerate("ab"):
+        flagged = (p[:, j] >= thresholds[label]).astype(int)
+        entry = result["per_label"][label]
+        assert entry["sensitivity"] == pytest.approx(recall_score(y[:, j], flagged), abs=1e-6)
+        assert entry["specificity"] == pytest.approx(recall_score(1 - y[:, j], 1 - flagged), abs=1e-6)
+        assert entry["precision"] == pytest.approx(precision_score(y[:, j], flagged), abs=1e-6)
+        assert entry["f1"] == pytest.approx(f1_score(y[:, j], flagged), abs=1e-6)
+        assert entry["tp"] + entry["fn"] == int(y[:, j].sum()) and entry["threshold"] == thresholds[label]
+    no_positives = result["per_label"]["c"]
+    assert no_positives["sensitivity"] is None and no_positives["specificity"] is not None
+    assert no_positives["f1"] == (0.0 if no_positives["fp"] else None)
+    assert result["mean"]["sensitivity"] == pytest.approx(
+        np.mean([result["per_label"][x]["sensitivity"] for x in "ab"]), abs=1e-6)
+    assert confusion_figures(np.array([1, 0]), np.array([False, False]))["precision"] is None
+
+
+@pytest.mark.parametrize("bins", [5, 10])
+def test_calibration_error_against_sklearns_calibration_curve(bins: int) -> None:
+    rng = np.random.default_rng(7)
+    p = rng.random(500) ** 2
+    p[:5] = [0.0, 0.1, 0.2, 1.0, 0.5]  # values on bin edges go where scikit-learn puts them
+    y = (rng.random(500) < np.clip(p * 1.3, 0, 1)).astype(float)
+    observed, predicted = calibration_curve(y, p, n_bins=bins, strategy="uniform")
+    edges = np.linspace(0, 1, bins + 1)
+    counts = np.bincount(np.searchsorted(edges[1:-1], p), minlength=bins)
+    weights = counts[counts > 0] / len(p)
+    assert calibration_error(y, p, bins) == pytest.approx(np.sum(weights * np.abs(observed - predicted)), abs=1e-12)
+    assert calibration_error(np.array([0.0, 1.0]), np.array([0.0, 1.0])) == 0.0  # perfectly calibrated
+    assert calibration_error(np.array([0.0, 0.0]), np.array([0.95, 0.95])) == pytest.approx(0.95)
 
 
 def test_bootstrap_interval_is_seeded_and_brackets_the_estimate() -> None:
@@ -145,6 +221,46 @@ def test_evaluate_predictions_against_the_labels(tiny_data: Path, tmp_path: Path
     printed = capsys.readouterr().out
     assert code == 0 and "mean" in printed and "Hernia" in printed
     assert json.loads(out.read_text())["auroc"] == json.loads(json.dumps(report["auroc"]))
+
+
+def test_evaluate_reads_label_columns_in_any_spelling_and_scores_the_flags(tiny_data: Path, tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """An 'Image Index' column and one probability column per label, however the label is written;
+    the batch CSV's flag_ columns give sensitivity, specificity and F1."""
+    entries = read_data_entry(tiny_data / "Data_Entry_2017_v2020.csv")
+    names = sorted(entries)
+    rng = np.random.default_rng(1)
+    labels = ["Effusion", "Pleural_Thickening", "Hernia"]
+    truth = np.array([[float(x in entries[n].labels) for x in labels] for n in names])
+    probs = np.clip(truth * 0.4 + rng.random(truth.shape) * 0.6, 0, 1)
+    path = tmp_path / "other_model.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Image Index", "effusion", "Pleural Thickening", "HERNIA", "flag_Effusion",
+                         "flag_Pleural Thickening", "flag_Hernia"])
+        for name, row in zip(names, probs):
+            writer.writerow([name, *[f"{v:.6f}" for v in row], *[int(v >= 0.5) for v in row]])
+    report = evaluate_predictions(path, data=tiny_data, resamples=50)
+    assert list(report["auroc"]) == labels
+    rounded = np.round(probs, 6)
+    for j, label in enumerate(labels):
+        assert report["auroc"][label]["value"] == pytest.approx(roc_auc_score(truth[:, j], rounded[:, j]), abs=1e-6)
+        flagged = (rounded[:, j] >= 0.5).astype(int)
+        point = report["operating_points"]["per_label"][label]
+        assert point["sensitivity"] == pytest.approx(recall_score(truth[:, j], flagged), abs=1e-6)
+        assert point["f1"] == pytest.approx(f1_score(truth[:, j], flagged), abs=1e-6)
+        assert report["calibration_error"]["per_label"][label] == pytest.approx(
+            calibration_error(truth[:, j], rounded[:, j]), abs=1e-6)
+    assert report["micro_auroc"] == pytest.approx(roc_auc_score(truth, rounded, average="micro"), abs=1e-6)
+
+    markdown, roc = tmp_path / "table.md", tmp_path / "roc.png"
+    code = main(["evaluate", "--predictions", str(path), "--data", str(tiny_data), "--bootstrap", "20",
+                 "--markdown", str(markdown), "--roc", str(roc)])
+    printed = capsys.readouterr().out
+    assert code == 0 and "micro-average" in printed and "PR-AUC" in printed
+    table = markdown.read_text()
+    assert "| Pleural Thickening |" in table and "0.708 | 0.765 | 0.8062 |" in table  # Wang, Yao, CheXNet
+    assert roc.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_evaluate_refuses_files_without_predictions(tiny_data: Path, tmp_path: Path) -> None:
