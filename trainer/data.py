@@ -49,6 +49,7 @@ class LabelledImages:
     csv_path: Path
     labels: tuple[str, ...] = NIH_LABELS
     unlabelled: list[Path] = field(default_factory=list)  # images the CSV does not list
+    rows_without_image: int = 0  # CSV rows whose image is not under the data folder (skipped)
 
     def targets(self, indices: Sequence[int] | None = None) -> np.ndarray:
         """The [N, L] float32 0/1 label matrix (all samples, or those at ``indices``)."""
@@ -131,9 +132,15 @@ def load_labelled_images(
     if unlabelled:
         log.warning("%d images under %s are not in %s and are left out (e.g. %s)",
                     len(unlabelled), folder, csv_path.name, unlabelled[0].name)
+    found = {path.name for path in files}
+    rows_without_image = sum(1 for name in entries if name not in found)
+    if rows_without_image:
+        # normal for a partial download or a sample; counted so a missing images_0NN folder shows
+        log.info("%d of the %d rows of %s have no image under %s and are skipped", rows_without_image,
+                 len(entries), csv_path.name, folder)
     if max_images is not None:
         samples = samples[:max_images]
-    return LabelledImages(samples, csv_path, NIH_LABELS, unlabelled)
+    return LabelledImages(samples, csv_path, NIH_LABELS, unlabelled, rows_without_image)
 
 
 # -- pixel sources ------------------------------------------------------------------------------

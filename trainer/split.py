@@ -3,13 +3,17 @@
 Three ways, chosen by ``--split``:
 
 * ``official``: NIH's ``test_list.txt`` is the test split; validation patients are drawn from
-  ``train_val_list.txt`` (the official lists are themselves split by patient);
+  ``train_val_list.txt`` (the official lists are themselves split by patient). The lists are
+  found beside the data, or given with ``--split-lists`` (a folder or the two files);
 * ``random``: patients are assigned by iterative stratification (Sechidis et al. 2011) applied
   to patients, so every finding, rare ones included, has about its share of positives in
   each split, which a small sample needs for its validation and test AUROCs to mean anything;
 * ``auto``: official when both list files are found beside the data, else random.
 
-A split is written as ``split.csv`` and identified by a hash of its lists (in the model card).
+Whatever the way, a patient with images in two splits stops the run (``check_patients_disjoint``).
+A split is written as ``split.csv`` and as one list per split (``train_list.txt``, ...), and
+identified by a hash of its lists (in the model card); ``split_summary`` gives each split's
+size and per-label prevalence, which the run prints.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,8 +65,9 @@ def check_patients_disjoint(samples: Sequence[Sample], split: Split) -> None:
             patient = samples[i].patient_id
             if owner.setdefault(patient, name) != name:
                 raise TrainerError(
-                    f"patient {patient} has images in both the {owner[patient]} and {name} splits "
-                    "(a split must keep each patient's images together)"
+                    f"patient {patient} has images in both the {owner[patient]} and {name} splits, "
+                    f"e.g. {samples[i].image_index} (a split must keep each patient's images together: "
+                    "fix the split lists or file, or let cxr-train split by patient with --split random)"
                 )
 
 
@@ -132,6 +138,33 @@ def stratified_patient_split(
 
 
 # -- the official NIH lists -------------------------------------------------------------------------
+def resolve_split_lists(given: Sequence[str | Path]) -> tuple[Path, Path]:
+    """``--split-lists``: a folder holding both official lists, or the two files.
+
+    Two files are (train_val, test) in that order, unless their names say otherwise
+    (``test_list.txt`` first is recognised by its name).
+    """
+    paths = [Path(p) for p in given]
+    if len(paths) == 1 and paths[0].is_dir():
+        lists = tuple(paths[0] / name for name in OFFICIAL_LISTS)
+        missing = [p.name for p in lists if not p.is_file()]
+        if missing:
+            raise TrainerError(f"{paths[0]}: --split-lists folder has no {' or '.join(missing)} "
+                               "(give the folder holding both NIH lists, or the two files)")
+        return lists  # type: ignore[return-value]
+    if len(paths) != 2:
+        raise TrainerError(f"--split-lists {' '.join(map(str, paths))}: give a folder holding "
+                           f"{' and '.join(OFFICIAL_LISTS)}, or those two files (train_val first)")
+    for path in paths:
+        if not path.is_file():
+            raise TrainerError(f"{path}: split list not found (--split-lists takes the NIH train_val_list.txt "
+                               "and test_list.txt, or the folder holding them)")
+    train_val, test = paths
+    if train_val.name == OFFICIAL_LISTS[1] and test.name != OFFICIAL_LISTS[1]:
+        train_val, test = test, train_val
+    return train_val, test
+
+
 def find_official_lists(folder: Path) -> tuple[Path, Path] | None:
     """``train_val_list.txt`` and ``test_list.txt`` in ``folder`` or the nearest parent with both."""
     start = Path(folder).absolute()
@@ -164,7 +197,22 @@ def official_split(
     train_val_names, test_names = _read_list(train_val_list), _read_list(test_list)
     overlap = train_val_names & test_names
     if overlap:
-        raise TrainerError(f"{test_list}: {len(overlap)} images are also in {train_val_list.name}")
+        raise TrainerError(f"{test_list}: {len(overlap)} images are also in {train_val_list.name}, "
+                           f"e.g. {min(overlap)} (each image belongs in one list only)")
+    if not test_names and not train_val_names:
+        raise TrainerError(f"{train_val_list} and {test_list}: both lists are empty")
+    # a patient on both lists would leak into test; refuse it before drawing validation
+    patients = {"train_val": {s.patient_id for s in samples if s.image_index in train_val_names},
+                "test": {s.patient_id for s in samples if s.image_index in test_names}}
+    shared = patients["train_val"] & patients["test"]
+    if shared:
+        patient = min(shared)
+        example = next(s.image_index for s in samples if s.patient_id == patient and s.image_index in test_names)
+        raise TrainerError(
+            f"patient {patient} has images on both {train_val_list.name} and {test_list.name} "
+            f"(e.g. {example}; {len(shared)} patients in all): a split must keep each patient's images "
+            "together, so fix the lists or let cxr-train split by patient with --split random"
+        )
     test = [i for i, s in enumerate(samples) if s.image_index in test_names]
     train_val = [i for i, s in enumerate(samples) if s.image_index in train_val_names]
     left_out = len(samples) - len(test) - len(train_val)
@@ -188,9 +236,14 @@ def make_split(
     val_fraction: float,
     test_fraction: float,
     seed: int,
+    lists: tuple[Path, Path] | None = None,
 ) -> Split:
-    """The split ``--split`` asks for (``auto``, ``official`` or ``random``), checked disjoint."""
-    lists = find_official_lists(data_folder) if how in ("auto", "official") else None
+    """The split ``--split`` asks for (``auto``, ``official`` or ``random``), checked disjoint.
+
+    ``lists`` (from ``--split-lists``) are the official lists to use instead of looking for them.
+    """
+    if lists is None and how in ("auto", "official"):
+        lists = find_official_lists(data_folder)
     if how == "official" and lists is None:
         raise TrainerError(
             f"{data_folder}: --split official needs {' and '.join(OFFICIAL_LISTS)} in the data folder "
@@ -202,6 +255,49 @@ def make_split(
         split = stratified_patient_split(samples, labels, val_fraction, test_fraction, seed)
     check_patients_disjoint(samples, split)
     return split
+
+
+# -- what a split holds -------------------------------------------------------------------------------
+def split_summary(samples: Sequence[Sample], labels: Sequence[str], split: Split) -> dict[str, Any]:
+    """Each split's images and patients, and per label its positives and prevalence (share of
+    the split's images with that finding)."""
+    summary: dict[str, Any] = {}
+    for name in SPLITS:
+        chosen = [samples[i] for i in split.indices(name)]
+        positives = label_matrix(chosen, labels).sum(axis=0).astype(int) if chosen else np.zeros(len(labels), int)
+        summary[name] = {
+            "images": len(chosen),
+            "patients": len({s.patient_id for s in chosen}),
+            "positives": {x: int(n) for x, n in zip(labels, positives)},
+            "prevalence": {x: (round(int(n) / len(chosen), 6) if chosen else None) for x, n in zip(labels, positives)},
+        }
+    return summary
+
+
+def format_split_summary(summary: dict[str, Any], labels: Sequence[str]) -> str:
+    """The summary as a small table: one row per label, positives and prevalence per split."""
+    names = [n for n in SPLITS if n in summary]
+    lines = ["split sizes: " + "; ".join(f"{n} {summary[n]['images']} images of {summary[n]['patients']} patients"
+                                          for n in names),
+             f"{'label':<20}" + "".join(f"{n + ' pos (prev.)':>22}" for n in names)]
+    for label in labels:
+        cells = []
+        for n in names:
+            prevalence = summary[n]["prevalence"][label]
+            share = "n/a" if prevalence is None else f"{100 * prevalence:.1f}%"
+            cells.append(f"{summary[n]['positives'][label]:>14} ({share:>5})")
+        lines.append(f"{label:<20}" + "".join(f"{c:>22}" for c in cells))
+    return "\n".join(lines)
+
+
+def write_split_lists(folder: Path, samples: Sequence[Sample], split: Split) -> list[Path]:
+    """``train_list.txt``, ``val_list.txt``, ``test_list.txt``: one image name a line, as NIH's lists."""
+    written = []
+    for name in SPLITS:
+        path = folder / f"{name}_list.txt"
+        path.write_text("".join(f"{samples[i].image_index}\n" for i in split.indices(name)), encoding="utf-8")
+        written.append(path)
+    return written
 
 
 # -- split.csv ----------------------------------------------------------------------------------------

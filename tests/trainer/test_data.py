@@ -98,3 +98,12 @@ def test_datasets_give_model_ready_tensors(tiny_data: Path) -> None:
     c, _ = training[1]
     assert a.shape == (1, 64, 64) and torch.equal(a, b) and not torch.equal(a, c)
     assert 0.0 <= float(a.min()) and float(a.max()) <= 1.0
+
+
+def test_csv_rows_without_an_image_are_counted(tiny_data: Path, tmp_path: Path) -> None:
+    data = shutil.copytree(tiny_data, tmp_path / "copy")
+    for name in ("00000001_000.png", "00000002_001.png", "00000005_000.png"):
+        (data / "images" / name).unlink()
+    table = load_labelled_images(data)
+    assert len(table.samples) == 45 and table.rows_without_image == 3
+    assert load_labelled_images(tiny_data).rows_without_image == 0

@@ -9,14 +9,19 @@ import pytest
 
 from trainer.data import Sample, label_matrix
 from trainer.errors import TrainerError
+from trainer.config import TrainConfig
 from trainer.split import (
     Split,
     check_patients_disjoint,
+    format_split_summary,
     make_split,
     read_split_csv,
+    resolve_split_lists,
     split_hash,
+    split_summary,
     stratified_patient_split,
     write_split_csv,
+    write_split_lists,
 )
 from viewer.core.nih import NIH_LABELS
 
@@ -113,3 +118,75 @@ def test_split_file_round_trip(tmp_path: Path) -> None:
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     with pytest.raises(TrainerError, match="not a split file"):
         read_split_csv(tmp_path / "other.csv", samples)
+
+
+def test_the_default_split_is_70_10_20_by_patient() -> None:
+    config = TrainConfig()
+    assert (config.val_fraction, config.test_fraction) == (0.1, 0.2)
+    samples = synthetic_samples(600)
+    split = make_split(samples, NIH_LABELS, "auto", Path("/nonexistent"), config.val_fraction,
+                       config.test_fraction, seed=0)
+    n = len(samples)
+    assert abs(len(split.train) / n - 0.7) < 0.03 and abs(len(split.val) / n - 0.1) < 0.03
+    assert abs(len(split.test) / n - 0.2) < 0.03
+    check_patients_disjoint(samples, split)
+
+
+def write_lists(folder: Path, samples: list[Sample], test_patients: set[int]) -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    train_val = folder / "train_val_list.txt"
+    test = folder / "test_list.txt"
+    train_val.write_text("".join(f"{s.image_index}\n" for s in samples if s.patient_id not in test_patients))
+    test.write_text("".join(f"{s.image_index}\n" for s in samples if s.patient_id in test_patients))
+    return train_val, test
+
+
+def test_split_lists_take_a_folder_or_the_two_files(tmp_path: Path) -> None:
+    samples = synthetic_samples(40)
+    train_val, test = write_lists(tmp_path / "lists", samples, {p for p in range(1, 41) if p % 5 == 0})
+    assert resolve_split_lists([tmp_path / "lists"]) == (train_val, test)
+    assert resolve_split_lists([train_val, test]) == (train_val, test)
+    assert resolve_split_lists([test, train_val]) == (train_val, test)  # recognised by name
+    split = make_split(samples, NIH_LABELS, "random", tmp_path, 0.1, 0.2, seed=0,
+                       lists=resolve_split_lists([tmp_path / "lists"]))
+    assert {samples[i].patient_id for i in split.test} == {p for p in range(1, 41) if p % 5 == 0}
+    assert "official" in split.method
+    with pytest.raises(TrainerError, match="has no train_val_list.txt or test_list.txt"):
+        resolve_split_lists([tmp_path])
+    with pytest.raises(TrainerError, match="split list not found"):
+        resolve_split_lists([train_val, tmp_path / "missing.txt"])
+
+
+def test_a_patient_on_both_official_lists_is_refused(tmp_path: Path) -> None:
+    samples = synthetic_samples(40)
+    train_val, test = write_lists(tmp_path, samples, {5, 10})
+    leaked = next(s for s in samples if s.patient_id == 7)  # one image of patient 7 moves to the test list
+    train_val.write_text("".join(line + "\n" for line in train_val.read_text().split() if line != leaked.image_index))
+    test.write_text(test.read_text() + leaked.image_index + "\n")
+    if sum(s.patient_id == 7 for s in samples) == 1:  # patient 7 needs a second image for the leak
+        samples.append(Sample(Path("00000007_099.png"), "00000007_099.png", 7, (), "PA"))
+        train_val.write_text(train_val.read_text() + "00000007_099.png\n")
+    with pytest.raises(TrainerError, match="patient 7 has images on both train_val_list.txt and test_list.txt"):
+        make_split(samples, NIH_LABELS, "official", tmp_path, 0.1, 0.2, seed=0, lists=(train_val, test))
+
+
+def test_split_summary_counts_each_splits_positives_and_prevalence(tmp_path: Path) -> None:
+    samples = synthetic_samples(80)
+    split = stratified_patient_split(samples, NIH_LABELS, 0.1, 0.2, seed=2)
+    summary = split_summary(samples, NIH_LABELS, split)
+    targets = label_matrix(samples, NIH_LABELS)
+    for name in ("train", "val", "test"):
+        chosen = list(split.indices(name))
+        assert summary[name]["images"] == len(chosen)
+        assert summary[name]["patients"] == len({samples[i].patient_id for i in chosen})
+        for j, label in enumerate(NIH_LABELS):
+            assert summary[name]["positives"][label] == int(targets[chosen, j].sum())
+            assert summary[name]["prevalence"][label] == pytest.approx(targets[chosen, j].mean(), abs=1e-6)
+    text = format_split_summary(summary, NIH_LABELS)
+    assert f"train {len(split.train)} images of {summary['train']['patients']} patients" in text
+    hernia = next(line for line in text.splitlines() if line.startswith("Hernia"))
+    assert f"{summary['test']['positives']['Hernia']} (" in hernia and "%" in hernia
+
+    write_split_lists(tmp_path, samples, split)
+    assert (tmp_path / "test_list.txt").read_text().split() == [samples[i].image_index for i in split.test]
+    assert len((tmp_path / "train_list.txt").read_text().split()) == len(split.train)
