@@ -32,7 +32,7 @@ from .errors import TrainerError
 log = logging.getLogger("trainer")
 
 # Options a resumed run may change: they do not change what is computed.
-RESUME_MAY_CHANGE = {"out", "workers", "threads", "log_every", "cache_dir"}
+RESUME_MAY_CHANGE = {"out", "workers", "threads", "log_every", "cache_dir", "progress"}
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
@@ -65,10 +65,14 @@ def add_train_options(parser: argparse.ArgumentParser, suppress: bool = False) -
         if kind is bool:
             parser.add_argument(flag, action="store_true", **kwargs)
         elif is_list:
-            parser.add_argument(flag, nargs="+" if item.name == "views" else None,
+            parser.add_argument(flag, nargs="+" if item.name in ("views", "split_lists") else None,
                                 action="append" if item.name == "tried" else None, type=kind, **kwargs)
         else:
             parser.add_argument(flag, type=kind, **kwargs)
+    # --bad-images under the names of its two choices (--skip-bad-images was once the only way)
+    for flag, choice in (("--skip-bad-images", "skip"), ("--strict-images", "stop")):
+        parser.add_argument(flag, dest="bad_images", action="store_const", const=choice, default=argparse.SUPPRESS,
+                            help=f"same as --bad-images {choice}")
 
 
 def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.ArgumentParser:
@@ -89,6 +93,9 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     evaluate.add_argument("--data", metavar="DIR", help="folder whose Data_Entry CSV (in it or above) has the labels")
     evaluate.add_argument("--labels-csv", metavar="FILE", help="the Data_Entry CSV itself")
     evaluate.add_argument("--json", metavar="OUT", help="also write the full report as JSON here")
+    evaluate.add_argument("--markdown", metavar="OUT.md",
+                          help="also write the table beside Wang et al. 2017, Yao et al. 2017 and CheXNet here")
+    evaluate.add_argument("--roc", metavar="OUT.png", help="also draw the ROC curves here")
     evaluate.add_argument("--bootstrap", type=int, default=1000, help="resamples for the 95%% intervals")
     evaluate.add_argument("--seed", type=int, default=0)
 
@@ -128,6 +135,7 @@ def resolve_train_config(args: argparse.Namespace, argv: list[str]) -> TrainConf
     for name in ("data", "labels_csv", "cache_dir", "weights", "split_file"):
         if values[name]:  # the saved config must still work from another folder (export, resume)
             values[name] = str(Path(values[name]).absolute())
+    values["split_lists"] = [str(Path(p).absolute()) for p in values["split_lists"] or []]
     if not values["out"]:
         # runs/ is git-ignored: a run without --out never writes next to the user's images
         values["out"] = str(Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{values['arch']}-{values['size']}px")
@@ -176,6 +184,17 @@ def _evaluate(args: argparse.Namespace) -> int:
               "images without NIH labels were left out)")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1), encoding="utf-8")
+    if args.markdown or args.roc:
+        from .evaluate import scored_predictions
+        from .published import comparison_table
+        from .roc_plot import plot_roc_curves
+
+        name = Path(args.predictions).name
+        if args.markdown:
+            Path(args.markdown).write_text(comparison_table(report, f"`{name}`"), encoding="utf-8")
+        if args.roc:
+            scored = scored_predictions(args.predictions, args.data, args.labels_csv)
+            plot_roc_curves(scored.targets, scored.scores, scored.labels, Path(args.roc), f"{name}: ROC curves")
     return 0
 
 

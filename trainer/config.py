@@ -16,13 +16,16 @@ import yaml
 
 from .errors import TrainerError
 
-ARCHS = ("densenet121", "resnet18", "resnet50", "tiny")
-SCHEDULES = ("cosine", "step", "constant")
+ARCHS = ("densenet121", "resnet18", "resnet50", "mobilenet_v3_large", "mobilenet_v3_small", "tiny")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("step", "plateau", "cosine", "constant")
 AVERAGES = ("none", "ema", "swa")
-MONITORS = ("val_auroc", "val_loss")
-POS_WEIGHTS = ("none", "sqrt", "balanced")
+MONITORS = ("val_loss", "val_auroc")
+POS_WEIGHTS = ("posneg", "balanced", "sqrt", "none")
 CALIBRATIONS = ("none", "temperature", "platt")
 SPLITS = ("auto", "official", "random")
+BAD_IMAGES = ("skip", "stop")
+PROGRESS = ("auto", "on", "off")
 RESOLVED_NAME = "config.yaml"
 
 
@@ -43,14 +46,19 @@ class TrainConfig:
     labels_csv: str | None = opt(None, "the Data_Entry CSV, when it is not in --data or a parent folder")
     cache_dir: str | None = opt(None, "where the preprocessed pixels are cached (default OUT/cache)")
     no_cache: bool = opt(False, "decode every image in every epoch instead of caching (slow; a baseline)")
-    skip_bad_images: bool = opt(False, "leave unreadable images out instead of stopping")
+    bad_images: str = opt("skip", "an unreadable image: skip (named in the log and counted) or stop the run; "
+                          "--skip-bad-images and --strict-images are short for the two")
     views: list[str] = opt([], "keep only these view positions, e.g. PA AP (default: all)")
     max_images: int | None = opt(None, "use at most this many labelled images, first by name (quick runs)")
 
     # split (by patient, so no patient is in two splits)
-    split: str = opt("auto", "auto: official lists if found, else random; official; random (stratified by patient)")
+    split: str = opt("random", "random: by patient, stratified, --val/--test-fraction (70/10/20); official: "
+                     "NIH's lists found in or above --data; auto: official if the lists are found, else random")
+    split_lists: list[str] = opt([], "the official NIH lists: a folder holding train_val_list.txt and test_list.txt, "
+                                 "or the two files (train_val first); test = test_list, validation drawn from "
+                                 "train_val by patient (takes the place of --split)")
     split_file: str | None = opt(None, "reuse the split.csv of an earlier run")
-    val_fraction: float = opt(0.15, "share of the patients for validation (official: of train_val)")
+    val_fraction: float = opt(0.1, "share of the patients for validation (with the official lists: of train_val)")
     test_fraction: float = opt(0.2, "share of the patients for test (random split)")
 
     # model
@@ -60,19 +68,25 @@ class TrainConfig:
     drop_rate: float = opt(0.0, "dropout before the linear head")
 
     # optimisation
-    epochs: int = opt(30, "epochs to train")
+    epochs: int = opt(10, "epochs to train (at most: early stopping may end the run sooner)")
     batch_size: int = opt(16, "images per optimizer step")
-    optimizer: str = opt("adamw", "adamw or sgd (Nesterov)")
-    lr: float = opt(1e-3, "peak learning rate")
+    optimizer: str = opt("adam", "adam (the seeds'; weight decay as L2), adamw (decoupled weight decay) or sgd")
+    lr: float = opt(1e-3, "initial learning rate")
     momentum: float = opt(0.9, "SGD momentum")
+    nesterov: bool = opt(False, "SGD: Nesterov momentum instead of plain momentum")
     weight_decay: float = opt(1e-4, "weight decay (not on biases and normalisation parameters)")
-    schedule: str = opt("cosine", "learning-rate schedule after warm-up: " + ", ".join(SCHEDULES))
-    warmup_epochs: float = opt(1.0, "linear warm-up, epochs (may be fractional)")
+    schedule: str = opt("step", "learning-rate schedule after warm-up: step (x --lr-decay every --step-epochs), "
+                        "plateau (x --lr-decay when the validation loss stops falling), cosine, constant")
+    warmup_epochs: float = opt(0.0, "linear warm-up, epochs (may be fractional); 0 = none")
     min_lr_ratio: float = opt(0.01, "cosine: final learning rate as a fraction of --lr")
-    step_epochs: int = opt(10, "step: multiply the learning rate by 0.1 every this many epochs")
+    step_epochs: int = opt(2, "step: multiply the learning rate by --lr-decay every this many epochs")
+    lr_decay: float = opt(0.1, "step and plateau: the factor each decay multiplies the learning rate by")
+    plateau_patience: int = opt(1, "plateau: decay after this many epochs without a lower validation loss")
     label_smoothing: float = opt(0.0, "targets become y(1-e) + e/2")
-    pos_weight: str = opt("none", "weight of positives in the loss: none, sqrt or balanced (negatives/positives)")
-    pos_weight_max: float = opt(20.0, "upper limit of the positive weight")
+    pos_weight: str = opt("posneg", "class-imbalance weighting of the loss per label, from the training split: "
+                          "posneg (positives and negatives weighted so each class carries half of the label's "
+                          "loss), balanced (positives x negatives/positives), sqrt (its square root), none")
+    pos_weight_max: float = opt(20.0, "upper limit of the positive-to-negative weight ratio")
     grad_clip: float = opt(0.0, "clip the gradient norm to this; 0 = off")
 
     # augmentation (training only; validation and test see exactly what the viewer sees)
@@ -86,8 +100,8 @@ class TrainConfig:
     average: str = opt("none", "weights to keep: none, ema (exponential moving average), swa (stochastic weight averaging)")
     ema_decay: float = opt(0.998, "EMA decay per optimizer step")
     swa_start: float = opt(0.75, "SWA averages the epochs after this share of --epochs")
-    monitor: str = opt("val_auroc", "validation figure that picks the best epoch: val_auroc or val_loss")
-    patience: int = opt(0, "stop after this many epochs without a better --monitor; 0 = never")
+    monitor: str = opt("val_loss", "validation figure that picks the kept epoch: val_loss (lowest) or val_auroc (highest)")
+    patience: int = opt(3, "early stopping: stop after this many epochs without a better --monitor; 0 = never")
 
     # after training
     calibration: str = opt("platt", "per-label calibration on validation, baked into the graph: none, temperature, platt")
@@ -105,7 +119,8 @@ class TrainConfig:
     seed: int = opt(0, "seed of the split, initialisation, batches and augmentation")
     workers: int = opt(0, "data-loader / cache-building processes (0: in the training process)")
     threads: int = opt(0, "torch threads; 0 = torch's default")
-    log_every: int = opt(20, "batches between progress lines; 0 = per epoch only")
+    log_every: int = opt(20, "batches between progress lines when there is no progress bar; 0 = per epoch only")
+    progress: str = opt("auto", "progress bar over each epoch's batches: auto (when stderr is a terminal), on, off")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,14 +131,29 @@ def option_names() -> list[str]:
     return [f.name for f in fields(TrainConfig)]
 
 
+def rename_legacy(values: dict[str, Any]) -> dict[str, Any]:
+    """Option names of an earlier trainer in today's terms: ``skip_bad_images: bool`` became
+    ``bad_images: skip|stop`` (config files and saved checkpoints may still hold the old key)."""
+    values = dict(values)
+    if "skip_bad_images" in values:
+        legacy = values.pop("skip_bad_images")
+        values.setdefault("bad_images", "skip" if legacy else "stop")
+    return values
+
+
 def config_from_dict(values: dict[str, Any], source: str = "configuration") -> TrainConfig:
-    """A ``TrainConfig`` from a dict, refusing unknown keys (a typo must not pass silently)."""
+    """A ``TrainConfig`` from a complete dict (the command line's, or a checkpoint's), refusing
+    unknown keys (a typo must not pass silently)."""
+    values = rename_legacy(values)
+    if values.get("optimizer") == "sgd" and "nesterov" not in values:
+        # saved by the earlier trainer, whose SGD was always Nesterov: resume it unchanged
+        values["nesterov"] = True
     known = set(option_names())
     unknown = sorted(set(values) - known)
     if unknown:
         raise TrainerError(f"{source}: unknown option(s) {', '.join(unknown)}")
     values = dict(values)
-    for name in ("views", "tried"):  # YAML may give one string where a list is meant
+    for name in ("views", "tried", "split_lists"):  # YAML may give one string where a list is meant
         if isinstance(values.get(name), str):
             values[name] = [values[name]]
         elif values.get(name) is None and name in values:
@@ -137,8 +167,9 @@ def check_config(config: TrainConfig) -> None:
     """Refuse option values that cannot work, with the allowed choices."""
     choices = {
         "arch": ARCHS, "schedule": SCHEDULES, "average": AVERAGES, "monitor": MONITORS,
-        "pos_weight": POS_WEIGHTS, "calibration": CALIBRATIONS, "split": SPLITS,
-        "optimizer": ("adamw", "sgd"), "device": ("auto", "cpu", "cuda"), "precision": ("fp32", "bf16"),
+        "pos_weight": POS_WEIGHTS, "calibration": CALIBRATIONS, "split": SPLITS, "bad_images": BAD_IMAGES,
+        "optimizer": OPTIMIZERS, "device": ("auto", "cpu", "cuda"), "precision": ("fp32", "bf16"),
+        "progress": PROGRESS,
     }
     for name, allowed in choices.items():
         if getattr(config, name) not in allowed:
@@ -163,6 +194,16 @@ def check_config(config: TrainConfig) -> None:
         raise TrainerError("--label-smoothing must be in [0, 0.5)")
     if not 0.0 < config.ema_decay < 1.0:
         raise TrainerError("--ema-decay must be in (0, 1)")
+    if not 0.0 < config.lr_decay < 1.0:
+        raise TrainerError("--lr-decay must be in (0, 1): each decay makes the learning rate smaller")
+    if config.step_epochs < 1 or config.plateau_patience < 0 or config.patience < 0:
+        raise TrainerError("--step-epochs must be 1 or more; --plateau-patience and --patience 0 or more")
+    if config.pos_weight_max < 1.0:
+        raise TrainerError("--pos-weight-max must be 1 or more")
+    if len(config.split_lists) > 2:
+        raise TrainerError("--split-lists takes a folder, or the two files train_val_list.txt and test_list.txt")
+    if config.split_lists and config.split_file:
+        raise TrainerError("--split-lists and --split-file both give the split: pass one of them")
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -179,7 +220,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise TrainerError(f"{path}: a config file must be a mapping of option: value")
-    values = {str(key).replace("-", "_"): value for key, value in data.items()}
+    values = rename_legacy({str(key).replace("-", "_"): value for key, value in data.items()})
     unknown = sorted(set(values) - set(option_names()))
     if unknown:
         raise TrainerError(f"{path}: unknown option(s) {', '.join(unknown)}")

@@ -7,11 +7,13 @@ test, write the predictions and metrics, export the ONNX pair with its card, dra
 Output folder::
 
     config.yaml / config.json   the resolved configuration
-    split.csv                   every image with its patient and split
-    train.log, history.json     what happened, epoch by epoch
+    split.csv, {train,val,test}_list.txt   every image with its patient and split; the lists
+    train.log, history.csv/.json  what happened, epoch by epoch
     checkpoints/last.pt         resumable state;  best.pt: best weights;  model.pt: the chosen ones
     predictions_val.csv, predictions_test.csv   in cxr-viewer batch columns
-    metrics.json                test AUROCs with intervals, thresholds, calibration, split
+    metrics.json                test AUROCs with intervals, micro AUROC, PR-AUC, operating points,
+                                ECE before/after calibration, thresholds, calibration, split
+    evaluation.md, roc_curves.png  the test figures beside the published AUROCs; the ROC curves
     NAME.onnx, NAME.gradcam.onnx, export_checks.json, gallery.png
     cache/                      preprocessed pixels (unless --cache-dir)
 """
@@ -42,11 +44,31 @@ from .card import card_fields
 from .config import TrainConfig, config_from_dict, save_resolved
 from .data import CachedSource, DecodeSource, EvalImages, LabelledImages, PixelSource, TrainImages, load_labelled_images
 from .errors import TrainerError
-from .evaluate import choose_thresholds, evaluate_scores, write_predictions_csv
+from .evaluate import (
+    THRESHOLD_RULE,
+    choose_thresholds,
+    ece_report,
+    evaluate_scores,
+    operating_points,
+    write_predictions_csv,
+)
 from .export import export_pair
 from .gallery import GalleryItem, pick_items, write_gallery
 from .model import CxrNet, build_model
-from .split import Split, check_patients_disjoint, make_split, read_split_csv, split_hash, write_split_csv
+from .published import comparison_table
+from .roc_plot import plot_roc_curves
+from .split import (
+    Split,
+    check_patients_disjoint,
+    format_split_summary,
+    make_split,
+    read_split_csv,
+    resolve_split_lists,
+    split_hash,
+    split_summary,
+    write_split_csv,
+    write_split_lists,
+)
 from .train import Trainer, load_checkpoint, predict_logits, resolve_device
 from .weights import load_weights
 
@@ -81,23 +103,65 @@ def prepare_data(config: TrainConfig, out: Path) -> PreparedData:
         split = read_split_csv(Path(config.split_file), table.samples)
         check_patients_disjoint(table.samples, split)
     else:
+        lists = resolve_split_lists(config.split_lists) if config.split_lists else None
         split = make_split(table.samples, table.labels, config.split, Path(config.data),
-                           config.val_fraction, config.test_fraction, config.seed)
+                           config.val_fraction, config.test_fraction, config.seed, lists=lists)
     if not split.train:
         raise TrainerError(f"{config.data}: the split leaves no training images ({split.method})")
 
     sources: dict[str, PixelSource] = {}
     if config.no_cache:
+        split = _without_unreadable(config, table, split, _unreadable(table, split))
         for name in ("train", "val", "test"):
             size = cache_size(config) if name == "train" else config.size
             sources[name] = DecodeSource([table.samples[i].path for i in split.indices(name)], size)
     else:
         split, sources = _cached_sources(config, table, split, out)
     write_split_csv(out / "split.csv", table.samples, split)
+    write_split_lists(out, table.samples, split)
     digest = split_hash(table.samples, split)
-    log.info("split: %s; images train %d, val %d, test %d; hash %s", split.method, len(split.train),
-             len(split.val), len(split.test), digest[:12])
+    log.info("split: %s; hash %s", split.method, digest[:12])
+    log.info("%s", format_split_summary(split_summary(table.samples, table.labels, split), table.labels))
     return PreparedData(table, split, digest, sources)
+
+
+def _unreadable(table: LabelledImages, split: Split) -> dict[Path, str]:
+    """--no-cache: decode every image once now, so an unreadable one is found before training
+    (a DecodeSource would otherwise meet it in the middle of an epoch)."""
+    errors: dict[Path, str] = {}
+    for name in ("train", "val", "test"):
+        for i in split.indices(name):
+            path = table.samples[i].path
+            try:
+                preprocess(path, 32, 32)
+            except CxrError as exc:
+                errors[path] = str(exc)
+    return errors
+
+
+def _without_unreadable(config: TrainConfig, table: LabelledImages, split: Split, errors: dict[Path, str]) -> Split:
+    """The split without the unreadable images: each named in the log and counted (the default),
+    or, with ``--bad-images stop`` (``--strict-images``), one error naming the first."""
+    if not errors:
+        return split
+    first_error = next(iter(errors.values()))
+    total = len(split.train) + len(split.val) + len(split.test)
+    if len(errors) == total:
+        raise TrainerError(f"none of the {total} images can be read, e.g. {first_error} "
+                           "(check that --data holds the NIH PNGs)")
+    if config.bad_images == "stop":
+        raise TrainerError(
+            f"{len(errors)} image(s) cannot be read, e.g. {first_error} (remove or replace them, or "
+            "train without them: leave out --strict-images, as --skip-bad-images is the default)"
+        )
+    for problem in errors.values():
+        log.warning("left out: %s", problem)
+    log.warning("%d unreadable images left out (each named above)", len(errors))
+    bad = {path for path in errors}
+    kept = {name: tuple(i for i in split.indices(name) if table.samples[i].path not in bad)
+            for name in ("train", "val", "test")}
+    return Split(kept["train"], kept["val"], kept["test"],
+                 split.method + f"; {len(errors)} unreadable images left out")
 
 
 def _cached_sources(
@@ -120,18 +184,7 @@ def _cached_sources(
                      report.decoded, report.seconds, report.images_per_second, report.reused)
         else:
             log.info("cache %s: all %d images reused", cache.folder.name, report.reused)
-    if errors:
-        first_path, first_error = next(iter(errors.items()))
-        if not config.skip_bad_images:
-            raise TrainerError(
-                f"{len(errors)} image(s) cannot be read, e.g. {first_error} (remove or replace them, "
-                "or pass --skip-bad-images to train without them)"
-            )
-        for path, problem in errors.items():
-            log.warning("left out: %s", problem)
-    kept = {name: tuple(i for i, r in zip(split.indices(name), rows[name]) if r is not None) for name in plans}
-    split = Split(kept["train"], kept["val"], kept["test"], split.method + (
-        f"; {len(errors)} unreadable images left out" if errors else ""))
+    split = _without_unreadable(config, table, split, errors)
     sources: dict[str, PixelSource] = {
         name: CachedSource(cache.pixels_path, cache.dtype, cache.size, [r for r in rows[name] if r is not None])
         for name, cache in plans.items()
@@ -243,18 +296,32 @@ def finish(config: TrainConfig, net: CxrNet, data: PreparedData, out: Path, trai
     metrics = evaluate_scores(test_targets, test_probs, labels, config.bootstrap, config.seed, groups=test_groups)
     validation = evaluate_scores(val_targets, val_probs, labels, 0, config.seed)
     metrics["validation_mean_auroc"] = validation["mean_auroc"]
+    # operating points: each label flagged at its validation threshold, measured on test
+    metrics["operating_points"] = operating_points(test_targets, test_probs, thresholds["values"], labels,
+                                                   THRESHOLD_RULE)
+    sigmoid = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731  the probabilities before calibration
+    metrics["calibration_error"] = ece_report(test_targets, sigmoid(test_logits), test_probs, labels, "test",
+                                              calibration.method)
+    summary_of_split = split_summary(data.table.samples, labels, split)
     metrics["split"] = {
         "method": split.method, "unit": "patient", "hash": data.split_hash, "sizes": split.sizes(),
-        "patients": {name: len({data.table.samples[i].patient_id for i in split.indices(name)})
-                     for name in ("train", "val", "test")},
+        "patients": {name: summary_of_split[name]["patients"] for name in ("train", "val", "test")},
+        "positives": {name: summary_of_split[name]["positives"] for name in ("train", "val", "test")},
     }
     _write_predictions(out, data, labels, thresholds["values"], {"val": val_probs, "test": test_probs})
     (out / "metrics.json").write_text(json.dumps(
         {"metrics": metrics, "thresholds": thresholds, "calibration": calibration.to_card(labels)}, indent=1),
         encoding="utf-8")
+    title = f"{config.name} ({config.arch}, {config.size} px), test split"
+    (out / "evaluation.md").write_text(comparison_table(metrics, title), encoding="utf-8")
+    if split.test:
+        plot_roc_curves(test_targets, test_probs, labels, out / "roc_curves.png", f"{title}: ROC curves",
+                        thresholds["values"])
     mean = metrics["mean_auroc"]
-    log.info("test mean AUROC %s over %d labels (%d test images)", "n/a" if mean is None else f"{mean:.4f}",
-             metrics["labels_with_auroc"], len(split.test))
+    log.info("test mean AUROC %s over %d labels, micro-average %s (%d test images); table in %s",
+             "n/a" if mean is None else f"{mean:.4f}", metrics["labels_with_auroc"],
+             "n/a" if metrics["micro_auroc"] is None else f"{metrics['micro_auroc']:.4f}", len(split.test),
+             out / "evaluation.md")
     summary: dict[str, Any] = {"finished": True, "out": str(out), "test_mean_auroc": mean,
                                "validation_mean_auroc": validation["mean_auroc"]}
     if config.no_export:
@@ -268,7 +335,8 @@ def finish(config: TrainConfig, net: CxrNet, data: PreparedData, out: Path, trai
         "initial_weights": Path(config.weights).name if config.weights else "random (trained from scratch)",
         "options": {k: v for k, v in config.to_dict().items()
                     if k not in ("data", "out", "labels_csv", "cache_dir", "workers", "threads", "log_every",
-                                 "tried", "name", "weights", "no_export", "split_file")},
+                                 "tried", "name", "weights", "no_export", "split_file", "split_lists",
+                                 "progress")},
         "tried": list(config.tried),
         **training,
     }

@@ -1,20 +1,26 @@
 """The training loop: epochs, validation, weight averaging, early stopping, checkpoints, resume.
 
 A checkpoint (``last.pt``) carries the configuration, the labels, the model, the optimizer,
-the learning-rate schedule, the weight average, the RNG state, the history and the best
-validation result, so ``--resume`` continues exactly where the run stopped: batches are drawn
-from generators seeded by (seed, epoch) and augmentation by (seed, epoch, image), so the
-continued run computes the same numbers as an uninterrupted one.
+the learning-rate schedule (and the reduce-on-plateau state), the weight average, the RNG
+state, the history and the best validation result, so ``--resume`` continues exactly where the
+run stopped: batches are drawn from generators seeded by (seed, epoch) and augmentation by
+(seed, epoch, image), so the continued run computes the same numbers as an uninterrupted one.
+
+Each epoch appends its line to ``history.csv`` beside the checkpoints' folder; a progress bar
+(tqdm, on stderr) follows the batches when stderr is a terminal or ``--progress on``.
 """
 
 from __future__ import annotations
 
+import csv
 import logging
 import math
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from torch.utils.data import DataLoader, Dataset, RandomSampler
+from tqdm import tqdm
 
 from . import __version__
 from .config import TrainConfig
@@ -53,40 +60,135 @@ def positive_weights(targets: np.ndarray, how: str, max_weight: float) -> torch.
     return torch.tensor(np.clip(ratio, 1.0, max_weight), dtype=torch.float32)
 
 
+@dataclass(frozen=True)
+class ClassWeights:
+    """Per-label weights of the positive and the negative term of the binary cross-entropy."""
+
+    positive: torch.Tensor  # [L]
+    negative: torch.Tensor  # [L]
+
+    def to(self, device: torch.device) -> ClassWeights:
+        return ClassWeights(self.positive.to(device), self.negative.to(device))
+
+    def describe(self, labels: tuple[str, ...] | list[str]) -> str:
+        return ", ".join(f"{x} {p:.2f}/{n:.2f}" for x, p, n in
+                         zip(labels, self.positive.tolist(), self.negative.tolist()))
+
+
+def class_weights(targets: np.ndarray, how: str, max_ratio: float) -> ClassWeights | None:
+    """The loss weights of ``--pos-weight``, computed on the training split's targets [N, L].
+
+    ``posneg``: for a label with P positives and N negatives, positives weigh ``r * w`` and
+    negatives ``w`` with ``r = N/P`` (limited to [1/max_ratio, max_ratio]) and ``w`` chosen so the
+    weights average 1 over the training images (unlimited: (P+N)/2P and (P+N)/2N, so positives
+    and negatives each carry half of the label's loss, the weighting of Wang et al. 2017 halved).
+    Averaging 1 keeps the loss on the scale of the plain BCE, so learning rates carry over.
+    ``balanced``/``sqrt``: positives only, as ``positive_weights``. None for ``none``. A label
+    without positives or without negatives keeps weight 1 on both terms.
+    """
+    if how != "posneg":
+        weights = positive_weights(targets, how, max_ratio)
+        return None if weights is None else ClassWeights(weights, torch.ones_like(weights))
+    n = len(targets)
+    positives = targets.sum(axis=0).astype(np.float64)
+    negatives = n - positives
+    both = (positives > 0) & (negatives > 0)
+    ratio = np.clip(negatives / np.maximum(positives, 1), 1.0 / max_ratio, max_ratio)
+    negative = np.where(both, n / np.maximum(positives * ratio + negatives, 1e-12), 1.0)
+    positive = np.where(both, ratio * negative, 1.0)
+    return ClassWeights(torch.tensor(positive, dtype=torch.float32), torch.tensor(negative, dtype=torch.float32))
+
+
 def loss_function(
-    logits: torch.Tensor, targets: torch.Tensor, pos_weight: torch.Tensor | None = None, smoothing: float = 0.0
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    pos_weight: torch.Tensor | ClassWeights | None = None,
+    smoothing: float = 0.0,
 ) -> torch.Tensor:
-    """Mean binary cross-entropy over images and labels, with optional label smoothing."""
+    """Mean binary cross-entropy over images and labels, with optional label smoothing.
+
+    ``pos_weight``: a tensor weighs the positive term only (torch's ``pos_weight``);
+    ``ClassWeights`` weigh both terms: ``-(w+ y log p + w- (1-y) log(1-p))``.
+    """
     if smoothing:
         targets = targets * (1.0 - smoothing) + smoothing / 2
+    if isinstance(pos_weight, ClassWeights):
+        # torch computes -w [pw y log p + (1-y) log(1-p)]: w = w-, pw = w+/w- gives both terms
+        return F.binary_cross_entropy_with_logits(logits, targets, weight=pos_weight.negative,
+                                                  pos_weight=pos_weight.positive / pos_weight.negative)
     return F.binary_cross_entropy_with_logits(logits, targets, pos_weight=pos_weight)
 
 
 # -- optimizer and schedule -----------------------------------------------------------------------
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW or SGD; no weight decay on biases and normalisation parameters (1-D tensors)."""
+    """Adam, AdamW or SGD; no weight decay on biases and normalisation parameters (1-D tensors).
+
+    Adam (the seeds' optimizer) adds the decay to the gradient (L2); AdamW decouples it.
+    """
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True)
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=config.lr)
     return torch.optim.AdamW(groups, lr=config.lr)
+
+
+class Plateau:
+    """Reduce-on-plateau of the validation loss, as a factor on the learning rate.
+
+    The rule of ``torch.optim.lr_scheduler.ReduceLROnPlateau`` (mode min, relative threshold
+    1e-4, no cooldown): after more than ``patience`` epochs without a loss below
+    ``best * (1 - 1e-4)`` the factor is multiplied by ``decay``. Kept as a factor, not as a
+    second torch scheduler, because the per-step warm-up (``LambdaLR``) would overwrite a
+    learning rate another scheduler had set; its state goes into the checkpoint.
+    """
+
+    THRESHOLD = 1e-4
+
+    def __init__(self, patience: int, decay: float) -> None:
+        self.patience, self.decay = patience, decay
+        self.best = math.inf
+        self.bad_epochs = 0
+        self.scale = 1.0
+
+    def step(self, val_loss: float) -> bool:
+        """Record one epoch's validation loss; True when the learning rate was just reduced."""
+        if math.isnan(val_loss):  # no validation split: nothing to judge a plateau by
+            return False
+        if val_loss < self.best * (1.0 - self.THRESHOLD):
+            self.best, self.bad_epochs = val_loss, 0
+            return False
+        self.bad_epochs += 1
+        if self.bad_epochs > self.patience:
+            self.scale *= self.decay
+            self.bad_epochs = 0
+            return True
+        return False
+
+    def state_dict(self) -> dict[str, float]:
+        return {"best": self.best, "bad_epochs": self.bad_epochs, "scale": self.scale}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.best, self.bad_epochs, self.scale = float(state["best"]), int(state["bad_epochs"]), float(state["scale"])
 
 
 def lr_factor(step: int, steps_per_epoch: int, config: TrainConfig) -> float:
     """The learning rate at optimizer step ``step`` as a fraction of ``--lr``.
 
-    Linear warm-up over ``warmup_epochs``, then cosine to ``min_lr_ratio``, steps of x0.1
-    every ``step_epochs``, or constant.
+    Linear warm-up over ``warmup_epochs``, then: ``step``, x ``lr_decay`` every ``step_epochs``
+    (the seeds: x0.1 every 2 epochs); ``cosine`` to ``min_lr_ratio``; ``constant``; or
+    ``plateau``, which is constant here and reduced by ``Plateau`` after validation.
     """
     total = max(1, config.epochs * steps_per_epoch)
     warmup = int(round(config.warmup_epochs * steps_per_epoch))
     if step < warmup:
         return (step + 1) / warmup
-    if config.schedule == "constant":
+    if config.schedule in ("constant", "plateau"):
         return 1.0
     if config.schedule == "step":
-        return 0.1 ** ((step // steps_per_epoch) // max(1, config.step_epochs))
+        return config.lr_decay ** ((step // steps_per_epoch) // max(1, config.step_epochs))
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     low = config.min_lr_ratio
     return low + (1.0 - low) * 0.5 * (1.0 + math.cos(math.pi * progress))
@@ -186,12 +288,14 @@ class Trainer:
             # with channels-last tensors DenseNet121 trains about 3-4x faster than in fp32
             model.set_channels_last(True)
         self.steps_per_epoch = max(1, len(train_set) // config.batch_size) if len(train_set) >= config.batch_size else 1
-        weights = positive_weights(train_set.targets, config.pos_weight, config.pos_weight_max)
-        self.pos_weight = weights.to(self.device) if weights is not None else None
+        weights = class_weights(train_set.targets, config.pos_weight, config.pos_weight_max)
+        self.class_weights = weights.to(self.device) if weights is not None else None
+        if weights is not None:
+            log.info("loss weights (%s, positive/negative, from %d training images): %s", config.pos_weight,
+                     len(train_set), weights.describe(getattr(model, "labels", ())))
         self.optimizer = make_optimizer(model, config)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: lr_factor(step, self.steps_per_epoch, config)
-        )
+        self.plateau = Plateau(config.plateau_patience, config.lr_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_lambda)
         self.average: AveragedModel | None = None
         if config.average == "ema":
             self.average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
@@ -204,6 +308,20 @@ class Trainer:
         self.bad_epochs = 0
         self.last_val_logits: np.ndarray | None = None
         self.best_val_logits: np.ndarray | None = None  # kept so finishing need not predict again
+
+    def _lr_lambda(self, step: int) -> float:
+        scale = self.plateau.scale if self.config.schedule == "plateau" else 1.0
+        return lr_factor(step, self.steps_per_epoch, self.config) * scale
+
+    def _reapply_lr(self) -> None:
+        """Set the learning rate of the current step now (after the plateau factor changed)."""
+        for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs):
+            group["lr"] = base * self._lr_lambda(self.scheduler.last_epoch)
+
+    def _show_progress(self) -> bool:
+        if self.config.progress == "auto":
+            return sys.stderr.isatty()
+        return self.config.progress == "on"
 
     # -- the steps --------------------------------------------------------------------------------
     def _loader(self, epoch: int) -> DataLoader:
@@ -224,12 +342,16 @@ class Trainer:
         total_loss, seen, waited = 0.0, 0, 0.0
         start = mark = time.perf_counter()
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16")
-        for batch, (images, targets) in enumerate(self._loader(epoch)):
+        loader = self._loader(epoch)
+        show = self._show_progress()
+        bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{self.config.epochs}", unit="batch",
+                   file=sys.stderr, disable=not show, leave=False, dynamic_ncols=True)
+        for batch, (images, targets) in enumerate(loader):
             waited += time.perf_counter() - mark
             images, targets = images.to(self.device, non_blocking=True), targets.to(self.device, non_blocking=True)
             with autocast:
                 logits = self.model(images)
-            loss = loss_function(logits.float(), targets, self.pos_weight, self.config.label_smoothing)
+            loss = loss_function(logits.float(), targets, self.class_weights, self.config.label_smoothing)
             if not torch.isfinite(loss):
                 raise TrainerError(
                     f"the training loss became {loss.item()} in epoch {epoch + 1} (try a smaller --lr)"
@@ -244,11 +366,15 @@ class Trainer:
                 self.average.update_parameters(self.model)
             total_loss += loss.item() * len(images)
             seen += len(images)
-            if self.config.log_every and (batch + 1) % self.config.log_every == 0:
+            bar.update(1)
+            bar.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
+            # without a bar (a log file, a pipe) the same news as a line now and then
+            if not show and self.config.log_every and (batch + 1) % self.config.log_every == 0:
                 rate = seen / (time.perf_counter() - start)
                 log.info("  epoch %d batch %d/%d  loss %.4f  %.1f img/s", epoch + 1, batch + 1,
                          self.steps_per_epoch, total_loss / seen, rate)
             mark = time.perf_counter()
+        bar.close()
         elapsed = time.perf_counter() - start
         return total_loss / max(seen, 1), seen / max(elapsed, 1e-9), waited / max(elapsed, 1e-9)
 
@@ -292,6 +418,11 @@ class Trainer:
                                  time.perf_counter() - start)
             self.history.append(record)
             log.info(record.line(config.epochs))
+            self.write_history_csv()
+            if config.schedule == "plateau" and self.plateau.step(val_loss):
+                self._reapply_lr()
+                log.info("validation loss on a plateau for %d epoch(s): learning rate now %.2e",
+                         config.plateau_patience + 1, self.optimizer.param_groups[0]["lr"])
             improved, value = self._improved(val_loss, val_auroc)
             if improved:
                 self.best_value, self.best_epoch, self.bad_epochs = value, self.epoch, 0
@@ -329,6 +460,22 @@ class Trainer:
         return (_plain_state(self.evaluation_model().state_dict()),
                 f"last epoch ({self.epoch}); no validation figure to choose by", None)
 
+    def write_history_csv(self) -> Path:
+        """The per-epoch log, ``history.csv`` in the run folder (rewritten whole each epoch, so a
+        resumed run's file holds every epoch once)."""
+        path = self.out / "history.csv"
+        names = [f.name for f in dataclasses.fields(EpochRecord)]
+        tmp = path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(names)
+            for record in self.history:
+                writer.writerow(["" if v is None or (isinstance(v, float) and math.isnan(v)) else
+                                 (f"{v:.6g}" if isinstance(v, float) else v)
+                                 for v in (getattr(record, n) for n in names)])
+        tmp.replace(path)
+        return path
+
     # -- checkpoints -------------------------------------------------------------------------------------
     def header(self) -> dict[str, Any]:
         """What every checkpoint file carries besides tensors: config, arch, labels, split."""
@@ -354,6 +501,7 @@ class Trainer:
             "model": _plain_state(self.model.state_dict()),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
+            "plateau": self.plateau.state_dict(),
             "average": self.average.state_dict() if self.average is not None else None,
             "history": [record.__dict__ for record in self.history],
             "best_value": self.best_value,
@@ -377,6 +525,8 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        if state.get("plateau") is not None:  # absent from checkpoints of the earlier trainer
+            self.plateau.load_state_dict(state["plateau"])
         if self.average is not None and state["average"] is not None:
             self.average.load_state_dict(state["average"])
         self.history = [EpochRecord(**record) for record in state["history"]]

@@ -50,10 +50,24 @@ def test_train_evaluates_and_exports_a_pair_the_viewer_accepts(tiny_data: Path, 
     assert card.training["initial_weights"] == "random (trained from scratch)"
     assert card.metrics["split"]["hash"] and card.metrics["split"]["sizes"]["test"] > 0
     assert card.ood["method"] != "none" and card.calibration["method"] == "platt"
-    for name in ("config.yaml", "split.csv", "train.log", "history.json", "metrics.json", "predictions_val.csv",
-                 "predictions_test.csv", "export_checks.json", "gallery.png", "checkpoints/last.pt",
-                 "checkpoints/model.pt"):
+    for name in ("config.yaml", "split.csv", "train.log", "history.json", "history.csv", "metrics.json",
+                 "predictions_val.csv", "predictions_test.csv", "export_checks.json", "gallery.png",
+                 "checkpoints/last.pt", "checkpoints/model.pt", "evaluation.md", "roc_curves.png",
+                 "train_list.txt", "val_list.txt", "test_list.txt"):
         assert (out / name).is_file(), name
+    # the evaluation: micro AUROC, PR-AUC, operating points at the validation thresholds, ECE before/after
+    metrics = json.loads((out / "metrics.json").read_text())["metrics"]
+    assert metrics["micro_auroc"] is not None and metrics["mean_average_precision"] is not None
+    points = metrics["operating_points"]
+    assert "Youden" in points["rule"]
+    assert {p["threshold"] for p in points["per_label"].values()} <= set(card.thresholds["values"].values())
+    assert set(metrics["calibration_error"]) >= {"before", "after"} and metrics["calibration_error"]["split"] == "test"
+    assert sum(metrics["split"]["positives"]["test"].values()) > 0
+    assert "| Cardiomegaly |" in (out / "evaluation.md").read_text()
+    assert len((out / "history.csv").read_text().splitlines()) == 3  # header + 2 epochs
+    assert (out / "test_list.txt").read_text().split() == [
+        row.split(",")[0] for row in (out / "split.csv").read_text().splitlines() if row.endswith(",test")]
+    assert "prev.)" in err and "Hernia" in err  # per-split sizes and per-label prevalence are printed
     assert all(check["passed"] for check in json.loads((out / "export_checks.json").read_text()).values())
     assert yaml.safe_load((out / "config.yaml").read_text())["arch"] == "tiny"
 
@@ -75,6 +89,18 @@ def test_train_evaluates_and_exports_a_pair_the_viewer_accepts(tiny_data: Path, 
     assert code == 0, err
     assert json.loads(printed)["model_id"] == card.model_id
     assert ModelPair.open(again / "copy.onnx").card.model_id == card.model_id
+
+
+def test_an_earlier_config_file_with_skip_bad_images_still_works(tmp_path: Path) -> None:
+    from trainer.config import TrainConfig, config_from_dict, load_yaml
+
+    config = tmp_path / "old.yaml"
+    config.write_text("skip_bad_images: false\nepochs: 2\n")
+    assert load_yaml(config) == {"bad_images": "stop", "epochs": 2}
+    saved = {**TrainConfig(data="d", out="o").to_dict(), "skip_bad_images": True, "optimizer": "sgd"}
+    del saved["bad_images"], saved["nesterov"]
+    upgraded = config_from_dict(saved)  # a checkpoint of the earlier trainer resumes as it ran
+    assert upgraded.bad_images == "skip" and upgraded.nesterov
 
 
 def test_config_file_sets_defaults_and_flags_override(tiny_data: Path, tmp_path: Path,
@@ -118,6 +144,10 @@ def make_folder(tmp_path: Path, tiny_data: Path, case: str) -> Path:
     elif case == "non_image":
         shutil.copytree(tiny_data, data)
         (data / "images" / "00000003_001.png").write_text("this is a text file named like a PNG\n")
+    elif case == "all_unreadable":
+        shutil.copytree(tiny_data, data)
+        for image in (data / "images").iterdir():
+            image.write_bytes(b"")
     return data
 
 
@@ -127,40 +157,87 @@ def make_folder(tmp_path: Path, tiny_data: Path, case: str) -> Path:
         ("no_csv", ["no Data_Entry_2017_v2020.csv or Data_Entry_2017.csv", "--labels-csv"]),
         ("csv_without_columns", ["Data_Entry_2017.csv", "no column 'Image Index'"]),
         ("empty", ["no images"]),
-        ("non_image", ["00000003_001.png", "--skip-bad-images"]),
+        ("non_image", ["00000003_001.png", "cannot be read", "--strict-images"]),
         ("missing", ["data folder not found"]),
+        ("all_unreadable", ["none of the 48 images can be read", "00000001_000.png"]),
     ],
 )
 def test_bad_data_gives_one_clear_message(case: str, fragments: list[str], tiny_data: Path, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     data = make_folder(tmp_path, tiny_data, case)
-    code, printed, err = run(["train", "--data", str(data), "--out", str(tmp_path / "out"), *TINY], capsys)
+    strict = ["--strict-images"] if case == "non_image" else []  # unreadable images stop the run only then
+    code, printed, err = run(["train", "--data", str(data), "--out", str(tmp_path / "out"), *strict, *TINY], capsys)
     assert_one_clear_error(code, err, *fragments)
     assert printed == ""
 
 
-def test_skip_bad_images_trains_without_them(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("flags", [[], ["--skip-bad-images"], ["--no-cache"]])
+def test_unreadable_images_are_named_counted_and_skipped_by_default(flags: list[str], tiny_data: Path, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     data = make_folder(tmp_path, tiny_data, "non_image")
     out = tmp_path / "out"
-    code, _, err = run(["train", "--data", str(data), "--out", str(out), "--skip-bad-images", "--no-export", *TINY], capsys)
+    code, _, err = run(["train", "--data", str(data), "--out", str(out), *flags, "--no-export", *TINY], capsys)
     assert code == 0, err
     assert "00000003_001.png" not in (out / "split.csv").read_text()
-    assert "left out" in err
+    log = (out / "train.log").read_text()
+    named = [line for line in log.splitlines() if "left out:" in line]
+    assert len(named) == 1 and "00000003_001.png" in named[0]
+    assert "1 unreadable images left out" in log
+    assert yaml.safe_load((out / "config.yaml").read_text())["bad_images"] == "skip"
 
 
-def test_wrong_arch_weights_give_one_clear_message(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    weights = tmp_path / "resnet18.pth"
-    torch.save(torchvision.models.resnet18(weights=None).state_dict(), weights)
-    code, _, err = run(["train", "--data", str(tiny_data), "--out", str(tmp_path / "out"), "--weights", str(weights),
+def test_split_lists_give_the_official_split(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    names = sorted(p.name for p in (tiny_data / "images").glob("*.png"))
+    test = [n for n in names if int(n[:8]) % 4 == 0]
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "test_list.txt").write_text("\n".join(test) + "\n")
+    (lists / "train_val_list.txt").write_text("\n".join(n for n in names if n not in test) + "\n")
+    out = tmp_path / "out"
+    code, _, err = run(["train", "--data", str(tiny_data), "--out", str(out), "--split-lists",
+                        str(lists / "train_val_list.txt"), str(lists / "test_list.txt"), "--no-export", *TINY], capsys)
+    assert code == 0, err
+    assert sorted((out / "test_list.txt").read_text().split()) == test
+    assert "official NIH test list" in json.loads((out / "metrics.json").read_text())["metrics"]["split"]["method"]
+    resolved = yaml.safe_load((out / "config.yaml").read_text())["split_lists"]
+    assert resolved == [str(lists / "train_val_list.txt"), str(lists / "test_list.txt")]
+
+    (lists / "test_list.txt").write_text("\n".join(test + [names[1]]) + "\n")  # patient 1 on both lists
+    (lists / "train_val_list.txt").write_text("\n".join(n for n in names if n not in test and n != names[1]) + "\n")
+    code, _, err = run(["train", "--data", str(tiny_data), "--out", str(tmp_path / "again"), "--split-lists",
+                        str(lists), *TINY], capsys)
+    assert_one_clear_error(code, err, "patient 1 has images on both", "--split random")
+
+
+def test_progress_bar_when_asked(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    code, _, err = run(["train", "--data", str(tiny_data), "--out", str(out), "--progress", "on", "--no-export",
                         *TINY], capsys)
-    assert_one_clear_error(code, err, "resnet18.pth", "do not fit --arch tiny")
+    assert code == 0, err
+    # tqdm's bar on stderr (redrawn at most every 0.1 s, so only its first frame is sure to be there)
+    assert "\repoch 1/2:   0%|" in err and "| 0/4 [" in err and "\repoch 2/2:" in err
+    assert "epoch 1/2: " not in (out / "train.log").read_text()  # the log file keeps lines, not bars
+
+
+@pytest.mark.parametrize(("file_arch", "arch"), [("resnet18", "tiny"), ("mobilenet_v3_small", "mobilenet_v3_large")])
+def test_wrong_arch_weights_give_one_clear_message(file_arch: str, arch: str, tiny_data: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    weights = tmp_path / f"{file_arch}.pth"
+    torch.save(getattr(torchvision.models, file_arch)(weights=None).state_dict(), weights)
+    argv = [*TINY]
+    argv[argv.index("--arch") + 1] = arch
+    code, _, err = run(["train", "--data", str(tiny_data), "--out", str(tmp_path / "out"), "--weights", str(weights),
+                        *argv], capsys)
+    assert_one_clear_error(code, err, f"{file_arch}.pth", f"do not fit --arch {arch}", "pass the --arch the file was made for")
 
 
 @pytest.mark.parametrize(
     ("argv", "fragments"),
     [
         (["train", "--out", "x"], ["needs --data DIR"]),
-        (["train", "--data", "x", "--out", "y", "--arch", "vgg"], ["--arch must be one of"]),
+        (["train", "--data", "x", "--out", "y", "--arch", "vgg"], ["--arch must be one of", "mobilenet_v3_large"]),
+        (["train", "--data", "x", "--out", "y", "--split-lists", "a", "b", "c"], ["--split-lists takes a folder"]),
+        (["train", "--data", "x", "--out", "y", "--split-lists", "a", "--split-file", "s.csv"], ["pass one of them"]),
         (["train", "--config", "/nonexistent/c.yaml"], ["config file not found"]),
         (["export", "--checkpoint", "/nonexistent/model.pt"], ["checkpoint not found"]),
         (["evaluate", "--predictions", "/nonexistent/p.csv", "--labels-csv", "/nonexistent/D.csv"], ["not found"]),
