@@ -29,7 +29,7 @@ import numpy as np
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(100_000_000))
 import cv2  # noqa: E402
 import pydicom  # noqa: E402
-from pydicom.encaps import generate_fragments  # noqa: E402
+from pydicom.encaps import generate_fragments, generate_frames  # noqa: E402
 from pydicom.errors import InvalidDicomError  # noqa: E402
 from pydicom.multival import MultiValue  # noqa: E402
 from pydicom.pixels import apply_color_lut, apply_modality_lut  # noqa: E402
@@ -40,6 +40,8 @@ from pydicom.uid import (  # noqa: E402
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
+    JPEG2000,
+    JPEG2000Lossless,
 )
 
 from .errors import ImageLoadError  # noqa: E402
@@ -413,7 +415,9 @@ def _read_native_frame(
             "the file is truncated: copy or export it again",
         )
     shift = g["bits_allocated"] - g["bits_stored"]
-    if shift:  # in place: shifting left then right keeps the stored bits (and sign-extends)
+    if shift and not g["signed"]:  # one in-place pass: keep the stored bits
+        np.bitwise_and(arr, np.array((1 << g["bits_stored"]) - 1, dtype=dtype), out=arr)
+    elif shift:  # in place: shifting left then right keeps the stored bits and sign-extends
         np.left_shift(arr, shift, out=arr)
         np.right_shift(arr, shift, out=arr)
     return arr
@@ -463,6 +467,10 @@ def _decode_with_pydicom(
         vr = {"FloatPixelData": "OF", "DoubleFloatPixelData": "OD"}.get(keyword, "OB")
         if vr == "OB" and (_int(ds, "BitsAllocated", 8) or 8) > 8 and not syntax.is_encapsulated:
             vr = "OW"
+    if syntax in _JPEG2000 and keyword == "PixelData":
+        decoded = _decode_jpeg2000_grey(ds, value, frames)
+        if decoded is not None:
+            return decoded
     if not ds.file_meta.get("TransferSyntaxUID"):  # a file without meta: the encoding pydicom found
         ds.file_meta.TransferSyntaxUID = syntax
     ds.add_new(pydicom.tag.Tag(keyword), vr, value)
@@ -470,6 +478,39 @@ def _decode_with_pydicom(
         return _pydicom_decode(path, ds, syntax, index)
     finally:
         del ds[keyword]  # the Radiograph keeps the header without its pixel bytes
+
+
+_JPEG2000 = {JPEG2000Lossless, JPEG2000}
+
+
+def _decode_jpeg2000_grey(ds: pydicom.Dataset, value: bytes, frames: int) -> np.ndarray | None:
+    """The first frame of a greyscale JPEG 2000 image decoded by OpenCV, or None to use pydicom.
+
+    pydicom's JPEG 2000 plugin (pylibjpeg-openjpeg) holds the GIL for the whole decode, about
+    0.7 s for a 1955 x 1841 CR on our machines: while a worker decodes one, the GUI thread
+    cannot run and the window freezes (found by bench/gui.py's stall measurement during a
+    folder scan). OpenCV decodes with the same OpenJPEG library and releases the GIL. Only the
+    plain case is taken (one unsigned sample, 8 or 16 bits allocated, the decoded size and type
+    the header promises); anything else, or any failure, goes to pydicom, which then reports it.
+    """
+    if not (_int(ds, "SamplesPerPixel", 1) == 1 and _int(ds, "PixelRepresentation", 0) == 0
+            and _int(ds, "BitsAllocated", 0) in (8, 16)):
+        return None
+    try:
+        codestream = next(generate_frames(value, number_of_frames=frames))
+        level = cv2.utils.logging.getLogLevel()
+        # OpenCV warns that a greyscale codestream has no colour space: true and harmless
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        try:
+            image = cv2.imdecode(np.frombuffer(codestream, np.uint8), cv2.IMREAD_UNCHANGED)
+        finally:
+            cv2.utils.logging.setLogLevel(level)
+    except Exception:  # damaged fragments or codestream: pydicom gives the specific error
+        return None
+    expected = np.uint8 if _int(ds, "BitsAllocated", 0) == 8 else np.uint16
+    if image is None or image.shape != (_int(ds, "Rows"), _int(ds, "Columns")) or image.dtype != expected:
+        return None
+    return image
 
 
 def _pydicom_decode(path: Path, ds: pydicom.Dataset, syntax: UID, index: int | None) -> np.ndarray:
