@@ -1,0 +1,36 @@
+"""Smoke test of ``python -m bench``: the quick mode runs and prints its rows (no timing checks).
+
+Only the fast sections run here (decode, inference) with the tiny test model; the figures of a
+quick run mean nothing, the point is that the benchmark code cannot rot unnoticed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.factories import make_model_pair
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_bench_prints_its_table(tmp_path: Path) -> None:
+    model = make_model_pair(tmp_path / "model", size=64)
+    rows_json = tmp_path / "rows.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "decode,inference", "--model", str(model),
+         "--json", str(rows_json)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = json.loads(rows_json.read_text())
+    items = [row["item"] for row in rows]
+    assert items.count("1i") == 2 and "1ii-a" in items and "1ii-b" in items
+    assert not [row for row in rows if row["note"].startswith("failed")], rows
+    measured = [row for row in rows if not row["note"].startswith("skipped")]
+    assert all(row["ours"] and row["ratio"] is not None for row in measured)
+    assert "| 1ii-a |" in done.stdout and "Machine:" in done.stdout
