@@ -118,7 +118,7 @@ def corrupt_copy(data: Path, target: Path) -> list[str]:
 def test_corrupt_images_are_skipped_and_counted_in_the_log(data: Path, tmp_path: Path) -> None:
     folder = tmp_path / "data"
     names = corrupt_copy(data, folder)
-    stopped = run(train_argv("--data", folder, "--out", tmp_path / "stopped", "--epochs", "1", *TINY), tmp_path)
+    stopped = run(train_argv("--data", folder, "--out", tmp_path / "stopped", "--epochs", "1", "--strict-images", *TINY), tmp_path)
     assert_one_error_before_training(stopped, "4 image(s) cannot be read", "--skip-bad-images")
 
     out = tmp_path / "run"
