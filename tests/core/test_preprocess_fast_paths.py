@@ -2,8 +2,7 @@
 
 The plain definition: ``to_unit_grey`` at full size (window, photometric) then one
 ``cv2.resize`` INTER_AREA in float32. The fast paths: the window applied after the resize when it
-clips nothing (``_resize_then_window``), and the area resize cut into two bands on two threads
-(``_area_resize``). Checked on real files and on generated ones with narrow windows far from zero.
+clips nothing (``_resize_then_window``), computed band by band (``_shifted_area_resize``). Checked on real files and on generated ones with narrow windows far from zero.
 """
 
 from __future__ import annotations
@@ -62,14 +61,17 @@ def test_narrow_window_far_from_zero_takes_the_fast_path_and_matches(inverted: b
     np.testing.assert_allclose(fast, _definition(radiograph, (224, 224)), atol=2e-6)
 
 
-@pytest.mark.parametrize("shape", [(1024, 1024), (1955, 1841), (1000, 999), (2048, 2500), (997, 991)])
-def test_band_split_resize_is_bit_identical(shape: tuple[int, int]) -> None:
-    grey = np.random.default_rng(4).random(shape, dtype=np.float32)
-    whole = cv2.resize(grey, (224, 224), interpolation=cv2.INTER_AREA)
-    np.testing.assert_array_equal(pp._area_resize(grey, 224, 224), whole)
+@pytest.mark.parametrize("shape", [(1024, 1024), (1955, 1841), (1000, 999), (2048, 2500), (997, 991), (224, 300)])
+@pytest.mark.parametrize("negate", [False, True])
+def test_band_by_band_shift_and_resize_is_bit_identical(shape: tuple[int, int], negate: bool) -> None:
+    pixels = np.random.default_rng(4).integers(0, 4096, shape).astype(np.uint16)
+    whole = (np.float32(3000.5) - pixels.astype(np.float32)) if negate else (pixels - np.float32(1000.5))
+    expected = cv2.resize(whole.astype(np.float32), (224, 224), interpolation=cv2.INTER_AREA)
+    origin = 3000.5 if negate else 1000.5
+    np.testing.assert_array_equal(pp._shifted_area_resize(pixels, origin, negate, 224, 224), expected)
 
 
-def test_exact_split_points() -> None:
-    assert pp._exact_split(1024, 224) == (512, 112)
-    assert pp._exact_split(1841, 224) == (1052, 128)  # 1841/224 = 263/32: a cut every 32 outputs
-    assert pp._exact_split(1955, 224) is None  # coprime: no exact cut
+def test_band_cuts() -> None:
+    assert pp._bands(1024, 224, 256) == [(0, 256, 0, 56), (256, 512, 56, 112), (512, 768, 112, 168), (768, 1024, 168, 224)]
+    assert pp._bands(1841, 224, 100) == [(263 * i, 263 * (i + 1), 32 * i, 32 * (i + 1)) for i in range(7)]
+    assert pp._bands(1955, 224, 256) is None  # coprime: no exact cut
