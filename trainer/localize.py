@@ -4,7 +4,7 @@ Every box is made by THE heatmap-to-box function of the viewer (``viewer.core.he
 finding's raw Grad-CAM map is upsampled bilinearly to the 1024x1024 pixel space the NIH boxes
 were drawn in, normalised to [0, 255] by its own minimum and maximum, and each 8-connected
 region at or above 60 and at or above 180 (``WANG_THRESHOLDS``) becomes a detected box. Wang et
-al.'s maps were 32x32 (their transition layer at 1024 px input); ours have the model's feature
+al.'s maps were 32x32 (the output of their transition layer); ours have the model's feature
 resolution (7x7 for DenseNet121 at 224 px), so our boxes are coarser. Their boxes, like ours,
 were compared in the 1024x1024 space.
 
@@ -53,8 +53,9 @@ def _row(*values: float) -> dict[str, float]:
 
 # Wang X, Peng Y, Lu L, Lu Z, Bagheri M, Summers RM. ChestX-ray8 (CVPR 2017; arXiv:1705.02315).
 # Transcribed from the paper's text: Table 4 (T(IoBB), the same in the CVPR paper) and Table 7
-# of the arXiv version's supplementary material (T(IoU) alone). ResNet-50 at 512 px, their 1,600
-# boxes on 983 images. Nothing is interpolated: a threshold they did not use has no entry.
+# of the arXiv version's supplementary material (T(IoU) alone). ImageNet-pretrained ResNet-50,
+# 32x32 maps, the paper's 1,600 boxes on 983 images (the released file has 984 boxes on 880).
+# Nothing is interpolated: a threshold they did not use has no entry.
 WANG_2017: dict[str, Any] = {
     "source": "Wang et al. 2017, ChestX-ray8, CVPR 2017 / arXiv:1705.02315: Table 4 (T(IoBB)) and "
               "supplementary Table 7 (T(IoU)); accuracy (Acc.) and average false positives (AFP) per finding",
