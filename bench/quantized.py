@@ -77,16 +77,18 @@ def rows(settings: Settings) -> list[Row]:
     height, width = fp32.input_size
     feeds = {CLASSIFIER_INPUT: np.random.default_rng(0).random((1, 1, height, width), dtype=np.float32)}
     outputs = list(CLASSIFIER_OUTPUTS)
-    sessions = {name: open_session(path, THREADS) for name, path in
-                (("fp32", settings.model), ("int8", quantized.classifier_path))}
+    sessions = {f"{name}/{threads}": open_session(path, threads) for name, path in
+                (("fp32", settings.model), ("int8", quantized.classifier_path)) for threads in (THREADS, 1)}
     repeats = settings.repeats(30, 3)
     times = interleaved({name: (lambda s=s: s.run(outputs, feeds)) for name, s in sessions.items()}, repeats)
-    speedup = times["fp32"] / times["int8"]
+    speedup = times[f"fp32/{THREADS}"] / times[f"int8/{THREADS}"]
+    single = times["fp32/1"] / times["int8/1"]
     size_fp32, size_int8 = quantized.size_bytes
     result = [Row(
         "5", f"int8 classifier (trainer.quantize, static QDQ) vs fp32: speed, batch of 1",
-        ms(times["int8"]), f"{ms(times['fp32'])} fp32", speedup, ">= 2x faster", speedup >= 2,
-        f"ratio = fp32 / int8; {THREADS} threads; files {size_int8 / 1e6:.1f} vs {size_fp32 / 1e6:.1f} MB; "
+        ms(times[f"int8/{THREADS}"]), f"{ms(times[f'fp32/{THREADS}'])} fp32", speedup, ">= 2x faster", speedup >= 2,
+        f"ratio = fp32 / int8; {THREADS} threads (1 thread: {ms(times['int8/1'])} vs {ms(times['fp32/1'])}, "
+        f"{single:.2f}x); files {size_int8 / 1e6:.1f} vs {size_fp32 / 1e6:.1f} MB; "
         f"calibrated on {quantized.calibration_images} images; median of {repeats}",
     )]
 

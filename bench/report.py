@@ -33,6 +33,9 @@ def _memory_gib() -> str:
     return "RAM unknown"
 
 
+LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
 def _other_load() -> str:
     """What else was running that a reader should know about (the trainer, above all)."""
     try:
@@ -41,7 +44,7 @@ def _other_load() -> str:
     except (OSError, subprocess.SubprocessError, ValueError):
         busy = []
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    text = f"load average {load:.2f} at the end"
+    text = f"1-minute load average {LOAD_AT_START:.2f} at the start, {load:.2f} at the end (the bench alone: about 1-2)"
     if busy:
         text += f"; a cxr-train training run was using the CPU meanwhile ({len(busy)} process(es))"
     return text
