@@ -19,7 +19,7 @@ from pathlib import Path, PurePath
 
 from .errors import FileProblem
 from .heatmap import Box
-from .nih import NIH_LABELS
+from .nih import NIH_LABELS, find_upwards
 
 BBOX_NAMES: tuple[str, ...] = ("BBox_List_2017.csv",)
 SOURCE_SIZE = 1024  # the boxes were drawn on the original 1024x1024 images
@@ -171,15 +171,4 @@ def find_bbox_csv(folder: str | os.PathLike[str]) -> Path | None:
     As the official download lays it out (``images/`` beside the CSV files), and as
     ``nih.find_data_entry`` finds the label file. A file path starts at its folder. None if absent.
     """
-    start = Path(folder).absolute()
-    if not start.is_dir():
-        start = start.parent
-    for directory in (start, *start.parents):
-        for name in BBOX_NAMES:
-            candidate = directory / name
-            try:
-                if candidate.is_file():
-                    return candidate
-            except OSError:  # an unreadable parent: keep looking up
-                continue
-    return None
+    return find_upwards(folder, BBOX_NAMES)

@@ -168,11 +168,16 @@ def find_data_entry(folder: str | os.PathLike[str]) -> Path | None:
     Prefers the 2020 revision when both are in the same folder. Returns None when there is none.
     A file path starts the search at its folder.
     """
+    return find_upwards(folder, DATA_ENTRY_NAMES)
+
+
+def find_upwards(folder: str | os.PathLike[str], names: tuple[str, ...]) -> Path | None:
+    """The first of ``names`` in ``folder`` or its nearest parent (a file path starts at its folder)."""
     start = Path(folder).absolute()
     if not start.is_dir():
         start = start.parent
     for directory in (start, *start.parents):
-        for name in DATA_ENTRY_NAMES:
+        for name in names:
             candidate = directory / name
             try:
                 if candidate.is_file():
