@@ -37,7 +37,8 @@ def find_split(model: Path, wanted_hash: str | None, given: Path | None) -> Path
         return given
     if not wanted_hash:
         return None
-    candidates = [model.parent / "split.csv", *ROOT.glob("runs/*/split.csv"), *ROOT.parent.glob("runs/*/split.csv")]
+    candidates = [model.parent / "split.csv", *ROOT.glob("configs/*split*.csv"), *ROOT.glob("runs/*/split.csv"),
+                  *ROOT.parent.glob("runs/*/split.csv")]
     for path in candidates:
         try:
             if path.is_file() and _split_digest(path) == wanted_hash:
