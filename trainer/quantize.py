@@ -32,6 +32,9 @@ it was made and on what. The result is written as ``OUT/NAME.onnx`` + ``OUT/NAME
 (``NAME`` = the model's file stem + ``-int8`` unless ``--name``), opened once with the viewer's
 ``ModelPair.open`` (the contract check), and compared with the fp32 pair on the calibration
 images (largest probability difference, reported).
+
+``quantize_pair_on`` does the same calibrated on an explicit list of image files: the exporter's
+int8 variant (``trainer.int8_variant``) passes a run's training images.
 """
 
 from __future__ import annotations
@@ -84,9 +87,14 @@ def calibration_paths(data: Path, count: int, split_csv: Path | None = None, see
     if not files:
         where = f" that {split_csv} puts in its train split" if split_csv is not None else ""
         raise TrainerError(f"{data}: no images{where} to calibrate the quantisation on (pass --data FOLDER)")
-    files = sorted(files)
-    random.Random(seed).shuffle(files)
-    return files[:count]
+    return choose_calibration(files, count, seed)
+
+
+def choose_calibration(files: Sequence[Path], count: int, seed: int = 0) -> list[Path]:
+    """Up to ``count`` of ``files``: a seeded random choice, independent of the order given."""
+    chosen = sorted(Path(path) for path in files)
+    random.Random(seed).shuffle(chosen)
+    return chosen[:count]
 
 
 def _train_names(split_csv: Path) -> set[str]:
@@ -173,6 +181,30 @@ def quantize_pair(
     seed: int = 0,
 ) -> QuantizeResult:
     """Write the int8 pair of ``model`` into ``out`` (see the module doc). Raises ``CxrError``."""
+    fp32 = ModelPair.open(Path(model))  # the contract check of the input (ModelContractError if broken)
+    paths = calibration_paths(Path(data), images, Path(split_csv) if split_csv else None, seed)
+    source = "training split" if split_csv is not None else "the --data folder"
+    return _quantize(fp32, paths, Path(out), name, source)
+
+
+def quantize_pair_on(
+    model: str | os.PathLike[str],
+    calibration: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    calibration_source: str = "the given images",
+) -> QuantizeResult:
+    """``quantize_pair`` calibrated on exactly the image files ``calibration`` (all of them, in
+    that order); ``calibration_source`` says in the card's note what they are. Raises ``CxrError``."""
+    fp32 = ModelPair.open(Path(model))
+    if not calibration:
+        raise TrainerError(f"{model}: no images to calibrate the quantisation on")
+    return _quantize(fp32, [Path(path) for path in calibration], Path(out), name, calibration_source)
+
+
+def _quantize(fp32: ModelPair, paths: Sequence[Path], out_dir: Path, name: str | None,
+              calibration_source: str) -> QuantizeResult:
     import onnxruntime
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -180,15 +212,12 @@ def quantize_pair(
     # the quantiser's own sessions report every initializer they prune: errors only, as the viewer's
     onnxruntime.set_default_logger_severity(3)
 
-    source = Path(model)
+    source = fp32.classifier_path
     sidecar = sidecar_path_for(source)
-    fp32 = ModelPair.open(source)  # the contract check of the input (ModelContractError if broken)
     card = fp32.card
     height, width = card.input.height, card.input.width
-    paths = calibration_paths(Path(data), images, Path(split_csv) if split_csv else None, seed)
     prepared = [preprocess(path, height, width) for path in paths]
 
-    out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     name = name or f"{source.name.removesuffix('.onnx')}-int8"
     classifier_path, sidecar_out = out_dir / f"{name}.onnx", out_dir / f"{name}{SIDECAR_SUFFIX}"
@@ -211,7 +240,7 @@ def quantize_pair(
             calibrate_method=CalibrationMethod.MinMax,
             extra_options={"WeightSymmetric": True, "ActivationSymmetric": False},
         )
-    quantized_card = _card_with_note(card, len(paths), split_csv is not None, name)
+    quantized_card = _card_with_note(card, len(paths), calibration_source, name)
     proto = onnx.load(str(classifier_path))
     set_card(proto, quantized_card)
     onnx.save(proto, str(classifier_path))
@@ -226,7 +255,7 @@ def quantize_pair(
                           (source.stat().st_size, classifier_path.stat().st_size))
 
 
-def _card_with_note(card: ModelCard, n_images: int, train_only: bool, name: str) -> ModelCard:
+def _card_with_note(card: ModelCard, n_images: int, calibration_source: str, name: str) -> ModelCard:
     data = card.to_dict()
     data["name"] = name
     training = dict(data.get("training") or {})
@@ -235,7 +264,7 @@ def _card_with_note(card: ModelCard, n_images: int, train_only: bool, name: str)
                   "activations (MinMax calibration); BatchNorm after Concat as 1x1 depthwise Conv; "
                   "head and sidecar left in float32",
         "calibration_images": n_images,
-        "calibration_source": "training split" if train_only else "the --data folder",
+        "calibration_source": calibration_source,
         "preprocessing": "viewer.core.preprocess at the card's input size",
         "from_model_id": card.model_id,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
