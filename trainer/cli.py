@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 import types
@@ -105,6 +106,8 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     export.add_argument("--data", metavar="DIR", help="the run's data folder, if it moved")
     export.add_argument("--name", help="NAME of NAME.onnx (default: the run's)")
     export.add_argument("--threads", type=int, default=0, help="torch threads; 0 = torch's default")
+    export.add_argument("--int8", action="store_true",
+                        help="also write NAME-int8.onnx (+ sidecar), kept if its test mean AUROC is within 0.005")
     from .report import add_report_command  # localisation, subgroups, expert labels, TTA (issue 10)
 
     add_report_command(commands)
@@ -147,15 +150,18 @@ def resolve_train_config(args: argparse.Namespace, argv: list[str]) -> TrainConf
 
 
 def _configure_logging(out: Path | None) -> None:
+    """Log lines to stderr and ``OUT/train.log``; under torchrun only the main process (rank 0)
+    logs, the others say only warnings and errors, to stderr."""
+    main_process = int(os.environ.get("RANK", "0")) == 0
     root = logging.getLogger("trainer")
-    root.setLevel(logging.INFO)
+    root.setLevel(logging.INFO if main_process else logging.WARNING)
     for handler in list(root.handlers):  # a second run in one process (tests) starts afresh
         root.removeHandler(handler)
         handler.close()
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(logging.Formatter("%(message)s"))
     root.addHandler(console)
-    if out is not None:
+    if out is not None and main_process:
         out.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(out / "train.log", encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -169,7 +175,8 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
     from .pipeline import train_run  # heavy imports (torch, onnx) only for commands that need them
 
     summary = train_run(config, resume=args.resume, stop_after=args.stop_after)
-    print(json.dumps(summary, indent=1))
+    if "rank" not in summary:  # the other processes of a torchrun have nothing to report
+        print(json.dumps(summary, indent=1))
     return 0
 
 
@@ -202,7 +209,7 @@ def _export(args: argparse.Namespace) -> int:
     _configure_logging(Path(args.out) if args.out else None)
     from .pipeline import export_checkpoint
 
-    summary = export_checkpoint(args.checkpoint, args.out, args.data, args.name, args.threads)
+    summary = export_checkpoint(args.checkpoint, args.out, args.data, args.name, args.threads, args.int8)
     print(json.dumps(summary, indent=1))
     return 0
 

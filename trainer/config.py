@@ -26,6 +26,7 @@ CALIBRATIONS = ("none", "temperature", "platt")
 SPLITS = ("auto", "official", "random")
 BAD_IMAGES = ("skip", "stop")
 PROGRESS = ("auto", "on", "off")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 RESOLVED_NAME = "config.yaml"
 
 
@@ -109,17 +110,25 @@ class TrainConfig:
     ood_sample: int = opt(300, "training images the out-of-distribution statistics are fitted on")
     gallery: int = opt(12, "test images drawn with their heatmaps in gallery.png; 0 = none")
     no_export: bool = opt(False, "stop after evaluation: no ONNX files")
+    int8: bool = opt(False, "also export NAME-int8.onnx (+ sidecar): int8 weights and activations for faster CPU "
+                     "inference, kept only if its test mean AUROC is within 0.005 of the fp32 model's "
+                     "(export_checks.json says by how much)")
     name: str = opt("model", "the exported files are NAME.onnx and NAME.gradcam.onnx")
     tried: list[str] = opt([], "notes for the card's training record: what was tried (repeatable)")
 
     # machine
     device: str = opt("auto", "cpu, cuda, or auto (cuda when torch sees a GPU)")
-    precision: str = opt("fp32", "fp32, or bf16: mixed-precision training with channels-last tensors "
-                         "(about 3-4x faster on CPUs with AMX/AVX-512 BF16); validation and export stay fp32")
+    precision: str = opt("auto", "auto (bf16 or fp16 on CUDA, fp32 on the CPU), fp32, bf16 (mixed precision with "
+                         "channels-last; about 3-4x faster on CPUs with AMX/AVX-512 BF16), or fp16 (with a gradient "
+                         "scaler; CUDA only, full precision on the CPU); validation and export stay fp32")
     seed: int = opt(0, "seed of the split, initialisation, batches and augmentation")
-    workers: int = opt(0, "data-loader / cache-building processes (0: in the training process)")
+    workers: int = opt(-1, "data-loader / cache-building processes; 0: in the training process; -1 (auto): "
+                       "several on CUDA (with pinned memory), none on the CPU where they would take the "
+                       "training's cores; cache building uses the CPU's cores either way")
     threads: int = opt(0, "torch threads; 0 = torch's default")
     log_every: int = opt(20, "batches between progress lines when there is no progress bar; 0 = per epoch only")
+    tensorboard: bool = opt(False, "TensorBoard logs in OUT/tensorboard: losses, learning rate, per-label "
+                            "validation AUROC, Grad-CAM of a few validation images (needs the tensorboard package)")
     progress: str = opt("auto", "progress bar over each epoch's batches: auto (when stderr is a terminal), on, off")
 
     def to_dict(self) -> dict[str, Any]:
@@ -168,7 +177,7 @@ def check_config(config: TrainConfig) -> None:
     choices = {
         "arch": ARCHS, "schedule": SCHEDULES, "average": AVERAGES, "monitor": MONITORS,
         "pos_weight": POS_WEIGHTS, "calibration": CALIBRATIONS, "split": SPLITS, "bad_images": BAD_IMAGES,
-        "optimizer": OPTIMIZERS, "device": ("auto", "cpu", "cuda"), "precision": ("fp32", "bf16"),
+        "optimizer": OPTIMIZERS, "device": ("auto", "cpu", "cuda"), "precision": PRECISIONS,
         "progress": PROGRESS,
     }
     for name, allowed in choices.items():
@@ -198,6 +207,8 @@ def check_config(config: TrainConfig) -> None:
         raise TrainerError("--lr-decay must be in (0, 1): each decay makes the learning rate smaller")
     if config.step_epochs < 1 or config.plateau_patience < 0 or config.patience < 0:
         raise TrainerError("--step-epochs must be 1 or more; --plateau-patience and --patience 0 or more")
+    if config.workers < -1:
+        raise TrainerError("--workers must be -1 (auto), 0 or more")
     if config.pos_weight_max < 1.0:
         raise TrainerError("--pos-weight-max must be 1 or more")
     if len(config.split_lists) > 2:

@@ -157,6 +157,11 @@ def ece_report(targets: np.ndarray, before: np.ndarray, after: np.ndarray, label
     }
 
 
+def per_label_auroc(targets: np.ndarray, scores: np.ndarray, labels: Sequence[str]) -> dict[str, float | None]:
+    """AUROC of each label by name; None where a label has only one class."""
+    return {label: auroc(targets[:, j], scores[:, j]) for j, label in enumerate(labels)}
+
+
 def mean_auroc(targets: np.ndarray, scores: np.ndarray) -> float | None:
     """Mean AUROC over the labels that have both classes; None if no label has."""
     values = [auroc(targets[:, j], scores[:, j]) for j in range(targets.shape[1])]

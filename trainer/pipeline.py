@@ -37,6 +37,7 @@ from viewer.core.errors import CxrError
 from viewer.core.ood import fit_ood
 from viewer.core.preprocess import preprocess
 
+from . import distributed
 from .augment import AugmentConfig
 from .cache import PixelCache
 from .calibrate import fit_calibration
@@ -74,6 +75,7 @@ from .weights import load_weights
 
 log = logging.getLogger(__name__)
 EXPORT_CHECK_IMAGES = 4
+TENSORBOARD_IMAGES = 4
 
 
 @dataclass
@@ -94,8 +96,11 @@ def cache_size(config: TrainConfig) -> int:
     return max(config.size, int(round(config.size * config.cache_scale)))
 
 
-def prepare_data(config: TrainConfig, out: Path) -> PreparedData:
-    """Find the images, split them by patient, and decode them into the caches."""
+def prepare_data(config: TrainConfig, out: Path, write: bool = True) -> PreparedData:
+    """Find the images, split them by patient, and decode them into the caches.
+
+    ``write=False`` (the other processes of a distributed run): the same, without writing the
+    split files (the main process did, and filled the caches first)."""
     table = load_labelled_images(config.data, config.labels_csv, config.views, config.max_images)
     log.info("%d labelled images of %d patients (labels from %s)", len(table.samples),
              len({s.patient_id for s in table.samples}), table.csv_path)
@@ -117,8 +122,9 @@ def prepare_data(config: TrainConfig, out: Path) -> PreparedData:
             sources[name] = DecodeSource([table.samples[i].path for i in split.indices(name)], size)
     else:
         split, sources = _cached_sources(config, table, split, out)
-    write_split_csv(out / "split.csv", table.samples, split)
-    write_split_lists(out, table.samples, split)
+    if write:
+        write_split_csv(out / "split.csv", table.samples, split)
+        write_split_lists(out, table.samples, split)
     digest = split_hash(table.samples, split)
     log.info("split: %s; hash %s", split.method, digest[:12])
     log.info("%s", format_split_summary(split_summary(table.samples, table.labels, split), table.labels))
@@ -177,7 +183,7 @@ def _cached_sources(
         if not paths:
             rows[name] = []
             continue
-        rows[name], report = cache.ensure(paths, workers=config.workers)
+        rows[name], report = cache.ensure(paths, workers=cache_workers(config.workers))
         errors.update(report.errors)
         if report.decoded:
             log.info("cache %s: decoded %d images in %.1f s (%.1f images/s), reused %d", cache.folder.name,
@@ -190,6 +196,12 @@ def _cached_sources(
         for name, cache in plans.items()
     }
     return split, sources
+
+
+def cache_workers(workers: int) -> int:
+    """Processes decoding images into the cache: ``--workers``, or with -1 (auto) the CPU's cores
+    (nothing else runs yet: training starts once the cache is full)."""
+    return workers if workers >= 0 else min(8, os.cpu_count() or 1)
 
 
 def _setup(config: TrainConfig) -> None:
@@ -212,12 +224,31 @@ def train_run(config: TrainConfig, resume: str | None = None, stop_after: int | 
     """Train, then (unless stopped early by ``stop_after``) evaluate and export. Returns the summary."""
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    log.info("cxr-train: results go to %s", out.resolve())
-    save_resolved(config, out)
-    _setup(config)
-    resolve_device(config.device)  # an impossible --device fails before minutes of caching
+    device = resolve_device(config.device)  # an impossible --device fails before minutes of caching
+    context = distributed.start(device)
+    try:
+        summary = _train_run(config, context, resume, stop_after)
+    except BaseException:
+        distributed.stop(context, clean=False)
+        raise
+    distributed.stop(context)  # the other processes (the main process left after training)
+    return summary
+
+
+def _train_run(config: TrainConfig, context: distributed.Distributed, resume: str | None,
+               stop_after: int | None) -> dict[str, Any]:
+    out = Path(config.out)
     started = time.perf_counter()
-    data = prepare_data(config, out)
+    if context.is_main:
+        log.info("cxr-train: results go to %s%s", out.resolve(),
+                 f" ({context.world_size} processes)" if context.enabled else "")
+        save_resolved(config, out)
+    _setup(config)
+    if not context.is_main:
+        context.barrier()  # wait for the main process to fill the caches, then read them
+    data = prepare_data(config, out, write=context.is_main)
+    if context.is_main:
+        context.barrier()
     net = build_network(config, data.table.labels, initial_weights=resume is None)  # resume has its own
     check_free_space(out, net)
     train_set = TrainImages(
@@ -226,10 +257,23 @@ def train_run(config: TrainConfig, resume: str | None = None, stop_after: int | 
         seed=config.seed,
     )
     val_set = EvalImages(data.sources["val"], data.targets("val"), config.size) if data.split.val else None
-    trainer = Trainer(config, net, train_set, val_set, data.targets("val"), out, data.split_hash)
+    trainer = Trainer(config, net, train_set, val_set, data.targets("val"), out, data.split_hash, context)
     if resume:
         trainer.restore(Path(resume))
-    result = trainer.fit(stop_after=stop_after)
+    board = None
+    if config.tensorboard and context.is_main:
+        # a resumed run drops what the interrupted one logged after its last checkpoint
+        board = trainer.tensorboard = _tensorboard(config, out, data, purge_step=trainer.epoch + 1 if resume else None)
+    try:
+        result = trainer.fit(stop_after=stop_after)
+    finally:
+        if board is not None:
+            board.close()
+    if not context.is_main:
+        return {"finished": result.finished, "rank": context.rank}
+    distributed.stop(context)  # the rest is the main process's alone (no collective calls)
+    if context.enabled:  # export the plain network, not the DDP-converted one
+        net = build_network(config, data.table.labels, initial_weights=False)
     (out / "history.json").write_text(json.dumps([r.__dict__ for r in trainer.history], indent=1), encoding="utf-8")
     if not result.finished:
         log.info("stopped after epoch %d of %d as asked; continue with --resume %s", result.epochs_run,
@@ -252,6 +296,17 @@ def train_run(config: TrainConfig, resume: str | None = None, stop_after: int | 
     summary = finish(config, net, data, out, training, val_logits=result.val_logits)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     return summary
+
+
+def _tensorboard(config: TrainConfig, out: Path, data: PreparedData, purge_step: int | None = None) -> Any:
+    """The run's TensorBoard log (``OUT/tensorboard``), with the first few validation images
+    whose Grad-CAM it draws each epoch."""
+    from .tensorboard_log import TensorBoardLog  # needs the optional tensorboard package
+
+    source = data.sources["val"]
+    images = (np.stack([np.asarray(source[k], np.float32) for k in range(min(TENSORBOARD_IMAGES, len(source)))])[:, None]
+              if data.split.val else None)
+    return TensorBoardLog(out / "tensorboard", data.table.labels, images, purge_step=purge_step)
 
 
 def check_free_space(out: Path, net: torch.nn.Module) -> None:
@@ -345,12 +400,36 @@ def finish(config: TrainConfig, net: CxrNet, data: PreparedData, out: Path, trai
                          thresholds=thresholds, calibration=calibration.to_card(labels), metrics=metrics,
                          training=record, ood=ood)
     result = export_pair(net, calibration, fields, out, config.name, _check_images(config, data))
-    (out / "export_checks.json").write_text(json.dumps(result.checks, indent=1), encoding="utf-8")
+    checks = dict(result.checks)
+    if config.int8:
+        checks["int8"] = _int8_variant(config, data, result.classifier_path, out, test_targets, test_groups)
+    (out / "export_checks.json").write_text(json.dumps(checks, indent=1), encoding="utf-8")
     summary.update({"model": str(result.classifier_path), "sidecar": str(result.sidecar_path),
                     "model_id": result.model_id})
     if config.gallery and split.test:
         summary["gallery"] = str(_gallery(config, data, result.classifier_path, out))
     return summary
+
+
+def _int8_variant(config: TrainConfig, data: PreparedData, classifier: Path, out: Path,
+                  test_targets: np.ndarray, test_groups: list[int]) -> dict[str, Any]:
+    """``--int8``: the int8 pair, calibrated on training images, measured on the test split
+    beside the fp32 pair and kept only within 0.005 mean AUROC (``trainer/int8_variant.py``)."""
+    from .int8_variant import make_int8_variant
+
+    if not data.split.test:
+        log.warning("--int8: no test images to measure an int8 variant on; none made")
+        return {"kept": False, "reason": "no test images to measure it on"}
+    samples = data.table.samples
+    report = make_int8_variant(
+        classifier, [samples[i].path for i in data.split.train], [samples[i].path for i in data.split.test],
+        test_targets, out, seed=config.seed, test_groups=test_groups, bootstrap=config.bootstrap,
+        threads=config.threads or None)
+    change = report["mean_auroc"]["change"]
+    log.info("int8 variant: %s (test mean AUROC change %s, %.1fx the fp32 speed)",
+             "kept" if report["kept"] else "not kept", "n/a" if change is None else f"{change:+.4f}",
+             report["speed"]["speedup"])
+    return report
 
 
 def _data_description(config: TrainConfig, data: PreparedData) -> str:
@@ -404,8 +483,9 @@ def _gallery(config: TrainConfig, data: PreparedData, model_path: Path, out: Pat
 
 # -- cxr-train export -------------------------------------------------------------------------------------
 def export_checkpoint(checkpoint: str, out: str | None = None, data: str | None = None,
-                      name: str | None = None, threads: int = 0) -> dict[str, Any]:
-    """Evaluate and export a checkpoint of an earlier run on the same data and split."""
+                      name: str | None = None, threads: int = 0, int8: bool = False) -> dict[str, Any]:
+    """Evaluate and export a checkpoint of an earlier run on the same data and split
+    (``int8``: and its int8 variant)."""
     state = load_checkpoint(checkpoint)
     values = dict(state["config"])
     values["out"] = out or values["out"]
@@ -416,6 +496,7 @@ def export_checkpoint(checkpoint: str, out: str | None = None, data: str | None 
     if threads:
         values["threads"] = threads
     values["no_export"] = False
+    values["int8"] = int8 or values.get("int8", False)
     config = config_from_dict(values, source=str(checkpoint))
     out_dir = Path(config.out)
     out_dir.mkdir(parents=True, exist_ok=True)

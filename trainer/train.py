@@ -30,14 +30,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
 from . import __version__
 from .config import TrainConfig
 from .data import TrainImages
+from .distributed import SINGLE, Distributed, ShardedPermutation, check_batch, wrap_model
 from .errors import TrainerError
-from .evaluate import mean_auroc
+from .evaluate import mean_auroc, per_label_auroc
+from .precision import choose_precision
 
 log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "cxr-train-checkpoint-v1"
@@ -203,6 +205,17 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def resolve_workers(workers: int, device: torch.device, processes_per_machine: int = 1) -> int:
+    """``--workers`` as a number: -1 (auto) feeds a GPU from several processes (its share of the
+    cores, at most 8); on the CPU the training itself needs the cores, and the cached images
+    need little work to augment, so none."""
+    if workers >= 0:
+        return workers
+    if device.type != "cuda":
+        return 0
+    return max(1, min(8, (os.cpu_count() or 2) // max(1, processes_per_machine) - 1))
+
+
 # -- prediction -------------------------------------------------------------------------------------
 @torch.no_grad()
 def predict_logits(model: nn.Module, dataset: Dataset, batch_size: int = 32, workers: int = 0) -> np.ndarray:
@@ -272,21 +285,31 @@ class Trainer:
         val_targets: np.ndarray,
         out: Path,
         split_hash: str,
+        context: Distributed = SINGLE,
+        tensorboard: Any | None = None,
     ) -> None:
         self.config = config
-        self.model = model
+        self.context = context
+        self.tensorboard = tensorboard  # a TensorBoardLog, on the main process only
+        self.model = model  # the plain network: weights, averages, checkpoints, evaluation
         self.train_set = train_set
         self.val_set = val_set if val_set is not None and len(val_set) else None
         self.val_targets = val_targets
         self.out = out
         self.split_hash = split_hash
         self.checkpoints = out / "checkpoints"
-        self.device = resolve_device(config.device)
+        self.device = context.device(resolve_device(config.device))
         self.model.to(self.device)
-        if config.precision == "bf16" and hasattr(model, "set_channels_last"):
+        self.precision = choose_precision(config.precision, self.device)
+        if (self.precision.mixed or self.device.type == "cuda") and hasattr(model, "set_channels_last"):
             # measured on this project's 2-core AMX machine: bf16 autocast alone gains little,
             # with channels-last tensors DenseNet121 trains about 3-4x faster than in fp32
             model.set_channels_last(True)
+        self.local_batch = check_batch(context, config.batch_size, len(train_set))
+        self.workers = resolve_workers(config.workers, self.device, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+        # the module the training steps call: the network itself, or its DDP wrapper (which also
+        # makes BatchNorm use the global batch; built before the optimizer sees the parameters)
+        self.step_model = wrap_model(model, context, self.device)
         self.steps_per_epoch = max(1, len(train_set) // config.batch_size) if len(train_set) >= config.batch_size else 1
         weights = class_weights(train_set.targets, config.pos_weight, config.pos_weight_max)
         self.class_weights = weights.to(self.device) if weights is not None else None
@@ -326,22 +349,19 @@ class Trainer:
     # -- the steps --------------------------------------------------------------------------------
     def _loader(self, epoch: int) -> DataLoader:
         self.train_set.set_epoch(epoch)
-        generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
-        return DataLoader(
-            self.train_set,
-            batch_size=self.config.batch_size,
-            sampler=RandomSampler(self.train_set, generator=generator),
-            num_workers=self.config.workers,
+        order = ShardedPermutation(
+            len(self.train_set), self.config.batch_size, self.config.seed * 100_003 + epoch, self.context,
             # a last batch of one image would break BatchNorm; drop the remainder when possible
             drop_last=len(self.train_set) >= self.config.batch_size,
         )
+        return DataLoader(self.train_set, batch_size=self.local_batch, sampler=order, num_workers=self.workers,
+                          pin_memory=self.device.type == "cuda")
 
     def train_epoch(self, epoch: int) -> tuple[float, float, float]:
         """One pass over the training images; returns (mean loss, images/s, waiting share)."""
-        self.model.train()
+        self.step_model.train()
         total_loss, seen, waited = 0.0, 0, 0.0
         start = mark = time.perf_counter()
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16")
         loader = self._loader(epoch)
         show = self._show_progress()
         bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{self.config.epochs}", unit="batch",
@@ -349,18 +369,14 @@ class Trainer:
         for batch, (images, targets) in enumerate(loader):
             waited += time.perf_counter() - mark
             images, targets = images.to(self.device, non_blocking=True), targets.to(self.device, non_blocking=True)
-            with autocast:
-                logits = self.model(images)
+            with self.precision.autocast():
+                logits = self.step_model(images)
             loss = loss_function(logits.float(), targets, self.class_weights, self.config.label_smoothing)
             if not torch.isfinite(loss):
                 raise TrainerError(
                     f"the training loss became {loss.item()} in epoch {epoch + 1} (try a smaller --lr)"
                 )
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if self.config.grad_clip > 0:
-                nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-            self.optimizer.step()
+            self.precision.step(loss, self.optimizer, self.model.parameters(), self.config.grad_clip)
             self.scheduler.step()
             if self.config.average == "ema" and self.average is not None:
                 self.average.update_parameters(self.model)
@@ -375,7 +391,9 @@ class Trainer:
                          self.steps_per_epoch, total_loss / seen, rate)
             mark = time.perf_counter()
         bar.close()
-        elapsed = time.perf_counter() - start
+        elapsed = self.context.max(time.perf_counter() - start)
+        total_loss, seen, waited = self.context.sum([total_loss, float(seen), waited])
+        waited /= self.context.world_size  # the processes' mean waiting time
         return total_loss / max(seen, 1), seen / max(elapsed, 1e-9), waited / max(elapsed, 1e-9)
 
     def evaluation_model(self) -> nn.Module:
@@ -385,9 +403,14 @@ class Trainer:
         return self.model
 
     def validate(self) -> tuple[float, float | None]:
+        """Validation loss and mean AUROC; under DDP each process predicts its share of the images
+        and all of them compute the figures from the gathered logits (the same decisions)."""
         if self.val_set is None:
             return float("nan"), None
-        logits = predict_logits(self.evaluation_model(), self.val_set, self.config.batch_size * 2, self.config.workers)
+        n = len(self.val_set)
+        shard = Subset(self.val_set, self.context.shard(n)) if self.context.enabled else self.val_set
+        logits = self.context.gather_rows(
+            predict_logits(self.evaluation_model(), shard, self.config.batch_size * 2, self.workers), n)
         self.last_val_logits = logits
         return validation_loss(logits, self.val_targets), mean_auroc(self.val_targets, logits)
 
@@ -418,7 +441,11 @@ class Trainer:
                                  time.perf_counter() - start)
             self.history.append(record)
             log.info(record.line(config.epochs))
-            self.write_history_csv()
+            main = self.context.is_main  # one process writes; all take the same decisions
+            if main:
+                self.write_history_csv()
+                if self.tensorboard is not None:
+                    self._log_tensorboard(record)
             if config.schedule == "plateau" and self.plateau.step(val_loss):
                 self._reapply_lr()
                 log.info("validation loss on a plateau for %d epoch(s): learning rate now %.2e",
@@ -427,10 +454,12 @@ class Trainer:
             if improved:
                 self.best_value, self.best_epoch, self.bad_epochs = value, self.epoch, 0
                 self.best_val_logits = self.last_val_logits
-                self._save_weights(self.checkpoints / "best.pt", self.evaluation_model().state_dict())
+                if main:
+                    self._save_weights(self.checkpoints / "best.pt", self.evaluation_model().state_dict())
             elif value is not None:  # without a validation figure there is nothing to be patient about
                 self.bad_epochs += 1
-            self.save(self.checkpoints / "last.pt")
+            if main:
+                self.save(self.checkpoints / "last.pt")
             if on_epoch:
                 on_epoch(record)
             if config.patience and self.bad_epochs >= config.patience and self.epoch < config.epochs:
@@ -448,17 +477,27 @@ class Trainer:
         if config.average == "swa" and self.average is not None and int(self.average.n_averaged) > 0:
             # averaged weights need BatchNorm statistics of their own: one pass over the training set
             self.train_set.set_epoch(self.epoch)
-            update_bn(DataLoader(self.train_set, batch_size=config.batch_size, num_workers=config.workers),
+            # (under DDP every process runs it: the averaged BatchNorm layers reduce across them)
+            update_bn(DataLoader(self.train_set, batch_size=config.batch_size, num_workers=self.workers),
                       self.average, device=self.device)
             n = int(self.average.n_averaged)
             return _plain_state(self.average.module.state_dict()), f"SWA average of the last {n} epochs", None
         best = self.checkpoints / "best.pt"
+        if not self.context.is_main:  # only the main process wrote best.pt, and it alone exports
+            return _plain_state(self.model.state_dict()), "the main process exports", None
         if self.best_value is not None and best.is_file():
             state = torch.load(best, map_location="cpu", weights_only=True)["model"]
             which = "EMA weights" if config.average == "ema" else "weights"
             return state, f"{which} of epoch {self.best_epoch}, the best by {config.monitor}", self.best_val_logits
         return (_plain_state(self.evaluation_model().state_dict()),
                 f"last epoch ({self.epoch}); no validation figure to choose by", None)
+
+    def _log_tensorboard(self, record: EpochRecord) -> None:
+        per_label = (per_label_auroc(self.val_targets, self.last_val_logits, getattr(self.model, "labels", ()))
+                     if self.last_val_logits is not None else {})
+        self.tensorboard.epoch(record.epoch, train_loss=record.train_loss, val_loss=record.val_loss,
+                               val_auroc=per_label, mean_auroc=record.val_auroc, lr=record.lr,
+                               images_per_second=record.images_per_second, model=self.evaluation_model())
 
     def write_history_csv(self) -> Path:
         """The per-epoch log, ``history.csv`` in the run folder (rewritten whole each epoch, so a
@@ -509,6 +548,7 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "bad_epochs": self.bad_epochs,
             "rng": torch.get_rng_state(),
+            "grad_scaler": self.precision.state_dict(),
         }
         _atomic_save(state, path)
 
@@ -535,6 +575,7 @@ class Trainer:
         self.best_epoch = int(state["best_epoch"])
         self.bad_epochs = int(state["bad_epochs"])
         torch.set_rng_state(state["rng"])
+        self.precision.load_state_dict(state.get("grad_scaler"))
         log.info("resumed %s after epoch %d", path, self.epoch)
 
 
