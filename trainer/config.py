@@ -96,6 +96,8 @@ class TrainConfig:
     rotate: float = opt(7.0, "random rotation, degrees either way")
     hflip: float = opt(0.5, "probability of a left-right flip")
     jitter: float = opt(0.1, "brightness/contrast jitter strength; 0 = off")
+    mixup: float = opt(0.0, "mixup: each batch blended with a shuffled copy of itself, images and targets, "
+                       "weight ~ Beta(a, a) with this a (e.g. 0.2); 0 = off")
 
     # weight averaging and early stopping
     average: str = opt("none", "weights to keep: none, ema (exponential moving average), swa (stochastic weight averaging)")
@@ -207,6 +209,8 @@ def check_config(config: TrainConfig) -> None:
         raise TrainerError("--lr-decay must be in (0, 1): each decay makes the learning rate smaller")
     if config.step_epochs < 1 or config.plateau_patience < 0 or config.patience < 0:
         raise TrainerError("--step-epochs must be 1 or more; --plateau-patience and --patience 0 or more")
+    if config.mixup < 0:
+        raise TrainerError("--mixup must be 0 (off) or a positive Beta parameter such as 0.2")
     if config.workers < -1:
         raise TrainerError("--workers must be -1 (auto), 0 or more")
     if config.pos_weight_max < 1.0:

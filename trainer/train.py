@@ -121,6 +121,19 @@ def loss_function(
     return F.binary_cross_entropy_with_logits(logits, targets, pos_weight=pos_weight)
 
 
+def mixup(images: torch.Tensor, targets: torch.Tensor, alpha: float,
+          seed: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mixup (Zhang et al. 2018): ``l x + (1 - l) x[p]`` and the same for the targets, with
+    ``l ~ Beta(alpha, alpha)`` and a permutation ``p`` of the batch, both drawn from ``seed`` (run
+    seed, epoch, batch, process), so a resumed run mixes alike. Under DDP each process mixes
+    within its share of the batch."""
+    rng = np.random.default_rng(list(seed))
+    weight = float(rng.beta(alpha, alpha))
+    order = torch.from_numpy(rng.permutation(len(images))).to(images.device)
+    return (images * weight + images[order] * (1.0 - weight),
+            targets * weight + targets[order] * (1.0 - weight))
+
+
 # -- optimizer and schedule -----------------------------------------------------------------------
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """Adam, AdamW or SGD; no weight decay on biases and normalisation parameters (1-D tensors).
@@ -369,6 +382,9 @@ class Trainer:
         for batch, (images, targets) in enumerate(loader):
             waited += time.perf_counter() - mark
             images, targets = images.to(self.device, non_blocking=True), targets.to(self.device, non_blocking=True)
+            if self.config.mixup > 0:
+                images, targets = mixup(images, targets, self.config.mixup, (self.config.seed, epoch, batch,
+                                                                             self.context.rank))
             with self.precision.autocast():
                 logits = self.step_model(images)
             loss = loss_function(logits.float(), targets, self.class_weights, self.config.label_smoothing)

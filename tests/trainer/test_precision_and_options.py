@@ -119,3 +119,20 @@ def test_int8_variant_from_the_exporter(tiny_data: Path, tmp_path: Path, capsys:
     else:
         assert not (again / "model-int8.onnx").exists()
     assert np.isfinite(report["max_probability_difference"])
+
+
+def test_mixup_blends_images_and_targets_alike_and_repeats_from_its_seed() -> None:
+    from trainer.train import mixup
+
+    images = torch.arange(4 * 1 * 2 * 2, dtype=torch.float32).view(4, 1, 2, 2)
+    targets = torch.eye(4)
+    mixed, mixed_targets = mixup(images, targets, 0.4, (0, 1, 2, 0))
+    again, again_targets = mixup(images, targets, 0.4, (0, 1, 2, 0))
+    assert torch.equal(mixed, again) and torch.equal(mixed_targets, again_targets)
+    # with one-hot targets, row i of the mixed targets holds the weights of the images blended
+    # into mixed image i: they sum to 1 and reproduce it
+    assert torch.allclose(mixed_targets.sum(dim=1), torch.ones(4))
+    assert torch.allclose(mixed_targets @ images.view(4, -1), mixed.view(4, -1), atol=1e-5)
+    assert not torch.equal(mixed, images)
+    other, _ = mixup(images, targets, 0.4, (0, 1, 3, 0))
+    assert not torch.equal(other, mixed)
