@@ -153,3 +153,28 @@ def test_browser_triage_order_filter_and_flagged_only(qtbot, make_window, tiny_m
         label = f.labels[int(np.argmax(np.where(f.flags, f.probabilities, -1)))]
         browser.filter.setText(label.lower())
         assert some in {i.name for i in browser.visible_images()}
+
+
+def test_browser_batches_count_images_and_leave_closed_groups_closed(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    from viewer.core.scan import scan_folder
+    from viewer.ui.browser import StudyBrowser
+
+    folder = tmp_path / "scan"
+    folder.mkdir()
+    for i in range(5):
+        chest_png(folder / f"00000{i % 2 + 1:03d}_{i:03d}.png")
+    images = sorted(scan_folder(folder), key=lambda image: image.name)
+    browser = StudyBrowser()
+    qtbot.addWidget(browser)
+    browser.add_images(images[:2])
+    first = browser.proxy.index(0, 0)
+    browser.tree.collapse(first)  # the user closes the first patient
+    browser.add_images(images[2:])
+    browser.add_images(images[:1])  # a repeat changes nothing
+    labels = sorted(browser.model.item(r).text() for r in range(browser.model.rowCount()))
+    groups = {image.patient_key for image in images}
+    assert len(labels) == len(groups) and browser.model.image_count() == 5
+    counts = sorted(sum(image.patient_key == key for image in images) for key in groups)
+    assert sorted(int(label.split("(")[1].split()[0]) for label in labels) == counts
+    assert not browser.tree.isExpanded(browser.proxy.index(0, 0))  # still closed
+    assert browser.tree.isExpanded(browser.proxy.index(1, 0))  # the new patient opened

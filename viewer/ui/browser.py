@@ -79,6 +79,7 @@ class StudyTreeModel(QStandardItemModel):
         self._patients: dict[int, QStandardItem] = {}
         self._studies: dict[int, QStandardItem] = {}
         self._images: dict[Path, QStandardItem] = {}
+        self._counts: dict[int, int] = {}  # images under each group row, by id() of its item
         self._order = 0
 
     def clear_all(self) -> None:
@@ -86,12 +87,23 @@ class StudyTreeModel(QStandardItemModel):
         self._patients.clear()
         self._studies.clear()
         self._images.clear()
+        self._counts.clear()
         self._order = 0
 
     def image_count(self) -> int:
         return len(self._images)
 
-    def add_images(self, images: list[ScannedImage]) -> None:
+    def add_images(self, images: list[ScannedImage]) -> list[QStandardItem]:
+        """Add a batch of scanned images under their patients and studies (images already
+        present are skipped); returns the patient and study rows the batch created.
+
+        A scan delivers thousands of images: each study's new images go in with one
+        ``appendRows`` and each touched group's label is set once, so the sorting proxy and the
+        view see one insertion per study rather than one per image and one relabel per image.
+        """
+        created: list[QStandardItem] = []
+        new_rows: dict[int, tuple[QStandardItem, list[QStandardItem]]] = {}
+        touched: dict[int, QStandardItem] = {}
         for image in images:
             if image.path in self._images:
                 continue
@@ -100,24 +112,36 @@ class StudyTreeModel(QStandardItemModel):
                 patient = self._group_item(image.patient_label, "patient", image.patient_key)
                 self._patients[image.patient_key] = patient
                 self.appendRow(patient)
+                created.append(patient)
             study = self._studies.get(image.study_key)
             if study is None:
                 study = self._group_item(image.study_label, "study", image.study_key)
                 self._studies[image.study_key] = study
                 patient.appendRow(study)
-            item = QStandardItem(_image_text(image))
-            item.setEditable(False)
-            item.setData("image", KIND_ROLE)
-            item.setData(image, IMAGE_ROLE)
-            item.setData(self._order, ORDER_ROLE)
-            item.setData(UNANALYSED, TRIAGE_ROLE)
-            item.setData(_search_text(image), SEARCH_ROLE)
-            item.setToolTip(image.display_path)
-            self._order += 1
-            study.appendRow(item)
+                created.append(study)
+            item = self._image_item(image)
+            new_rows.setdefault(id(study), (study, []))[1].append(item)
             self._images[image.path] = item
-            self._update_group_counts(patient)
-            self._update_group_counts(study)
+            for group in (patient, study):
+                self._counts[id(group)] = self._counts.get(id(group), 0) + 1
+                touched[id(group)] = group
+        for study, items in new_rows.values():
+            study.appendRows(items)
+        for group in touched.values():
+            self._label_group(group)
+        return created
+
+    def _image_item(self, image: ScannedImage) -> QStandardItem:
+        item = QStandardItem(_image_text(image))
+        item.setEditable(False)
+        item.setData("image", KIND_ROLE)
+        item.setData(image, IMAGE_ROLE)
+        item.setData(self._order, ORDER_ROLE)
+        item.setData(UNANALYSED, TRIAGE_ROLE)
+        item.setData(_search_text(image), SEARCH_ROLE)
+        item.setToolTip(image.display_path)
+        self._order += 1
+        return item
 
     def set_thumbnail(self, path: Path, thumbnail: QImage) -> None:
         item = self._images.get(path)
@@ -162,16 +186,10 @@ class StudyTreeModel(QStandardItemModel):
         item.setFont(font)
         return item
 
-    def _update_group_counts(self, item: QStandardItem) -> None:
+    def _label_group(self, item: QStandardItem) -> None:
         base = item.data(Qt.ItemDataRole.UserRole)
-        count = _count_images(item)
+        count = self._counts.get(id(item), 0)
         item.setText(f"{base}  ({count} image{'s' if count != 1 else ''})")
-
-
-def _count_images(item: QStandardItem) -> int:
-    if item.data(KIND_ROLE) == "image":
-        return 1
-    return sum(_count_images(item.child(r, 0)) for r in range(item.rowCount()))
 
 
 def _image_text(image: ScannedImage) -> str:
@@ -299,8 +317,12 @@ class StudyBrowser(QWidget):
         self.model.clear_all()
 
     def add_images(self, images: list[ScannedImage]) -> None:
-        self.model.add_images(images)
-        self.tree.expandAll()  # new patients and studies open, so their images show
+        # new patients and studies open, so their images show; groups the user closed stay
+        # closed (and the view is not walked whole for every batch of a long scan)
+        for group in self.model.add_images(images):
+            index = self.proxy.mapFromSource(group.index())
+            if index.isValid():
+                self.tree.expand(index)
 
     def set_thumbnail(self, path: Path, thumbnail: QImage) -> None:
         self.model.set_thumbnail(path, thumbnail)
