@@ -116,9 +116,9 @@ def version_text() -> str:
     except MissingResourceError:
         return f"{PROG} {__version__}\nbundled model: no model (resources/models/demo.onnx is missing)"
     try:
-        from viewer.core.onnx_card import read_card
+        from viewer.core.onnx_card import card_from_metadata, read_metadata
 
-        card = read_card(path)
+        card = card_from_metadata(read_metadata(path), path.name)  # no ONNX Runtime session: fast
     except CxrError as exc:
         return f"{PROG} {__version__}\nbundled model: no model (unusable: {exc})"
     return f"{PROG} {__version__}\nbundled model: {card.name} ({card.arch}, model_id {card.model_id[:12]})"
