@@ -107,7 +107,8 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     export.add_argument("--name", help="NAME of NAME.onnx (default: the run's)")
     export.add_argument("--threads", type=int, default=0, help="torch threads; 0 = torch's default")
     export.add_argument("--int8", action="store_true",
-                        help="also write NAME-int8.onnx (+ sidecar), kept if its test mean AUROC is within 0.005")
+                        help="also write NAME-int8.onnx (+ sidecar), kept if its test mean AUROC "
+                             "is at most 0.005 lower")
     from .report import add_report_command  # localisation, subgroups, expert labels, TTA (issue 10)
 
     add_report_command(commands)

@@ -113,7 +113,7 @@ class TrainConfig:
     gallery: int = opt(12, "test images drawn with their heatmaps in gallery.png; 0 = none")
     no_export: bool = opt(False, "stop after evaluation: no ONNX files")
     int8: bool = opt(False, "also export NAME-int8.onnx (+ sidecar): int8 weights and activations for faster CPU "
-                     "inference, kept only if its test mean AUROC is within 0.005 of the fp32 model's "
+                     "inference, kept only if its test mean AUROC is at most 0.005 below the fp32 model's "
                      "(export_checks.json says by how much)")
     name: str = opt("model", "the exported files are NAME.onnx and NAME.gradcam.onnx")
     tried: list[str] = opt([], "notes for the card's training record: what was tried (repeatable)")

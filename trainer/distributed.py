@@ -145,8 +145,9 @@ def stop(context: Distributed, clean: bool = True) -> None:
 def check_batch(context: Distributed, batch_size: int, train_images: int) -> int:
     """This process's share of the global batch; refuses batches that do not divide evenly."""
     if batch_size % context.world_size:
+        example = context.world_size * max(1, batch_size // context.world_size)
         raise TrainerError(f"--batch-size {batch_size} is the global batch and must divide evenly among "
-                           f"the {context.world_size} processes (e.g. {context.world_size * max(1, batch_size // context.world_size)})")
+                           f"the {context.world_size} processes (e.g. {example})")
     if context.enabled and train_images < batch_size:
         raise TrainerError(f"{train_images} training images are fewer than one global batch of {batch_size}")
     return batch_size // context.world_size
