@@ -52,13 +52,12 @@ def find_split(model: Path, wanted_hash: str | None, given: Path | None) -> Path
 def _split_paths(data: Path, split: Path) -> tuple[list[Path], list[Path], np.ndarray]:
     """The model run's training image paths, test image paths and test targets."""
     from trainer.data import load_labelled_images
+    from trainer.split import read_split_csv
 
-    with open(split, newline="", encoding="utf-8") as handle:
-        which = {row["Image Index"]: row["split"] for row in csv.DictReader(handle)}
     table = load_labelled_images(data)
-    train = [s.path for s in table.samples if which.get(s.image_index) == "train"]
-    test = [i for i, s in enumerate(table.samples) if which.get(s.image_index) == "test"]
-    return train, [table.samples[i].path for i in test], table.targets(test)
+    parts = read_split_csv(split, table.samples)  # the trainer's reading (refuses unlisted images)
+    return ([table.samples[i].path for i in parts.train], [table.samples[i].path for i in parts.test],
+            table.targets(parts.test))
 
 
 def _speed_row(settings: Settings, fp32_path: Path, int8_path: Path, sizes: tuple[int, int],
