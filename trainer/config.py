@@ -96,6 +96,8 @@ class TrainConfig:
     rotate: float = opt(7.0, "random rotation, degrees either way")
     hflip: float = opt(0.5, "probability of a left-right flip")
     jitter: float = opt(0.1, "brightness/contrast jitter strength; 0 = off")
+    aux_weight: float = opt(0.0, "weight of a training-only second head that learns what the label file says "
+                            "besides the findings (any finding, sex, AP view, age); 0 = off; never exported")
     mixup: float = opt(0.0, "mixup: each batch blended with a shuffled copy of itself, images and targets, "
                        "weight ~ Beta(a, a) with this a (e.g. 0.2); 0 = off")
 
@@ -209,6 +211,8 @@ def check_config(config: TrainConfig) -> None:
         raise TrainerError("--lr-decay must be in (0, 1): each decay makes the learning rate smaller")
     if config.step_epochs < 1 or config.plateau_patience < 0 or config.patience < 0:
         raise TrainerError("--step-epochs must be 1 or more; --plateau-patience and --patience 0 or more")
+    if config.aux_weight < 0:
+        raise TrainerError("--aux-weight must be 0 (off) or positive, e.g. 0.3")
     if config.mixup < 0:
         raise TrainerError("--mixup must be 0 (off) or a positive Beta parameter such as 0.2")
     if config.workers < -1:

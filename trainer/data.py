@@ -39,6 +39,8 @@ class Sample:
     patient_id: int
     labels: tuple[str, ...]  # positive findings; empty = No Finding
     view: str | None
+    age: int | None = None
+    sex: str | None = None
 
 
 @dataclass
@@ -56,6 +58,11 @@ class LabelledImages:
         chosen = self.samples if indices is None else [self.samples[i] for i in indices]
         return label_matrix(chosen, self.labels)
 
+    def aux_targets(self, indices: Sequence[int] | None = None) -> np.ndarray:
+        """The [N, A] auxiliary targets of ``aux_matrix`` (all samples, or those at ``indices``)."""
+        chosen = self.samples if indices is None else [self.samples[i] for i in indices]
+        return aux_matrix(chosen)
+
 
 def label_matrix(samples: Sequence[Sample], labels: Sequence[str]) -> np.ndarray:
     """[N, L] float32 with 1 where sample n has label l."""
@@ -65,6 +72,26 @@ def label_matrix(samples: Sequence[Sample], labels: Sequence[str]) -> np.ndarray
         for label in sample.labels:
             if label in column:
                 matrix[i, column[label]] = 1.0
+    return matrix
+
+
+# What the label file says about every image besides its findings, learnt by a training-only head
+# (``--aux-weight``): extra supervision for a network that starts from scratch on few images.
+AUX_TARGETS = ("any finding", "male", "AP view", "age / 100")
+
+
+def aux_matrix(samples: Sequence[Sample]) -> np.ndarray:
+    """[N, A] float32 targets in [0, 1] in ``AUX_TARGETS`` order; NaN where the file has no value
+    (the loss leaves those out)."""
+    matrix = np.full((len(samples), len(AUX_TARGETS)), np.nan, np.float32)
+    for i, sample in enumerate(samples):
+        matrix[i, 0] = 1.0 if sample.labels else 0.0
+        if sample.sex in ("M", "F"):
+            matrix[i, 1] = 1.0 if sample.sex == "M" else 0.0
+        if sample.view in ("AP", "PA"):
+            matrix[i, 2] = 1.0 if sample.view == "AP" else 0.0
+        if sample.age is not None:
+            matrix[i, 3] = min(sample.age, 100) / 100.0
     return matrix
 
 
@@ -122,7 +149,7 @@ def load_labelled_images(
         if wanted_views and (entry.view or "") not in wanted_views:
             continue
         seen.add(path.name)
-        samples.append(Sample(path, path.name, entry.patient_id, entry.labels, entry.view))
+        samples.append(Sample(path, path.name, entry.patient_id, entry.labels, entry.view, entry.age, entry.sex))
     if not samples:
         what = f" with view {'/'.join(sorted(wanted_views))}" if wanted_views else ""
         raise TrainerError(
@@ -203,10 +230,11 @@ class TrainImages(Dataset):
     """
 
     def __init__(self, source: PixelSource, targets: np.ndarray, size: int,
-                 config: AugmentConfig, seed: int = 0) -> None:
-        if len(source) != len(targets):
-            raise ValueError("source and targets differ in length")
+                 config: AugmentConfig, seed: int = 0, aux: np.ndarray | None = None) -> None:
+        if len(source) != len(targets) or (aux is not None and len(aux) != len(targets)):
+            raise ValueError("source, targets and auxiliary targets differ in length")
         self.source, self.targets, self.size, self.config, self.seed = source, targets, size, config, seed
+        self.aux = aux  # [N, A] auxiliary targets (``aux_matrix``), or None
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -216,10 +244,12 @@ class TrainImages(Dataset):
     def __len__(self) -> int:
         return len(self.targets)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
+        """(image, targets), and the auxiliary targets third when the set has them."""
         rng = np.random.default_rng([self.seed, self.epoch, i])
         image = augment(self.source[i], self.size, rng, self.config)
-        return torch.from_numpy(image)[None], torch.from_numpy(self.targets[i])
+        item = (torch.from_numpy(image)[None], torch.from_numpy(self.targets[i]))
+        return item if self.aux is None else (*item, torch.from_numpy(self.aux[i]))
 
 
 class EvalImages(Dataset):

@@ -87,7 +87,7 @@ class CxrNet(nn.Module):
     in torchvision's layout load with few renames (see ``weights.py``).
     """
 
-    def __init__(self, arch: str, labels: Sequence[str], drop_rate: float = 0.0) -> None:
+    def __init__(self, arch: str, labels: Sequence[str], drop_rate: float = 0.0, aux_outputs: int = 0) -> None:
         super().__init__()
         self.arch = arch
         self.labels = tuple(labels)
@@ -96,6 +96,8 @@ class CxrNet(nn.Module):
         self.act: nn.Module = nn.Identity() if arch in MOBILENETS else nn.ReLU()
         self.dropout = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
         self.classifier = nn.Linear(width, len(self.labels))
+        # training-only head for the auxiliary targets (``--aux-weight``); never exported
+        self.aux_head: nn.Linear | None = nn.Linear(width, aux_outputs) if aux_outputs else None
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1), persistent=False)
         nn.init.zeros_(self.classifier.bias)
@@ -121,11 +123,19 @@ class CxrNet(nn.Module):
         """Activations -> logits: global average pooling and the one linear layer."""
         return self.classifier(self.dropout(features.mean(dim=(2, 3))))
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        """Logits ``[N, L]`` (the loss applies the sigmoid)."""
-        return self.head(self.feature_maps(image))
+    def forward(self, image: torch.Tensor, with_aux: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``[N, L]`` (the loss applies the sigmoid); with ``with_aux`` also the auxiliary
+        head's logits ``[N, A]`` from the same pooled features (a keyword of ``forward`` rather than
+        a second method, so a DDP wrapper sees the call)."""
+        if not with_aux:
+            return self.head(self.feature_maps(image))
+        if self.aux_head is None:
+            raise ValueError("this model has no auxiliary head")
+        pooled = self.dropout(self.feature_maps(image).mean(dim=(2, 3)))
+        return self.classifier(pooled), self.aux_head(pooled)
 
 
-def build_model(arch: str, labels: Sequence[str], drop_rate: float = 0.0) -> CxrNet:
-    """A randomly initialised classifier for ``labels``."""
-    return CxrNet(arch, labels, drop_rate)
+def build_model(arch: str, labels: Sequence[str], drop_rate: float = 0.0, aux_outputs: int = 0) -> CxrNet:
+    """A randomly initialised classifier for ``labels`` (with a training-only head of
+    ``aux_outputs`` auxiliary targets when non-zero)."""
+    return CxrNet(arch, labels, drop_rate, aux_outputs)

@@ -43,7 +43,8 @@ from .cache import PixelCache
 from .calibrate import fit_calibration
 from .card import card_fields
 from .config import TrainConfig, config_from_dict, save_resolved
-from .data import CachedSource, DecodeSource, EvalImages, LabelledImages, PixelSource, TrainImages, load_labelled_images
+from .data import (AUX_TARGETS, CachedSource, DecodeSource, EvalImages, LabelledImages, PixelSource, TrainImages,
+                   load_labelled_images)
 from .errors import TrainerError
 from .evaluate import (
     THRESHOLD_RULE,
@@ -89,6 +90,9 @@ class PreparedData:
 
     def targets(self, name: str) -> np.ndarray:
         return self.table.targets(self.split.indices(name))
+
+    def aux_targets(self, name: str) -> np.ndarray:
+        return self.table.aux_targets(self.split.indices(name))
 
 
 def cache_size(config: TrainConfig) -> int:
@@ -210,9 +214,14 @@ def _setup(config: TrainConfig) -> None:
     torch.manual_seed(config.seed)
 
 
+def aux_outputs(config: TrainConfig) -> int:
+    """Outputs of the training-only auxiliary head: one per ``AUX_TARGETS`` with --aux-weight, else none."""
+    return len(AUX_TARGETS) if config.aux_weight > 0 else 0
+
+
 def build_network(config: TrainConfig, labels: tuple[str, ...], initial_weights: bool = True) -> CxrNet:
     """The model of ``--arch``, with ``--weights`` loaded when given (and ``initial_weights``)."""
-    net = build_model(config.arch, labels, config.drop_rate)
+    net = build_model(config.arch, labels, config.drop_rate, aux_outputs(config))
     if config.weights and initial_weights:
         report = load_weights(net, config.weights)
         log.info("initial weights from %s: %s", config.weights, report.summary())
@@ -254,7 +263,7 @@ def _train_run(config: TrainConfig, context: distributed.Distributed, resume: st
     train_set = TrainImages(
         data.sources["train"], data.targets("train"), config.size,
         AugmentConfig(crop_scale=config.crop_scale, rotate=config.rotate, hflip=config.hflip, jitter=config.jitter),
-        seed=config.seed,
+        seed=config.seed, aux=data.aux_targets("train") if config.aux_weight > 0 else None,
     )
     val_set = EvalImages(data.sources["val"], data.targets("val"), config.size) if data.split.val else None
     trainer = Trainer(config, net, train_set, val_set, data.targets("val"), out, data.split_hash, context)
@@ -507,7 +516,7 @@ def export_checkpoint(checkpoint: str, out: str | None = None, data: str | None 
             f"{checkpoint}: was trained on another split than the images found now under {config.data} "
             "give (same data and split options needed, so that test images stay unseen)"
         )
-    net = build_model(state["arch"], tuple(state["labels"]), config.drop_rate)
+    net = build_model(state["arch"], tuple(state["labels"]), config.drop_rate, aux_outputs(config))
     net.load_state_dict(state["model"])
     training = {"epochs": int(state["epoch"]), "chosen_weights": state.get("chosen", f"checkpoint {Path(checkpoint).name}")}
     return finish(config, net, prepared, out_dir, training)

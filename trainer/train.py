@@ -121,6 +121,15 @@ def loss_function(
     return F.binary_cross_entropy_with_logits(logits, targets, pos_weight=pos_weight)
 
 
+def aux_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy of the auxiliary head over the targets the label file gives
+    (NaN = unknown, left out); 0 when a batch has none."""
+    known = torch.isfinite(targets)
+    if not bool(known.any()):
+        return logits.sum() * 0.0  # keeps the head in the graph (DDP expects every parameter used)
+    return F.binary_cross_entropy_with_logits(logits[known], targets[known])
+
+
 def mixup(images: torch.Tensor, targets: torch.Tensor, alpha: float,
           seed: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
     """Mixup (Zhang et al. 2018): ``l x + (1 - l) x[p]`` and the same for the targets, with
@@ -379,15 +388,25 @@ class Trainer:
         show = self._show_progress()
         bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{self.config.epochs}", unit="batch",
                    file=sys.stderr, disable=not show, leave=False, dynamic_ncols=True)
-        for batch, (images, targets) in enumerate(loader):
+        for batch, items in enumerate(loader):
             waited += time.perf_counter() - mark
-            images, targets = images.to(self.device, non_blocking=True), targets.to(self.device, non_blocking=True)
+            images, targets = (t.to(self.device, non_blocking=True) for t in items[:2])
+            # the auxiliary targets ride along as extra columns, so mixup blends them alike
+            n_labels = targets.shape[1]
+            if len(items) > 2:
+                targets = torch.cat([targets, items[2].to(self.device, non_blocking=True)], dim=1)
             if self.config.mixup > 0:
                 images, targets = mixup(images, targets, self.config.mixup, (self.config.seed, epoch, batch,
                                                                              self.context.rank))
             with self.precision.autocast():
-                logits = self.step_model(images)
-            loss = loss_function(logits.float(), targets, self.class_weights, self.config.label_smoothing)
+                if len(items) > 2:
+                    logits, aux_logits = self.step_model(images, with_aux=True)
+                else:
+                    logits, aux_logits = self.step_model(images), None
+            loss = loss_function(logits.float(), targets[:, :n_labels], self.class_weights,
+                                 self.config.label_smoothing)
+            if aux_logits is not None:
+                loss = loss + self.config.aux_weight * aux_loss(aux_logits.float(), targets[:, n_labels:])
             if not torch.isfinite(loss):
                 raise TrainerError(
                     f"the training loss became {loss.item()} in epoch {epoch + 1} (try a smaller --lr)"

@@ -33,9 +33,10 @@ _OLD_DENSENET = re.compile(
 )
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "net", "ema", "model_ema")
 _HEAD_PREFIX = "classifier."
+_AUX_HEAD_PREFIX = "aux_head."  # cxr-train's training-only head (--aux-weight)
 _RESNET_HEAD = "fc."
-# a file key naming a classifier head (torchvision: classifier.N / fc; CheXNet: classifier.0)
-_FILE_HEAD = re.compile(r"(^|\.)(classifier|fc)\.")
+# a file key naming a classifier head (torchvision: classifier.N / fc; CheXNet: classifier.0; ours: aux_head)
+_FILE_HEAD = re.compile(r"(^|\.)(classifier|fc|aux_head)\.")
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,8 @@ def load_weights(model: CxrNet, path: str | Path) -> LoadReport:
     state = read_state_dict(path)
     mapping, unmatched = match_keys(model, state)
     own = model.state_dict()
-    is_head = lambda name: name.startswith(_HEAD_PREFIX)  # noqa: E731
+    # the classifier, and the training-only auxiliary head (which no other program's file has)
+    is_head = lambda name: name.startswith((_HEAD_PREFIX, _AUX_HEAD_PREFIX))  # noqa: E731
     optional = lambda name: name.endswith("num_batches_tracked")  # noqa: E731  absent from old files
 
     backbone_names = [n for n in own if not is_head(n)]
@@ -171,8 +173,11 @@ def load_weights(model: CxrNet, path: str | Path) -> LoadReport:
     for name in backbone_names:
         if name in found:
             new_state[name] = state[found[name]].to(own[name].dtype)
-    head_names = [n for n in own if is_head(n)]
+    head_names = [n for n in own if n.startswith(_HEAD_PREFIX)]
     head_loaded = all(n in found and tuple(state[found[n]].shape) == tuple(own[n].shape) for n in head_names)
+    aux_names = [n for n in own if n.startswith(_AUX_HEAD_PREFIX)]
+    if aux_names and all(n in found and tuple(state[found[n]].shape) == tuple(own[n].shape) for n in aux_names):
+        head_names += aux_names  # a checkpoint of a run with the same auxiliary targets
     if head_loaded:
         for name in head_names:
             new_state[name] = state[found[name]].to(own[name].dtype)
