@@ -229,6 +229,7 @@ def evaluate_scores(
                 entry["ci95"] = None
         per_label[label] = entry
     defined = [e["value"] for e in per_label.values() if e is not None]
+    mean_ci = _mean_interval(sampled, resamples) if resamples and defined else None
     precision = {}
     for j, label in enumerate(labels):
         value = average_precision(targets[:, j], scores[:, j]) if values[j] is not None else None
@@ -238,6 +239,7 @@ def evaluate_scores(
     return {
         "auroc": per_label,
         "mean_auroc": round(float(np.mean(defined)), 6) if defined else None,
+        "mean_auroc_ci95": mean_ci,
         "labels_with_auroc": len(defined),
         "micro_auroc": None if micro is None else round(micro, 6),
         "average_precision": precision,  # PR-AUC, for the labels that have an AUROC
@@ -246,6 +248,22 @@ def evaluate_scores(
         "bootstrap": {"resamples": resamples, "seed": seed,
                       "unit": "patient" if groups is not None else "image", "interval": "percentile 95%"},
     }
+
+
+def _mean_interval(sampled: list[list[np.ndarray]], resamples: int) -> list[float] | None:
+    """Percentile 95% interval of the mean AUROC over the same resamples as the labels' intervals:
+    each resample's mean is over the labels that have both classes in it (a rare label drops out of
+    the few resamples that draw none of its positives)."""
+    rows = [np.concatenate(chunks) for chunks in sampled if chunks]
+    if not rows:
+        return None
+    draws = np.vstack(rows)  # [labels, resamples]
+    usable = ~np.all(np.isnan(draws), axis=0)
+    if usable.sum() < 0.5 * resamples:
+        return None
+    means = np.nanmean(draws[:, usable], axis=0)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return [round(float(low), 6), round(float(high), 6)]
 
 
 # -- operating points ---------------------------------------------------------------------------------
@@ -530,7 +548,9 @@ def format_report(report: dict[str, Any]) -> str:
                      f"{entry['n_pos']:>5} {entry['n_neg']:>6}")
     for name, key in (("mean", "mean_auroc"), ("micro-average", "micro_auroc")):
         value = report.get(key)
-        lines.append(f"{name:<20} {value:>7.4f}" if value is not None else f"{name:<20} {'n/a':>7}")
+        ci = report.get(f"{key}_ci95")
+        ci_text = f"  {ci[0]:.3f}-{ci[1]:.3f}".rjust(17) if ci else ""
+        lines.append(f"{name:<20} {value:>7.4f}{ci_text}" if value is not None else f"{name:<20} {'n/a':>7}")
     if report.get("mean_average_precision") is not None:
         lines.append(f"{'mean PR-AUC':<20} {report['mean_average_precision']:>7.4f}")
     ece = report.get("calibration_error")

@@ -119,8 +119,10 @@ def comparison_table(report: Mapping[str, Any], title: str) -> str:
         )
     mean_point = points.get("mean", {})
     means = published_means()
+    mean_ci = report.get("mean_auroc_ci95")
+    mean_cell = _number(report.get("mean_auroc")) + (f" ({mean_ci[0]:.3f}–{mean_ci[1]:.3f})" if mean_ci else "")
     lines.append(
-        f"| **Mean** ({report.get('labels_with_auroc', 'n/a')} labels) | | {_number(report.get('mean_auroc'))} | "
+        f"| **Mean** ({report.get('labels_with_auroc', 'n/a')} labels) | | {mean_cell} | "
         f"{_number(report.get('mean_average_precision'))} | {_number(mean_point.get('sensitivity'))} | "
         f"{_number(mean_point.get('specificity'))} | {_number(mean_point.get('f1'))} | {_ece_cell(ece, None)} | "
         + " | ".join(_number(v, 4 if i == 2 else 3) for i, v in enumerate(means)) + " |"

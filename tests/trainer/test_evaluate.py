@@ -129,6 +129,25 @@ def test_bootstrap_interval_is_seeded_and_brackets_the_estimate() -> None:
     assert evaluate_scores(y, scores, ["a", "b", "c"], resamples=400, seed=2)["auroc"]["a"]["ci95"] != report["auroc"]["a"]["ci95"]
 
 
+def test_mean_auroc_interval_matches_scikit_learn_on_the_same_resamples() -> None:
+    from trainer.evaluate import bootstrap_counts
+
+    rng = np.random.default_rng(5)
+    y = (rng.random((120, 3)) < [0.04, 0.3, 0.0]).astype(float)  # label a: a few positives, so some
+    scores = y * 0.6 + rng.random((120, 3))                          # resamples draw none of them
+    report = evaluate_scores(y, scores, ["a", "b", "c"], resamples=300, seed=3)
+    means = []
+    for counts in bootstrap_counts(120, 300, seed=3):
+        for row in counts:
+            drawn = np.repeat(np.arange(120), row)
+            values = [roc_auc_score(y[drawn, j], scores[drawn, j]) for j in (0, 1) if 0 < y[drawn, j].sum() < len(drawn)]
+            means.append(np.mean(values))
+    low, high = report["mean_auroc_ci95"]
+    assert [low, high] == pytest.approx(np.percentile(means, [2.5, 97.5]), abs=1e-6)
+    assert low < report["mean_auroc"] < high
+    assert evaluate_scores(y, scores, ["a", "b", "c"], resamples=0)["mean_auroc_ci95"] is None
+
+
 def test_patient_bootstrap_draws_whole_patients() -> None:
     from trainer.evaluate import bootstrap_counts
 

@@ -83,7 +83,11 @@ def card_html(card: Any) -> str:
                     f"<td align='right'>{thresholds[label]:.3f}</td></tr>")
     summary = []
     if isinstance(metrics.get("mean_auroc"), (int, float)):
-        summary.append(f"mean test AUROC <b>{metrics['mean_auroc']:.2f}</b>")
+        mean_text = f"mean test AUROC <b>{metrics['mean_auroc']:.3f}</b>"
+        ci = metrics.get("mean_auroc_ci95")
+        if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(isinstance(v, (int, float)) for v in ci):
+            mean_text += f" <small>(95% interval {ci[0]:.2f}\N{EN DASH}{ci[1]:.2f})</small>"
+        summary.append(mean_text)
     if isinstance(metrics.get("n_images"), int):
         summary.append(f"on {metrics['n_images']} test images")
     split = metrics.get("split") if isinstance(metrics.get("split"), dict) else {}
