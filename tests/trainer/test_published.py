@@ -47,7 +47,8 @@ def test_the_table_puts_each_label_beside_the_papers() -> None:
     after = metrics["calibration_error"]["after"]["per_label"]["Atelectasis"]
     assert atelectasis[7] == f"{before:.3f} → {after:.3f}"
     assert rows["Hernia"][2] == "n/a (one class only)" and rows["Hernia"][-3:] == ["0.767", "0.914", "0.9164"]
-    assert rows["**Mean** (13 labels)"][2] == f"{metrics['mean_auroc']:.3f}"
+    low, high = metrics["mean_auroc_ci95"]
+    assert rows["**Mean** (13 labels)"][2] == f"{metrics['mean_auroc']:.3f} ({low:.3f}–{high:.3f})"
     assert rows["**Mean** (13 labels)"][-1] == "0.8414"
     assert rows["**Micro-average**"][2] == f"{metrics['micro_auroc']:.3f}"
     header, rule = [line for line in lines if line.startswith("|")][:2]
