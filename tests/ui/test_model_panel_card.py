@@ -23,3 +23,13 @@ def test_a_card_without_a_usable_interval_shows_the_mean_alone() -> None:
     for metrics in ({}, {"mean_auroc_ci95": None}, {"mean_auroc_ci95": ["low", 0.7]}, {"mean_auroc_ci95": [0.6]}):
         text = card_html(_card(**metrics))
         assert "mean test AUROC <b>0.650</b>" in text and "95% interval" not in text
+
+
+def test_the_kept_weights_and_what_was_tried_are_listed_escaped() -> None:
+    training = {"data": "x", "epochs": 60, "seed": 0, "trainer_version": "t", "git_commit": "c", "date": "2026-11-22",
+                "chosen_weights": "EMA weights of epoch 59, the best by val_auroc",
+                "tried": ["224 px, 60 epochs", "mixup <0.2> & SWA"]}
+    text = card_html(ModelCard.from_dict(card_dict("a" * 64, training=training)))
+    assert "Weights kept:</b> EMA weights of epoch 59" in text
+    assert "<li>224 px, 60 epochs</li>" in text and "<li>mixup &lt;0.2&gt; &amp; SWA</li>" in text
+    assert "What was tried" not in card_html(_card())  # the factory's card has neither

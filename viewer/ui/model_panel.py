@@ -112,8 +112,22 @@ def card_html(card: Any) -> str:
         + "<table cellspacing='0' cellpadding='2' width='100%'>"
         "<tr><th align='left'>Label</th><th align='right'>Test AUROC (95% CI)</th>"
         "<th align='right'>Positives</th><th align='right'>Threshold</th></tr>" + "".join(rows) + "</table>"
-        f"<p><b>Intended use:</b> {e(card.intended_use)}</p>" + _warning()
+        + _training_notes(training)
+        + f"<p><b>Intended use:</b> {e(card.intended_use)}</p>" + _warning()
     )
+
+
+def _training_notes(training: dict[str, Any]) -> str:
+    """Which weights were kept and what the trainer tried (the card's ``chosen_weights`` and
+    ``tried``), as HTML; empty for a card without them."""
+    parts = []
+    if training.get("chosen_weights"):
+        parts.append(f"<p><b>Weights kept:</b> {html.escape(_short(training['chosen_weights']))}</p>")
+    tried = training.get("tried")
+    if isinstance(tried, list) and tried:
+        items = "".join(f"<li>{html.escape(_short(item, 600))}</li>" for item in tried)
+        parts.append(f"<p><b>What was tried:</b></p><ul>{items}</ul>")
+    return "".join(parts)
 
 
 def _short(value: Any, limit: int = 300) -> str:
