@@ -53,9 +53,13 @@ def auroc_interval(card: Any, label: str) -> tuple[float, float] | None:
     entry = (card.metrics or {}).get("auroc", {}).get(label)
     if not isinstance(entry, dict):
         return None
-    ci = entry.get("ci95", entry.get("ci"))
-    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(isinstance(v, (int, float)) for v in ci):
-        return float(ci[0]), float(ci[1])
+    return _interval(entry.get("ci95", entry.get("ci")))
+
+
+def _interval(value: Any) -> tuple[float, float] | None:
+    """A card's ``[low, high]`` as numbers, or None for anything else."""
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+        return float(value[0]), float(value[1])
     return None
 
 
@@ -84,9 +88,9 @@ def card_html(card: Any) -> str:
     summary = []
     if isinstance(metrics.get("mean_auroc"), (int, float)):
         mean_text = f"mean test AUROC <b>{metrics['mean_auroc']:.3f}</b>"
-        ci = metrics.get("mean_auroc_ci95")
-        if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(isinstance(v, (int, float)) for v in ci):
-            mean_text += f" <small>(95% interval {ci[0]:.2f}\N{EN DASH}{ci[1]:.2f})</small>"
+        mean_ci = _interval(metrics.get("mean_auroc_ci95"))
+        if mean_ci is not None:
+            mean_text += f" <small>(95% interval {mean_ci[0]:.2f}\N{EN DASH}{mean_ci[1]:.2f})</small>"
         summary.append(mean_text)
     if isinstance(metrics.get("n_images"), int):
         summary.append(f"on {metrics['n_images']} test images")
