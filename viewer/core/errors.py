@@ -48,3 +48,16 @@ def display_name(path: str | Path) -> str:
     """A path as text that can always be printed: undecodable bytes are shown escaped."""
     text = str(path)
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def one_line(exc: BaseException, limit: int = 300, *, empty: str | None = None) -> str:
+    """An exception's message as one printable line of at most ``limit`` characters.
+
+    Library messages can span lines (tracebacks from native decoders, ONNX Runtime's reports);
+    a status bar, an errors panel row or a CSV cell holds one. Non-empty lines are joined with
+    "; ". An empty message gives ``empty``, or the exception's type name when that is None.
+    """
+    text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    if not text:
+        text = type(exc).__name__ if empty is None else empty
+    return display_name(text)[:limit]
