@@ -253,7 +253,7 @@ def demo_image() -> np.ndarray:
     import data_store
 
     from viewer.core.loader import load_radiograph
-    from viewer.core.preprocess import to_unit_grey
+    from viewer.core.display_transforms import to_unit_grey
 
     path = Path(data_store.__file__).parent / "data" / "RG1_UNCR.dcm"
     return to_unit_grey(load_radiograph(path)).astype(np.float32)

@@ -20,20 +20,23 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib
 import inspect
 import json
 import os
+import pkgutil
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Iterator
 
 import numpy as np
 
-from viewer.core import loader, preprocess, radiograph
+from viewer.core import display_transforms, loader, preprocess, radiograph
 from viewer.core.errors import CxrError
 
 from .errors import TrainerError
@@ -45,9 +48,18 @@ _CHUNK = 16  # images per task handed to a worker process
 def preprocessing_version() -> str:
     """A short hash of the code that prepares pixels: a new version invalidates every cache."""
     digest = hashlib.sha256()
-    for module in (loader, preprocess, radiograph):
+    for module in _pixel_modules():
+        digest.update(module.__name__.encode("utf-8"))
         digest.update(inspect.getsource(module).encode("utf-8"))
     return digest.hexdigest()[:12]
+
+
+def _pixel_modules() -> list[ModuleType]:
+    """Every module whose code decides a cached pixel: the loader package (each of its
+    modules), the display transforms, the preprocessing and the image type."""
+    loader_parts = [importlib.import_module(f"{loader.__name__}.{info.name}")
+                    for info in sorted(pkgutil.iter_modules(loader.__path__), key=lambda i: i.name)]
+    return [loader, *loader_parts, display_transforms, preprocess, radiograph]
 
 
 def file_key(path: Path) -> str:

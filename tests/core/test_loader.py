@@ -32,7 +32,8 @@ from pydicom.uid import (
 
 from viewer.core.errors import ImageLoadError
 from viewer.core.loader import MAX_PIXELS, load_radiograph, sniff_format
-from viewer.core.preprocess import preprocess, to_unit_grey
+from viewer.core.display_transforms import to_unit_grey
+from viewer.core.preprocess import preprocess
 
 REPO = Path(__file__).resolve().parents[2]
 RNG = np.random.default_rng(4)

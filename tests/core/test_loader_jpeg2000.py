@@ -10,7 +10,7 @@ import pydicom
 import pytest
 from pydicom.pixels import pixel_array
 
-from viewer.core import loader
+from viewer.core.loader import dicom_pixels
 from viewer.core.loader import load_radiograph
 
 
@@ -23,8 +23,8 @@ def _file(name: str) -> Path:
 @pytest.mark.parametrize("name", ["RG1_J2KR.dcm", "RG3_J2KR.dcm", "RG1_J2KI.dcm", "MR2_J2KR.dcm"])
 def test_greyscale_jpeg2000_matches_pydicom(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     taken = []
-    decode = loader._decode_jpeg2000_grey
-    monkeypatch.setattr(loader, "_decode_jpeg2000_grey", lambda *a: taken.append(1) or decode(*a))
+    decode = dicom_pixels.decode_jpeg2000_grey
+    monkeypatch.setattr(dicom_pixels, "decode_jpeg2000_grey", lambda *a: taken.append(1) or decode(*a))
     radiograph = load_radiograph(_file(name))
     assert taken
     expected = pixel_array(_file(name))
@@ -36,6 +36,6 @@ def test_greyscale_jpeg2000_matches_pydicom(name: str, monkeypatch: pytest.Monke
 
 def test_colour_jpeg2000_still_goes_to_pydicom() -> None:
     ds = pydicom.dcmread(_file("US1_J2KR.dcm"))
-    assert loader._decode_jpeg2000_grey(ds, ds.PixelData, 1) is None
+    assert dicom_pixels.decode_jpeg2000_grey(ds, ds.PixelData, 1) is None
     radiograph = load_radiograph(_file("US1_J2KR.dcm"))
     assert radiograph.pixels.ndim == 2 and any("colour" in note for note in radiograph.notes)

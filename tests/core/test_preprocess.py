@@ -12,17 +12,14 @@ from pydicom.pixels import apply_modality_lut, apply_voi_lut, apply_windowing
 
 from tests.core.test_transfer_syntaxes import local_test_file
 from viewer.core.loader import load_radiograph
-from viewer.core.preprocess import (
-    _resize_then_window,
+from viewer.core.display_transforms import (
     auto_window,
     default_window,
-    preprocess,
-    resize_to_input,
-    to_model_batch,
     to_unit_grey,
     voi_lut_to_unit,
     window_to_unit,
 )
+from viewer.core.preprocess import _resize_then_window, preprocess, resize_to_input, to_model_batch
 from viewer.core.radiograph import Radiograph, Window
 
 RNG = np.random.default_rng(8)

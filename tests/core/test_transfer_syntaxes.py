@@ -34,7 +34,7 @@ from pydicom.uid import (
 
 from viewer.core.errors import ImageLoadError
 from viewer.core.loader import load_radiograph
-from viewer.core.preprocess import to_unit_grey
+from viewer.core.display_transforms import to_unit_grey
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_DIRS = (
@@ -180,7 +180,7 @@ def test_damaged_compressed_file_gives_a_clear_error(name, syntax, problem) -> N
 
 def test_only_the_first_frame_is_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
     """Multi-frame compressed data: pydicom is asked for frame 0 alone, not the whole stack."""
-    import viewer.core.loader as loader
+    import viewer.core.loader.dicom_pixels as loader
 
     asked = []
     original = loader.decode_dicom_pixels

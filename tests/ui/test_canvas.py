@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from tests.ui.images import chest_dicom, chest_png, ramp_png, write_dicom
 from viewer.core.loader import load_radiograph
-from viewer.core.preprocess import to_unit_grey
+from viewer.core.display_transforms import to_unit_grey
 from viewer.core.radiograph import Window
 from viewer.ui.canvas import TOOL_RULER, ImageCanvas, as_uint8_view
 from viewer.ui.display import GreyRenderer, relative_preset

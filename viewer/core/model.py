@@ -7,7 +7,6 @@ and explains any mismatch in a ``ModelContractError``; ``run`` then gives plain 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,9 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from .errors import ModelContractError, display_name
+from .errors import ModelContractError, display_name, one_line
 from .model_card import ModelCard
-from .onnx_card import read_card_from_session
+from .onnx_card import card_from_metadata
 
 SIDECAR_SUFFIX = ".gradcam.onnx"
 CLASSIFIER_INPUT = "image"
@@ -55,11 +54,15 @@ def open_session(path: Path, threads: int | None = None) -> ort.InferenceSession
     try:
         return ort.InferenceSession(str(path), options, providers=preferred_providers())
     except Exception as exc:  # ORT raises its own Fail/InvalidProtobuf/... classes
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelContractError(
-            f"{display_name(path)}: not a readable ONNX model ({first_line[:300]}); "
+            f"{display_name(path)}: not a readable ONNX model ({one_line(exc)}); "
             "re-export it with cxr-train or restore the file"
         ) from None
+
+
+def read_card_from_session(session: ort.InferenceSession, source: str) -> ModelCard:
+    """The card of a model already opened in ONNX Runtime (``source`` names it in errors)."""
+    return card_from_metadata(dict(session.get_modelmeta().custom_metadata_map), source)
 
 
 def _shape(arg: Any) -> list[int | str | None]:
@@ -87,8 +90,6 @@ class ModelPair:
         """Open ``NAME.onnx`` and ``NAME.gradcam.onnx`` and check that they keep the contract."""
         classifier_path = Path(classifier_path)
         sidecar_path = sidecar_path_for(classifier_path)
-        if threads is None and os.environ.get("CXR_THREADS"):
-            threads = int(os.environ["CXR_THREADS"])
         classifier = open_session(classifier_path, threads)
         sidecar = open_session(sidecar_path, threads)
         card = read_card_from_session(classifier, display_name(classifier_path.name))
@@ -200,7 +201,7 @@ def check_io(
         (heatmaps,) = sidecar.run([SIDECAR_OUTPUT], {SIDECAR_INPUT: features})
     except Exception as exc:
         raise ModelContractError(
-            f"{cname}/{sname}: a test run on a blank image failed ({str(exc).splitlines()[0][:300]}); {remedy}"
+            f"{cname}/{sname}: a test run on a blank image failed ({one_line(exc)}); {remedy}"
         ) from None
     if probs.shape != (1, n_labels) or heatmaps.shape[:2] != (1, n_labels) or features.ndim != 4:
         raise ModelContractError(

@@ -1,7 +1,7 @@
 """Reading and writing the model card in ONNX metadata (key ``cxr.model_card``).
 
-Reading goes through ONNX Runtime, which the viewer has anyway; writing needs the ``onnx``
-package, which only the trainer installs, so it is imported on use.
+Reading parses the protobuf's ``metadata_props`` straight from the file, without ONNX Runtime;
+writing needs the ``onnx`` package, which only the trainer installs, so it is imported on use.
 """
 
 from __future__ import annotations
@@ -9,13 +9,10 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from .errors import ModelContractError, display_name
 from .model_card import CARD_METADATA_KEY, ModelCard
-
-if TYPE_CHECKING:  # pragma: no cover
-    import onnxruntime
 
 
 def card_from_metadata(metadata: dict[str, str], source: str) -> ModelCard:
@@ -29,18 +26,13 @@ def card_from_metadata(metadata: dict[str, str], source: str) -> ModelCard:
     return ModelCard.from_json(text, source=f"the model card in {source}")
 
 
-def read_card_from_session(session: onnxruntime.InferenceSession, source: str) -> ModelCard:
-    """The card of a model already opened in ONNX Runtime."""
-    metadata = session.get_modelmeta().custom_metadata_map
-    return card_from_metadata(dict(metadata), source)
-
-
 def read_card(path: str | Path) -> ModelCard:
-    """The card inside the ONNX file at ``path`` (opens the file with ONNX Runtime)."""
-    from .model import open_session  # local import: model.py imports this module
-
-    session = open_session(Path(path))
-    return read_card_from_session(session, display_name(Path(path).name))
+    """The validated card inside the ONNX file at ``path``, read from its metadata alone (no
+    ONNX Runtime session; ``model.ModelPair.open`` is what checks that the graph runs)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelContractError(f"{display_name(path)}: model file not found")
+    return card_from_metadata(read_metadata(path), display_name(path.name))
 
 
 # ModelProto field numbers (onnx.proto3): metadata_props = 14, each a StringStringEntryProto

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from PySide6.QtGui import QImage
 
-from viewer.core.preprocess import default_window, window_to_unit
+from viewer.core.display_transforms import default_window, window_to_unit
 from viewer.core.radiograph import Radiograph, Window
 
 MAX_BINS = 65_536

@@ -28,7 +28,7 @@ from PySide6.QtGui import QImage
 
 from viewer.core.errors import CxrError, display_name
 from viewer.core.loader import load_radiograph
-from viewer.core.preprocess import to_unit_grey
+from viewer.core.display_transforms import to_unit_grey
 from viewer.core.radiograph import Radiograph
 from viewer.core.scan import ScannedImage, ScanError, SkippedFile, scan_folder
 

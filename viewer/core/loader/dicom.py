@@ -1,0 +1,108 @@
+"""DICOM files -> ``Radiograph``: one pass over one open file.
+
+The header is read up to the pixel data element; then only the first frame is decoded
+(``dicom_pixels``), turned into modality units and described (windows, VOI LUT, spacing,
+padding) for the display transforms. Problems that leave the image usable become notes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.pixels import apply_color_lut
+from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+from ..display_transforms import modality_values
+from ..errors import ImageLoadError, one_line
+from ..radiograph import Radiograph
+from .colour import colour_to_grey
+from .dicom_header import (
+    geometry,
+    header_windows,
+    missing_image_reason,
+    pixel_element,
+    pixel_spacing,
+    read_header,
+    text_value,
+    transfer_syntax,
+    usable_voi_lut,
+)
+from .dicom_pixels import decode_with_pydicom, fast_path_applies, padding_mask, read_native_frame
+from .guards import refuse_deflate_bomb
+
+
+def load_dicom(path: Path) -> Radiograph:
+    """The first frame of the DICOM file at ``path``; ``ImageLoadError`` when it cannot be shown."""
+    notes: list[str] = []
+    with open(path, "rb") as fh:
+        refuse_deflate_bomb(path, fh)
+        ds, forced = read_header(path, fh)
+        syntax = transfer_syntax(ds)
+        element = None if syntax == DeflatedExplicitVRLittleEndian else pixel_element(fh, ds)
+        if element is None and syntax != DeflatedExplicitVRLittleEndian:
+            if "Rows" in ds:
+                raise ImageLoadError(
+                    path, "has image attributes but no pixel data", "the file is probably truncated: re-export it"
+                )
+            raise ImageLoadError(path, f"has no pixel data: it is a {missing_image_reason(ds)}")
+        shape = geometry(path, ds)
+        frames = shape["frames"]
+        if element is not None and fast_path_applies(ds, syntax, element, shape):
+            stored = read_native_frame(path, fh, element, shape, notes)
+        else:
+            stored = decode_with_pydicom(path, fh, ds, syntax, forced, element, frames, notes)
+    if frames > 1:
+        notes.append(f"multi-frame image ({frames} frames): showing the first frame only")
+
+    photometric = text_value(ds, "PhotometricInterpretation", "MONOCHROME2").upper()
+    if photometric == "PALETTE COLOR" and stored.ndim == 2:
+        try:
+            stored = apply_color_lut(stored, ds)
+        except Exception as exc:
+            raise ImageLoadError(path, f"has an unusable palette colour table ({one_line(exc)})") from None
+    colour = stored.ndim == 3
+    if colour:  # pydicom has already turned YBR into RGB
+        stored = colour_to_grey(stored, notes, f"colour DICOM ({photometric})")
+        photometric = "MONOCHROME2"
+    if stored.ndim != 2 or stored.size == 0:
+        raise ImageLoadError(path, f"has pixel data of unexpected shape {stored.shape}")
+
+    padding = None if colour else padding_mask(ds, stored)
+    pixels = _modality_values(path, ds, stored, colour)
+
+    spacing, spacing_source = pixel_spacing(ds)
+    if spacing is None and ("PixelSpacing" in ds or "ImagerPixelSpacing" in ds):
+        notes.append("pixel spacing in the header is zero or invalid: distances are in pixels")
+    windows = header_windows(ds, notes)
+    has_voi_lut = not colour and usable_voi_lut(ds, notes)
+    return Radiograph(
+        path=path,
+        pixels=pixels,
+        source_format="dicom",
+        photometric="MONOCHROME1" if photometric == "MONOCHROME1" else "MONOCHROME2",
+        bits_stored=shape["bits_stored"],
+        pixel_spacing=spacing,
+        spacing_source=spacing_source,
+        windows=windows,
+        has_voi_lut=has_voi_lut,
+        padding_mask=padding,
+        header=ds,
+        notes=notes,
+        number_of_frames=frames,
+    )
+
+
+def _modality_values(path: Path, ds: pydicom.Dataset, stored: np.ndarray, colour: bool) -> np.ndarray:
+    """Stored values -> modality units; colour (already grey) has no modality transform."""
+    try:
+        if colour:
+            pixels = stored if stored.dtype.kind in "ui" else stored.astype(np.float32, copy=False)
+        else:
+            pixels = modality_values(stored, ds)
+    except Exception as exc:
+        raise ImageLoadError(path, f"has an unusable modality LUT or rescale ({one_line(exc)})") from None
+    if stored.dtype.kind == "f" and not np.isfinite(pixels).all():
+        raise ImageLoadError(path, "has pixel values that are not finite numbers (NaN or infinity)")
+    return pixels

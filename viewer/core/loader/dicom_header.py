@@ -1,0 +1,211 @@
+"""The DICOM header: read once up to the pixel data, then the values the loader needs from it.
+
+``read_header`` leaves the file positioned at the pixel data element, which ``pixel_element``
+describes without reading its value. The value readers (``int_value``, ``text_value``) never
+raise: a damaged value reads as its default, so one bad element cannot stop a load.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
+from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from ..display_transforms import voi_lut_to_unit
+from ..errors import ImageLoadError, one_line
+from ..radiograph import Window
+from .guards import refuse_size
+
+_DEFER = 2 * 1024 * 1024  # header values this large (private blobs, overlays) are read only if used
+
+
+PIXEL_TAGS = {0x7FE00010: "PixelData", 0x7FE00008: "FloatPixelData", 0x7FE00009: "DoubleFloatPixelData"}
+
+
+def read_header(path: Path, fh: Any) -> tuple[pydicom.Dataset, bool]:
+    """The dataset up to (not including) the pixel data; ``fh`` is left at the pixel data tag."""
+    try:
+        return pydicom.dcmread(fh, stop_before_pixels=True, defer_size=_DEFER), False
+    except InvalidDicomError:
+        pass  # no preamble: some exports omit it. Try again, but only accept a real image dataset.
+    except Exception as exc:
+        raise ImageLoadError(
+            path, f"has a damaged or truncated DICOM header ({one_line(exc)})", "re-export the file"
+        ) from None
+    fh.seek(0)
+    try:
+        ds = pydicom.dcmread(fh, stop_before_pixels=True, defer_size=_DEFER, force=True)
+        looks_like_image = "Rows" in ds or "SOPClassUID" in ds
+    except Exception as exc:
+        raise ImageLoadError(path, f"is not a readable DICOM file ({one_line(exc)})") from None
+    if not looks_like_image:
+        raise ImageLoadError(path, "is not a DICOM file (no DICOM preamble and no image attributes)")
+    return ds, True
+
+
+def missing_image_reason(ds: pydicom.Dataset) -> str:
+    """Why a dataset without image attributes has no image, as a noun phrase: an object that is
+    not an image (a report, a presentation state), or a file cut short before its image.
+
+    A truncated file is told apart by its SOP class: an image storage class (or none at all, or
+    one cut short itself) whose header ends before Rows/Columns was cut short; any other class
+    is an object that is not an image.
+    """
+    meta = getattr(ds, "file_meta", None)
+    sop = text_value(ds, "SOPClassUID", "") or (str(meta.get("MediaStorageSOPClassUID", "") or "") if meta else "")
+    name = UID(sop).name if sop else ""
+    if not sop or not UID(sop).is_valid or "Image" in name:  # a cut UID is not valid
+        return "damaged or truncated DICOM file: its header ends before the image attributes (Rows/Columns)"
+    return f"DICOM object without an image ({name}): a report or other non-image object"
+
+
+def transfer_syntax(ds: pydicom.Dataset) -> UID:
+    """The file meta's syntax, or for a file without meta the encoding pydicom found."""
+    meta = getattr(ds, "file_meta", None)
+    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
+    if syntax:
+        return UID(str(syntax))
+    implicit, little = ds.original_encoding
+    if implicit:
+        return ImplicitVRLittleEndian
+    return ExplicitVRLittleEndian if little in (True, None) else ExplicitVRBigEndian
+
+
+def pixel_element(fh: Any, ds: pydicom.Dataset) -> dict[str, Any] | None:
+    """Tag, VR, length and value offset of the pixel data element at ``fh``'s position."""
+    little = ds.original_encoding[1]
+    endian = "<" if little in (True, None) else ">"
+    start = fh.tell()
+    head = fh.read(8)
+    if len(head) < 8:
+        return None
+    group, elem = struct.unpack(endian + "HH", head[:4])
+    keyword = PIXEL_TAGS.get(group << 16 | elem)
+    if keyword is None:
+        return None
+    # Judge the VR from the bytes, as pydicom does: some files say explicit VR and are not.
+    if head[4:6] in (b"OB", b"OW", b"OF", b"OD", b"UN") and head[6:8] == b"\0\0":
+        more = fh.read(4)
+        if len(more) < 4:
+            return None
+        vr, length, offset = head[4:6], struct.unpack(endian + "L", more)[0], start + 12
+    else:
+        vr, length, offset = None, struct.unpack(endian + "L", head[4:8])[0], start + 8
+    return {"keyword": keyword, "vr": vr, "length": length, "offset": offset, "little": endian == "<"}
+
+
+def int_value(ds: pydicom.Dataset, keyword: str, default: int | None = None) -> int | None:
+    """The element's (first) value as an int; ``default`` when absent, empty or unreadable."""
+    try:
+        value = ds.get(keyword)
+        if value is None or value == "":
+            return default
+        if isinstance(value, (list, tuple, MultiValue)):
+            value = value[0]
+        return int(value)
+    except Exception:
+        return default
+
+
+def text_value(ds: pydicom.Dataset, keyword: str, default: str) -> str:
+    """The element's value as stripped text; ``default`` when absent, empty or unreadable."""
+    try:
+        value = ds.get(keyword)
+        return str(value).strip() if value not in (None, "") else default
+    except Exception:
+        return default
+
+
+def geometry(path: Path, ds: pydicom.Dataset) -> dict[str, int]:
+    """Image size and sample format from the header, refused when absurd (before any allocation)."""
+    rows, cols = int_value(ds, "Rows"), int_value(ds, "Columns")
+    if rows is None or cols is None:
+        raise ImageLoadError(path, "has no valid Rows/Columns in its header", "re-export the file")
+    samples = int_value(ds, "SamplesPerPixel", 1) or 1
+    frames = int_value(ds, "NumberOfFrames", 1) or 1
+    bits_allocated = int_value(ds, "BitsAllocated", 16) or 16
+    bits_stored = int_value(ds, "BitsStored", bits_allocated) or bits_allocated
+    if rows <= 0 or cols <= 0:
+        raise ImageLoadError(path, f"claims an empty image ({cols} x {rows} pixels)")
+    if frames < 0 or samples not in (1, 3):
+        raise ImageLoadError(path, f"has an invalid header ({samples} samples per pixel, {frames} frames)")
+    refuse_size(path, cols, rows, samples)
+    return {
+        "rows": rows,
+        "cols": cols,
+        "samples": samples,
+        "frames": frames,
+        "bits_allocated": bits_allocated,
+        "bits_stored": bits_stored,
+        "signed": int_value(ds, "PixelRepresentation", 0) or 0,
+    }
+
+
+def pixel_spacing(ds: pydicom.Dataset) -> tuple[tuple[float, float] | None, str | None]:
+    """Row/column spacing in mm; None when missing, zero or nonsense (RG1's is [0, 0])."""
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        try:
+            row, col = (float(v) for v in ds.get(keyword))  # type: ignore[union-attr]
+        except Exception:
+            continue
+        if 0 < row < 100 and 0 < col < 100:
+            return (row, col), keyword
+    return None, None
+
+
+def usable_voi_lut(ds: pydicom.Dataset, notes: list[str]) -> bool:
+    """Whether the header's first VOI LUT can be applied (checked now, so display never fails)."""
+    if "VOILUTSequence" not in ds:
+        return False
+    try:
+        voi_lut_to_unit(np.zeros(1, dtype=np.float32), ds)
+    except Exception as exc:
+        notes.append(f"the header's VOI LUT is unusable and was ignored ({one_line(exc)})")
+        return False
+    return True
+
+
+def header_windows(ds: pydicom.Dataset, notes: list[str]) -> list[Window]:
+    """Every usable window the header offers, in header order (the first is the default);
+    each value that had to be ignored adds a line to ``notes``."""
+    try:
+        centers, widths = ds.get("WindowCenter"), ds.get("WindowWidth")
+        explanations = _as_list(ds.get("WindowCenterWidthExplanation", []))
+        function = text_value(ds, "VOILUTFunction", "LINEAR").upper()
+    except Exception:
+        notes.append("the header's window values are unreadable and were ignored")
+        return []
+    if centers is None or widths is None:
+        return []
+    if function not in ("LINEAR", "LINEAR_EXACT", "SIGMOID"):
+        notes.append(f"unknown VOI LUT function {function!r} in the header: treated as LINEAR")
+        function = "LINEAR"
+    windows = []
+    for i, (center, width) in enumerate(zip(_as_list(centers), _as_list(widths))):
+        try:
+            center_f, width_f = float(center), float(width)
+        except (TypeError, ValueError):
+            notes.append(f"header window {i + 1} is not a number and was ignored")
+            continue
+        valid = width_f >= 1.0 if function == "LINEAR" else width_f > 0.0  # C.11.2.1.2/3
+        if not (np.isfinite(center_f) and np.isfinite(width_f) and valid):
+            notes.append(f"header window {i + 1} (width {width}) is not a valid {function} window and was ignored")
+            continue
+        name = str(explanations[i]) if i < len(explanations) and explanations[i] else f"Header {i + 1}"
+        windows.append(Window(center_f, width_f, name, function))
+    return windows
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple, MultiValue)) else [value]
+
+
+def syntax_name(syntax: UID) -> str:
+    """A transfer syntax's name for a message, or the UID itself when pydicom does not know it."""
+    return syntax.name if syntax.is_valid and syntax.name != str(syntax) else f"unknown UID {syntax}"

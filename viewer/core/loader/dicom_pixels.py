@@ -1,0 +1,239 @@
+"""DICOM pixel data -> the first frame's stored values, as a numpy array.
+
+Uncompressed little-endian greyscale (the common case, and the one slowest through the generic
+path) is read straight from the file into its final array. Everything else (compressed
+syntaxes, big endian, colour, float pixel data, deflated datasets) is decoded by pydicom with
+the pixel plugins in the viewer's dependencies; greyscale JPEG 2000 goes to OpenCV first,
+which releases the GIL. Encapsulated data is checked for cut fragments and bombs first.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pydicom
+from pydicom.encaps import generate_frames
+from pydicom.pixels import pixel_array as decode_dicom_pixels
+from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import JPEG2000, JPEG2000Lossless
+
+from ..errors import ImageLoadError, one_line
+from .dicom_header import PIXEL_TAGS, int_value, missing_image_reason, syntax_name
+from .guards import refuse_codestream_bomb
+
+_NATIVE_LITTLE = {ExplicitVRLittleEndian, ImplicitVRLittleEndian}
+
+
+def fast_path_applies(ds: pydicom.Dataset, syntax: UID, element: dict[str, Any], g: dict[str, int]) -> bool:
+    """Uncompressed little-endian 8/16-bit single-sample data: read straight into the array."""
+    return (
+        syntax in _NATIVE_LITTLE
+        and element["little"]
+        and element["keyword"] == "PixelData"
+        and element["length"] != 0xFFFFFFFF
+        and g["samples"] == 1
+        and g["bits_allocated"] in (8, 16)
+        and 1 <= g["bits_stored"] <= g["bits_allocated"]
+        and g["signed"] in (0, 1)
+        and "BitsAllocated" in ds
+        and "BitsStored" in ds
+    )
+
+
+def read_native_frame(
+    path: Path, fh: Any, element: dict[str, Any], g: dict[str, int], notes: list[str]
+) -> np.ndarray:
+    """The first frame of native pixel data, read once into its final array (no copies).
+
+    Matches ``pydicom.pixels.pixel_array`` (the tests use it as the oracle), including the
+    masking of unused high bits that PS3.5 8.1.1 says must be ignored.
+    """
+    rows, cols, frames = g["rows"], g["cols"], g["frames"]
+    itemsize = g["bits_allocated"] // 8
+    frame_bytes = rows * cols * itemsize
+    length, expected = element["length"], frame_bytes * frames
+    if length < expected:
+        raise ImageLoadError(
+            path,
+            f"has {length:,} bytes of pixel data but its header ({cols} x {rows}, "
+            f"{g['bits_allocated']} bits, {frames} frame(s)) needs {expected:,}",
+            "the header does not match the pixel data, or the file is truncated: re-export it",
+        )
+    if length > expected + 1:  # pydicom decodes these too (as "excess padding"): say so
+        notes.append(
+            f"pixel data has {length - expected:,} bytes more than its header describes; they were ignored"
+        )
+    dtype = np.dtype(("<i" if g["signed"] else "<u") + str(itemsize))
+    arr = np.empty((rows, cols), dtype=dtype)
+    fh.seek(element["offset"])
+    got = fh.readinto(memoryview(arr).cast("B"))
+    if got != frame_bytes:
+        raise ImageLoadError(
+            path,
+            f"ends after {got:,} of the {frame_bytes:,} bytes of pixel data its header promises",
+            "the file is truncated: copy or export it again",
+        )
+    shift = g["bits_allocated"] - g["bits_stored"]
+    if shift and not g["signed"]:  # one in-place pass: keep the stored bits
+        np.bitwise_and(arr, np.array((1 << g["bits_stored"]) - 1, dtype=dtype), out=arr)
+    elif shift:  # in place: shifting left then right keeps the stored bits and sign-extends
+        np.left_shift(arr, shift, out=arr)
+        np.right_shift(arr, shift, out=arr)
+    return arr
+
+
+def decode_with_pydicom(
+    path: Path,
+    fh: Any,
+    ds: pydicom.Dataset,
+    syntax: UID,
+    forced: bool,
+    element: dict[str, Any] | None,
+    frames: int,
+    notes: list[str],
+) -> np.ndarray:
+    """Decode the first frame with pydicom's decoders (compressed, big endian, colour, float).
+
+    The pixel data value is read from where the header ended and decoded from the dataset we
+    already have, so the header is parsed once; only a deflated dataset is read again whole.
+    """
+    if not syntax.is_transfer_syntax:
+        raise ImageLoadError(
+            path,
+            f"uses the transfer syntax {syntax}, which the viewer cannot decode (not a syntax it knows)",
+            "convert it to an uncompressed or standard compressed syntax (e.g. with dcmtk or gdcmconv)",
+        )
+    index = 0 if frames > 1 else None
+    if element is None:  # deflated: pydicom inflates the whole dataset (its size was checked)
+        fh.seek(0)
+        try:
+            source = pydicom.dcmread(fh, force=forced)
+        except Exception as exc:
+            raise ImageLoadError(path, f"has damaged deflated data ({one_line(exc)})", "re-export the file") from None
+        if not any(keyword in source for keyword in PIXEL_TAGS.values()):
+            raise ImageLoadError(path, f"has no pixel data: it is a {missing_image_reason(source)}")
+        return _pydicom_decode(path, source, syntax, index)
+
+    keyword, length = element["keyword"], element["length"]
+    fh.seek(element["offset"])
+    value = fh.read() if length == 0xFFFFFFFF else fh.read(length)  # undefined: fragments to the end
+    if syntax.is_encapsulated and keyword == "PixelData":
+        refuse_codestream_bomb(path, value)
+        _check_fragments_complete(path, value, frames, notes)
+    if element["vr"] is not None:
+        vr = element["vr"].decode("ascii", "replace")
+    else:
+        vr = {"FloatPixelData": "OF", "DoubleFloatPixelData": "OD"}.get(keyword, "OB")
+        if vr == "OB" and (int_value(ds, "BitsAllocated", 8) or 8) > 8 and not syntax.is_encapsulated:
+            vr = "OW"
+    if syntax in _JPEG2000 and keyword == "PixelData":
+        decoded = decode_jpeg2000_grey(ds, value, frames)
+        if decoded is not None:
+            return decoded
+    if not ds.file_meta.get("TransferSyntaxUID"):  # a file without meta: the encoding pydicom found
+        ds.file_meta.TransferSyntaxUID = syntax
+    ds.add_new(pydicom.tag.Tag(keyword), vr, value)
+    try:
+        return _pydicom_decode(path, ds, syntax, index)
+    finally:
+        del ds[keyword]  # the Radiograph keeps the header without its pixel bytes
+
+
+_JPEG2000 = {JPEG2000Lossless, JPEG2000}
+
+
+def decode_jpeg2000_grey(ds: pydicom.Dataset, value: bytes, frames: int) -> np.ndarray | None:
+    """The first frame of a greyscale JPEG 2000 image decoded by OpenCV, or None to use pydicom.
+
+    pydicom's JPEG 2000 plugin (pylibjpeg-openjpeg) holds the GIL for the whole decode, about
+    0.7 s for a 1955 x 1841 CR on our machines: while a worker decodes one, the GUI thread
+    cannot run and the window freezes (found by bench/gui.py's stall measurement during a
+    folder scan). OpenCV decodes with the same OpenJPEG library and releases the GIL. Only the
+    plain case is taken (one unsigned sample, 8 or 16 bits allocated, the decoded size and type
+    the header promises); anything else, or any failure, goes to pydicom, which then reports it.
+    """
+    if not (int_value(ds, "SamplesPerPixel", 1) == 1 and int_value(ds, "PixelRepresentation", 0) == 0
+            and int_value(ds, "BitsAllocated", 0) in (8, 16)):
+        return None
+    try:
+        codestream = next(generate_frames(value, number_of_frames=frames))
+        level = cv2.utils.logging.getLogLevel()
+        # OpenCV warns that a greyscale codestream has no colour space: true and harmless
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        try:
+            image = cv2.imdecode(np.frombuffer(codestream, np.uint8), cv2.IMREAD_UNCHANGED)
+        finally:
+            cv2.utils.logging.setLogLevel(level)
+    except Exception:  # damaged fragments or codestream: pydicom gives the specific error
+        return None
+    expected = np.uint8 if int_value(ds, "BitsAllocated", 0) == 8 else np.uint16
+    if image is None or image.shape != (int_value(ds, "Rows"), int_value(ds, "Columns")) or image.dtype != expected:
+        return None
+    return image
+
+
+def _pydicom_decode(path: Path, ds: pydicom.Dataset, syntax: UID, index: int | None) -> np.ndarray:
+    try:
+        return decode_dicom_pixels(ds, index=index)
+    except NotImplementedError as exc:
+        raise ImageLoadError(
+            path,
+            f"uses the transfer syntax {syntax_name(syntax)}, which the viewer cannot decode ({one_line(exc)})",
+            "convert it to an uncompressed or standard compressed syntax (e.g. with dcmtk or gdcmconv)",
+        ) from None
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # pylibjpeg-rle is Rust: a panic is a BaseException (pyo3)
+        remedy = (
+            "the file may be truncated or damaged, or compressed in a way no installed decoder supports"
+            if syntax.is_compressed
+            else "the file may be truncated or its header may not match its pixel data"
+        )
+        raise ImageLoadError(
+            path, f"pixel data could not be decoded ({syntax_name(syntax)}: {one_line(exc)})", remedy
+        ) from None
+
+
+def _check_fragments_complete(path: Path, data: bytes, frames: int, notes: list[str]) -> None:
+    """Refuse an encapsulated image whose fragments the file cuts short.
+
+    JPEG-LS and JPEG 2000 decoders return a partial image from a truncated codestream without
+    complaint, which would show a silently incomplete radiograph. With several frames only the
+    first one matters (it is the one shown); a cut later frame is noted.
+    """
+    at, index = 0, 0
+    while at + 8 <= len(data):
+        group, elem, length = struct.unpack("<HHL", data[at : at + 8])
+        if (group, elem) == (0xFFFE, 0xE0DD):  # sequence delimiter: everything was there
+            return
+        if (group, elem) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF:
+            return  # not well-formed items: leave the verdict to the decoder
+        if at + 8 + length > len(data):
+            if frames > 1 and index > 1:
+                notes.append("the file is truncated: some later frames are incomplete")
+                return
+            raise ImageLoadError(
+                path,
+                f"is truncated: compressed fragment {index} needs {length:,} bytes, the file has "
+                f"{len(data) - at - 8:,}",
+                "copy or export the file again",
+            )
+        at, index = at + 8 + length, index + 1
+
+
+def padding_mask(ds: pydicom.Dataset, stored: np.ndarray) -> np.ndarray | None:
+    """Pixels equal to (or within the range of) Pixel Padding Value, in stored units (C.7.5.1.1.2)."""
+    value = int_value(ds, "PixelPaddingValue")
+    if value is None:
+        return None
+    limit = int_value(ds, "PixelPaddingRangeLimit")
+    if limit is None:
+        mask = stored == value
+    else:
+        low, high = sorted((value, limit))
+        mask = (stored >= low) & (stored <= high)
+    return mask if mask.any() else None
