@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from viewer.core.loader import DICOM_SUFFIXES, RASTER_SUFFIXES
+from viewer.core.walk import walk_files
 from viewer.core.nih import NIH_LABELS, find_data_entry, read_data_entry
 from viewer.core.preprocess import preprocess
 
@@ -98,13 +99,12 @@ def aux_matrix(samples: Sequence[Sample]) -> np.ndarray:
 def find_image_files(folder: Path) -> list[Path]:
     """Every file with an image suffix under ``folder`` (recursively), sorted by path.
 
-    The official download spreads its images over ``images_001/images/`` ... folders.
+    The official download spreads its images over ``images_001/images/`` ... folders. Links are
+    followed, each real folder once (a symlink loop ends); hidden files (``._AppleDouble``
+    twins) are left out, as the viewer's folder scan leaves them out.
     """
-    found = []
-    for directory, _subdirs, names in os.walk(folder, followlinks=True):
-        for name in names:
-            if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES:
-                found.append(Path(directory) / name)
+    found = [entry for entry in walk_files(folder)
+             if isinstance(entry, Path) and entry.suffix.lower() in IMAGE_SUFFIXES]
     return sorted(found)
 
 

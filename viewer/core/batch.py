@@ -33,7 +33,7 @@ import numpy as np
 
 from .errors import CxrError, ImageLoadError, display_name
 from .resources import MissingResourceError, demo_model_path
-from .scan import ScanError, ScannedImage, SkippedFile, scan_folder
+from .scan import DataFileProblem, ScanError, ScannedImage, SkippedFile, scan_folder
 
 DEFAULT_BATCH_SIZE = 8
 IDENTIFIER_REMOVED = "[identifier removed]"
@@ -53,7 +53,8 @@ class _Predictor(Protocol):  # what batch needs of inference.Predictor
 
 @dataclass
 class BatchSummary:
-    """What a finished batch did; ``unscanned_folders`` could not be entered (listed by path)."""
+    """What a finished batch did; ``unscanned_folders`` could not be entered (listed by path);
+    ``data_problems`` are label files beside the images that could not be used."""
 
     out: Path
     rows: int = 0
@@ -62,6 +63,7 @@ class BatchSummary:
     other_files: int = 0
     seconds: float = 0.0
     unscanned_folders: list[str] = field(default_factory=list)
+    data_problems: list[str] = field(default_factory=list)
 
     @property
     def images_per_second(self) -> float:
@@ -78,6 +80,8 @@ class BatchSummary:
             text += f"; {len(self.unscanned_folders)} folders could not be read: " + ", ".join(
                 self.unscanned_folders[:5]
             ) + (" ..." if len(self.unscanned_folders) > 5 else "")
+        for problem in self.data_problems:
+            text += f"; {problem}"
         return text
 
 
@@ -201,6 +205,9 @@ class _Pipeline:
 
         try:
             for item in scan_folder(root, on_progress=progress):
+                if isinstance(item, DataFileProblem):
+                    self.summary.data_problems.append(f"{item.display_path}: {item.reason}")
+                    continue
                 if isinstance(item, ScannedImage) or item.claimed_format is not None:
                     yield item
                     continue

@@ -16,10 +16,8 @@ they are left out of ``repr`` so that logging a scanned image cannot leak them.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
-import struct
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,17 +27,16 @@ from typing import Any
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from .errors import CxrError, display_name
-from .loader import DICOM_SUFFIXES, missing_image_reason, sniff_format
+from .errors import CxrError, display_name, one_line
+from .loader.dicom_header import missing_image_reason
+from .loader.headers import file_reader, raster_dimensions
+from .loader.sniff import HEAD_BYTES, claimed_format, is_dicom_candidate, sniff_format
 from .nih import DataEntryError, NihEntry, find_data_entry, read_data_entry
+from .walk import os_reason, walk_files
 
-log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, "int | None"], None]
 
-# What a file's name claims it is, for files whose content says otherwise.
-_SUFFIX_FORMAT = {**{s: "dicom" for s in DICOM_SUFFIXES}, ".png": "png", ".jpg": "jpeg",
-                  ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff", ".bmp": "bmp"}
 _NIH_NAME = re.compile(r"^(\d{4,})_(\d{3,})\.(?:png|jpe?g)$", re.IGNORECASE)
 _DICOM_AGE = re.compile(r"^\s*(\d{1,3})\s*([DWMY]?)\s*$", re.IGNORECASE)
 _DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
@@ -51,7 +48,6 @@ _HEADER_TAGS = [
     "NumberOfFrames",
 ]
 _PROGRESS_INTERVAL = 0.05  # seconds between progress calls: a UI needs no more than 20 a second
-_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
 class ScanError(CxrError):
@@ -126,7 +122,18 @@ class SkippedFile:
         return display_name(self.relative_path.as_posix())
 
 
-ScanItem = ScannedImage | SkippedFile
+@dataclass(frozen=True, slots=True)
+class DataFileProblem:
+    """A data file the scan reads beside the images (the NIH ``Data_Entry`` labels) that could
+    not be used: the images still show, without what the file would have added. Reported once
+    per file, with the images it concerns still to come."""
+
+    path: Path
+    reason: str
+    display_path: str  # relative to the scanned folder when inside it, printable
+
+
+ScanItem = ScannedImage | SkippedFile | DataFileProblem
 
 
 def scan_folder(
@@ -135,7 +142,8 @@ def scan_folder(
     on_progress: ProgressCallback | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> Iterator[ScanItem]:
-    """Yield a ``ScannedImage`` or ``SkippedFile`` for every file under ``root``, as it goes.
+    """Yield a ``ScannedImage`` or ``SkippedFile`` for every file under ``root``, as it goes,
+    and a ``DataFileProblem`` for a label file beside them that cannot be used.
 
     The folder tree is listed first (cheap: no file is opened), so ``on_progress(done, total)``
     gets a real total while headers are read; during the listing it gets ``(0, None)``.
@@ -168,6 +176,7 @@ def scan_folder(
         if is_cancelled():
             return
         item = entry if isinstance(entry, SkippedFile) else reader.read(entry)
+        yield from reader.take_problems()
         progress(done, total, final=done == total)
         yield item
 
@@ -175,51 +184,16 @@ def scan_folder(
 # -- listing ----------------------------------------------------------------------------------
 def _list_tree(root: Path, cancelled: Callable[[], bool]) -> list[Path | SkippedFile] | None:
     """Every file under ``root`` in a stable order (sorted by name, depth first), plus skip
-    records for folders that cannot be entered. None when cancelled."""
+    records for what the walk left out. None when cancelled."""
     work: list[Path | SkippedFile] = []
-    visited: set[tuple[int, int]] = set()  # real folders seen: a symlink loop ends here
-    try:
-        info = root.stat()
-        visited.add((info.st_dev, info.st_ino))
-    except OSError:
-        pass
-    stack = [root]
-    while stack:
-        if cancelled():
-            return None
-        folder = stack.pop()
-        try:
-            with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except OSError as exc:
-            work.append(SkippedFile(folder, _relative(folder, root),
-                                    f"folder cannot be opened ({_os_reason(exc)})", folder=True))
-            continue
-        subfolders: list[Path] = []
-        for entry in entries:
-            path = Path(entry.path)
-            if entry.name.startswith("."):  # .DS_Store, ._AppleDouble twins, .git: not images
-                work.append(_skip(path, root, "hidden file or folder"))
-                continue
-            try:
-                if entry.is_dir():  # follows symlinks: exports sometimes link series folders
-                    info = entry.stat()
-                    key = (info.st_dev, info.st_ino)
-                    if key in visited:
-                        work.append(_skip(path, root, "link to a folder already scanned (a symlink loop or a duplicate)"))
-                    else:
-                        visited.add(key)
-                        subfolders.append(path)
-                elif entry.is_file():
-                    work.append(path)
-                elif entry.is_symlink() and not os.path.exists(path):
-                    work.append(_skip(path, root, "broken link: its target does not exist", _claimed(path)))
-                else:  # FIFO, socket, device (or a link to one): opening one could block forever
-                    work.append(_skip(path, root, "not a regular file (a pipe, socket or device)", _claimed(path)))
-            except OSError as exc:
-                work.append(_skip(path, root, f"cannot be examined ({_os_reason(exc)})", _claimed(path)))
-        stack.extend(reversed(subfolders))  # depth first, in name order
-    return work
+    for entry in walk_files(root, cancelled):
+        if isinstance(entry, Path):
+            work.append(entry)
+        else:  # a file that is not regular may still claim to be an image by its name
+            claimed = claimed_format(entry.path) if entry.kind == "file" else None
+            work.append(SkippedFile(entry.path, _relative(entry.path, root), entry.reason, claimed,
+                                    folder=entry.kind == "folder"))
+    return None if cancelled() else work
 
 
 # -- reading headers --------------------------------------------------------------------------
@@ -241,22 +215,28 @@ class _HeaderReader:
         self.patient_keys, self.study_keys, self.series_keys = _Keys(), _Keys(), _Keys()
         self._entries_by_folder: dict[Path, dict[str, NihEntry] | None] = {}
         self._entries_by_csv: dict[Path, dict[str, NihEntry] | None] = {}
+        self._problems: list[DataFileProblem] = []
+
+    def take_problems(self) -> list[DataFileProblem]:
+        """The data-file problems found since the last call."""
+        problems, self._problems = self._problems, []
+        return problems
 
     def read(self, path: Path) -> ScanItem:
-        claimed = _claimed(path)
+        claimed = claimed_format(path)
         try:
             with open(path, "rb") as handle:
-                head = handle.read(132)
+                head = handle.read(HEAD_BYTES)
                 if not head:
                     return _skip(path, self.root, "empty file (0 bytes)", claimed)
                 kind = sniff_format(path, head)
                 if kind is not None and kind != "dicom":
-                    return self._raster(path, kind, _raster_size(handle, kind, head))
+                    return self._raster(path, kind, raster_dimensions(file_reader(handle), kind))
         except PermissionError:
             return _skip(path, self.root, "cannot be read: permission denied", claimed)
         except OSError as exc:
-            return _skip(path, self.root, f"cannot be read ({_os_reason(exc)})", claimed)
-        if kind == "dicom" or claimed == "dicom" or _looks_like_bare_dicom(path, head):
+            return _skip(path, self.root, f"cannot be read ({os_reason(exc)})", claimed)
+        if is_dicom_candidate(path, head, kind):
             return self._dicom(path, preamble=kind == "dicom", claimed=claimed or (kind and "dicom"))
         if claimed is not None:
             return _skip(path, self.root, f"named {path.suffix} but its content is not a "
@@ -273,7 +253,7 @@ class _HeaderReader:
         except InvalidDicomError:
             return _skip(path, self.root, "not a DICOM file", claimed)
         except Exception as exc:  # pydicom raises many types on damaged headers
-            return _skip(path, self.root, f"damaged DICOM header ({_short(exc)})", claimed or "dicom")
+            return _skip(path, self.root, f"damaged DICOM header ({one_line(exc, 200)})", claimed or "dicom")
         sop_class = str(ds.get("SOPClassUID", "") or getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID", ""))
         if sop_class == _DICOMDIR_SOP_CLASS:
             return _skip(path, self.root, "DICOMDIR (an index of the export, not an image)")
@@ -365,7 +345,9 @@ class _HeaderReader:
                 try:
                     self._entries_by_csv[csv_path] = read_data_entry(csv_path)
                 except DataEntryError as exc:  # labels are a bonus: the images still show
-                    log.warning("NIH labels not used: %s", exc)
+                    reason = exc.problem + (f" ({exc.remedy})" if exc.remedy else "")
+                    self._problems.append(DataFileProblem(
+                        csv_path, f"NIH labels not used: {reason}", display_name(_shown_path(csv_path, self.root))))
                     self._entries_by_csv[csv_path] = None
             entries = self._entries_by_csv[csv_path]
         self._entries_by_folder[folder] = entries
@@ -478,65 +460,19 @@ def _skip(path: Path, root: Path, reason: str, claimed: str | None = None) -> Sk
     return SkippedFile(path, _relative(path, root), reason, claimed)
 
 
+def _shown_path(path: Path, root: Path) -> Path:
+    """``path`` relative to the scanned folder when it is inside it, else as it is."""
+    try:
+        return path.relative_to(root)
+    except ValueError:
+        return path
+
+
 def _relative(path: Path, root: Path) -> Path:
     try:
         return path.relative_to(root)
     except ValueError:
         return Path(path.name)
-
-
-def _claimed(path: Path) -> str | None:
-    return _SUFFIX_FORMAT.get(path.suffix.lower())
-
-
-def _looks_like_bare_dicom(path: Path, head: bytes) -> bool:
-    """A DICOM file written without the 128-byte preamble starts with a group 0002 or 0008
-    element in little endian (some PACS exports name such files IM000001, without suffix)."""
-    return not path.suffix and len(head) >= 8 and head[:2] in (b"\x02\x00", b"\x08\x00") and head[3:4] == b"\x00"
-
-
-def _raster_size(handle: Any, kind: str, head: bytes) -> tuple[int, int] | None:
-    """(width, height) from a PNG, JPEG or BMP header, reading no more of the file than needed."""
-    try:
-        if kind == "png" and len(head) >= 24 and head[12:16] == b"IHDR":
-            width, height = struct.unpack(">II", head[16:24])
-            return width, height
-        if kind == "bmp" and len(head) >= 26:
-            width, height = struct.unpack("<ii", head[18:26])
-            return width, abs(height)  # negative height = rows stored top-down
-        if kind == "jpeg":
-            return _jpeg_size(handle)
-    except (OSError, struct.error):
-        return None
-    return None
-
-
-def _jpeg_size(handle: Any) -> tuple[int, int] | None:
-    """Walk the JPEG segments (seeking past their bodies: EXIF can be 64 kB) to the SOF."""
-    handle.seek(2)
-    for _ in range(1000):  # a real file reaches SOF in a few segments; never loop forever
-        marker = handle.read(2)
-        while len(marker) == 2 and marker[0] == 0xFF and marker[1] == 0xFF:  # fill bytes
-            marker = marker[1:] + handle.read(1)
-        if len(marker) < 2 or marker[0] != 0xFF:
-            return None
-        code = marker[1]
-        if code == 0x01 or 0xD0 <= code <= 0xD7:  # stand-alone markers: no length
-            continue
-        length_bytes = handle.read(2)
-        if len(length_bytes) < 2:
-            return None
-        length = struct.unpack(">H", length_bytes)[0]
-        if code in _JPEG_SOF:
-            body = handle.read(5)
-            if len(body) < 5:
-                return None
-            height, width = struct.unpack(">HH", body[1:5])
-            return width, height
-        if code in (0xD9, 0xDA) or length < 2:  # end of image or scan data before any SOF
-            return None
-        handle.seek(length - 2, os.SEEK_CUR)
-    return None
 
 
 def _text(value: Any) -> str:
@@ -578,14 +514,3 @@ def _dicom_age(value: str) -> int | None:
         return None
     number, unit = int(match.group(1)), match.group(2).upper() or "Y"
     return number if unit == "Y" else 0
-
-
-def _os_reason(exc: OSError) -> str:
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    return exc.strerror or type(exc).__name__
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]

@@ -8,13 +8,15 @@ findings of every image: the browser's triage order and the folder CSV come from
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from viewer.core import boxes as core_boxes
-from viewer.core.scan import ScannedImage, SkippedFile
+from viewer.core.errors import display_name
+from viewer.core.scan import DataFileProblem, ScannedImage, SkippedFile
 
 from .browser import ImageSummary, StudyBrowser
 from .errors_panel import ErrorsPanel
@@ -32,12 +34,17 @@ from .workers import (
 
 
 class BoxTables:
-    """``BBox_List_2017.csv`` tables found beside the images, loaded once, from any thread."""
+    """``BBox_List_2017.csv`` tables found beside the images, loaded once, from any thread.
 
-    def __init__(self) -> None:
+    A table that cannot be read is reported once to ``on_problem(file, reason)`` (from the
+    thread that asked for it); its images still show, without boxes.
+    """
+
+    def __init__(self, on_problem: Callable[[str, str], None] | None = None) -> None:
         self._lock = threading.Lock()
         self._by_folder: dict[Path, Any] = {}
-        self.problems: list[str] = []
+        self._reported: set[Path] = set()
+        self._on_problem = on_problem
 
     def boxes_for(self, path: Path, width: int, height: int) -> list[Any]:
         """The ground-truth boxes of the image at ``path`` (empty when there are none)."""
@@ -52,10 +59,15 @@ class BoxTables:
                 if csv_path is not None:
                     try:
                         table = core_boxes.BoxTable.load(csv_path)
-                    except Exception as exc:  # boxes are a bonus: the image still shows
-                        self.problems.append(str(exc))
+                    except core_boxes.BoxListError as exc:  # boxes are a bonus: the image still shows
+                        self._report(csv_path, exc.problem + (f" ({exc.remedy})" if exc.remedy else ""))
                 self._by_folder[folder] = table
             return self._by_folder[folder]
+
+    def _report(self, csv_path: Path, reason: str) -> None:
+        if csv_path not in self._reported and self._on_problem is not None:
+            self._reported.add(csv_path)
+            self._on_problem(display_name(csv_path), f"ground-truth boxes not shown: {reason}")
 
 
 class FolderSession(QObject):
@@ -69,6 +81,7 @@ class FolderSession(QObject):
     scan_done = Signal(int)
     analysis_done = Signal()
     image_analysed = Signal(object)
+    data_file_problem = Signal(str, str)  # file, reason: from any thread, shown in the errors panel
 
     def __init__(self, browser: StudyBrowser, errors: ErrorsPanel, models: ModelSession,
                  parent: QObject | None = None) -> None:
@@ -87,9 +100,10 @@ class FolderSession(QObject):
         self._analysis_events.analysis_finished.connect(self._on_analysis_finished)
         models.model_ready.connect(self._on_model_decided)
         models.model_unavailable.connect(self._on_model_decided)
+        self.data_file_problem.connect(self.errors.add_error)
 
         self.root: Path | None = None
-        self.boxes = BoxTables()
+        self.boxes = BoxTables(self.data_file_problem.emit)
         self.images: list[ScannedImage] = []
         self.rows: dict[Path, FolderRow] = {}
         self.scanning = False
@@ -110,7 +124,7 @@ class FolderSession(QObject):
         self._scan_id += 1
         self._scan_token = CancelToken()
         self.root = root
-        self.boxes = BoxTables()
+        self.boxes = BoxTables(self.data_file_problem.emit)
         self.images = []
         self.rows = {}
         self._first_sent = False
@@ -147,14 +161,16 @@ class FolderSession(QObject):
             self._first_sent = True
             self.first_image_found.emit(images[0])
 
-    def _on_files_skipped(self, scan_id: int, skipped: list[SkippedFile]) -> None:
+    def _on_files_skipped(self, scan_id: int, skipped: list[SkippedFile | DataFileProblem]) -> None:
         if scan_id != self._scan_id:
             return
         errors, ignored = [], 0
         for item in skipped:
-            # Files that claim to be images (or folders we could not enter) are errors;
-            # notes, CSVs and hidden files are only counted.
-            if item.claimed_format is not None or item.folder:
+            # Files that claim to be images (or folders we could not enter) are errors, and so
+            # are label files that could not be used; notes, CSVs and hidden files are counted.
+            if isinstance(item, DataFileProblem):
+                errors.append((item.display_path, item.reason))
+            elif item.claimed_format is not None or item.folder:
                 errors.append((item.display_path, item.reason))
             else:
                 ignored += 1

@@ -30,7 +30,7 @@ from viewer.core.errors import CxrError, display_name
 from viewer.core.loader import load_radiograph
 from viewer.core.display_transforms import to_unit_grey
 from viewer.core.radiograph import Radiograph
-from viewer.core.scan import ScannedImage, ScanError, SkippedFile, scan_folder
+from viewer.core.scan import DataFileProblem, ScannedImage, ScanError, SkippedFile, scan_folder
 
 from .display import GreyFrame, GreyRenderer, grey_qimage
 from .overlay import HeatmapSet
@@ -113,7 +113,7 @@ class ScanEvents(QObject):
 
     scan_progressed = Signal(int, int, object)  # scan_id, done, total (None while listing)
     images_found = Signal(int, list)  # scan_id, [ScannedImage]
-    files_skipped = Signal(int, list)  # scan_id, [SkippedFile]
+    files_skipped = Signal(int, list)  # scan_id, [SkippedFile | DataFileProblem]
     scan_finished = Signal(int, int, bool)  # scan_id, images found, cancelled
     failed = Signal(int, str, str)  # scan_id, path, reason
 
@@ -127,7 +127,7 @@ class ScanJob(Worker):
 
     def work(self) -> None:
         images: list[ScannedImage] = []
-        skipped: list[SkippedFile] = []
+        skipped: list[SkippedFile | DataFileProblem] = []
         count = 0
         first_sent = False
         last_flush = last_yield = time.monotonic()
