@@ -23,6 +23,8 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from viewer.core.process_settings import configure_process
+
 from .common import ROOT, SHARED, Row, Settings
 from .report import machine_lines, render_table, write_markdown
 
@@ -74,6 +76,7 @@ def _section(name: str, settings: Settings) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_process()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few repetitions, small inputs (smoke test)")
     parser.add_argument("--only", help=f"comma-separated sections of {','.join(SECTIONS)}")

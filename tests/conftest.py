@@ -11,6 +11,12 @@ import pytest
 # Qt must never look for a display in tests (CI has none). Set before PySide6 is imported.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+# The tests run the library as the programs do, with the programs' process settings (pydicom's
+# validation quiet, OpenCV's limit): the entry points apply them, and so does the test session.
+from viewer.core.process_settings import configure_process  # noqa: E402
+
+configure_process()
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

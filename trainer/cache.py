@@ -38,6 +38,7 @@ import numpy as np
 
 from viewer.core import display_transforms, loader, preprocess, radiograph
 from viewer.core.errors import CxrError
+from viewer.core.process_settings import configure_process
 
 from .errors import TrainerError
 
@@ -204,7 +205,8 @@ class PixelCache:
             for chunk in chunks:
                 yield chunk, _prepare_chunk([str(paths[i]) for i in chunk], self.size, self.dtype)
             return
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # each worker applies the programs' settings (pydicom quiet): a spawned one starts bare
+        with ProcessPoolExecutor(max_workers=workers, initializer=configure_process) as pool:
             futures = [
                 (chunk, pool.submit(_prepare_chunk, [str(paths[i]) for i in chunk], self.size, self.dtype))
                 for chunk in chunks

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from viewer.core.errors import CxrError
+from viewer.core.process_settings import configure_process
 
 from . import __version__
 from .config import TrainConfig, check_config, config_from_dict, load_yaml
@@ -217,6 +218,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``cxr-train``; returns the exit status."""
+    configure_process()
     argv = list(sys.argv[1:] if argv is None else argv)
     defaults = None
     if argv and argv[0] == "train":

@@ -58,6 +58,7 @@ from viewer.core.model import SIDECAR_SUFFIX, ModelPair, sidecar_path_for
 from viewer.core.model_card import ModelCard
 from viewer.core.onnx_card import read_card, set_card
 from viewer.core.preprocess import preprocess
+from viewer.core.process_settings import configure_process
 
 from .data import find_image_files
 from .errors import TrainerError
@@ -274,6 +275,7 @@ def _card_with_note(card: ModelCard, n_images: int, calibration_source: str, nam
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    configure_process()
     parser = argparse.ArgumentParser(prog="python -m trainer.quantize", description=__doc__.splitlines()[0])
     parser.add_argument("model", help="NAME.onnx of an exported pair (NAME.gradcam.onnx beside it)")
     parser.add_argument("--data", required=True, help="folder of images to calibrate on")

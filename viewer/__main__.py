@@ -18,11 +18,15 @@ from pathlib import Path
 from viewer import __version__
 
 PROG = "cxr-viewer"
+THREADS_HELP = "ONNX Runtime threads for the model (default: $CXR_THREADS if set, else all cores)"
 DEFAULT_SCREENSHOT = "cxr-viewer-screenshot.png"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
+    from viewer.core.process_settings import configure_process
+
+    configure_process()
     args = sys.argv[1:] if argv is None else list(argv)
     if args and args[0] == "batch":  # a folder literally named "batch": pass ./batch
         return batch_main(args[1:])
@@ -42,6 +46,7 @@ def gui_parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true", help="open the bundled demo study (a real PA chest CR)")
     parser.add_argument("--screenshot", type=Path, metavar="OUT.png",
                         help="save a screenshot of the window once the findings are shown, then exit")
+    parser.add_argument("--threads", type=_positive_int, metavar="N", help=THREADS_HELP)
     parser.add_argument("--version", action="store_true", help="print the version and the bundled model, then exit")
     return parser
 
@@ -60,10 +65,15 @@ def gui_main(argv: list[str]) -> int:
     if args.model is not None and not args.model.is_file():
         parser.error(f"--model {_show(args.model)}: no such file")
 
+    from viewer.core.errors import CxrError
+
+    try:
+        threads = _threads(args.threads)
+    except CxrError as exc:
+        return _fail(str(exc))
     path: Path | None = args.path
     if args.demo:
         from viewer.core.demo import demo_study_dir
-        from viewer.core.errors import CxrError
 
         try:
             path = demo_study_dir()
@@ -76,7 +86,7 @@ def gui_main(argv: list[str]) -> int:
     except ImportError as exc:
         return _fail(_gui_unavailable(exc))
     # model=None: the UI opens the bundled demo model, or says in its model panel why it cannot
-    return int(run_gui(path, args.model, args.demo, screenshot) or 0)
+    return int(run_gui(path, args.model, args.demo, screenshot, threads) or 0)
 
 
 def _headless_setup(screenshot: Path | None) -> Path | None:
@@ -148,7 +158,7 @@ def batch_parser() -> argparse.ArgumentParser:
     parser.add_argument("--include-patient-id", action="store_true",
                         help="add a patient_id column with the DICOM PatientID / NIH patient number "
                              "(identifying: off by default)")
-    parser.add_argument("--threads", type=_positive_int, metavar="N", help="ONNX Runtime threads (default: all cores)")
+    parser.add_argument("--threads", type=_positive_int, metavar="N", help=THREADS_HELP)
     parser.add_argument("--batch-size", type=_positive_int, metavar="K", default=None,
                         help="images per model call (default: 8)")
     return parser
@@ -163,7 +173,7 @@ def batch_main(argv: list[str]) -> int:
     try:
         summary = run_batch(
             args.folder, args.out, args.model, args.include_patient_id,
-            threads=args.threads, batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
+            threads=_threads(args.threads), batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
             on_progress=TextProgress(sys.stderr),
         )
     except CxrError as exc:
@@ -175,6 +185,13 @@ def batch_main(argv: list[str]) -> int:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _threads(given: int | None) -> int | None:
+    """``--threads``, else ``CXR_THREADS``, else None (ONNX Runtime's default: all cores)."""
+    from viewer.core.process_settings import threads_from_environment
+
+    return given if given is not None else threads_from_environment()
+
+
 def _fail(message: str, code: int = 1) -> int:
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return code

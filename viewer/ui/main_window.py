@@ -55,7 +55,8 @@ class MainWindow(QMainWindow):
     there is none) decides whether findings are shown."""
 
     def __init__(self, settings: AppSettings, model_path: Path | None = None,
-                 no_model_reason: str | None = None, icon: QIcon | None = None) -> None:
+                 no_model_reason: str | None = None, icon: QIcon | None = None,
+                 threads: int | None = None) -> None:
         super().__init__()
         self.settings = settings
         self.setWindowTitle(APP_TITLE)
@@ -113,7 +114,7 @@ class MainWindow(QMainWindow):
 
         if model_path is not None:
             self.model_panel.show_loading(display_name(model_path))
-            self.models.load(model_path)
+            self.models.load(model_path, threads)
         else:
             self.models.set_unavailable(no_model_reason or "No model was given.")
 

@@ -47,13 +47,14 @@ class ModelSession(QObject):
         """True once the model is ready or known to be unavailable."""
         return self.state in (ModelState.READY, ModelState.UNAVAILABLE)
 
-    def load(self, model_path: Path) -> None:
-        """Open ``model_path`` (and its Grad-CAM sidecar) in a worker."""
+    def load(self, model_path: Path, threads: int | None = None) -> None:
+        """Open ``model_path`` (and its Grad-CAM sidecar) in a worker; ``threads`` is ONNX
+        Runtime's thread count (None: all cores)."""
         self.path = model_path
         self.state = ModelState.LOADING
         self.predictor = None
         self.model_loading.emit(str(model_path))
-        self._pool.start(ModelJob(model_path, self._events, lambda p: Predictor(p)))
+        self._pool.start(ModelJob(model_path, self._events, lambda p: Predictor(p, threads)))
 
     def set_unavailable(self, reason: str) -> None:
         """No model to open at all (none given, no bundled demo model)."""
