@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from viewer.core.errors import one_line
 from viewer.core.process_settings import configure_process
 
 from .common import ROOT, SHARED, Row, Settings
@@ -120,8 +121,7 @@ def _run(name: str, settings: Settings, section: Callable[[str, Settings], list[
         return section(name, settings)
     except Exception as exc:  # one broken section must not hide the others' figures
         traceback.print_exc(file=sys.stderr)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return [Row(name, f"section {name}", note=f"failed: {type(exc).__name__}: {first[:200]}")]
+        return [Row(name, f"section {name}", note=f"failed: {type(exc).__name__}: {one_line(exc, 200, empty='')}")]
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from viewer.core.errors import one_line
+
 from .errors import TrainerError
 
 ARCHS = ("densenet121", "resnet18", "resnet50", "mobilenet_v3_large", "mobilenet_v3_small", "tiny")
@@ -233,8 +235,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise TrainerError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise TrainerError(f"{path}: not a readable YAML config ({first})") from None
+        raise TrainerError(f"{path}: not a readable YAML config ({one_line(exc)})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

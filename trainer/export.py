@@ -28,7 +28,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
-from viewer.core.errors import ModelContractError
+from viewer.core.errors import ModelContractError, one_line
 from viewer.core.model import SIDECAR_SUFFIX, ModelPair
 from viewer.core.model_card import ModelCard
 from viewer.core.onnx_card import set_card
@@ -127,7 +127,7 @@ def classifier_proto(classifier: ExportClassifier, size: int) -> onnx.ModelProto
             dynamic_shapes={"image": {0: batch}}, opset_version=OPSET, dynamo=True, verbose=False,
         )
     except Exception as exc:  # the exporter raises many types; the reason is in the message
-        raise TrainerError(f"torch.onnx.export failed: {str(exc).strip().splitlines()[0][:300]}") from None
+        raise TrainerError(f"torch.onnx.export failed: {one_line(exc)}") from None
     proto = program.model_proto
     proto.producer_name, proto.producer_version = "cxr-train", __version__
     return proto
@@ -223,7 +223,7 @@ def check_onnx(*paths: Path) -> dict[str, Any]:
         try:
             onnx.checker.check_model(str(path), full_check=True)
         except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
-            return {"passed": False, "problem": f"{path.name}: {str(exc).splitlines()[0][:300]}"}
+            return {"passed": False, "problem": f"{path.name}: {one_line(exc)}"}
     return {"passed": True}
 
 

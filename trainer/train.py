@@ -33,6 +33,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
+from viewer.core.errors import one_line
+
 from . import __version__
 from .config import TrainConfig
 from .data import TrainImages
@@ -634,8 +636,7 @@ def _atomic_save(state: dict[str, Any], path: Path) -> None:
     except (OSError, RuntimeError) as exc:  # torch reports a full disk as a RuntimeError
         tmp.unlink(missing_ok=True)
         free = shutil.disk_usage(path.parent).free
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise TrainerError(f"{path}: could not be written ({first}; {free / 1e6:.1f} MB free on its disk); "
+        raise TrainerError(f"{path}: could not be written ({one_line(exc, 200)}; {free / 1e6:.1f} MB free on its disk); "
                            "the previous checkpoint is kept: free some space and continue with --resume") from None
     tmp.replace(path)
 
@@ -683,8 +684,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError, RuntimeError (not a zip), EOFError
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise TrainerError(f"{path}: not a readable checkpoint ({first})") from None
+        raise TrainerError(f"{path}: not a readable checkpoint ({one_line(exc, 200)})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise TrainerError(f"{path}: not a cxr-train checkpoint (use a .pt file from a run's checkpoints folder)")
     return state

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import torch
 
+from viewer.core.errors import one_line
+
 from .errors import TrainerError
 from .model import CxrNet
 
@@ -62,8 +64,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         # weights_only: a weights file must never be able to run code on this machine
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise TrainerError(f"{path}: not a PyTorch weights file this trainer can read ({first})") from None
+        raise TrainerError(f"{path}: not a PyTorch weights file this trainer can read ({one_line(exc, 200)})") from None
     for _ in range(3):  # {"state_dict": {...}}, {"model": {"state_dict": ...}}
         if isinstance(data, Mapping) and not _is_tensor_dict(data):
             inner = next((data[k] for k in _WRAPPER_KEYS if isinstance(data.get(k), Mapping)), None)

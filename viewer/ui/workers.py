@@ -26,7 +26,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from viewer.core.errors import CxrError, display_name
+from viewer.core.errors import CxrError, display_name, one_line
 from viewer.core.loader import load_radiograph
 from viewer.core.display_transforms import to_unit_grey
 from viewer.core.radiograph import Radiograph
@@ -73,8 +73,8 @@ def reason_of(exc: BaseException) -> str:
     """One line for the errors panel. Our own errors already name the problem and the fix."""
     if isinstance(exc, CxrError):
         return str(exc)
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"unexpected {type(exc).__name__}{': ' + text[:300] if text else ''}"
+    text = one_line(exc, empty="")
+    return f"unexpected {type(exc).__name__}{': ' + text if text else ''}"
 
 
 class Worker(QRunnable):
