@@ -1,4 +1,9 @@
-"""The layer rules of DESIGN.md, enforced by import-linter, really fail on a violation."""
+"""The layer rules of docs/design.md, enforced by import-linter, really fail on a violation.
+
+Each deliberate violation names the contract that must report it as broken, so a violation
+caught only by another rule (every new viewer/core module breaks the exhaustive layer list)
+does not pass for the wrong reason.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,31 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
+CORE_QT = "viewer.core imports neither Qt nor torch"
+NO_TORCH = "nothing under viewer imports torch"
+TRAINER_QT = "the trainer never imports Qt or the viewer UI"
+UI_ABOVE_CORE = "viewer layers: ui above core"
+NO_CYCLES = "no import cycles in viewer and trainer"
+CORE_LAYERS = "viewer.core layers"
+LOADER_LAYERS = "viewer.core.loader layers"
+IN_FUNCTION = "\n\ndef _violation() -> None:\n    {}  # noqa\n"
+
+# (file, text added to it: a new file, or appended to an existing one, contract that must break)
 VIOLATIONS = {
-    "viewer/core/_qt_violation.py": "from PySide6 import QtCore\n",
-    "viewer/core/_torch_violation.py": "import torch\n",
-    "viewer/ui/_torch_violation.py": "import torchvision\n",
-    "trainer/_qt_violation.py": "import PySide6.QtWidgets\n",
-    "viewer/core/_ui_violation.py": "from viewer.ui import app\n",
+    "core imports Qt": ("viewer/core/_qt_violation.py", "from PySide6 import QtCore\n", CORE_QT),
+    "core imports torch": ("viewer/core/_torch_violation.py", "import torch\n", CORE_QT),
+    "ui imports torch": ("viewer/ui/_torch_violation.py", "import torchvision\n", NO_TORCH),
+    "trainer imports Qt": ("trainer/_qt_violation.py", "import PySide6.QtWidgets\n", TRAINER_QT),
+    "core imports ui": ("viewer/core/_ui_violation.py", "from viewer.ui import app\n", UI_ABOVE_CORE),
+    "cycle through an import inside a function": (
+        "viewer/core/loader/sniff.py", IN_FUNCTION.format("from ..preprocess import preprocess"), NO_CYCLES),
+    "trainer cycle inside functions": (
+        "trainer/split.py", IN_FUNCTION.format("from .cli import main"), NO_CYCLES),
+    "core imports upwards inside a function": (
+        "viewer/core/errors.py", IN_FUNCTION.format("from .scan import scan_folder"), CORE_LAYERS),
+    "core module not given a layer": ("viewer/core/_unplaced.py", "VALUE = 1\n", CORE_LAYERS),
+    "loader format rule imports a reader": (
+        "viewer/core/loader/headers.py", IN_FUNCTION.format("from .dicom import load_dicom"), LOADER_LAYERS),
 }
 
 
@@ -44,11 +68,13 @@ def test_the_project_keeps_its_layer_rules(tree_copy: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("module", sorted(VIOLATIONS))
-def test_a_deliberate_violation_breaks_the_build(tree_copy: Path, module: str) -> None:
+@pytest.mark.parametrize("violation", sorted(VIOLATIONS))
+def test_a_deliberate_violation_breaks_the_build(tree_copy: Path, violation: str) -> None:
+    module, text, contract = VIOLATIONS[violation]
     target = tree_copy / module
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(VIOLATIONS[module])
+    with open(target, "a", encoding="utf-8") as handle:
+        handle.write(text)
     result = run_lint(tree_copy)
-    assert result.returncode != 0, f"import-linter accepted {module}:\n{result.stdout}"
-    assert "BROKEN" in result.stdout
+    assert result.returncode != 0, f"import-linter accepted {violation}:\n{result.stdout}"
+    assert f"{contract} BROKEN" in result.stdout, result.stdout
