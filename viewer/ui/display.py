@@ -82,10 +82,6 @@ class GreyRenderer:
         self.default_window = default_window(radiograph)
         self.percentiles = _density_percentiles(radiograph)
 
-    @property
-    def level_count(self) -> int:
-        return len(self._levels)
-
     def lut(self, window: Window, invert: bool = False) -> np.ndarray:
         """The uint8 table for ``window``: white = dense, flipped again when ``invert``."""
         unit = window_to_unit(self._bin_values, window)

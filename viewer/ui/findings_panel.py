@@ -348,10 +348,6 @@ class FindingsPanel(QWidget):
     def set_operating_point_text(self, text: str) -> None:
         self.sensitivity_text.setText(text)
 
-    def current_label(self) -> str | None:
-        index = self.list.currentIndex()
-        return index.data(Qt.ItemDataRole.DisplayRole) if index.isValid() else None
-
     def select_label(self, label: str) -> None:
         """Select ``label`` (emits ``finding_selected``)."""
         row = self.model.row_of(label)
