@@ -225,7 +225,7 @@ class _Pipeline:
             try:
                 result = future.result()
             except ImageLoadError as exc:
-                result = exc.problem + (f" ({exc.remedy})" if exc.remedy else "")
+                result = exc.reason
             except MemoryError:
                 result = "not enough memory to decode this image"
             except Exception as exc:  # a bug or an exotic file: report it on the row, go on

@@ -19,10 +19,12 @@ class FileProblem(CxrError):
         self.path = Path(path)
         self.problem = problem
         self.remedy = remedy
-        message = f"{display_name(self.path)}: {problem}"
-        if remedy:
-            message += f" ({remedy})"
-        super().__init__(message)
+        super().__init__(f"{display_name(self.path)}: {self.reason}")
+
+    @property
+    def reason(self) -> str:
+        """The problem and its remedy, without the file name (for a row that names the file)."""
+        return f"{self.problem} ({self.remedy})" if self.remedy else self.problem
 
 
 class ImageLoadError(FileProblem):

@@ -345,9 +345,8 @@ class _HeaderReader:
                 try:
                     self._entries_by_csv[csv_path] = read_data_entry(csv_path)
                 except DataEntryError as exc:  # labels are a bonus: the images still show
-                    reason = exc.problem + (f" ({exc.remedy})" if exc.remedy else "")
                     self._problems.append(DataFileProblem(
-                        csv_path, f"NIH labels not used: {reason}", display_name(_shown_path(csv_path, self.root))))
+                        csv_path, f"NIH labels not used: {exc.reason}", display_name(_shown_path(csv_path, self.root))))
                     self._entries_by_csv[csv_path] = None
             entries = self._entries_by_csv[csv_path]
         self._entries_by_folder[folder] = entries

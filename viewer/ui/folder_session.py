@@ -60,7 +60,7 @@ class BoxTables:
                     try:
                         table = core_boxes.BoxTable.load(csv_path)
                     except core_boxes.BoxListError as exc:  # boxes are a bonus: the image still shows
-                        self._report(csv_path, exc.problem + (f" ({exc.remedy})" if exc.remedy else ""))
+                        self._report(csv_path, exc.reason)
                 self._by_folder[folder] = table
             return self._by_folder[folder]
 
