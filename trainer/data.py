@@ -101,10 +101,15 @@ def find_image_files(folder: Path) -> list[Path]:
 
     The official download spreads its images over ``images_001/images/`` ... folders. Links are
     followed, each real folder once (a symlink loop ends); hidden files (``._AppleDouble``
-    twins) are left out, as the viewer's folder scan leaves them out.
+    twins) are left out, as the viewer's folder scan leaves them out. Image-named entries that
+    are not regular files are listed, so that they are reported as unreadable, not lost.
     """
-    found = [entry for entry in walk_files(folder)
-             if isinstance(entry, Path) and entry.suffix.lower() in IMAGE_SUFFIXES]
+    found = []
+    for entry in walk_files(folder):
+        # an image-named pipe, device or broken link is kept: the loader says what is wrong
+        path = entry if isinstance(entry, Path) else entry.path if entry.kind == "file" else None
+        if path is not None and path.suffix.lower() in IMAGE_SUFFIXES:
+            found.append(path)
     return sorted(found)
 
 

@@ -107,3 +107,23 @@ def test_csv_rows_without_an_image_are_counted(tiny_data: Path, tmp_path: Path) 
     table = load_labelled_images(data)
     assert len(table.samples) == 45 and table.rows_without_image == 3
     assert load_labelled_images(tiny_data).rows_without_image == 0
+
+
+def test_image_files_are_found_once_through_links_and_loops(tmp_path: Path) -> None:
+    """A download linked into itself (``images/loop -> ..``) is walked once, like the viewer's
+    scan: each image listed once, hidden twins left out, an image-named pipe kept for the loader
+    to report."""
+    import os
+
+    from trainer.data import find_image_files
+
+    images = tmp_path / "nih" / "images_001" / "images"
+    images.mkdir(parents=True)
+    for name in ("00000001_000.png", "00000002_000.png"):
+        (images / name).write_bytes(b"\x89PNG\r\n\x1a\n")
+    (images / "._00000001_000.png").write_bytes(b"AppleDouble")
+    (images / "loop").symlink_to(tmp_path / "nih", target_is_directory=True)
+    (tmp_path / "nih" / "linked").symlink_to(images, target_is_directory=True)
+    os.mkfifo(images / "00000003_000.png")
+    found = find_image_files(tmp_path / "nih")
+    assert [p.name for p in found] == ["00000001_000.png", "00000002_000.png", "00000003_000.png"]
