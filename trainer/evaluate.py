@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from viewer.core.nih import NIH_LABELS, find_data_entry, read_data_entry
+from viewer.core.labels import canonical_label
+from viewer.core.nih import find_data_entry, read_data_entry
 
 from .errors import TrainerError
 
@@ -357,16 +358,6 @@ def write_predictions_csv(
             if thresholds:
                 row += [int(p >= thresholds[x]) for p, x in zip(probs, labels)]
             writer.writerow(row)
-
-
-def canonical_label(name: str) -> str | None:
-    """The NIH label a column name means (``Pleural Thickening``, ``pleural_thickening`` ->
-    ``Pleural_Thickening``); None when it names none."""
-    key = name.strip().lower().replace(" ", "_")
-    return _LABEL_KEYS.get(key)
-
-
-_LABEL_KEYS = {label.lower(): label for label in NIH_LABELS}
 
 
 @dataclass
