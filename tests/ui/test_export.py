@@ -14,6 +14,7 @@ from PySide6.QtGui import QPainter
 from tests.ui.conftest import WAIT_MS, wait_for_findings
 from tests.ui.images import chest_dicom, chest_png
 from viewer.core.batch import csv_columns
+from viewer.core.findings import flags_at
 from viewer.ui import export as export_module
 
 SECRETS = ("SECRET^PATIENTNAME", "ID-4711-SECRET", "19231231")
@@ -97,5 +98,5 @@ def test_folder_csv_has_the_batch_columns_and_the_shown_flags(qtbot, make_window
         probs = np.array([float(row[f"prob_{x}"]) for x in labels])
         assert probs == pytest.approx(findings.probabilities, abs=1e-6)
         thresholds = window.image.operating_thresholds(findings)
-        assert [row[f"flag_{x}"] == "1" for x in labels] == list(findings.probabilities >= thresholds)
+        assert [row[f"flag_{x}"] == "1" for x in labels] == list(flags_at(findings.probabilities, thresholds))
     assert "patient_id" not in rows[0]

@@ -106,7 +106,7 @@ def write_findings_csv(out: Path, rows: Iterable[FolderRow], labels: tuple[str, 
                     cells = ["error", row.error or "not analysed", *([""] * n), *([""] * n), "", ""]
                 else:
                     probs = np.asarray(f.probabilities, dtype=np.float64).reshape(-1)
-                    flags = probs >= np.asarray(thresholds_for(f), dtype=np.float64)
+                    flags = f.at_thresholds(thresholds_for(f)).flags
                     score = getattr(f, "ood_score", None)
                     ood = ["", ""] if score is None or not math.isfinite(float(score)) else [
                         f"{float(score):.6f}", "1" if getattr(f, "ood_flag", False) else "0"]

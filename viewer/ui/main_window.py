@@ -464,10 +464,8 @@ class MainWindow(QMainWindow):
     def _summary_at_operating_point(self, row: FolderRow) -> ImageSummary:
         if row.findings is None:
             return ImageSummary((), 0.0, row.error, no_model=row.error is None)
-        f = row.findings
-        thresholds = self.image.operating_thresholds(f)
-        flagged = sorted(((str(x), float(p)) for x, p, t in zip(f.labels, f.probabilities, thresholds) if p >= t),
-                         key=lambda item: -item[1])
+        f = row.findings.at_thresholds(self.image.operating_thresholds(row.findings))
+        flagged = sorted(((str(x), f.probability(x)) for x in f.flagged()), key=lambda item: -item[1])
         return ImageSummary(tuple(flagged), float(max(f.probabilities)), out_of_distribution=bool(f.ood_flag))
 
     # -- export -----------------------------------------------------------------------------------
