@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from viewer.core.findings import flags_at
 from viewer.core.labels import canonical_label
 from viewer.core.nih import find_data_entry, read_data_entry
 
@@ -99,11 +100,12 @@ def operating_points(
     targets: np.ndarray, probabilities: np.ndarray, thresholds: Mapping[str, float], labels: Sequence[str],
     rule: str,
 ) -> dict[str, Any]:
-    """Sensitivity, specificity, precision and F1 of each label flagged at ``probability >=
-    thresholds[label]``, with the rule that chose the thresholds, and the means over labels."""
+    """Sensitivity, specificity, precision and F1 of each label flagged at ``thresholds`` (by
+    ``findings.flags_at``), with the rule that chose the thresholds, and the means over labels."""
     per_label = {}
+    flags = flags_at(probabilities, thresholds, labels)
     for j, label in enumerate(labels):
-        figures = confusion_figures(targets[:, j], probabilities[:, j] >= thresholds[label])
+        figures = confusion_figures(targets[:, j], flags[:, j])
         per_label[label] = {"threshold": round(float(thresholds[label]), 6), **figures}
     return {"rule": rule, "per_label": per_label, "mean": _means(per_label, ("sensitivity", "specificity", "f1"))}
 
