@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import QFileDialog
 
 from tests.ui.conftest import WAIT_MS, wait_for_findings
 from tests.ui.images import chest_dicom, chest_png
@@ -100,3 +101,26 @@ def test_folder_csv_has_the_batch_columns_and_the_shown_flags(qtbot, make_window
         thresholds = window.image.operating_thresholds(findings)
         assert [row[f"flag_{x}"] == "1" for x in labels] == list(flags_at(findings.probabilities, thresholds))
     assert "patient_id" not in rows[0]
+
+
+def test_the_export_actions_ask_where_and_write_there(qtbot, make_window, tiny_model, tmp_path: Path,  # noqa: ANN001
+                                                      monkeypatch) -> None:
+    chest_png(tmp_path / "imgs" / "a.png", seed=9)
+    window = make_window(tiny_model)
+    done = []
+    window.folder.analysis_done.connect(lambda: done.append(1))
+    window.open_path(tmp_path / "imgs")
+    qtbot.waitUntil(lambda: bool(done) and window.image.analysed is not None, timeout=WAIT_MS)
+    asked = []
+
+    def save_as(name: str):  # noqa: ANN202
+        return staticmethod(lambda *a, **k: asked.append(a[1]) or (str(tmp_path / name), ""))
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_as("view.png"))
+    window.act_export_png.trigger()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_as("findings.csv"))
+    window.act_export_csv.trigger()
+    assert asked == ["Export View as PNG", "Export Folder Findings"]
+    assert (tmp_path / "view.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "findings.csv").read_text().startswith("Image Index,path,status,error,prob_")
+    assert not window.errors.entries()
