@@ -1,5 +1,5 @@
-"""The predictions CSV contract: columns, row formats, the writer, the reader, and its writers
-(cxr-viewer batch here; the UI export in tests/ui/test_export.py)."""
+"""The predictions CSV contract: columns, row formats, the writer, the reader, and its three
+writers (cxr-viewer batch, the trainer's run; the UI export in tests/ui/test_export.py)."""
 
 from __future__ import annotations
 
@@ -170,6 +170,17 @@ def images(tmp_path: Path) -> Path:
     return folder
 
 
+def test_the_batch_and_the_trainer_write_the_same_columns(images: Path, tiny_model: Path, tmp_path: Path) -> None:
+    from trainer.evaluate import write_predictions_csv
+
+    batch = tmp_path / "batch.csv"
+    run_batch(images, batch, tiny_model)
+    trainer = tmp_path / "predictions_test.csv"
+    write_predictions_csv(trainer, ["00000001_000.png"], ["images/00000001_000.png"], [1],
+                          np.full((1, 14), 0.5), NIH_LABELS, {x: 0.5 for x in NIH_LABELS})
+    assert rows_of(batch)[0] == rows_of(trainer)[0] == csv_columns(NIH_LABELS)
+
+
 def test_the_batch_flags_are_the_core_rule_at_the_card_thresholds(images: Path, tiny_model: Path,
                                                                   tmp_path: Path) -> None:
     out = tmp_path / "batch.csv"
@@ -182,3 +193,25 @@ def test_the_batch_flags_are_the_core_rule_at_the_card_thresholds(images: Path, 
         probabilities = predictor.predict(images / row["path"]).probabilities
         expected = flags_at(probabilities, thresholds, predictor.labels)
         assert [row[f"flag_{x}"] for x in predictor.labels] == ["1" if f else "0" for f in expected]
+
+
+def test_the_trainers_predictions_carry_ood_and_pseudonymous_keys(tmp_path: Path) -> None:
+    from trainer.evaluate import write_predictions_csv
+
+    names = ["00004711_000.png", "00004711_001.png", "00000815_000.png", "00004711_002.png"]
+    patients = [4711, 4711, 815, 4711]
+    probabilities = np.random.default_rng(5).random((4, 3))
+    thresholds = {"Effusion": 0.5, "Pleural_Thickening": float(probabilities[1, 1]), "Mass": 0.2}
+    out = tmp_path / "predictions_val.csv"
+    write_predictions_csv(out, names, [f"images/{n}" for n in names], patients, probabilities, LABELS, thresholds)
+    rows = dict_rows(out)
+    assert list(rows[0]) == csv_columns(LABELS)
+    assert [(r["patient_key"], r["study_key"]) for r in rows] == [("1", "1"), ("1", "2"), ("2", "3"), ("1", "4")]
+    assert all(r["ood_score"] == r["ood_flag"] == "" for r in rows)  # no OOD check fitted yet
+    assert "4711" not in "".join(r["patient_key"] + r["study_key"] for r in rows)
+    expected = flags_at(probabilities, thresholds, LABELS)
+    assert [[r[f"flag_{x}"] for x in LABELS] for r in rows] == [["1" if f else "0" for f in e] for e in expected]
+    assert rows[1]["flag_Pleural_Thickening"] == "1"  # at the threshold is flagged
+    table = read_predictions(out)  # and cxr-train evaluate reads it
+    assert table.names == names and table.labels == list(LABELS)
+    np.testing.assert_array_equal(table.flags, expected.astype(float))
