@@ -105,10 +105,6 @@ class Findings:
     def probability(self, label: str) -> float:
         return float(self.probabilities[self.index(label)])
 
-    def heatmap(self, label: str) -> np.ndarray:
-        """The raw [h, w] Grad-CAM map of ``label`` (a read-only view)."""
-        return self.heatmaps[self.index(label)]
-
     def flagged(self) -> tuple[str, ...]:
         """Labels at or above their threshold, in label order."""
         return tuple(label for label, flag in zip(self.labels, self.flags) if flag)
