@@ -1,4 +1,4 @@
-"""Measuring a model: AUROC per label with bootstrap intervals, operating points, and the batch CSV.
+"""Measuring a model: AUROC per label with bootstrap intervals, operating points, predictions CSVs.
 
 AUROC is computed from ranks (the Mann-Whitney statistic, ties counted half), in a weighted form
 so that a bootstrap resample is just a vector of counts: 1000 resamples of a 25,000-image test
@@ -6,29 +6,28 @@ split cost a few seconds, not minutes. Beside it: the micro-average AUROC (all l
 pooled), PR-AUC (average precision), sensitivity/specificity/precision/F1 at given thresholds,
 and the expected calibration error. scikit-learn is the tests' oracle for each.
 
-``evaluate_predictions`` scores a CSV written by ``cxr-viewer batch`` (columns ``prob_<Label>``)
-or any CSV with an ``Image Index`` column and one probability column per label (named by the
-label, with or without ``prob_``), against the labels of the NIH Data_Entry file.
+``evaluate_predictions`` scores a predictions CSV (``viewer.core.predictions_csv`` reads it: one
+written by ``cxr-viewer batch``, or any CSV with an ``Image Index`` column and one probability
+column per label, named by the label, with or without ``prob_``) against the labels of the NIH
+Data_Entry file; ``write_predictions_csv`` writes a run's predictions in the same columns.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from viewer.core.nih import NIH_LABELS, find_data_entry, read_data_entry
+from viewer.core.findings import flags_at
+from viewer.core.nih import find_data_entry, read_data_entry
+from viewer.core.predictions_csv import KeyNumbers, PredictionsCsvError, PredictionsFile, read_predictions
 
 from .errors import TrainerError
-
-PROB_PREFIX = "prob_"
-FLAG_PREFIX = "flag_"
 
 
 # -- AUROC ----------------------------------------------------------------------------------------
@@ -98,11 +97,12 @@ def operating_points(
     targets: np.ndarray, probabilities: np.ndarray, thresholds: Mapping[str, float], labels: Sequence[str],
     rule: str,
 ) -> dict[str, Any]:
-    """Sensitivity, specificity, precision and F1 of each label flagged at ``probability >=
-    thresholds[label]``, with the rule that chose the thresholds, and the means over labels."""
+    """Sensitivity, specificity, precision and F1 of each label flagged at ``thresholds`` (by
+    ``findings.flags_at``), with the rule that chose the thresholds, and the means over labels."""
     per_label = {}
+    flags = flags_at(probabilities, thresholds, labels)
     for j, label in enumerate(labels):
-        figures = confusion_figures(targets[:, j], probabilities[:, j] >= thresholds[label])
+        figures = confusion_figures(targets[:, j], flags[:, j])
         per_label[label] = {"threshold": round(float(thresholds[label]), 6), **figures}
     return {"rule": rule, "per_label": per_label, "mean": _means(per_label, ("sensitivity", "specificity", "f1"))}
 
@@ -340,109 +340,25 @@ def write_predictions_csv(
     path: Path,
     image_names: Sequence[str],
     relative_paths: Sequence[str],
+    patients: Sequence[Hashable],
     probabilities: np.ndarray,
     labels: Sequence[str],
-    thresholds: dict[str, float] | None = None,
+    thresholds: Mapping[str, float],
 ) -> None:
-    """Predictions in the columns of ``cxr-viewer batch`` that apply to a training run
-    (``Image Index, path, status, error, prob_<Label>..., flag_<Label>...``)."""
-    header = ["Image Index", "path", "status", "error"] + [PROB_PREFIX + x for x in labels]
-    if thresholds:
-        header += [FLAG_PREFIX + x for x in labels]
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for name, rel, probs in zip(image_names, relative_paths, probabilities):
-            row = [name, rel, "ok", ""] + [f"{p:.6f}" for p in probs]
-            if thresholds:
-                row += [int(p >= thresholds[x]) for p, x in zip(probs, labels)]
-            writer.writerow(row)
+    """Predictions as a predictions CSV (``viewer.core.predictions_csv``, the columns of
+    ``cxr-viewer batch``), flagged at ``thresholds``.
 
-
-def canonical_label(name: str) -> str | None:
-    """The NIH label a column name means (``Pleural Thickening``, ``pleural_thickening`` ->
-    ``Pleural_Thickening``); None when it names none."""
-    key = name.strip().lower().replace(" ", "_")
-    return _LABEL_KEYS.get(key)
-
-
-_LABEL_KEYS = {label.lower(): label for label in NIH_LABELS}
-
-
-@dataclass
-class PredictionsTable:
-    """The usable rows of a predictions CSV."""
-
-    names: list[str]
-    scores: np.ndarray  # [N, L]
-    labels: list[str]  # NIH spelling, in column order
-    flags: np.ndarray | None  # [N, L] 0/1 from flag_<Label> columns, when every label has one
-    skipped: int  # rows whose status is not ok
-
-
-def read_predictions_table(path: Path) -> PredictionsTable:
-    """Read a predictions CSV; ``TrainerError`` saying what is missing.
-
-    Label columns are ``prob_<Label>`` when any exist, else columns named like the NIH labels
-    (spaces or underscores, any case). ``flag_<Label>`` columns (the batch CSV's) are read too.
+    ``patients`` identify each image's patient (the NIH Patient ID); the file carries only
+    pseudonymous ``patient_key``/``study_key`` numbers in the order first seen, a study being
+    one image (NIH has one image per follow-up visit). ``ood_score``/``ood_flag`` are empty:
+    the run fits its out-of-distribution check only at export, after these files are written.
     """
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
-            columns = [c.strip() for c in (rows[0].keys() if rows else []) if c is not None]
-    except FileNotFoundError:
-        raise TrainerError(f"{path}: predictions file not found") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise TrainerError(f"{path}: cannot be read as a CSV file ({exc})") from None
-    if not rows:
-        raise TrainerError(f"{path}: has no rows of predictions")
-    prefixed = [c for c in columns if c.startswith(PROB_PREFIX)]
-    if prefixed:
-        unknown = [c for c in prefixed if canonical_label(c[len(PROB_PREFIX):]) is None]
-        if unknown:
-            raise TrainerError(f"{path}: columns for labels the NIH file does not have: "
-                               f"{', '.join(c[len(PROB_PREFIX):] for c in unknown)}")
-        prob_columns = prefixed
-        labels = [canonical_label(c[len(PROB_PREFIX):]) for c in prefixed]
-    else:
-        prob_columns = [c for c in columns if canonical_label(c) is not None]
-        labels = [canonical_label(c) for c in prob_columns]
-    if not labels:
-        raise TrainerError(
-            f"{path}: no prediction columns (expected an 'Image Index' column and one probability column "
-            "per label, named prob_<Label> as cxr-viewer batch writes them or just <Label>, e.g. prob_Effusion)"
-        )
-    if len(set(labels)) != len(labels):
-        raise TrainerError(f"{path}: two columns give the same label ({', '.join(prob_columns)})")
-    if "Image Index" not in columns and "path" not in columns:
-        raise TrainerError(f"{path}: needs an 'Image Index' column naming each image (the NIH file name)")
-    flag_of = {canonical_label(c[len(FLAG_PREFIX):]): c for c in columns if c.startswith(FLAG_PREFIX)}
-    flag_columns = [flag_of.get(x) for x in labels]
-    has_flags = all(c is not None for c in flag_columns)
-    names, scores, flags, skipped = [], [], [], 0
-    for line, row in enumerate(rows, start=2):
-        row = {(k or "").strip(): v for k, v in row.items()}
-        if (row.get("status") or "ok").strip() not in ("ok", ""):
-            skipped += 1
-            continue
-        name = (row.get("Image Index") or "").strip() or os.path.basename((row.get("path") or "").strip())
-        try:
-            values = [float(row[c]) for c in prob_columns]
-            if has_flags:
-                flags.append([int(float(row[c])) for c in flag_columns])  # type: ignore[index]
-        except (TypeError, ValueError):
-            raise TrainerError(f"{path}: line {line} has a prediction that is not a number") from None
-        scores.append(values)
-        names.append(name)
-    shape = (len(names), len(labels))
-    return PredictionsTable(names, np.asarray(scores, np.float64).reshape(shape), labels,  # type: ignore[arg-type]
-                            np.asarray(flags, np.float64).reshape(shape) if has_flags else None, skipped)
-
-
-def read_predictions(path: Path) -> tuple[list[str], np.ndarray, list[str], int]:
-    """(image names, scores [N, L], label names, rows skipped for status != ok) of a CSV."""
-    table = read_predictions_table(path)
-    return table.names, table.scores, table.labels, table.skipped
+    flags = flags_at(probabilities, thresholds, labels)
+    patient_keys, study_keys = KeyNumbers(), KeyNumbers()
+    with PredictionsFile(path, labels) as writer:
+        for name, rel, patient, probs, marks in zip(image_names, relative_paths, patients, probabilities, flags):
+            writer.write_ok(name, rel, probs, marks, patient_key=patient_keys(patient),
+                            study_key=study_keys((patient, name)))
 
 
 @dataclass
@@ -478,7 +394,10 @@ def scored_predictions(
                 "folder (pass --data with the NIH images or --labels-csv FILE)"
             )
     entries = read_data_entry(csv_path)
-    table = read_predictions_table(predictions)
+    try:
+        table = read_predictions(predictions)
+    except PredictionsCsvError as exc:
+        raise TrainerError(str(exc)) from None
     keep = [i for i, name in enumerate(table.names) if name in entries]
     if not keep:
         raise TrainerError(f"{predictions}: none of its {len(table.names)} images is listed in {csv_path.name} "

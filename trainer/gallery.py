@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from viewer.core.boxes import BoxTable  # noqa: E402
+from viewer.core.findings import flagged  # noqa: E402
 from viewer.core.heatmap import normalize_to_uint8, upsample  # noqa: E402
 from viewer.core.model import ModelPair  # noqa: E402
 
@@ -85,7 +86,7 @@ def write_gallery(
         for box in (boxes.for_image(item.name, width, height) if boxes is not None else []):
             if box.label == shown:
                 axis.add_patch(Rectangle((box.x, box.y), box.w, box.h, fill=False, edgecolor="lime", linewidth=1.5))
-        flag = "flagged" if probs[c] >= thresholds[shown] else "not flagged"
+        flag = "flagged" if flagged(probs[c], thresholds[shown]) else "not flagged"
         if not overlay.any():
             flag += ", map all zero"
         truth = "true: " + (", ".join(true) if true else "No Finding")

@@ -34,6 +34,7 @@ import numpy as np
 
 from viewer.core.boxes import SOURCE_SIZE, BoxTable
 from viewer.core.heatmap import WANG_THRESHOLDS, Agreement, Box, agreement, iobb, iou
+from viewer.core.labels import match_label
 
 # The thresholds issue 10 asks for, and all those Wang et al. published (JSON has them all).
 REPORTED_T: tuple[float, ...] = (0.1, 0.25, 0.5)
@@ -166,7 +167,8 @@ def localize_images(
 ) -> tuple[list[PairResult], dict[str, int]]:
     """Every (image, finding) pair of ``boxes`` among ``image_names``; maps [N, L, h, w].
 
-    Returns the pairs and, per finding the model has no output for, the boxes left out.
+    Returns the pairs and, per finding the model has no output for, the boxes left out. A box
+    belongs to the model's output that ``labels.match_label`` names (the card's own spelling).
     """
     index = {label: j for j, label in enumerate(labels)}
     pairs: list[PairResult] = []
@@ -178,10 +180,11 @@ def localize_images(
         for gt in boxes.for_image(name, size, size):  # 1024 px: the boxes' own space
             by_label.setdefault(gt.label, []).append(gt.box)
         for label, gts in by_label.items():
-            if label not in index:
+            output = match_label(label, labels)
+            if output is None:
                 no_output[label] = no_output.get(label, 0) + len(gts)
                 continue
-            pairs.append(localize_pair(name, label, heatmaps[n, index[label]], gts, (size, size)))
+            pairs.append(localize_pair(name, label, heatmaps[n, index[output]], gts, (size, size)))
     return pairs, no_output
 
 

@@ -455,7 +455,8 @@ def _write_predictions(out: Path, data: PreparedData, labels: tuple[str, ...],
         samples = [data.table.samples[i] for i in data.split.indices(name)]
         write_predictions_csv(
             out / f"predictions_{name}.csv", [s.image_index for s in samples],
-            [os.path.relpath(s.path, root) for s in samples], probs, labels, thresholds,
+            [Path(os.path.relpath(s.path, root)).as_posix() for s in samples], [s.patient_id for s in samples],
+            probs, labels, thresholds,
         )
 
 

@@ -13,6 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
+from viewer.core.findings import flagged  # noqa: E402
+
 from .evaluate import auroc  # noqa: E402
 
 
@@ -44,8 +46,8 @@ def plot_roc_curves(
         fpr, tpr, _ = roc_curve(y, scores[:, j])
         axis.plot(fpr, tpr, color="tab:blue", linewidth=1.2)
         if thresholds is not None and label in thresholds:
-            flagged = scores[:, j] >= thresholds[label]
-            axis.plot([flagged[~y].mean()], [flagged[y].mean()], "o", color="tab:red", markersize=4)
+            flags = flagged(scores[:, j], thresholds[label])
+            axis.plot([flags[~y].mean()], [flags[y].mean()], "o", color="tab:red", markersize=4)
         axis.set_title(f"{label}\nAUROC {auroc(y, scores[:, j]):.3f} ({int(y.sum())} pos)", fontsize=8)
     for axis in axes[-1]:
         axis.set_xlabel("1 - specificity", fontsize=7)

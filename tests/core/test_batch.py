@@ -12,15 +12,10 @@ import numpy as np
 import pytest
 
 from tests.core.test_scan import SECRET_ID, deny, make_dicom, make_jpeg, make_png
-from viewer.core.batch import (
-    IDENTIFIER_REMOVED,
-    BatchSetupError,
-    TextProgress,
-    csv_columns,
-    run_batch,
-)
+from viewer.core.batch import IDENTIFIER_REMOVED, BatchSetupError, TextProgress, run_batch
 from viewer.core.inference import Predictor
-from viewer.core.nih import NIH_LABELS
+from viewer.core.labels import NIH_LABELS
+from viewer.core.predictions_csv import csv_columns
 
 
 @pytest.fixture

@@ -17,15 +17,8 @@ from tests.core.chest_phantom import chest_phantoms
 from tests.factories import NIH_LABELS, make_model_pair
 from viewer.core import inference
 from viewer.core.errors import ImageLoadError, ModelContractError
-from viewer.core.inference import (
-    LOGIT_RANGE,
-    NO_OOD_NOTE,
-    Findings,
-    Predictor,
-    adjusted_thresholds,
-    flags_at,
-    image_key,
-)
+from viewer.core.findings import Findings, flags_at
+from viewer.core.inference import LOGIT_RANGE, NO_OOD_NOTE, Predictor, adjusted_thresholds, image_key
 from viewer.core.model import ModelPair
 from viewer.core.model_card import ModelCard
 from viewer.core.ood import fit_ood
@@ -75,7 +68,7 @@ def test_findings_match_an_independent_computation(tiny_model):
     np.testing.assert_array_equal(findings.flags, expected_probabilities >= 0.5)
     assert findings.flagged() == tuple(x for x, p in zip(NIH_LABELS, expected_probabilities) if p >= 0.5)
     assert findings.probability("Hernia") == pytest.approx(float(expected_probabilities[13]), rel=1e-5)
-    np.testing.assert_array_equal(findings.heatmap("Mass"), findings.heatmaps[4])
+    assert findings.index("Mass") == 4
 
 
 def test_findings_are_read_only(tiny_model):
@@ -262,15 +255,17 @@ def card_with(thresholds: dict) -> ModelCard:
 def test_flags_at_other_thresholds(tiny_model):
     findings = Predictor(tiny_model).predict_prepared(np.random.default_rng(2).random((SIZE, SIZE)).astype(np.float32))
     lower = findings.probabilities - 1e-3
-    np.testing.assert_array_equal(flags_at(findings, lower), np.ones(14, bool))
+    np.testing.assert_array_equal(flags_at(findings.probabilities, lower), np.ones(14, bool))
     by_label = {label: 1.0 for label in NIH_LABELS}
-    assert not flags_at(findings, by_label).any()
+    assert not flags_at(findings.probabilities, by_label, findings.labels).any()
+    np.testing.assert_array_equal(findings.flags, flags_at(findings.probabilities, findings.thresholds))
     moved = findings.at_thresholds(lower)
     assert moved.flags.all() and moved.heatmaps is findings.heatmaps  # nothing recomputed
+    assert not findings.at_thresholds(by_label).flags.any()
     with pytest.raises(ValueError, match="14 thresholds"):
-        flags_at(findings, np.zeros(3))
+        findings.at_thresholds(np.zeros(3))
     with pytest.raises(KeyError, match="no threshold for"):
-        flags_at(findings, {"Mass": 0.1})
+        findings.at_thresholds({"Mass": 0.1})
 
 
 def test_sensitivity_without_curves_shifts_in_logit_space():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
@@ -14,7 +15,9 @@ import torchvision
 import yaml
 
 from trainer.cli import main
+from trainer.data import load_labelled_images
 from viewer.core.model import ModelPair
+from viewer.core.predictions_csv import csv_columns
 
 TINY = ["--arch", "tiny", "--size", "64", "--epochs", "2", "--batch-size", "8", "--bootstrap", "50",
         "--threads", "1", "--log-every", "0", "--ood-sample", "100"]
@@ -70,6 +73,15 @@ def test_train_evaluates_and_exports_a_pair_the_viewer_accepts(tiny_data: Path, 
     assert "prev.)" in err and "Hernia" in err  # per-split sizes and per-label prevalence are printed
     assert all(check["passed"] for check in json.loads((out / "export_checks.json").read_text()).values())
     assert yaml.safe_load((out / "config.yaml").read_text())["arch"] == "tiny"
+
+    # the run's predictions are predictions CSVs with every column, keys pseudonymous
+    with open(out / "predictions_test.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == csv_columns(card.labels)
+    patients = {s.image_index: s.patient_id for s in load_labelled_images(tiny_data).samples}
+    keys = {r["patient_key"] for r in rows}
+    assert keys == {str(k) for k in range(1, len({patients[r["Image Index"]] for r in rows}) + 1)}
+    assert all(r["path"].startswith("images/") and r["ood_score"] == "" for r in rows)
 
     # the test predictions, scored by `cxr-train evaluate`, give the card's numbers
     report_path = tmp_path / "report.json"

@@ -106,6 +106,21 @@ def test_per_finding_accuracy_false_positives_and_pointing(tmp_path: Path) -> No
     assert "| Atelectasis | 2 | 1 | 0.50 |" in text  # pointing game row
 
 
+def test_boxes_belong_to_the_outputs_however_the_card_spells_them(tmp_path: Path) -> None:
+    """Box labels are NIH's (Infiltrate read as Infiltration); a card may write its labels in
+    another case or with spaces: the labels rule matches them, and the section keeps NIH's names."""
+    (tmp_path / "BBox_List_2017.csv").write_text(BBOX_CSV, encoding="utf-8")
+    boxes = BoxTable.load(tmp_path / "BBox_List_2017.csv")
+    maps = np.zeros((2, 2, 1024, 1024), np.float32)
+    maps[0, 0] = block_map(1024, 1024, (100, 200, 200, 200))
+    maps[0, 1] = block_map(1024, 1024, (600, 600, 100, 100))
+    names = ["img1.png", "img2.png"]
+    nih = evaluate_localization(names, maps, ("Atelectasis", "Infiltration"), boxes)
+    own = evaluate_localization(names, maps, ("ATELECTASIS", "infiltration"), boxes)
+    assert own == nih and set(own["per_label"]) == {"Atelectasis", "Infiltration"}
+    assert own["boxes_without_model_output"] == {"Effusion": 1}
+
+
 def test_wang_table_is_complete_and_monotone() -> None:
     # accuracy can only fall and false positives only rise as T grows: a transcription typo breaks this
     for measure in ("iobb", "iou"):

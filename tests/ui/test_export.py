@@ -10,10 +10,13 @@ import cv2
 import numpy as np
 import pytest
 from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import QFileDialog
 
 from tests.ui.conftest import WAIT_MS, wait_for_findings
 from tests.ui.images import chest_dicom, chest_png
-from viewer.core.batch import csv_columns
+from viewer.core.batch import run_batch
+from viewer.core.findings import flags_at
+from viewer.core.predictions_csv import csv_columns
 from viewer.ui import export as export_module
 
 SECRETS = ("SECRET^PATIENTNAME", "ID-4711-SECRET", "19231231")
@@ -97,5 +100,66 @@ def test_folder_csv_has_the_batch_columns_and_the_shown_flags(qtbot, make_window
         probs = np.array([float(row[f"prob_{x}"]) for x in labels])
         assert probs == pytest.approx(findings.probabilities, abs=1e-6)
         thresholds = window.image.operating_thresholds(findings)
-        assert [row[f"flag_{x}"] == "1" for x in labels] == list(findings.probabilities >= thresholds)
+        assert [row[f"flag_{x}"] == "1" for x in labels] == list(flags_at(findings.probabilities, thresholds))
     assert "patient_id" not in rows[0]
+
+
+def test_folder_csv_export_writes_what_the_batch_writes(qtbot, make_window, tiny_model, tmp_path: Path,  # noqa: ANN001
+                                                        monkeypatch) -> None:
+    """At the card's thresholds the export and `cxr-viewer batch` are one CSV: same header,
+    same rows (keys, flags, OOD cells), probabilities to the last written decimal."""
+    folder = tmp_path / "imgs"
+    for i in range(3):
+        chest_png(folder / f"c{i}.png", seed=40 + i)
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    window = make_window(tiny_model)
+    done = []
+    window.folder.analysis_done.connect(lambda: done.append(1))
+    window.open_path(folder)
+    qtbot.waitUntil(lambda: bool(done), timeout=WAIT_MS)
+    out = tmp_path / "export.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "CSV (*.csv)")))
+    window.act_export_csv.trigger()
+    assert out.is_file()
+    batch = tmp_path / "batch.csv"
+    run_batch(folder, batch, tiny_model)
+
+    def read(path: Path) -> tuple[list[str], dict[str, dict[str, str]]]:
+        with open(path, newline="") as handle:
+            rows = list(csv.reader(handle))
+        return rows[0], {r[0]: dict(zip(rows[0], r)) for r in rows[1:]}
+
+    (header, exported), (batch_header, batched) = read(out), read(batch)
+    assert header == batch_header == csv_columns(window.models.predictor.labels)
+    assert set(exported) == set(batched) == {"c0.png", "c1.png", "c2.png", "broken.png"}
+    for name, row in exported.items():
+        other = batched[name]
+        probs = [c for c in header if c.startswith("prob_")]
+        assert [float(row[c]) for c in probs if row[c]] == pytest.approx([float(other[c]) for c in probs if other[c]],
+                                                                         abs=1.5e-6)
+        same = [c for c in header if not c.startswith("prob_") and c != "error"]
+        assert {c: row[c] for c in same} == {c: other[c] for c in same}, name
+    assert exported["broken.png"]["status"] == "error" and exported["broken.png"]["error"]
+
+
+def test_the_export_actions_ask_where_and_write_there(qtbot, make_window, tiny_model, tmp_path: Path,  # noqa: ANN001
+                                                      monkeypatch) -> None:
+    chest_png(tmp_path / "imgs" / "a.png", seed=9)
+    window = make_window(tiny_model)
+    done = []
+    window.folder.analysis_done.connect(lambda: done.append(1))
+    window.open_path(tmp_path / "imgs")
+    qtbot.waitUntil(lambda: bool(done) and window.image.analysed is not None, timeout=WAIT_MS)
+    asked = []
+
+    def save_as(name: str):  # noqa: ANN202
+        return staticmethod(lambda *a, **k: asked.append(a[1]) or (str(tmp_path / name), ""))
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_as("view.png"))
+    window.act_export_png.trigger()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_as("findings.csv"))
+    window.act_export_csv.trigger()
+    assert asked == ["Export View as PNG", "Export Folder Findings"]
+    assert (tmp_path / "view.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "findings.csv").read_text().startswith("Image Index,path,status,error,prob_")
+    assert not window.errors.entries()

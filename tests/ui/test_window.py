@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from tests.factories import make_model_pair
 from tests.ui.conftest import WAIT_MS, wait_for_findings, wait_for_image
 from tests.ui.images import chest_png
+from viewer.core.findings import flags_at
 from viewer.core.inference import adjusted_thresholds
 from viewer.ui.canvas import as_uint8_view
 from viewer.ui.colormaps import ALPHA_START
@@ -194,9 +195,34 @@ def test_operating_point_moves_thresholds_and_flags_follow(qtbot, make_window, t
         expected = adjusted_thresholds(card, step / FindingsPanel.SENSITIVITY_STEPS)
         rows = _by_label(window)
         assert np.allclose([r.threshold for r in rows], expected, atol=1e-6)
-        assert [r.flagged for r in rows] == list(np.asarray(f.probabilities) >= expected)
+        assert [r.flagged for r in rows] == list(flags_at(f.probabilities, expected))
+        np.testing.assert_array_equal(window.image.flags, flags_at(f.probabilities, expected))
         counts.append(sum(r.flagged for r in rows))
     assert counts == sorted(counts) and counts[0] < counts[-1]  # more sensitive, more flags
+
+
+def test_the_browser_flags_every_image_at_the_operating_point(qtbot, make_window, tiny_model, tmp_path: Path) -> None:  # noqa: ANN001
+    from viewer.ui.browser import SUMMARY_ROLE
+
+    for i in range(4):
+        chest_png(tmp_path / "imgs" / f"c{i}.png", seed=70 + i)
+    window = make_window(tiny_model)
+    done = []
+    window.folder.analysis_done.connect(lambda: done.append(1))
+    window.open_path(tmp_path / "imgs")
+    qtbot.waitUntil(lambda: bool(done), timeout=WAIT_MS)
+    card = window.models.predictor.card
+    seen = set()
+    for step in (0, FindingsPanel.SENSITIVITY_STEPS, -2):
+        window.findings.sensitivity.setValue(step)
+        thresholds = adjusted_thresholds(card, step / FindingsPanel.SENSITIVITY_STEPS)
+        for path, row in window.folder.rows.items():
+            summary = window.browser.model.item_for(path).data(SUMMARY_ROLE)
+            flags = flags_at(row.findings.probabilities, thresholds)
+            expected = [x for x, flag in zip(row.findings.labels, flags) if flag]
+            assert sorted(x for x, _ in summary.flagged) == sorted(expected), (step, path.name)
+            seen.add(len(expected))
+    assert len(seen) > 1  # the steps changed what is flagged
 
 
 def _by_label(window: MainWindow) -> list:  # noqa: ANN401

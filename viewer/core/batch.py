@@ -1,11 +1,10 @@
 """The headless batch: every image under a folder -> one CSV row of findings (DESIGN.md).
 
-Columns, in order: ``Image Index`` (file name), ``path`` (relative to the folder, ``/``-separated),
-``status`` (``ok``/``error``), ``error``, ``prob_<Label>`` (6 decimals) and ``flag_<Label>``
-(``1``/``0``, at the card's thresholds) for each label of the model card, ``ood_score`` and
-``ood_flag`` (empty when the model has no out-of-distribution check), ``patient_key`` and
-``study_key`` (pseudonymous numbers from the scan), and ``patient_id`` only with
-``include_patient_id``. Names that are not valid UTF-8 are written escaped (``display_name``).
+The columns and rows are the predictions CSV's (``predictions_csv``): file name, relative path,
+status and error, ``prob_<Label>`` and ``flag_<Label>`` (at the card's thresholds) for each label
+of the model card, ``ood_score``/``ood_flag``, ``patient_key``/``study_key`` (the scan's
+pseudonymous numbers), and ``patient_id`` only with ``include_patient_id``. Names that are not
+valid UTF-8 are written escaped (``display_name``).
 
 Every file that is, or claims to be, an image (by extension or DICOM content) gets a row, so a
 broken file shows up with its reason; other files are only counted. Nothing is written inside
@@ -17,8 +16,6 @@ Runtime (which releases the GIL) runs batches of ``batch_size`` on the calling t
 
 from __future__ import annotations
 
-import csv
-import math
 import os
 import sys
 import time
@@ -32,6 +29,7 @@ from typing import IO, Any, Protocol
 import numpy as np
 
 from .errors import CxrError, ImageLoadError, display_name
+from .predictions_csv import PredictionsFile, PredictionsWriter
 from .resources import MissingResourceError, demo_model_path
 from .scan import DataFileProblem, ScanError, ScannedImage, SkippedFile, scan_folder
 
@@ -89,14 +87,6 @@ class BatchSummary:
 BatchProgress = Callable[[int, "int | None", int, int], None]
 
 
-def csv_columns(labels: tuple[str, ...] | list[str], include_patient_id: bool = False) -> list[str]:
-    """The CSV header for a model with ``labels`` (order = the card's output order)."""
-    columns = ["Image Index", "path", "status", "error"]
-    columns += [f"prob_{label}" for label in labels] + [f"flag_{label}" for label in labels]
-    columns += ["ood_score", "ood_flag", "patient_key", "study_key"]
-    return columns + (["patient_id"] if include_patient_id else [])
-
-
 def run_batch(
     folder: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -119,16 +109,14 @@ def run_batch(
     predictor = _open_predictor(model_path, threads)
     labels = tuple(predictor.labels)
     summary = BatchSummary(out=out_path)
-    partial = out_path.with_name(out_path.name + ".partial")
     try:
-        handle = open(partial, "w", newline="", encoding="utf-8")
+        csv_file = PredictionsFile(out_path, labels, include_patient_id)
     except OSError as exc:
         raise BatchSetupError(f"{display_name(out_path)}: cannot be written ({exc.strerror or exc})") from None
-    with handle:
-        writer = _RowWriter(handle, labels, include_patient_id, summary)
+    with csv_file as rows:
+        writer = _RowWriter(rows, summary)
         pipeline = _Pipeline(predictor, writer, max(1, batch_size), decode_workers, summary, on_progress)
         pipeline.run(root)
-    os.replace(partial, out_path)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -266,41 +254,24 @@ class _Pipeline:
 
 # -- rows -------------------------------------------------------------------------------------
 class _RowWriter:
-    def __init__(self, handle: IO[str], labels: tuple[str, ...], include_patient_id: bool,
-                 summary: BatchSummary) -> None:
-        self.labels, self.include_patient_id, self.summary = labels, include_patient_id, summary
-        self.handle = handle
-        self.writer = csv.writer(handle)
-        self.writer.writerow(csv_columns(labels, include_patient_id))
+    """One row per scanned item through the predictions CSV writer, counted in the summary."""
+
+    def __init__(self, rows: PredictionsWriter, summary: BatchSummary) -> None:
+        self.rows, self.summary = rows, summary
 
     def write(self, item: ScannedImage | SkippedFile, outcome: Any) -> None:
-        n = len(self.labels)
         scanned = item if isinstance(item, ScannedImage) else None
+        keys: dict[str, Any] = {}
+        if scanned is not None:
+            keys = {"patient_key": scanned.patient_key, "study_key": scanned.study_key,
+                    "patient_id": scanned.patient_id}
         if isinstance(outcome, str):
-            status, error = "error", _scrub(outcome, scanned)
-            probs, flags, ood = [""] * n, [""] * n, ["", ""]
-        else:
-            status, error = "ok", ""
-            probs = [f"{float(p):.6f}" for p in np.asarray(outcome.probabilities).reshape(-1)]
-            flags = ["1" if f else "0" for f in np.asarray(outcome.flags).reshape(-1)]
-            ood = _ood_cells(outcome)
-        row = [item.name, item.display_path, status, error, *probs, *flags, *ood]
-        row += [str(scanned.patient_key), str(scanned.study_key)] if scanned else ["", ""]
-        if self.include_patient_id:
-            row.append((scanned.patient_id or "") if scanned else "")
-        self.writer.writerow(row)
-        self.summary.rows += 1
-        if status == "ok":
-            self.summary.ok += 1
-        else:
+            self.rows.write_error(item.name, item.display_path, _scrub(outcome, scanned), **keys)
             self.summary.errors += 1
-
-
-def _ood_cells(findings: Any) -> list[str]:
-    score = getattr(findings, "ood_score", None)
-    if score is None or not math.isfinite(float(score)):
-        return ["", ""]  # the model has no out-of-distribution check
-    return [f"{float(score):.6f}", "1" if getattr(findings, "ood_flag", False) else "0"]
+        else:
+            self.rows.write_findings(item.name, item.display_path, outcome, **keys)
+            self.summary.ok += 1
+        self.summary.rows += 1
 
 
 def _scrub(message: str, item: ScannedImage | None) -> str:

@@ -5,7 +5,7 @@ is split by its own commas over four columns (``Bbox [x``, ``y``, ``w``, ``h]``)
 empty ones, and each row then has six fields. Coordinates are in the 1024x1024 pixel space of
 the original images (top-left corner, width, height); ``BoxTable.for_image`` scales them to the
 image's actual size (the NIH sample's downsampled 512x512 PNGs, say). Infiltration's boxes are
-labelled ``Infiltrate`` in the file; labels are normalised to the names of ``nih.NIH_LABELS``.
+labelled ``Infiltrate`` in the file; labels are normalised to the names of ``labels.NIH_LABELS``.
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ from pathlib import Path, PurePath
 
 from .errors import FileProblem
 from .heatmap import Box
-from .nih import NIH_LABELS, find_upwards
+from .labels import canonical_label
+from .nih import find_upwards
 
 BBOX_NAMES: tuple[str, ...] = ("BBox_List_2017.csv",)
 SOURCE_SIZE = 1024  # the boxes were drawn on the original 1024x1024 images
 
-_ALIASES = {"infiltrate": "Infiltration", "pleural thickening": "Pleural_Thickening"}
-_CANONICAL = {label.lower(): label for label in NIH_LABELS}
 
 
 class BoxListError(FileProblem):
@@ -33,13 +32,12 @@ class BoxListError(FileProblem):
 
 
 def normalize_label(label: str) -> str:
-    """The official finding name for a box label (``Infiltrate`` -> ``Infiltration``).
+    """The official finding name for a box label (``Infiltrate`` -> ``Infiltration``), by the
+    rule of ``labels.canonical_label``.
 
     Labels the NIH list does not know are returned stripped but otherwise unchanged.
     """
-    text = label.strip()
-    key = text.lower()
-    return _ALIASES.get(key) or _CANONICAL.get(key) or _CANONICAL.get(key.replace(" ", "_")) or text
+    return canonical_label(label) or label.strip()
 
 
 @dataclass(frozen=True)

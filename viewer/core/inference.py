@@ -1,16 +1,16 @@
 """The one place images meet the model: probabilities, flags, all heatmaps and the OOD check.
 
 ``Predictor`` opens the model pair lazily (``ModelPair`` owns the ONNX Runtime sessions), prepares
-images with THE preprocessing function at the card's input size, and returns ``Findings``: plain
+images with THE preprocessing function at the card's input size, and returns ``findings.Findings``: plain
 numpy, read-only, safe to share between threads. One classifier run and one Grad-CAM sidecar run
 give every label's probability and map at once; maps stay at feature resolution (7x7 for
 DenseNet121 at 224) and are upsampled only when shown (``heatmap.upsample``). Results are cached
 per image (path + modification time + size) in a bounded LRU cache, so stepping back to an
 image, or switching the finding shown, recomputes nothing.
 
-Operating points. A finding is flagged when its probability is ``>=`` its threshold (the card's,
-chosen on the validation split). ``adjusted_thresholds`` moves all thresholds with one
-sensitivity setting s in [-1, 1] (0 = the card's):
+Operating points. A finding is flagged by the rule of ``findings.flags_at`` (probability ``>=``
+threshold; the card's thresholds were chosen on the validation split). ``adjusted_thresholds``
+moves all thresholds with one sensitivity setting s in [-1, 1] (0 = the card's):
 
 * when the card carries each label's validation ROC (``thresholds["roc"][label]`` with lists
   ``threshold``, ``tpr``, ``fpr``, as ``sklearn.metrics.roc_curve(..., drop_intermediate=False)``
@@ -30,14 +30,15 @@ import math
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Hashable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import ModelContractError, display_name
+from .findings import Findings, flags_at, read_only
 from .model import ModelPair
 from .model_card import ModelCard
 from .ood import OodCheck, OodError
@@ -50,51 +51,6 @@ MAX_BATCH = 8  # images per ONNX Runtime call in predict_batch: bounds memory, k
 NO_OOD_NOTE = "this model's card has no out-of-distribution check: any image gets findings"
 
 Source = Radiograph | str | os.PathLike[str]
-
-
-@dataclass(frozen=True)
-class Findings:
-    """What the model says about one image. Arrays are read-only; index them by ``labels``.
-
-    ``heatmaps`` are raw Grad-CAM maps [L, h, w] at feature resolution (not normalised);
-    ``ood_score`` is NaN when the card has no OOD check.
-    """
-
-    labels: tuple[str, ...]
-    probabilities: np.ndarray  # [L] float32
-    thresholds: np.ndarray  # [L] float32
-    flags: np.ndarray  # [L] bool: probabilities >= thresholds
-    heatmaps: np.ndarray  # [L, h, w] float32
-    ood_score: float
-    ood_flag: bool
-    notes: tuple[str, ...] = field(default=())
-
-    def index(self, label: str) -> int:
-        try:
-            return self.labels.index(label)
-        except ValueError:
-            raise KeyError(f"'{label}' is not one of this model's labels ({', '.join(self.labels)})") from None
-
-    def probability(self, label: str) -> float:
-        return float(self.probabilities[self.index(label)])
-
-    def heatmap(self, label: str) -> np.ndarray:
-        """The raw [h, w] Grad-CAM map of ``label`` (a read-only view)."""
-        return self.heatmaps[self.index(label)]
-
-    def flagged(self) -> tuple[str, ...]:
-        """Labels at or above their threshold, in label order."""
-        return tuple(label for label, flag in zip(self.labels, self.flags) if flag)
-
-    def at_thresholds(self, thresholds: np.ndarray | Mapping[str, float]) -> Findings:
-        """The same findings flagged at other operating points (nothing is recomputed)."""
-        values = _threshold_array(thresholds, self.labels)
-        return replace(self, thresholds=_frozen(values), flags=_frozen(self.probabilities >= values))
-
-
-def flags_at(findings: Findings, thresholds: np.ndarray | Mapping[str, float]) -> np.ndarray:
-    """Flags [L] bool of ``findings`` at ``thresholds`` (an array in label order or label -> value)."""
-    return findings.probabilities >= _threshold_array(thresholds, findings.labels)
 
 
 def adjusted_thresholds(card: ModelCard, sensitivity: float) -> np.ndarray:
@@ -153,24 +109,6 @@ def _along_roc(curve: tuple[np.ndarray, np.ndarray], threshold: float, sensitivi
     return min(max(chosen, 0.0), 1.0)
 
 
-def _threshold_array(thresholds: np.ndarray | Mapping[str, float], labels: tuple[str, ...]) -> np.ndarray:
-    if isinstance(thresholds, Mapping):
-        missing = [label for label in labels if label not in thresholds]
-        if missing:
-            raise KeyError(f"no threshold for {', '.join(missing)}")
-        return np.array([float(thresholds[label]) for label in labels], np.float32)
-    values = np.asarray(thresholds, np.float32)
-    if values.shape != (len(labels),):
-        raise ValueError(f"expected {len(labels)} thresholds in label order, got shape {values.shape}")
-    return values
-
-
-def _frozen(array: np.ndarray) -> np.ndarray:
-    array = np.ascontiguousarray(array)
-    array.setflags(write=False)
-    return array
-
-
 def image_key(path: str | os.PathLike[str]) -> tuple[str, int, int]:
     """Cache key of an image file: absolute path, modification time (ns) and size.
 
@@ -223,7 +161,7 @@ class Predictor:
                     except OodError as exc:
                         raise ModelContractError(f"{display_name(self.model_path.name)}: {exc}") from None
                     values = model.card.threshold_values()
-                    self._thresholds = _frozen(np.array([values[x] for x in model.card.labels], np.float32))
+                    self._thresholds = read_only(np.array([values[x] for x in model.card.labels], np.float32))
                     self._model = model
         return self._model
 
@@ -310,10 +248,10 @@ class Predictor:
             )
         return Findings(
             labels=labels,
-            probabilities=_frozen(probabilities),
+            probabilities=read_only(probabilities),
             thresholds=thresholds,
-            flags=_frozen(probabilities >= thresholds),
-            heatmaps=_frozen(np.asarray(heatmaps, np.float32)),
+            flags=read_only(flags_at(probabilities, thresholds)),
+            heatmaps=read_only(np.asarray(heatmaps, np.float32)),
             ood_score=score,
             ood_flag=flag,
             notes=notes,

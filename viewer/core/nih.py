@@ -15,14 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import FileProblem
+from .labels import NIH_LABELS
 
-# The 14 findings in the order of the official release (Wang et al. 2017, the README of the
-# download); models list their outputs in this order unless their card says otherwise.
-NIH_LABELS: tuple[str, ...] = (
-    "Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
-    "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening",
-    "Hernia",
-)
 NO_FINDING = "No Finding"
 
 # Newest first: the 2020 revision corrected the patient ages of the 2017 file.

@@ -33,6 +33,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from viewer.core.labels import same_label
 from viewer.core.radiograph import Radiograph, Window
 
 from .colormaps import colormap_table
@@ -530,7 +531,7 @@ class ImageCanvas(QWidget):
         font.setBold(True)
         painter.setFont(font)
         for box in self._boxes:
-            highlighted = self._highlight_label is not None and _same_label(box.label, self._highlight_label)
+            highlighted = self._highlight_label is not None and same_label(box.label, self._highlight_label)
             colour = QColor(0, 255, 120) if highlighted else QColor(255, 210, 0)
             polygon = transform.map(QRectF(box.x, box.y, box.w, box.h))
             pen = QPen(colour, 2.5 if highlighted else 1.5)
@@ -615,12 +616,6 @@ class ImageCanvas(QWidget):
         _text_lines(painter, QPointF(bar.right(), bar.top() - 4),
                     [self._heatmap_caption, "low                      high"],
                     Qt.AlignmentFlag.AlignRight, from_bottom=True)
-
-
-def _same_label(box_label: str, finding: str) -> bool:
-    """``viewer.core.boxes`` already names box labels as the model does (Infiltrate ->
-    Infiltration); compare without case and with '_' as space."""
-    return box_label.lower().replace("_", " ") == finding.lower().replace("_", " ")
 
 
 def _fmt(value: float) -> str:

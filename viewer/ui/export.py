@@ -7,20 +7,16 @@ file name (``for_export=True``) and the footer is written from the model and the
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
-import math
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 
-from viewer.core.batch import csv_columns
 from viewer.core.errors import CxrError, display_name
+from viewer.core.predictions_csv import PredictionsFile
 
 from .canvas import ImageCanvas
 from .model_panel import NOT_FOR_DIAGNOSIS
@@ -88,32 +84,22 @@ def save_view_png(canvas: ImageCanvas, lines: list[str], out: Path) -> Path:
 
 def write_findings_csv(out: Path, rows: Iterable[FolderRow], labels: tuple[str, ...],
                        thresholds_for: Any) -> int:
-    """Write one row per analysed image, in the batch CSV's columns; returns the row count.
+    """Write one row per analysed image as a predictions CSV (``viewer.core.predictions_csv``,
+    the batch's columns); returns the row count.
 
     ``thresholds_for(findings)`` gives the thresholds of the current operating point, so the
     ``flag_`` columns match what the viewer shows. Patient IDs are never written.
     """
-    n = len(labels)
-    partial = out.with_name(out.name + ".partial")
-    count = 0
     try:
-        with open(partial, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(csv_columns(labels))
+        with PredictionsFile(out, labels) as writer:
             for row in rows:
                 image, f = row.image, row.findings
+                keys = {"patient_key": image.patient_key, "study_key": image.study_key}
                 if f is None:
-                    cells = ["error", row.error or "not analysed", *([""] * n), *([""] * n), "", ""]
+                    writer.write_error(image.name, image.display_path, row.error or "not analysed", **keys)
                 else:
-                    probs = np.asarray(f.probabilities, dtype=np.float64).reshape(-1)
-                    flags = probs >= np.asarray(thresholds_for(f), dtype=np.float64)
-                    score = getattr(f, "ood_score", None)
-                    ood = ["", ""] if score is None or not math.isfinite(float(score)) else [
-                        f"{float(score):.6f}", "1" if getattr(f, "ood_flag", False) else "0"]
-                    cells = ["ok", "", *(f"{p:.6f}" for p in probs), *("1" if x else "0" for x in flags), *ood]
-                writer.writerow([image.name, image.display_path, *cells, str(image.patient_key), str(image.study_key)])
-                count += 1
-        os.replace(partial, out)
+                    writer.write_findings(image.name, image.display_path, f.at_thresholds(thresholds_for(f)), **keys)
+            count = writer.rows
     except OSError as exc:
         raise ExportError(f"{display_name(out)}: could not be written ({exc.strerror or exc})") from None
     return count

@@ -277,9 +277,9 @@ class ImageSession(QObject):
     def _apply_operating_point(self) -> None:
         if self.analysed is None:
             return
-        f = self.analysed.findings
-        self._thresholds = np.asarray(self.operating_thresholds(f), dtype=np.float64)
-        self._flags = np.asarray(f.probabilities) >= self._thresholds
+        at_point = self.analysed.findings.at_thresholds(self.operating_thresholds(self.analysed.findings))
+        self._thresholds = np.asarray(at_point.thresholds, dtype=np.float64)
+        self._flags = at_point.flags
         self.findings.set_rows(self._rows(), select=self.selected_label)
         if self.sensitivity == 0:
             self.findings.set_operating_point_text("card thresholds")

@@ -175,10 +175,12 @@ class MainWindow(QMainWindow):
                                             QKeySequence.StandardKey.Open, tip="Open a folder of radiographs")
         self.act_open_file = self._action("Open &File\N{HORIZONTAL ELLIPSIS}", self.choose_file, "Ctrl+Shift+O",
                                           tip="Open one radiograph")
-        self.act_export_png = self._action("Export View as &PNG\N{HORIZONTAL ELLIPSIS}", self.export_png, "Ctrl+E",
-                                           tip="Save the view with its overlays (not for diagnostic use)")
-        self.act_export_csv = self._action("Export Folder Findings as &CSV\N{HORIZONTAL ELLIPSIS}", self.export_csv,
-                                           "Ctrl+Shift+E", tip="Save the findings of every analysed image")
+        # lambdas: triggered(bool) would pass its 'checked' to the exports' optional file name
+        self.act_export_png = self._action("Export View as &PNG\N{HORIZONTAL ELLIPSIS}", lambda: self.export_png(),
+                                           "Ctrl+E", tip="Save the view with its overlays (not for diagnostic use)")
+        self.act_export_csv = self._action("Export Folder Findings as &CSV\N{HORIZONTAL ELLIPSIS}",
+                                           lambda: self.export_csv(), "Ctrl+Shift+E",
+                                           tip="Save the findings of every analysed image")
         self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         self.act_fit = self._action("&Fit", c.fit, ["Ctrl+0", "Home"], tip="Fit the image to the window")
@@ -465,10 +467,8 @@ class MainWindow(QMainWindow):
     def _summary_at_operating_point(self, row: FolderRow) -> ImageSummary:
         if row.findings is None:
             return ImageSummary((), 0.0, row.error, no_model=row.error is None)
-        f = row.findings
-        thresholds = self.image.operating_thresholds(f)
-        flagged = sorted(((str(x), float(p)) for x, p, t in zip(f.labels, f.probabilities, thresholds) if p >= t),
-                         key=lambda item: -item[1])
+        f = row.findings.at_thresholds(self.image.operating_thresholds(row.findings))
+        flagged = sorted(((str(x), f.probability(x)) for x in f.flagged()), key=lambda item: -item[1])
         return ImageSummary(tuple(flagged), float(max(f.probabilities)), out_of_distribution=bool(f.ood_flag))
 
     # -- export -----------------------------------------------------------------------------------

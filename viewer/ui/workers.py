@@ -26,9 +26,10 @@ import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from viewer.core.errors import CxrError, display_name, one_line
-from viewer.core.loader import load_radiograph
 from viewer.core.display_transforms import to_unit_grey
+from viewer.core.errors import CxrError, display_name, one_line
+from viewer.core.labels import match_label
+from viewer.core.loader import load_radiograph
 from viewer.core.radiograph import Radiograph
 from viewer.core.scan import DataFileProblem, ScannedImage, ScanError, SkippedFile, scan_folder
 
@@ -264,7 +265,7 @@ class InferJob(Worker):
         agreements: dict[str, list[Any]] = {}
         if self.agreement is not None:
             for box in self.loaded.boxes:
-                label = matching_label(box.label, findings.labels)
+                label = match_label(box.label, findings.labels)
                 if label is not None:
                     index = list(findings.labels).index(label)
                     agreements.setdefault(label, []).append(
@@ -277,16 +278,6 @@ class InferJob(Worker):
 
     def on_crash(self, exc: BaseException) -> None:
         self.events.inference_failed.emit(self.generation, display_name(self.loaded.path), reason_of(exc))
-
-
-def matching_label(box_label: str, labels: Sequence[str]) -> str | None:
-    """The model label a BBox_List label refers to ('Infiltrate' is 'Infiltration' there)."""
-    aliases = {"infiltrate": "infiltration"}
-    wanted = aliases.get(box_label.strip().lower(), box_label.strip().lower())
-    for label in labels:
-        if label.lower() == wanted:
-            return label
-    return None
 
 
 # -- the model ---------------------------------------------------------------------------------

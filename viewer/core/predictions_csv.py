@@ -1,0 +1,222 @@
+"""The predictions CSV (DESIGN.md): its columns, its rows, its writer and its reader.
+
+Written by ``cxr-viewer batch`` (``batch.py``), by the viewer's CSV export of a folder's findings
+and by the trainer (``predictions_val.csv``/``predictions_test.csv`` of a run); read by
+``cxr-train evaluate --predictions``. Columns, in order:
+
+* ``Image Index`` (the file name), ``path`` (relative, ``/``-separated), ``status`` (``ok`` or
+  ``error``), ``error`` (why, on an error row);
+* ``prob_<Label>`` (6 decimals) and ``flag_<Label>`` (``1``/``0``) for each label of the model,
+  in the card's order;
+* ``ood_score`` (6 decimals) and ``ood_flag`` (``1``/``0``), both empty when the model has no
+  out-of-distribution check;
+* ``patient_key`` and ``study_key``: pseudonymous numbers (1, 2, ... in the order first seen),
+  never an identifier from the file;
+* ``patient_id`` only when asked for (``include_patient_id``).
+
+An error row leaves every probability, flag and OOD cell empty. The reader also takes CSVs of
+other tools: an ``Image Index`` (or ``path``) column and one probability column per label,
+named ``prob_<Label>`` or just by the label, in any spelling ``labels.canonical_label`` knows.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import numpy as np
+
+from .errors import FileProblem
+from .labels import canonical_label
+
+PROB_PREFIX = "prob_"
+FLAG_PREFIX = "flag_"
+LEADING_COLUMNS: tuple[str, ...] = ("Image Index", "path", "status", "error")
+TRAILING_COLUMNS: tuple[str, ...] = ("ood_score", "ood_flag", "patient_key", "study_key")
+PATIENT_ID_COLUMN = "patient_id"
+
+
+class PredictionsCsvError(FileProblem):
+    """A predictions CSV cannot be read or lacks what one must have."""
+
+
+def csv_columns(labels: Sequence[str], include_patient_id: bool = False) -> list[str]:
+    """The header for a model with ``labels`` (in the card's output order)."""
+    columns = [*LEADING_COLUMNS, *(PROB_PREFIX + x for x in labels), *(FLAG_PREFIX + x for x in labels),
+               *TRAILING_COLUMNS]
+    return columns + ([PATIENT_ID_COLUMN] if include_patient_id else [])
+
+
+class KeyNumbers:
+    """Pseudonymous numbers 1, 2, 3, ... for identities (patients, studies), in the order first seen."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[Hashable, int] = {}
+
+    def __call__(self, identity: Hashable) -> int:
+        return self._numbers.setdefault(identity, len(self._numbers) + 1)
+
+
+def _key(value: int | None) -> str:
+    return "" if value is None else str(int(value))
+
+
+class PredictionsWriter:
+    """Writes the header, then one row per image, to an open text ``handle`` (``newline=""``)."""
+
+    def __init__(self, handle: IO[str], labels: Sequence[str], include_patient_id: bool = False) -> None:
+        self.labels = tuple(labels)
+        self.include_patient_id = include_patient_id
+        self.rows = 0
+        self._writer = csv.writer(handle)
+        self._writer.writerow(csv_columns(self.labels, include_patient_id))
+
+    def write_findings(self, name: str, path: str, findings: Any, *, patient_key: int | None = None,
+                       study_key: int | None = None, patient_id: str | None = None) -> None:
+        """An ``ok`` row from a ``findings.Findings`` (its flags as they are: re-flag it first with
+        ``at_thresholds`` for another operating point)."""
+        self.write_ok(name, path, findings.probabilities, findings.flags, ood_score=findings.ood_score,
+                      ood_flag=bool(findings.ood_flag), patient_key=patient_key, study_key=study_key,
+                      patient_id=patient_id)
+
+    def write_ok(self, name: str, path: str, probabilities: Any, flags: Any, *, ood_score: float | None = None,
+                 ood_flag: bool = False, patient_key: int | None = None, study_key: int | None = None,
+                 patient_id: str | None = None) -> None:
+        """An ``ok`` row. ``ood_score`` None or NaN: the model has no OOD check (both cells empty)."""
+        probs = np.asarray(probabilities, np.float64).reshape(-1)
+        marks = np.asarray(flags, bool).reshape(-1)
+        if probs.shape != (len(self.labels),) or marks.shape != probs.shape:
+            raise ValueError(f"expected {len(self.labels)} probabilities and flags, got {probs.size} and {marks.size}")
+        if ood_score is None or not math.isfinite(float(ood_score)):
+            ood = ["", ""]
+        else:
+            ood = [f"{float(ood_score):.6f}", "1" if ood_flag else "0"]
+        self._row(name, path, "ok", "", [f"{p:.6f}" for p in probs], ["1" if f else "0" for f in marks], ood,
+                  patient_key, study_key, patient_id)
+
+    def write_error(self, name: str, path: str, error: str, *, patient_key: int | None = None,
+                    study_key: int | None = None, patient_id: str | None = None) -> None:
+        """An ``error`` row: the reason, and empty probability, flag and OOD cells."""
+        empty = [""] * len(self.labels)
+        self._row(name, path, "error", error, empty, empty, ["", ""], patient_key, study_key, patient_id)
+
+    def _row(self, name: str, path: str, status: str, error: str, probs: list[str], flags: list[str],
+             ood: list[str], patient_key: int | None, study_key: int | None, patient_id: str | None) -> None:
+        row = [name, path, status, error, *probs, *flags, *ood, _key(patient_key), _key(study_key)]
+        if self.include_patient_id:
+            row.append(patient_id or "")
+        self._writer.writerow(row)
+        self.rows += 1
+
+
+class PredictionsFile:
+    """A predictions CSV written to ``<out>.partial`` and renamed to ``out`` once complete, so
+    that a half-written file never carries the final name.
+
+    Opening raises ``OSError``; ``with PredictionsFile(...) as writer`` gives the
+    ``PredictionsWriter``. The rename happens when the block ends without an exception; after
+    one, the ``.partial`` file is left for inspection and ``out`` is untouched.
+    """
+
+    def __init__(self, out: str | os.PathLike[str], labels: Sequence[str], include_patient_id: bool = False) -> None:
+        self.out = Path(os.fspath(out))
+        self.partial = self.out.with_name(self.out.name + ".partial")
+        self._handle = open(self.partial, "w", newline="", encoding="utf-8")
+        try:
+            self.writer = PredictionsWriter(self._handle, labels, include_patient_id)
+        except BaseException:
+            self._handle.close()
+            raise
+
+    def __enter__(self) -> PredictionsWriter:
+        return self.writer
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self._handle.close()
+        if exc_type is None:
+            os.replace(self.partial, self.out)
+
+
+# -- reading ------------------------------------------------------------------------------------
+@dataclass
+class PredictionsTable:
+    """The usable (``ok``) rows of a predictions CSV."""
+
+    names: list[str]  # the images' file names
+    scores: np.ndarray  # [N, L]
+    labels: list[str]  # NIH spelling, in column order
+    flags: np.ndarray | None  # [N, L] 0/1 from flag_<Label> columns, when every label has one
+    skipped: int  # rows whose status is not ok
+
+
+def read_predictions(path: str | os.PathLike[str]) -> PredictionsTable:
+    """Read a predictions CSV; ``PredictionsCsvError`` naming the file and what is missing.
+
+    Label columns are ``prob_<Label>`` when any exist, else columns named like the NIH labels.
+    ``flag_<Label>`` columns are read too. Rows whose ``status`` is not ``ok`` are counted, not read.
+    """
+    path = Path(os.fspath(path))
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+            columns = [c.strip() for c in (rows[0].keys() if rows else []) if c is not None]
+    except FileNotFoundError:
+        raise PredictionsCsvError(path, "predictions file not found") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise PredictionsCsvError(path, f"cannot be read as a CSV file ({exc})") from None
+    if not rows:
+        raise PredictionsCsvError(path, "has no rows of predictions")
+    prob_columns, labels = _label_columns(path, columns)
+    flag_of = {canonical_label(c[len(FLAG_PREFIX):]): c for c in columns if c.startswith(FLAG_PREFIX)}
+    flag_columns = [flag_of.get(x) for x in labels]
+    has_flags = all(c is not None for c in flag_columns)
+    names, scores, flags, skipped = [], [], [], 0
+    for line, row in enumerate(rows, start=2):
+        row = {(k or "").strip(): v for k, v in row.items()}
+        if (row.get("status") or "ok").strip() not in ("ok", ""):
+            skipped += 1
+            continue
+        name = (row.get("Image Index") or "").strip() or os.path.basename((row.get("path") or "").strip())
+        try:
+            values = [float(row[c]) for c in prob_columns]
+            if has_flags:
+                flags.append([int(float(row[c])) for c in flag_columns])  # type: ignore[index]
+        except (TypeError, ValueError):
+            raise PredictionsCsvError(path, f"line {line} has a prediction that is not a number") from None
+        scores.append(values)
+        names.append(name)
+    shape = (len(names), len(labels))
+    return PredictionsTable(names, np.asarray(scores, np.float64).reshape(shape), labels,
+                            np.asarray(flags, np.float64).reshape(shape) if has_flags else None, skipped)
+
+
+def _label_columns(path: Path, columns: list[str]) -> tuple[list[str], list[str]]:
+    """(probability columns, their NIH labels) of a header."""
+    prefixed = [c for c in columns if c.startswith(PROB_PREFIX)]
+    if prefixed:
+        unknown = [c[len(PROB_PREFIX):] for c in prefixed if canonical_label(c[len(PROB_PREFIX):]) is None]
+        if unknown:
+            raise PredictionsCsvError(path, f"columns for labels the NIH file does not have: {', '.join(unknown)}")
+        prob_columns = prefixed
+        labels = [canonical_label(c[len(PROB_PREFIX):]) for c in prefixed]
+    else:
+        prob_columns = [c for c in columns if canonical_label(c) is not None]
+        labels = [canonical_label(c) for c in prob_columns]
+    if not labels:
+        raise PredictionsCsvError(
+            path, "no prediction columns",
+            "expected an 'Image Index' column and one probability column per label, named prob_<Label> "
+            "as cxr-viewer batch writes them or just <Label>, e.g. prob_Effusion",
+        )
+    if len(set(labels)) != len(labels):
+        raise PredictionsCsvError(path, f"two columns give the same label ({', '.join(prob_columns)})")
+    if "Image Index" not in columns and "path" not in columns:
+        raise PredictionsCsvError(path, "needs an 'Image Index' column naming each image (the NIH file name)")
+    return prob_columns, [x for x in labels if x is not None]
