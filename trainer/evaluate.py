@@ -25,7 +25,8 @@ import numpy as np
 
 from viewer.core.findings import flags_at
 from viewer.core.nih import find_data_entry, read_data_entry
-from viewer.core.predictions_csv import KeyNumbers, PredictionsCsvError, PredictionsFile, read_predictions
+from viewer.core.predictions_csv import PredictionsCsvError, PredictionsFile, read_predictions
+from viewer.core.pseudonyms import KeyNumbers
 
 from .errors import TrainerError
 

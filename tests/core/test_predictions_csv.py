@@ -16,13 +16,13 @@ from viewer.core.findings import Findings, flags_at, read_only
 from viewer.core.inference import Predictor
 from viewer.core.labels import NIH_LABELS
 from viewer.core.predictions_csv import (
-    KeyNumbers,
     PredictionsCsvError,
     PredictionsFile,
     PredictionsWriter,
     csv_columns,
     read_predictions,
 )
+from viewer.core.pseudonyms import KeyNumbers
 
 LABELS = ("Effusion", "Pleural_Thickening", "Mass")
 

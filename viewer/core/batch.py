@@ -28,7 +28,7 @@ from typing import IO, Any, Protocol
 
 import numpy as np
 
-from .errors import CxrError, ImageLoadError, display_name
+from .errors import CxrError, ImageLoadError, display_name, one_line
 from .predictions_csv import PredictionsFile, PredictionsWriter
 from .resources import MissingResourceError, demo_model_path
 from .scan import DataFileProblem, ScanError, ScannedImage, SkippedFile, scan_folder
@@ -217,7 +217,7 @@ class _Pipeline:
             except MemoryError:
                 result = "not enough memory to decode this image"
             except Exception as exc:  # a bug or an exotic file: report it on the row, go on
-                result = f"unexpected error while reading ({type(exc).__name__}: {_first_line(exc)})"
+                result = f"unexpected error while reading ({type(exc).__name__}: {one_line(exc, 200, empty='')})"
         self.pending.append((item, result))
         if sum(isinstance(r, np.ndarray) for _, r in self.pending) >= self.batch_size:
             self._flush()
@@ -243,7 +243,7 @@ class _Pipeline:
                 try:
                     results.append(self.predictor.predict_prepared(image))
                 except Exception as exc:
-                    results.append(f"the model failed on this image ({type(exc).__name__}: {_first_line(exc)})")
+                    results.append(f"the model failed on this image ({type(exc).__name__}: {one_line(exc, 200, empty='')})")
             return results
 
     def _advance(self) -> None:
@@ -283,11 +283,6 @@ def _scrub(message: str, item: ScannedImage | None) -> str:
         if secret and len(secret) >= 3 and secret in message:
             message = message.replace(secret, IDENTIFIER_REMOVED)
     return message
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else "")[:200]
 
 
 # -- progress on a terminal -------------------------------------------------------------------

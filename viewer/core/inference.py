@@ -292,7 +292,3 @@ class Predictor:
         """Keys in the cache, least recently used first."""
         with self._cache_lock:
             return list(self._cache)
-
-    def clear_cache(self) -> None:
-        with self._cache_lock:
-            self._cache.clear()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -51,16 +51,6 @@ def csv_columns(labels: Sequence[str], include_patient_id: bool = False) -> list
     columns = [*LEADING_COLUMNS, *(PROB_PREFIX + x for x in labels), *(FLAG_PREFIX + x for x in labels),
                *TRAILING_COLUMNS]
     return columns + ([PATIENT_ID_COLUMN] if include_patient_id else [])
-
-
-class KeyNumbers:
-    """Pseudonymous numbers 1, 2, 3, ... for identities (patients, studies), in the order first seen."""
-
-    def __init__(self) -> None:
-        self._numbers: dict[Hashable, int] = {}
-
-    def __call__(self, identity: Hashable) -> int:
-        return self._numbers.setdefault(identity, len(self._numbers) + 1)
 
 
 def _key(value: int | None) -> str:

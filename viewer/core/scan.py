@@ -32,6 +32,7 @@ from .loader.dicom_header import missing_image_reason
 from .loader.headers import file_reader, raster_dimensions
 from .loader.sniff import HEAD_BYTES, claimed_format, is_dicom_candidate, sniff_format
 from .nih import DataEntryError, NihEntry, find_data_entry, read_data_entry
+from .pseudonyms import KeyNumbers
 from .walk import os_reason, walk_files
 
 
@@ -197,22 +198,12 @@ def _list_tree(root: Path, cancelled: Callable[[], bool]) -> list[Path | Skipped
 
 
 # -- reading headers --------------------------------------------------------------------------
-class _Keys:
-    """Pseudonymous numbers 1, 2, 3, ... for identities, in the order they are first seen."""
-
-    def __init__(self) -> None:
-        self._numbers: dict[Any, int] = {}
-
-    def __call__(self, identity: Any) -> int:
-        return self._numbers.setdefault(identity, len(self._numbers) + 1)
-
-
 class _HeaderReader:
     """Turns one file into a ``ScannedImage`` or ``SkippedFile``; keeps the scan's keys."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.patient_keys, self.study_keys, self.series_keys = _Keys(), _Keys(), _Keys()
+        self.patient_keys, self.study_keys, self.series_keys = KeyNumbers(), KeyNumbers(), KeyNumbers()
         self._entries_by_folder: dict[Path, dict[str, NihEntry] | None] = {}
         self._entries_by_csv: dict[Path, dict[str, NihEntry] | None] = {}
         self._problems: list[DataFileProblem] = []
