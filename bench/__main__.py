@@ -1,4 +1,4 @@
-"""``python -m bench`` (``./run bench``): every benchmark of issue 8 in one comparison table.
+"""``python -m bench`` (``./run bench``): every benchmark of docs/design.md in one comparison table.
 
     python -m bench [--quick] [--only decode,inference,...] [--model NAME.onnx] [--data DIR]
                     [--split SPLIT.csv] [--write docs/benchmarks.md] [--json FILE]

@@ -1,10 +1,10 @@
 """The PyInstaller bundle: size on disk and start-up to the first frame, against baselines run
-in the same loop (issue 7 targets: at most 350 MB on disk, at most 3 s to the first frame).
+in the same loop (the targets in docs/design.md: at most 350 MiB on disk, at most 3 s to the first frame).
 
 Rows, each a fresh process in a fresh HOME (so the demo study is assembled and the settings are
 new, as on a first start), interleaved round by round so machine noise hits them alike:
 
-* ``python -c "import PySide6.QtWidgets"`` from the venv: the brief's baseline;
+* ``python -c "import PySide6.QtWidgets"`` from the venv: the baseline;
 * a bare PySide6 window's first frame from the venv (QApplication, one QWidget, shown, painted);
 * the source install, ``cxr-viewer --demo --screenshot``: the same work, not frozen;
 * the bundle, ``--version``: the frozen interpreter and the card read, no Qt;

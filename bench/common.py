@@ -25,7 +25,7 @@ NO_SHARED = "skipped: no shared data"
 class Row:
     """One line of the table. ``ratio`` is ours / baseline unless the note says otherwise."""
 
-    item: str  # "1i", "2", ... as in issue 8
+    item: str  # "1i", "2", ...: the numbering of the targets in docs/design.md
     what: str
     ours: str = ""
     baseline: str = ""

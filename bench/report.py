@@ -84,7 +84,7 @@ def _cells(row: Row) -> list[str]:
 
 
 def render_table(rows: list[Row]) -> str:
-    """Markdown pipe table (readable in a terminal, pasteable into the README)."""
+    """Markdown pipe table (readable in a terminal, pasteable into docs/benchmarks.md)."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
     for row in rows:
         lines.append("| " + " | ".join(c.replace("|", "/") for c in _cells(row)) + " |")

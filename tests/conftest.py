@@ -40,7 +40,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def _no_network() -> Iterator[None]:
-    """Nothing leaves the machine (DESIGN.md): no test may open an internet socket or resolve a
+    """Nothing leaves the machine (docs/design.md): no test may open an internet socket or resolve a
     name. Unix sockets stay allowed (Qt, multiprocessing). pytest-socket's own teardown also
     lifts the block after each test; lifting it here too keeps this fixture self-contained."""
     import pytest_socket

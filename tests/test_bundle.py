@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.bundle]
 ROOT = Path(__file__).resolve().parents[1]
 APP = "cxr-viewer"
 EXE_NAME = APP + (".exe" if sys.platform == "win32" else "")
-MAX_BUNDLE_MIB = 350  # the target, on disk
+MAX_BUNDLE_MIB = 350  # the target in docs/design.md, on disk
 # A frozen app must not need these to find its own files.
 LEAKY_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "QT_PLUGIN_PATH",
                    "QT_QPA_PLATFORM_PLUGIN_PATH", "PYTHONSTARTUP")

@@ -1,13 +1,17 @@
 """The training loop: epochs, validation, weight averaging, early stopping, checkpoints, resume.
 
-A checkpoint (``last.pt``) carries the configuration, the labels, the model, the optimizer,
-the learning-rate schedule (and the reduce-on-plateau state), the weight average, the RNG
-state, the history and the best validation result, so ``--resume`` continues exactly where the
-run stopped: batches are drawn from generators seeded by (seed, epoch) and augmentation by
-(seed, epoch, image), so the continued run computes the same numbers as an uninterrupted one.
+After every epoch a checkpoint (``checkpoints/last.pt``) records the configuration, the labels,
+the model, the optimizer, the learning-rate schedule (and the reduce-on-plateau state), the
+weight average, the gradient scaler, the RNG state, the history and the best validation result;
+``checkpoints/best.pt`` holds the weights of the best epoch so far. ``--resume`` continues from
+the end of the last completed epoch (an epoch cut short is run again from its start), and the
+continued run computes the same numbers as an uninterrupted one: batches are drawn from
+generators seeded by (seed, epoch), augmentation by (seed, epoch, image) and mixup by (seed,
+epoch, batch, process).
 
-Each epoch appends its line to ``history.csv`` beside the checkpoints' folder; a progress bar
-(tqdm, on stderr) follows the batches when stderr is a terminal or ``--progress on``.
+After each epoch ``history.csv`` in the run folder is rewritten whole, one line per epoch, so a
+resumed run's file holds every epoch once; a progress bar (tqdm, on stderr) follows the batches
+when stderr is a terminal or ``--progress on``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Distributed training (issue 10, item 1): torchrun with gloo, 2 processes on this CPU machine.
+"""Distributed training: torchrun with gloo, 2 processes on this CPU machine.
 
 The claim tested: two processes compute what one process computes on the same data and seed,
 up to the order of float summation. Stated tolerance: weights within 1e-5 absolute (observed

@@ -1,5 +1,5 @@
-"""Issue 10 item 2-3 and issue 8 item 5 through the trainer: mixed precision (the fp16 scaler
-path runs on the CPU too when asked), worker defaults, ``--tensorboard`` and ``--int8``."""
+"""Trainer options: mixed precision (the fp16 scaler path runs on the CPU too when asked), worker
+defaults, ``--tensorboard``, and ``--int8`` (the int8 target of docs/design.md through the trainer)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The headless batch: every image under a folder -> one CSV row of findings (DESIGN.md).
+"""The headless batch: every image under a folder -> one CSV row of findings (docs/design.md).
 
 The columns and rows are the predictions CSV's (``predictions_csv``): file name, relative path,
 status and error, ``prob_<Label>`` and ``flag_<Label>`` (at the card's thresholds) for each label

@@ -32,7 +32,7 @@ class ImageLoadError(FileProblem):
 
 
 class ModelContractError(CxrError):
-    """A model file is missing, unreadable, or does not keep the model contract (DESIGN.md)."""
+    """A model file is missing, unreadable, or does not keep the model contract (docs/model-contract.md)."""
 
 
 class ModelCardError(ModelContractError):

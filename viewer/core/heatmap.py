@@ -10,13 +10,19 @@ the map's maximum falls inside the ground-truth box.
 
 Choices the paper leaves open, fixed here so viewer and trainer agree:
 
-* order: ``upsample`` (bilinear, exactly what the screen shows) -> ``normalize_to_uint8`` ->
-  threshold; a pixel is in a region when its value is ``>=`` the threshold;
+* order: ``upsample`` (bilinear, to the size of the image the box refers to) ->
+  ``normalize_to_uint8`` -> threshold; a pixel is in a region when its value is ``>=`` the
+  threshold;
 * regions are 8-connected;
 * coordinates are continuous pixel units with (0, 0) the image's top-left corner: a region
   covering pixel columns 3..5 is the box x=3, w=3. Ground-truth boxes from ``boxes.py`` use the
   same convention after scaling.
 * a flat map (no maximum, e.g. all zero after ReLU) has no regions and no pointing hit.
+
+The window's overlay (``viewer/ui/overlay.py``) draws the same normalised map, but upsampled to a
+display grid of at most 512 pixels, coloured with an alpha ramp that leaves the lower values
+transparent, and scaled onto the image by the painter: it shows where the map is high, not the
+thresholded regions compared here.
 """
 
 from __future__ import annotations
@@ -48,7 +54,8 @@ BoxLike = Box | Sequence[float]
 
 
 def upsample(heatmap: np.ndarray, height: int, width: int) -> np.ndarray:
-    """A map [h, w] resized bilinearly to [height, width] float32, as it is drawn on screen.
+    """A map [h, w] resized bilinearly to [height, width] float32 (the overlay's display grid, or
+    the image's own size for ``agreement``).
 
     OpenCV's INTER_LINEAR with half-pixel centres (the same as torch's ``align_corners=False``).
     """

@@ -1,8 +1,10 @@
-"""Opening a model pair (classifier + Grad-CAM sidecar) and checking the contract of DESIGN.md.
+"""Opening a model pair (classifier + Grad-CAM sidecar) and checking the model contract
+(docs/model-contract.md).
 
 This module owns every ONNX Runtime session of the viewer. ``ModelPair.open`` checks everything
-that can be checked before the first image (files, cards, pairing, input and output shapes)
-and explains any mismatch in a ``ModelContractError``; ``run`` then gives plain numpy arrays.
+that can be checked before the first image (files, cards, pairing, input and output shapes, a
+test run on a blank image) and explains any mismatch in a ``ModelContractError``; then
+``classify`` gives probabilities and features, and ``gradcam`` the heatmaps, as plain numpy arrays.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The predictions CSV (DESIGN.md): its columns, its rows, its writer and its reader.
+"""The predictions CSV (docs/design.md): its columns, its rows, its writer and its reader.
 
 Written by ``cxr-viewer batch`` (``batch.py``), by the viewer's CSV export of a folder's findings
 and by the trainer (``predictions_val.csv``/``predictions_test.csv`` of a run); read by

@@ -5,7 +5,7 @@ them in the three ways the viewer runs:
 
 - a PyInstaller bundle: ``viewer.spec`` copies ``resources/`` to ``sys._MEIPASS/resources``;
 - an installed wheel: packaged as ``viewer/resources`` (package data), when ``pyproject.toml``
-  maps the folder into the package (see the project report/README for the mapping);
+  maps the folder into the package (``package-dir`` in ``pyproject.toml``);
 - the source tree and the editable install the README uses: ``<repo>/resources``.
 
 Every caller resolves paths here, so one function decides, and a missing file raises an error
