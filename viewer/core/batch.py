@@ -42,7 +42,8 @@ class BatchSetupError(CxrError):
 
 
 class _Predictor(Protocol):  # what batch needs of inference.Predictor
-    labels: Any
+    @property
+    def labels(self) -> tuple[str, ...]: ...
 
     def prepare(self, source: Any) -> np.ndarray: ...
     def predict_batch(self, images: list[np.ndarray]) -> list[Any]: ...
@@ -168,14 +169,15 @@ class _Pipeline:
         self.predictor, self.writer, self.batch_size = predictor, writer, batch_size
         self.workers = decode_workers or min(2, os.cpu_count() or 1)
         self.summary, self.on_progress = summary, on_progress
-        self.done, self.total = 0, None
+        self.done = 0
+        self.total: int | None = None
         # Rows waiting for the next model call, in scan order: (item, prepared image or error).
         self.pending: list[tuple[ScannedImage | SkippedFile, np.ndarray | str]] = []
 
     def run(self, root: Path) -> None:
         # Enough decodes in flight that the pool keeps working while the model runs a batch.
         window = 2 * self.batch_size + self.workers
-        in_flight: deque[tuple[ScannedImage | SkippedFile, Future | None]] = deque()
+        in_flight: deque[tuple[ScannedImage | SkippedFile, Future[np.ndarray] | None]] = deque()
         with ThreadPoolExecutor(self.workers, thread_name_prefix="cxr-decode") as pool:
             for item in self._scan(root):
                 future = pool.submit(self.predictor.prepare, item.path) if isinstance(item, ScannedImage) else None
@@ -206,7 +208,7 @@ class _Pipeline:
         except ScanError as exc:  # the folder vanished between the check and the scan
             raise BatchSetupError(str(exc)) from None
 
-    def _collect(self, item: ScannedImage | SkippedFile, future: Future | None) -> None:
+    def _collect(self, item: ScannedImage | SkippedFile, future: Future[np.ndarray] | None) -> None:
         if future is None:
             result: np.ndarray | str = item.reason  # type: ignore[union-attr]  # a SkippedFile
         else:

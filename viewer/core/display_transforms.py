@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from pydicom.multival import MultiValue
-from pydicom.pixels import apply_modality_lut
+from pydicom.pixels.processing import apply_modality_lut
 
 from .radiograph import Radiograph, Window
 
@@ -40,12 +40,13 @@ def window_to_unit(values: np.ndarray, window: Window, *, invert: bool = False) 
         if width <= 0:
             raise ValueError("a SIGMOID window needs a width > 0")
         # y = 1 / (1 + exp(-4 (x - c) / w)); 1 - y is the same with the exponent's sign flipped.
-        out = np.subtract(values, np.float32(center), dtype=np.float32)
+        out: np.ndarray = np.subtract(values, np.float32(center), dtype=np.float32)
         out *= np.float32((4.0 if invert else -4.0) / width)
         with np.errstate(over="ignore"):  # exp overflow -> inf -> output 0, as it should
             np.exp(out, out=out)
         out += np.float32(1.0)
-        return np.reciprocal(out, out=out)
+        np.reciprocal(out, out=out)
+        return out
     if function == "LINEAR_EXACT":
         if width <= 0:
             raise ValueError("a LINEAR_EXACT window needs a width > 0")
@@ -55,7 +56,7 @@ def window_to_unit(values: np.ndarray, window: Window, *, invert: bool = False) 
             raise ValueError("a LINEAR window needs a width >= 1")
         low, span = center - 0.5 - (width - 1) / 2, width - 1
     if span == 0:  # LINEAR with width 1: a hard threshold
-        bright = np.greater(values, center - 0.5)
+        bright: np.ndarray = np.greater(values, center - 0.5)
         return (~bright if invert else bright).astype(np.float32)
     # (x - low) / span, subtracting first: exact for integer-valued pixels even far from zero.
     if invert:
@@ -63,7 +64,8 @@ def window_to_unit(values: np.ndarray, window: Window, *, invert: bool = False) 
     else:
         out = np.subtract(values, np.float32(low), dtype=np.float32)
     out *= np.float32(1.0 / span)
-    return np.clip(out, 0.0, 1.0, out=out)
+    np.clip(out, 0.0, 1.0, out=out)
+    return out
 
 
 def _sample(radiograph: Radiograph) -> np.ndarray:
@@ -148,7 +150,8 @@ def voi_lut_to_unit(values: np.ndarray, ds: Any, index: int = 0) -> np.ndarray:
     table = data.astype(np.float32) * np.float32(1.0 / top)
     index_values = np.rint(np.subtract(values, first, dtype=np.float32))
     np.clip(index_values, 0, len(table) - 1, out=index_values)
-    return table[index_values.astype(np.intp)]
+    grey: np.ndarray = table[index_values.astype(np.intp)]
+    return grey
 
 
 def _lut_entries(item: Any, ds: Any, entries: int) -> np.ndarray:
@@ -184,7 +187,7 @@ def modality_values(stored: np.ndarray, ds: Any) -> np.ndarray:
         slope, intercept = float(ds.RescaleSlope), float(ds.RescaleIntercept)
         if not (np.isfinite(slope) and np.isfinite(intercept)) or slope == 0:
             raise ValueError(f"rescale slope {slope} / intercept {intercept}")
-        pixels = np.multiply(stored, np.float32(slope), dtype=np.float32)
+        pixels: np.ndarray = np.multiply(stored, np.float32(slope), dtype=np.float32)
         pixels += np.float32(intercept)
         return pixels
     if stored.dtype.kind in "ui":

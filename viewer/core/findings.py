@@ -74,9 +74,9 @@ def flags_at(probabilities: Any, thresholds: Thresholds, labels: Sequence[str] |
 
 def read_only(array: Any) -> np.ndarray:
     """A contiguous read-only array: findings are shared between threads and caches."""
-    array = np.ascontiguousarray(array)
-    array.setflags(write=False)
-    return array
+    frozen: np.ndarray = np.ascontiguousarray(array)
+    frozen.setflags(write=False)
+    return frozen
 
 
 @dataclass(frozen=True)

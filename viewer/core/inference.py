@@ -64,7 +64,8 @@ def adjusted_thresholds(card: ModelCard, sensitivity: float) -> np.ndarray:
     base = card.threshold_values()
     if sensitivity == 0.0:
         return np.array([base[label] for label in card.labels], np.float32)
-    curves = card.thresholds.get("roc") if isinstance(card.thresholds.get("roc"), dict) else {}
+    roc = card.thresholds.get("roc")
+    curves: dict[str, Any] = roc if isinstance(roc, dict) else {}
     out = []
     for label in card.labels:
         curve = _roc_curve(curves.get(label))

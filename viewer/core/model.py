@@ -106,7 +106,8 @@ class ModelPair:
 
     @property
     def providers(self) -> list[str]:
-        return self._classifier.get_providers()
+        providers: list[str] = self._classifier.get_providers()
+        return providers
 
     def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``images`` [N,1,H,W] float32 in [0,1] -> (probabilities [N,L], features [N,C,h,w])."""
@@ -117,7 +118,7 @@ class ModelPair:
 
     def gradcam(self, features: np.ndarray) -> np.ndarray:
         """``features`` [N,C,h,w] -> Grad-CAM maps for every label at once, [N,L,h,w]."""
-        (heatmaps,) = self._sidecar.run([SIDECAR_OUTPUT], {SIDECAR_INPUT: features})
+        heatmaps: np.ndarray = self._sidecar.run([SIDECAR_OUTPUT], {SIDECAR_INPUT: features})[0]
         return heatmaps
 
 

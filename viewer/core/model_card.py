@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, TypeGuard
 
 from .errors import ModelCardError
 
@@ -106,7 +106,7 @@ class ModelCard:
             height=int(spec["height"]),
             width=int(spec["width"]),
             channels=int(spec.get("channels", 1)),
-            value_range=tuple(spec.get("value_range", (0.0, 1.0))),  # type: ignore[arg-type]
+            value_range=_value_range(spec.get("value_range", (0.0, 1.0))),
             **{k: spec[k] for k in ("windowing", "resize", "colour", "photometric") if k in spec},
         )
         return cls(
@@ -126,10 +126,17 @@ class ModelCard:
         )
 
 
+def _value_range(value: Any) -> tuple[float, float]:
+    """The card's ``input.value_range`` pair (validated before this is called)."""
+    low, high = value
+    return float(low), float(high)
+
+
 def load_schema() -> dict[str, Any]:
     """The committed JSON Schema of the card (``model_card.schema.json``)."""
     text = resources.files(__package__).joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-    return json.loads(text)
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 # -- validation -----------------------------------------------------------------------------
@@ -153,7 +160,8 @@ _OPTIONAL: dict[str, type | tuple[type, ...]] = {
 _TRAINING_REQUIRED = ("data", "epochs", "seed", "trainer_version", "git_commit", "date")
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
+    """A finite int or float, not a bool (JSON true is not 1)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 

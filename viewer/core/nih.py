@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,7 +120,7 @@ def _column_indices(path: Path, header: list[str]) -> dict[str, int]:
     return {name: names.index(name) for name in wanted if name in names}
 
 
-def _read_rows(path: Path, rows: csv.reader, columns: dict[str, int]) -> dict[str, NihEntry]:
+def _read_rows(path: Path, rows: Iterator[list[str]], columns: dict[str, int]) -> dict[str, NihEntry]:
     i_name, i_labels, i_patient = columns["Image Index"], columns["Finding Labels"], columns["Patient ID"]
     i_follow, i_age = columns.get("Follow-up #"), columns.get("Patient Age")
     i_sex, i_view = columns.get("Patient Gender"), columns.get("View Position")

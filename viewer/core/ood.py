@@ -173,7 +173,8 @@ def _score_features(features: np.ndarray, fitted: dict[str, Any]) -> np.ndarray:
     t_squared = (projected**2 / fitted["variances"]).sum(axis=1) / len(fitted["variances"])
     residual = centred - projected @ basis
     q = (residual**2).sum(axis=1) / fitted["residual_mean"]
-    return t_squared + q
+    score: np.ndarray = t_squared + q
+    return score
 
 
 def _rounded(value: Any) -> Any:

@@ -177,7 +177,7 @@ def read_predictions(path: str | os.PathLike[str]) -> PredictionsTable:
         try:
             values = [float(row[c]) for c in prob_columns]
             if has_flags:
-                flags.append([int(float(row[c])) for c in flag_columns])  # type: ignore[index]
+                flags.append([int(float(row[c])) for c in flag_columns if c is not None])
         except (TypeError, ValueError):
             raise PredictionsCsvError(path, f"line {line} has a prediction that is not a number") from None
         scores.append(values)

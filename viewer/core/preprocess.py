@@ -60,8 +60,10 @@ def _shifted_area_resize(pixels: np.ndarray, origin: float, negate: bool, height
     """
     def shifted(values: np.ndarray, out: np.ndarray) -> np.ndarray:
         if negate:
-            return np.subtract(np.float32(origin), values, out=out)
-        return np.subtract(values, np.float32(origin), out=out)
+            np.subtract(np.float32(origin), values, out=out)
+        else:
+            np.subtract(values, np.float32(origin), out=out)
+        return out
 
     rows, cols = pixels.shape
     shrinking = rows >= height and cols >= width
@@ -75,7 +77,7 @@ def _shifted_area_resize(pixels: np.ndarray, origin: float, negate: bool, height
         for a, b, i, j in by_rows:
             band = shifted(pixels[a:b], buffer[: b - a])
             out[i:j] = cv2.resize(band, (width, j - i), interpolation=cv2.INTER_AREA)
-    else:
+    elif by_cols:
         buffer = np.empty((rows, max(b - a for a, b, _, _ in by_cols)), np.float32)
         for a, b, i, j in by_cols:
             band = shifted(pixels[:, a:b], buffer[:, : b - a])
@@ -101,7 +103,8 @@ def preprocess(
         raise ImageLoadError(radiograph.path, f"cannot be windowed ({exc})") from None
     # area/linear interpolation of float32 values in [0, 1] may round a hair past 1 (fuzzing
     # found 1.0000001): the model is promised [0, 1]
-    return np.clip(resize_to_input(grey, height, width), 0.0, 1.0)
+    prepared: np.ndarray = np.clip(resize_to_input(grey, height, width), 0.0, 1.0)
+    return prepared
 
 
 def _resize_then_window(

@@ -313,11 +313,11 @@ class _HeaderReader:
         number = entry.patient_id if entry else int(match.group(1))
         follow_up = entry.follow_up if entry else int(match.group(2))
         patient = ("nih", number)
-        study = (patient, follow_up)
+        visit = (patient, follow_up)
         return ScannedImage(
             path=path, relative_path=relative, format=kind,
-            patient_key=self.patient_keys(patient), study_key=self.study_keys(study),
-            series_key=self.series_keys((study, None)),
+            patient_key=self.patient_keys(patient), study_key=self.study_keys(visit),
+            series_key=self.series_keys((visit, None)),
             patient_label=f"NIH patient {number}", patient_id=str(number),
             study_label=f"Follow-up {follow_up}", follow_up=follow_up,
             view_position=entry.view if entry else None,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-from pydicom.pixels import apply_color_lut
+from pydicom.pixels.processing import apply_color_lut
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from ..display_transforms import modality_values

@@ -151,7 +151,7 @@ def pixel_spacing(ds: pydicom.Dataset) -> tuple[tuple[float, float] | None, str 
     """Row/column spacing in mm; None when missing, zero or nonsense (RG1's is [0, 0])."""
     for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
         try:
-            row, col = (float(v) for v in ds.get(keyword))  # type: ignore[union-attr]
+            row, col = (float(v) for v in ds.get(keyword))
         except Exception:
             continue
         if 0 < row < 100 and 0 < col < 100:

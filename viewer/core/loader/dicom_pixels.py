@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pydicom
 from pydicom.encaps import generate_frames
-from pydicom.pixels import pixel_array as decode_dicom_pixels
+from pydicom.pixels.utils import pixel_array as decode_dicom_pixels
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pydicom.uid import JPEG2000, JPEG2000Lossless
 
@@ -70,7 +70,7 @@ def read_native_frame(
     dtype = np.dtype(("<i" if g["signed"] else "<u") + str(itemsize))
     arr = np.empty((rows, cols), dtype=dtype)
     fh.seek(element["offset"])
-    got = fh.readinto(memoryview(arr).cast("B"))
+    got = fh.readinto(arr.data.cast("B"))
     if got != frame_bytes:
         raise ImageLoadError(
             path,

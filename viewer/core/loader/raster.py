@@ -20,7 +20,7 @@ def load_raster(path: Path, kind: str) -> Radiograph:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise ImageLoadError(path, f"cannot be read ({exc.strerror or exc})") from None
-    size = raster_dimensions(bytes_reader(memoryview(data)), kind)
+    size = raster_dimensions(bytes_reader(data.data), kind)
     if size is None:
         raise ImageLoadError(
             path, f"is a damaged {kind.upper()} file: its header gives no image size", "re-export or re-download it"
