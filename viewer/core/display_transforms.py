@@ -18,7 +18,7 @@ import numpy as np
 from pydicom.multival import MultiValue
 from pydicom.pixels.processing import apply_modality_lut
 
-from .radiograph import Radiograph, Window
+from .radiograph import Radiograph, Window, WindowFunction
 
 AUTO_PERCENTILES = (0.5, 99.5)
 
@@ -35,8 +35,8 @@ def window_to_unit(values: np.ndarray, window: Window, *, invert: bool = False) 
     center, width = float(window.center), float(window.width)
     if not (np.isfinite(center) and np.isfinite(width)):
         raise ValueError(f"window center {center} / width {width} are not finite")
-    function = (window.function or "LINEAR").upper()
-    if function == "SIGMOID":
+    function = window.function
+    if function == WindowFunction.SIGMOID:
         if width <= 0:
             raise ValueError("a SIGMOID window needs a width > 0")
         # y = 1 / (1 + exp(-4 (x - c) / w)); 1 - y is the same with the exponent's sign flipped.
@@ -47,7 +47,7 @@ def window_to_unit(values: np.ndarray, window: Window, *, invert: bool = False) 
         out += np.float32(1.0)
         np.reciprocal(out, out=out)
         return out
-    if function == "LINEAR_EXACT":
+    if function == WindowFunction.LINEAR_EXACT:
         if width <= 0:
             raise ValueError("a LINEAR_EXACT window needs a width > 0")
         low, span = center - width / 2, width
@@ -92,8 +92,8 @@ def auto_window(radiograph: Radiograph) -> Window:
     if not high > low:
         low, high = float(values.min()), float(values.max())
     if not high > low:
-        return Window(center=low, width=1.0, name="Auto (constant image)", function="LINEAR_EXACT")
-    return Window(center=(low + high) / 2, width=high - low, name="Auto", function="LINEAR_EXACT")
+        return Window(center=low, width=1.0, name="Auto (constant image)", function=WindowFunction.LINEAR_EXACT)
+    return Window(center=(low + high) / 2, width=high - low, name="Auto", function=WindowFunction.LINEAR_EXACT)
 
 
 def default_window(radiograph: Radiograph) -> Window:
@@ -109,11 +109,11 @@ def default_window(radiograph: Radiograph) -> Window:
     if radiograph.is_dicom:
         return auto_window(radiograph)
     if radiograph.bits_stored == 8:
-        return Window(center=127.5, width=255.0, name="Full range", function="LINEAR_EXACT")
+        return Window(center=127.5, width=255.0, name="Full range", function=WindowFunction.LINEAR_EXACT)
     low, high = float(radiograph.pixels.min()), float(radiograph.pixels.max())
     if not high > low:  # constant image: one mid grey
-        return Window(center=low, width=1.0, name="Used range (constant image)", function="LINEAR_EXACT")
-    return Window(center=(low + high) / 2, width=high - low, name="Used range", function="LINEAR_EXACT")
+        return Window(center=low, width=1.0, name="Used range (constant image)", function=WindowFunction.LINEAR_EXACT)
+    return Window(center=(low + high) / 2, width=high - low, name="Used range", function=WindowFunction.LINEAR_EXACT)
 
 
 def to_unit_grey(

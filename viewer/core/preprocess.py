@@ -18,7 +18,7 @@ import numpy as np
 from .display_transforms import default_window, to_unit_grey
 from .errors import ImageLoadError
 from .loader import load_radiograph
-from .radiograph import Radiograph, Window
+from .radiograph import Radiograph, Window, WindowFunction
 
 
 def resize_to_input(grey: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -124,10 +124,10 @@ def _resize_then_window(
     if window is None and radiograph.has_voi_lut and radiograph.header is not None:
         return None
     window = window or default_window(radiograph)
-    function = (window.function or "LINEAR").upper()
-    if function == "SIGMOID":
+    function = window.function
+    if function == WindowFunction.SIGMOID:
         return None
-    if function == "LINEAR_EXACT":
+    if function == WindowFunction.LINEAR_EXACT:
         low, span = window.center - window.width / 2, float(window.width)
     else:
         low, span = window.center - 0.5 - (window.width - 1) / 2, window.width - 1.0

@@ -3,20 +3,59 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 
+class SourceFormat(StrEnum):
+    """The file formats the loader reads (equal to their lower-case names as strings)."""
+
+    DICOM = "dicom"
+    PNG = "png"
+    JPEG = "jpeg"
+    TIFF = "tiff"
+    BMP = "bmp"
+
+
+class Photometric(StrEnum):
+    """Which grey is dense: MONOCHROME1 shows low values white, MONOCHROME2 high values."""
+
+    MONOCHROME1 = "MONOCHROME1"
+    MONOCHROME2 = "MONOCHROME2"
+
+
+class WindowFunction(StrEnum):
+    """The VOI LUT functions of DICOM PS3.3 C.11.2.1.2/3."""
+
+    LINEAR = "LINEAR"
+    LINEAR_EXACT = "LINEAR_EXACT"
+    SIGMOID = "SIGMOID"
+
+    @classmethod
+    def parse(cls, text: str | None) -> WindowFunction:
+        """The function a header or caller names; unknown names are LINEAR, the standard's default."""
+        try:
+            return cls((text or "LINEAR").strip().upper())
+        except ValueError:
+            return cls.LINEAR
+
+
 @dataclass(frozen=True)
 class Window:
-    """A VOI window in modality units (DICOM PS3.3 C.11.2.1.2)."""
+    """A VOI window in modality units (DICOM PS3.3 C.11.2.1.2). ``function`` may be given as
+    text; it is kept as a ``WindowFunction`` (an unknown name as LINEAR)."""
 
     center: float
     width: float
     name: str = ""
-    function: str = "LINEAR"  # LINEAR, LINEAR_EXACT or SIGMOID
+    function: WindowFunction = WindowFunction.LINEAR
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.function, WindowFunction):
+            object.__setattr__(self, "function", WindowFunction.parse(self.function))
 
     @property
     def low(self) -> float:
@@ -41,8 +80,8 @@ class Radiograph:
 
     path: Path
     pixels: np.ndarray
-    source_format: str  # "dicom" or the raster format: "png", "jpeg", "tiff", ...
-    photometric: str  # "MONOCHROME1" (white = low values) or "MONOCHROME2"
+    source_format: SourceFormat
+    photometric: Photometric
     bits_stored: int
     pixel_spacing: tuple[float, float] | None = None  # mm per pixel (row, column); None = unknown
     spacing_source: str | None = None  # which DICOM attribute gave the spacing
@@ -65,9 +104,9 @@ class Radiograph:
 
     @property
     def is_dicom(self) -> bool:
-        return self.source_format == "dicom"
+        return self.source_format == SourceFormat.DICOM
 
     @property
     def inverted(self) -> bool:
         """True when low values are white (MONOCHROME1): the display flips them."""
-        return self.photometric == "MONOCHROME1"
+        return self.photometric == Photometric.MONOCHROME1

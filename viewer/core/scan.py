@@ -33,6 +33,7 @@ from .loader.headers import file_reader, raster_dimensions
 from .loader.sniff import HEAD_BYTES, claimed_format, is_dicom_candidate, sniff_format
 from .nih import DataEntryError, NihEntry, find_data_entry, read_data_entry
 from .pseudonyms import KeyNumbers
+from .radiograph import SourceFormat
 from .walk import os_reason, walk_files
 
 
@@ -67,7 +68,7 @@ class ScannedImage:
 
     path: Path
     relative_path: Path
-    format: str  # "dicom", "png", "jpeg", "tiff" or "bmp"
+    format: SourceFormat
     patient_key: int
     study_key: int
     series_key: int
@@ -111,7 +112,7 @@ class SkippedFile:
     path: Path
     relative_path: Path
     reason: str
-    claimed_format: str | None = None
+    claimed_format: SourceFormat | None = None
     folder: bool = False
 
     @property
@@ -221,14 +222,14 @@ class _HeaderReader:
                 if not head:
                     return _skip(path, self.root, "empty file (0 bytes)", claimed)
                 kind = sniff_format(path, head)
-                if kind is not None and kind != "dicom":
+                if kind is not None and kind != SourceFormat.DICOM:
                     return self._raster(path, kind, raster_dimensions(file_reader(handle), kind))
         except PermissionError:
             return _skip(path, self.root, "cannot be read: permission denied", claimed)
         except OSError as exc:
             return _skip(path, self.root, f"cannot be read ({os_reason(exc)})", claimed)
         if is_dicom_candidate(path, head, kind):
-            return self._dicom(path, preamble=kind == "dicom", claimed=claimed or (kind and "dicom"))
+            return self._dicom(path, preamble=kind == SourceFormat.DICOM, claimed=claimed or kind)
         if claimed is not None:
             return _skip(path, self.root, f"named {path.suffix} but its content is not a "
                          f"{path.suffix[1:].upper()} image", claimed)
@@ -237,14 +238,14 @@ class _HeaderReader:
         return _skip(path, self.root, f"not an image ({what})")
 
     # DICOM ------------------------------------------------------------------------------------
-    def _dicom(self, path: Path, preamble: bool, claimed: str | None) -> ScanItem:
+    def _dicom(self, path: Path, preamble: bool, claimed: SourceFormat | None) -> ScanItem:
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_HEADER_TAGS,
                                  force=not preamble)
         except InvalidDicomError:
             return _skip(path, self.root, "not a DICOM file", claimed)
         except Exception as exc:  # pydicom raises many types on damaged headers
-            return _skip(path, self.root, f"damaged DICOM header ({one_line(exc, 200)})", claimed or "dicom")
+            return _skip(path, self.root, f"damaged DICOM header ({one_line(exc, 200)})", claimed or SourceFormat.DICOM)
         sop_class = str(ds.get("SOPClassUID", "") or getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID", ""))
         if sop_class == _DICOMDIR_SOP_CLASS:
             return _skip(path, self.root, "DICOMDIR (an index of the export, not an image)")
@@ -252,7 +253,7 @@ class _HeaderReader:
         if rows is None or columns is None:
             if not preamble and not sop_class:  # force=True reads almost anything: not DICOM
                 return _skip(path, self.root, "not a DICOM file", claimed)
-            return _skip(path, self.root, missing_image_reason(ds), "dicom")
+            return _skip(path, self.root, missing_image_reason(ds), SourceFormat.DICOM)
 
         patient_id = _text(ds.get("PatientID"))
         patient_name = _text(ds.get("PatientName"))
@@ -271,7 +272,7 @@ class _HeaderReader:
         return ScannedImage(
             path=path,
             relative_path=_relative(path, self.root),
-            format="dicom",
+            format=SourceFormat.DICOM,
             patient_key=self.patient_keys(patient),
             study_key=self.study_keys(study),
             series_key=self.series_keys(series),
@@ -291,7 +292,7 @@ class _HeaderReader:
         )
 
     # PNG / JPEG / ... -------------------------------------------------------------------------
-    def _raster(self, path: Path, kind: str, size: tuple[int, int] | None) -> ScannedImage:
+    def _raster(self, path: Path, kind: SourceFormat, size: tuple[int, int] | None) -> ScannedImage:
         columns, rows = size if size else (None, None)
         match = _NIH_NAME.match(path.name)
         relative = _relative(path, self.root)
@@ -446,7 +447,7 @@ class _Progress:
             self.callback(done, total)
 
 
-def _skip(path: Path, root: Path, reason: str, claimed: str | None = None) -> SkippedFile:
+def _skip(path: Path, root: Path, reason: str, claimed: SourceFormat | None = None) -> SkippedFile:
     return SkippedFile(path, _relative(path, root), reason, claimed)
 
 

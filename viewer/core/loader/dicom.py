@@ -16,7 +16,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from ..display_transforms import modality_values
 from ..errors import ImageLoadError, one_line
-from ..radiograph import Radiograph
+from ..radiograph import Photometric, Radiograph, SourceFormat
 from .colour import colour_to_grey
 from .dicom_header import (
     geometry,
@@ -80,8 +80,8 @@ def load_dicom(path: Path) -> Radiograph:
     return Radiograph(
         path=path,
         pixels=pixels,
-        source_format="dicom",
-        photometric="MONOCHROME1" if photometric == "MONOCHROME1" else "MONOCHROME2",
+        source_format=SourceFormat.DICOM,
+        photometric=Photometric.MONOCHROME1 if photometric == "MONOCHROME1" else Photometric.MONOCHROME2,
         bits_stored=shape["bits_stored"],
         pixel_spacing=spacing,
         spacing_source=spacing_source,

@@ -19,7 +19,7 @@ from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, Implic
 
 from ..display_transforms import voi_lut_to_unit
 from ..errors import ImageLoadError, one_line
-from ..radiograph import Window
+from ..radiograph import Window, WindowFunction
 from .guards import refuse_size
 
 _DEFER = 2 * 1024 * 1024  # header values this large (private blobs, overlays) are read only if used
@@ -177,15 +177,15 @@ def header_windows(ds: pydicom.Dataset, notes: list[str]) -> list[Window]:
     try:
         centers, widths = ds.get("WindowCenter"), ds.get("WindowWidth")
         explanations = _as_list(ds.get("WindowCenterWidthExplanation", []))
-        function = text_value(ds, "VOILUTFunction", "LINEAR").upper()
+        named = text_value(ds, "VOILUTFunction", "LINEAR").upper()
     except Exception:
         notes.append("the header's window values are unreadable and were ignored")
         return []
     if centers is None or widths is None:
         return []
-    if function not in ("LINEAR", "LINEAR_EXACT", "SIGMOID"):
-        notes.append(f"unknown VOI LUT function {function!r} in the header: treated as LINEAR")
-        function = "LINEAR"
+    function = WindowFunction.parse(named)
+    if function != named:
+        notes.append(f"unknown VOI LUT function {named!r} in the header: treated as LINEAR")
     windows = []
     for i, (center, width) in enumerate(zip(_as_list(centers), _as_list(widths))):
         try:
@@ -193,7 +193,7 @@ def header_windows(ds: pydicom.Dataset, notes: list[str]) -> list[Window]:
         except (TypeError, ValueError):
             notes.append(f"header window {i + 1} is not a number and was ignored")
             continue
-        valid = width_f >= 1.0 if function == "LINEAR" else width_f > 0.0  # C.11.2.1.2/3
+        valid = width_f >= 1.0 if function == WindowFunction.LINEAR else width_f > 0.0  # C.11.2.1.2/3
         if not (np.isfinite(center_f) and np.isfinite(width_f) and valid):
             notes.append(f"header window {i + 1} (width {width}) is not a valid {function} window and was ignored")
             continue

@@ -8,13 +8,13 @@ import cv2
 import numpy as np
 
 from ..errors import ImageLoadError, one_line
-from ..radiograph import Radiograph
+from ..radiograph import Photometric, Radiograph, SourceFormat
 from .colour import colour_to_grey
 from .guards import refuse_size
 from .headers import bytes_reader, raster_dimensions
 
 
-def load_raster(path: Path, kind: str) -> Radiograph:
+def load_raster(path: Path, kind: SourceFormat) -> Radiograph:
     """The image in the ``kind`` file at ``path`` ("png", "jpeg", "tiff", "bmp"), as grey."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
@@ -62,7 +62,7 @@ def load_raster(path: Path, kind: str) -> Radiograph:
         path=path,
         pixels=image,
         source_format=kind,
-        photometric="MONOCHROME2",
+        photometric=Photometric.MONOCHROME2,
         bits_stored=bits,
         notes=notes,
     )
