@@ -34,3 +34,22 @@ def test_quick_bench_prints_its_table(tmp_path: Path) -> None:
     measured = [row for row in rows if not row["note"].startswith("skipped")]
     assert all(row["ours"] and row["ratio"] is not None for row in measured)
     assert "| 1ii-a |" in done.stdout and "Machine:" in done.stdout
+
+
+def test_compare_reads_each_figure_and_which_way_is_better() -> None:
+    from bench.compare import change, parse_figure
+
+    assert parse_figure("11.3 ms plain") == parse_figure("11.3 ms")
+    time, rate, auroc, memory = (parse_figure(t) for t in ("11.3 ms", "590/s in the window", "0.6484",
+                                                           "peak 404 MiB, now 333 MiB"))
+    assert time is not None and not time.higher_is_better and time.value == 11.3
+    assert rate is not None and rate.higher_is_better and rate.value == 590
+    assert auroc is not None and auroc.higher_is_better
+    assert memory is not None and memory.value == 404 and not memory.higher_is_better
+    assert parse_figure("") is None and parse_figure("n/a") is None
+    slower = parse_figure("12.43 ms")
+    fewer = parse_figure("531/s")
+    assert slower is not None and fewer is not None
+    assert abs(change(time, slower) - 0.1) < 1e-9  # 10% slower
+    assert abs(change(rate, fewer) - 0.1) < 1e-9  # 10% fewer per second
+    assert change(slower, time) < 0 and change(fewer, rate) < 0  # the other way is better
