@@ -12,11 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.factories import make_model_pair
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_quick_bench_prints_its_table(tmp_path: Path) -> None:
     model = make_model_pair(tmp_path / "model", size=64)
     rows_json = tmp_path / "rows.json"

@@ -124,6 +124,7 @@ def test_batch_writes_a_row_for_every_file_and_goes_on(corpus: tuple[Path, list[
     assert not wrong, "\n".join(wrong)
 
 
+@pytest.mark.slow
 def test_a_folder_of_10000_empty_files(tmp_path: Path, tiny_model: Path) -> None:
     root = empty_files(tmp_path / "exported", 10_000)
     before = Snapshot.of(root)

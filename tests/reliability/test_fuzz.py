@@ -47,6 +47,7 @@ def _fuzz_once(worker: LoaderWorker, crashes: Path, case: tuple[str, bytes]) -> 
         FAILURES.append(f"{outcome.kind}: {outcome.detail} (input kept as {kept})")
 
 
+@pytest.mark.slow
 def test_thousands_of_mutated_files_load_or_raise_our_own_error(worker: LoaderWorker,
                                                                  tmp_path_factory: pytest.TempPathFactory) -> None:
     crashes = tmp_path_factory.mktemp("fuzz-failures")

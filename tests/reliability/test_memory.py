@@ -80,6 +80,7 @@ def test_predictor_and_loader_over_500_images(tmp_path: Path, images: list[Path]
     assert growth(samples) < margin, {n: f"{v / MIB:.1f} MiB" for n, v in samples.items()}
 
 
+@pytest.mark.slow
 def test_the_viewer_over_500_images(qtbot, make_window, tiny_model: Path, images: list[Path]) -> None:  # noqa: ANN001
     window = make_window(tiny_model)
     qtbot.waitUntil(lambda: window.models.predictor is not None, timeout=WAIT_MS)

@@ -125,6 +125,7 @@ def test_viewer_batch_makes_no_connection(tmp_path: Path, folder: Path) -> None:
     assert calls == [], calls
 
 
+@pytest.mark.slow
 def test_trainer_train_and_export_then_viewer_batch_make_no_connection(tmp_path: Path, folder: Path) -> None:
     from tests.trainer.synthetic import make_dataset
 

@@ -24,7 +24,7 @@ from tests.reliability.corpus import TEXT
 from tests.trainer.synthetic import make_dataset
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]  # real cxr-train runs
 TINY = ["--arch", "tiny", "--size", "64", "--batch-size", "8", "--bootstrap", "20", "--threads", "1",
         "--log-every", "0", "--ood-sample", "100", "--gallery", "0", "--no-export"]
 PAUSE_HOOK = "CXR_TRAIN_TEST_PAUSE_CHECKPOINT"
