@@ -11,7 +11,8 @@ import pytest
 
 from viewer.core import demo
 from viewer.core.demo import DemoUnavailableError, demo_source_files, demo_study_dir, user_cache_dir
-from viewer.core.scan import ScannedImage, group_images, scan_folder
+from viewer.core.patient_tree import group_images
+from viewer.core.scan import ScannedImage, scan_folder
 
 REPO = Path(__file__).resolve().parents[2]
 

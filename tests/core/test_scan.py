@@ -23,14 +23,8 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from tests.conftest import shared_path
 from viewer.core import scan as scan_module
-from viewer.core.scan import (
-    PatientTree,
-    ScanError,
-    ScannedImage,
-    SkippedFile,
-    group_images,
-    scan_folder,
-)
+from viewer.core.patient_tree import PatientTree, group_images
+from viewer.core.scan import ScanError, ScannedImage, SkippedFile, scan_folder
 
 SECRET_ID = "PID-SECRET-4711"
 SECRET_NAME = "Doe^Janet"

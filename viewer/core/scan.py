@@ -11,7 +11,7 @@ are stable within one scan. Identifying header values (PatientID, PatientName) o
 ``patient_label``/``patient_id``, which are for the UI browser (and ``--include-patient-id``);
 they are left out of ``repr`` so that logging a scanned image cannot leak them.
 
-``PatientTree`` / ``group_images`` arrange scanned images as patients -> studies -> series.
+``patient_tree`` arranges the scanned images as patients -> studies -> series.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -343,91 +343,6 @@ class _HeaderReader:
             entries = self._entries_by_csv[csv_path]
         self._entries_by_folder[folder] = entries
         return entries
-
-
-# -- grouping ---------------------------------------------------------------------------------
-@dataclass
-class SeriesGroup:
-    """The images of one series, in instance-number order (then by name)."""
-
-    key: int
-    number: int | None
-    description: str
-    modality: str | None
-    images: list[ScannedImage] = field(default_factory=list)
-
-
-@dataclass
-class StudyGroup:
-    """One study (DICOM) or follow-up visit (NIH) of a patient."""
-
-    key: int
-    label: str = field(repr=False)
-    series: list[SeriesGroup] = field(default_factory=list)
-
-    @property
-    def images(self) -> list[ScannedImage]:
-        return [image for s in self.series for image in s.images]
-
-
-@dataclass
-class PatientGroup:
-    """One patient; ``label`` may be identifying (UI only, left out of ``repr``)."""
-
-    key: int
-    label: str = field(repr=False)
-    studies: list[StudyGroup] = field(default_factory=list)
-
-    @property
-    def images(self) -> list[ScannedImage]:
-        return [image for s in self.studies for image in s.images]
-
-
-class PatientTree:
-    """Patients -> studies -> series -> images, built one image at a time as a scan streams.
-
-    ``add`` keeps every level sorted, so a browser can rebuild from ``patients`` at any moment.
-    """
-
-    def __init__(self) -> None:
-        self.patients: list[PatientGroup] = []
-        self._patients: dict[int, PatientGroup] = {}
-        self._studies: dict[int, StudyGroup] = {}
-        self._series: dict[int, SeriesGroup] = {}
-
-    def add(self, image: ScannedImage) -> tuple[PatientGroup, StudyGroup, SeriesGroup]:
-        """Place ``image`` in its patient, study and series (created when new)."""
-        patient = self._patients.get(image.patient_key)
-        if patient is None:
-            patient = self._patients[image.patient_key] = PatientGroup(image.patient_key, image.patient_label)
-            self.patients.append(patient)  # keys grow in scan order: the list stays sorted
-        study = self._studies.get(image.study_key)
-        if study is None:
-            study = self._studies[image.study_key] = StudyGroup(image.study_key, image.study_label)
-            patient.studies.append(study)
-            patient.studies.sort(key=lambda s: (s.label, s.key))
-        series = self._series.get(image.series_key)
-        if series is None:
-            series = SeriesGroup(image.series_key, image.series_number, image.series_description, image.modality)
-            self._series[image.series_key] = series
-            study.series.append(series)
-            study.series.sort(key=lambda s: (s.number is None, s.number or 0, s.key))
-        series.images.append(image)
-        series.images.sort(key=_image_order)
-        return patient, study, series
-
-
-def group_images(images: Iterable[ScanItem]) -> list[PatientGroup]:
-    """Patients -> studies -> series -> images for the images of a scan (skipped files ignored)."""
-    tree = PatientTree()
-    for image in images:
-        if isinstance(image, ScannedImage):
-            tree.add(image)
-    return tree.patients
-
-
-def _image_order(image: ScannedImage) -> tuple[bool, int, str]:
-    return (image.instance_number is None, image.instance_number or 0, image.relative_path.as_posix())
 
 
 # -- small helpers ----------------------------------------------------------------------------
