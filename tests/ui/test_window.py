@@ -196,7 +196,7 @@ def test_operating_point_moves_thresholds_and_flags_follow(qtbot, make_window, t
         rows = _by_label(window)
         assert np.allclose([r.threshold for r in rows], expected, atol=1e-6)
         assert [r.flagged for r in rows] == list(flags_at(f.probabilities, expected))
-        np.testing.assert_array_equal(window.image.flags, flags_at(f.probabilities, expected))
+        np.testing.assert_array_equal(window.image.state.flags, flags_at(f.probabilities, expected))
         counts.append(sum(r.flagged for r in rows))
     assert counts == sorted(counts) and counts[0] < counts[-1]  # more sensitive, more flags
 

@@ -101,3 +101,10 @@ def test_an_out_of_distribution_image_gets_the_banner_and_its_notes() -> None:
     assert state.notes == ("converted from RGB",)
     state.show(findings([0.1, 0.2, 0.3]), card=None)
     assert state.ood_warning() is None and state.notes == ()
+
+
+def test_without_a_model_the_panel_says_why_and_how_to_get_one() -> None:
+    from viewer.viewmodel.image_findings import no_model_message
+
+    assert "sidecar missing" in no_model_message("sidecar missing")
+    assert "No model was given." in no_model_message("") and "--model NAME.onnx" in no_model_message("")

@@ -8,7 +8,6 @@ Patient labels may be identifying: they are shown here and nowhere else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import (
@@ -36,7 +35,14 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.scan import ScannedImage
-
+from viewer.viewmodel.browser_summary import (
+    UNANALYSED,
+    ImageSummary,
+    Tone,
+    group_score,
+    summary_line,
+    triage_before,
+)
 
 KIND_ROLE = Qt.ItemDataRole.UserRole + 10
 IMAGE_ROLE = Qt.ItemDataRole.UserRole + 11
@@ -48,26 +54,15 @@ SUMMARY_ROLE = Qt.ItemDataRole.UserRole + 16  # the image's ImageSummary, once a
 
 SORT_FOLDER = "Folder order"
 SORT_TRIAGE = "Highest flagged probability"
-UNANALYSED = -1.0
 ICON_SIZE = 48
-
-
-@dataclass(frozen=True)
-class ImageSummary:
-    """The browser's view of an image's findings: top flagged label and its probability."""
-
-    flagged: tuple[tuple[str, float], ...]  # (label, probability), highest first
-    top_probability: float  # highest probability of any label (flagged or not)
-    error: str | None = None
-    out_of_distribution: bool = False  # the model's OOD check says the findings are meaningless
-    no_model: bool = False  # shown without findings: there is no model
-
-    @property
-    def triage_score(self) -> float:
-        """Flagged images first (1 + highest flagged probability), then by highest probability."""
-        if self.error is not None or self.no_model:
-            return UNANALYSED
-        return 1.0 + self.flagged[0][1] if self.flagged else self.top_probability
+TONE_COLOURS = {  # the colour of an image's summary line
+    Tone.PENDING: QColor(140, 140, 140),
+    Tone.NO_MODEL: QColor(140, 140, 140),
+    Tone.ERROR: QColor(150, 150, 150),
+    Tone.FLAGGED: QColor(220, 60, 50),
+    Tone.CLEAR: QColor(110, 150, 110),
+    Tone.OUT_OF_DISTRIBUTION: QColor(200, 130, 0),
+}
 
 
 class StudyTreeModel(QStandardItemModel):
@@ -160,12 +155,10 @@ class StudyTreeModel(QStandardItemModel):
         item.setData(_search_text(item.data(IMAGE_ROLE)) + " " + flags.lower(), SEARCH_ROLE)
         item.setData(score, TRIAGE_ROLE)
         if summary.flagged:
-            item.setToolTip(item.data(IMAGE_ROLE).display_path + "\nflagged: "
-                            + ", ".join(f"{x} {p:.2f}" for x, p in summary.flagged))
+            item.setToolTip(item.data(IMAGE_ROLE).display_path + "\nflagged: " + summary.flagged_text)
         parent = item.parent()
         while parent is not None:
-            if score > (parent.data(TRIAGE_ROLE) or UNANALYSED):
-                parent.setData(score, TRIAGE_ROLE)
+            parent.setData(group_score(parent.data(TRIAGE_ROLE), score), TRIAGE_ROLE)
             if summary.flagged:
                 parent.setData(True, FLAGGED_ROLE)
             parent = parent.parent()
@@ -253,13 +246,10 @@ class StudyFilterProxy(QSortFilterProxyModel):
         return False
 
     def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
+        order, other_order = left.data(ORDER_ROLE) or 0, right.data(ORDER_ROLE) or 0
         if self.mode == SORT_TRIAGE:
-            a, b = left.data(TRIAGE_ROLE), right.data(TRIAGE_ROLE)
-            a = UNANALYSED if a is None else a
-            b = UNANALYSED if b is None else b
-            if a != b:
-                return a > b  # highest first
-        return (left.data(ORDER_ROLE) or 0) < (right.data(ORDER_ROLE) or 0)
+            return triage_before(left.data(TRIAGE_ROLE), order, right.data(TRIAGE_ROLE), other_order)
+        return order < other_order
 
 
 class StudyBrowser(QWidget):
@@ -435,24 +425,11 @@ class ImageRowDelegate(QStyledItemDelegate):
                                   text_rect.width())
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft, name)
         summary: ImageSummary | None = index.data(SUMMARY_ROLE)
-        if summary is None:
-            line, line_colour = "not analysed yet", QColor(140, 140, 140)
-        elif summary.no_model:
-            line, line_colour = "no findings (no model)", QColor(140, 140, 140)
-        elif summary.error:
-            line, line_colour = summary.error, QColor(150, 150, 150)
-        elif summary.flagged:
-            label, probability = summary.flagged[0]
-            more = f"  +{len(summary.flagged) - 1} more" if len(summary.flagged) > 1 else ""
-            line, line_colour = f"\N{BLACK FLAG} {label.replace('_', ' ')} {probability:.2f}{more}", QColor(220, 60, 50)
-        else:
-            line, line_colour = f"no flag (max {summary.top_probability:.2f})", QColor(110, 150, 110)
-        if summary is not None and summary.out_of_distribution:
-            line, line_colour = "\N{WARNING SIGN} not a chest X-ray? (OOD) " + line, QColor(200, 130, 0)
+        line = summary_line(summary)
         small = QFont(option.font)
-        small.setBold(bool(summary and summary.flagged))
+        small.setBold(line.bold)
         painter.setFont(small)
-        painter.setPen(colour if selected else line_colour)
-        line = painter.fontMetrics().elidedText(line, Qt.TextElideMode.ElideRight, text_rect.width())
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft, line)
+        painter.setPen(colour if selected else TONE_COLOURS[line.tone])
+        text = painter.fontMetrics().elidedText(line.text, Qt.TextElideMode.ElideRight, text_rect.width())
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft, text)
         painter.restore()

@@ -9,8 +9,6 @@ ground-truth box), the heatmap controls and the operating-point control.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from PySide6.QtCore import (
     QAbstractListModel,
     QModelIndex,
@@ -37,6 +35,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from viewer.viewmodel.image_findings import FindingRow
+from viewer.viewmodel.operating_point import SENSITIVITY_STEPS
+
 from .colormaps import COLORMAPS, DEFAULT_COLORMAP
 
 FLAG_COLOUR = QColor(220, 60, 50)
@@ -44,19 +45,6 @@ BAR_COLOUR = QColor(90, 130, 170)
 THRESHOLD_COLOUR = QColor(20, 20, 20)
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-@dataclass(frozen=True)
-class FindingRow:
-    """One label as the panel shows it."""
-
-    label: str
-    probability: float
-    threshold: float
-    flagged: bool
-    in_dataset: bool | None = None  # NIH Data_Entry lists it for this image; None = no NIH entry
-    auroc: float | None = None
-    auroc_ci: tuple[float, float] | None = None
 
 
 class FindingsModel(QAbstractListModel):
@@ -201,7 +189,7 @@ class FindingsPanel(QWidget):
     opacity_changed = Signal(float)
     sensitivity_changed = Signal(int)
 
-    SENSITIVITY_STEPS = 5
+    SENSITIVITY_STEPS = SENSITIVITY_STEPS  # the slider's steps each way: the operating point's
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -27,10 +27,10 @@ from PySide6.QtWidgets import (
 
 from viewer.core.errors import display_name
 from viewer.core.radiograph import Window
+from viewer.viewmodel.windowing import WindowPresets
 
-from .browser import ImageSummary, StudyBrowser
+from .browser import StudyBrowser
 from .canvas import TOOL_PAN, TOOL_RULER, CursorInfo, ImageCanvas, Measurement
-from .display import relative_preset, relative_preset_names
 from .errors_panel import ErrorsPanel
 from .export import ExportError, footer_lines, save_view_png, write_findings_csv
 from .findings_panel import FindingsPanel
@@ -40,7 +40,7 @@ from .model_panel import ModelPanel
 from .model_session import ModelSession
 from .settings import AppSettings
 from .tags_panel import TagsPanel
-from .workers import FolderRow, LoadedImage
+from .workers import LoadedImage
 
 APP_TITLE = "CXR Viewer"
 PROGRESS_HZ = 10  # status-bar progress updates per second
@@ -105,7 +105,7 @@ class MainWindow(QMainWindow):
         self.folder = FolderSession(self.browser, self.errors, self.models, self)
         self.image = ImageSession(self.canvas, self.findings, self.tags, self.banner, self.errors, self.models,
                                   lambda path, w, h: self.folder.boxes.boxes_for(path, w, h), self)
-        self.folder.flag_summary = self._summary_at_operating_point
+        self.window_presets = WindowPresets()  # of the image on screen
 
         self._build_status_bar()
         self._build_actions()
@@ -340,27 +340,19 @@ class MainWindow(QMainWindow):
     # -- window presets -------------------------------------------------------------------------
     def _on_image_shown(self, loaded: LoadedImage) -> None:
         renderer = loaded.renderer
+        self.window_presets = WindowPresets.for_image(loaded.radiograph.windows, renderer.default_window,
+                                                      renderer.percentiles, renderer.value_min, renderer.value_max)
         self.presets.clear()
-        windows: list[Window] = []
-        header = list(loaded.radiograph.windows)
-        if header:
-            windows.extend(header)
-        else:
-            windows.append(renderer.default_window)
-        windows.extend(relative_preset(renderer, name) for name in relative_preset_names())
-        windows.append(Window(center=(renderer.value_min + renderer.value_max) / 2,
-                              width=max(renderer.value_max - renderer.value_min, 1e-6),
-                              name="Full data range", function="LINEAR_EXACT"))
-        for i, window in enumerate(windows):
-            key = f"  [{i + 1}]" if i < 5 else ""
-            self.presets.addItem(f"{window.name or 'Window'}{key}", window)
+        for label, window in zip(self.window_presets.labels(), self.window_presets.windows):
+            self.presets.addItem(label, window)
         self.act_invert.setChecked(False)
 
     def apply_preset(self, index: int) -> None:
         """Apply the window preset at ``index`` of the presets list (keys 1-5)."""
-        if 0 <= index < self.presets.count():
+        window = self.window_presets.at(index)
+        if window is not None:
             self.presets.setCurrentIndex(index)
-            self.canvas.set_window(self.presets.itemData(index))
+            self.canvas.set_window(window)
 
     def _on_preset_chosen(self, index: int) -> None:
         self.apply_preset(index)
@@ -464,13 +456,6 @@ class MainWindow(QMainWindow):
         self.model_panel.show_unavailable(reason)
         self.statusBar().showMessage(f"No model: {reason}", 10000)
 
-    def _summary_at_operating_point(self, row: FolderRow) -> ImageSummary:
-        if row.findings is None:
-            return ImageSummary((), 0.0, row.error, no_model=row.error is None)
-        f = row.findings.at_thresholds(self.image.operating_thresholds(row.findings))
-        flagged = sorted(((str(x), f.probability(x)) for x in f.flagged()), key=lambda item: -item[1])
-        return ImageSummary(tuple(flagged), float(max(f.probabilities)), out_of_distribution=bool(f.ood_flag))
-
     # -- export -----------------------------------------------------------------------------------
     def export_footer(self) -> list[str]:
         """Footer of an exported view for what is on screen now."""
@@ -478,13 +463,12 @@ class MainWindow(QMainWindow):
         card = predictor.card if predictor is not None else None
         label = self.canvas.heatmap_label if self.canvas.heatmap_visible else None
         probability = threshold = None
-        analysed, thresholds = self.image.analysed, self.image.thresholds
-        if label is not None and analysed is not None and thresholds is not None:
-            i = list(analysed.findings.labels).index(label)
-            probability, threshold = float(analysed.findings.probabilities[i]), float(thresholds[i])
-        point = "card thresholds" if self.image.sensitivity == 0 else f"operating point {self.image.sensitivity:+d}"
-        ood = analysed is not None and bool(analysed.findings.ood_flag)
-        return footer_lines(card, label, probability, threshold, point, ood)
+        shown = self.image.state.shown
+        if label is not None and shown is not None and label in shown.labels:
+            i = shown.index(label)
+            probability, threshold = float(shown.probabilities[i]), float(shown.thresholds[i])
+        ood = shown is not None and bool(shown.ood_flag)
+        return footer_lines(card, label, probability, threshold, self.models.operating_point.footer_text, ood)
 
     def export_png(self, out: Path | None = None) -> Path | None:
         if out is None:
@@ -513,7 +497,8 @@ class MainWindow(QMainWindow):
             out = Path(name)
         rows = [self.folder.rows[i.path] for i in self.folder.images if i.path in self.folder.rows]
         try:
-            count = write_findings_csv(Path(out), rows, tuple(predictor.labels), self.image.operating_thresholds)
+            count = write_findings_csv(Path(out), rows, tuple(predictor.labels),
+                                       self.models.operating_point.thresholds_for)
         except ExportError as exc:
             self.errors.add_error(display_name(out), str(exc))
             return None

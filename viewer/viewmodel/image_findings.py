@@ -192,3 +192,9 @@ def agreement_text(agreement: Agreement) -> str:
                      f"(map thresholds {' / '.join(str(t) for t in keys)})")
     parts.append("heatmap peak inside the box" if agreement.pointing_hit else "heatmap peak outside the box")
     return "; ".join(parts)
+
+
+def no_model_message(reason: str) -> str:
+    """What the findings panel says when there is no model: the viewer is a plain viewer."""
+    return ("No findings: the model is not available, so this is a plain viewer.\n\n"
+            f"{reason or 'No model was given.'}\n\nStart with --model NAME.onnx to see findings.")
