@@ -27,10 +27,11 @@ from PySide6.QtWidgets import (
 
 from viewer.core.errors import display_name
 from viewer.core.radiograph import Window
+from viewer.viewmodel.measurement import CursorInfo, Measurement
 from viewer.viewmodel.windowing import WindowPresets
 
 from .browser import StudyBrowser
-from .canvas import TOOL_PAN, TOOL_RULER, CursorInfo, ImageCanvas, Measurement
+from .canvas import TOOL_PAN, TOOL_RULER, ImageCanvas
 from .errors_panel import ErrorsPanel
 from .export import ExportError, footer_lines, save_view_png, write_findings_csv
 from .findings_panel import FindingsPanel
