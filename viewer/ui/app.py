@@ -25,6 +25,7 @@ from .main_window import MainWindow
 from .model_panel import NOT_FOR_DIAGNOSIS
 from .model_session import ModelState
 from .settings import APPLICATION, ORGANIZATION, AppSettings
+from .workers import LoadedImage
 
 SCREENSHOT_SIZE = (1600, 1000)
 SCREENSHOT_TIMEOUT_MS = 300_000  # a slow machine and a big model; never hang for ever
@@ -113,7 +114,7 @@ class _Progress:
         window.image.image_failed.connect(self._on_failed)
         window.folder.scan_done.connect(self._on_scan_done)
 
-    def _on_shown(self, _loaded: object) -> None:
+    def _on_shown(self, _loaded: LoadedImage) -> None:
         self.shown = True
 
     def _on_findings(self, *_args: object) -> None:

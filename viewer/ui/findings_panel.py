@@ -13,6 +13,7 @@ from PySide6.QtCore import (
     QAbstractListModel,
     QModelIndex,
     QPersistentModelIndex,
+    QRect,
     QRectF,
     QSize,
     Qt,
@@ -351,7 +352,8 @@ class FindingsPanel(QWidget):
         row = 0 if current < 0 else min(count - 1, max(0, current + delta))
         self.list.setCurrentIndex(self.model.index(row))
 
-    def row_rect(self, label: str):  # noqa: ANN201 - QRect, for tests that click a finding
+    def row_rect(self, label: str) -> QRect:
+        """Where ``label``'s row is in the list's viewport (for tests and the benchmark that click it)."""
         return self.list.visualRect(self.model.index(self.model.row_of(label)))
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
