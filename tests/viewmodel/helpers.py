@@ -27,5 +27,6 @@ def findings(probabilities: Sequence[float], thresholds: Sequence[float] = (0.5,
     """Findings as ``Predictor`` makes them: float32, flagged at ``thresholds`` by the core's rule."""
     p = read_only(np.asarray(probabilities, np.float32))
     t = read_only(np.asarray(thresholds, np.float32))
-    return Findings(tuple(labels), p, t, read_only(flags_at(p, t)), read_only(np.zeros((len(labels), 2, 2), np.float32)),
+    maps = read_only(np.zeros((len(labels), 2, 2), np.float32))
+    return Findings(tuple(labels), p, t, read_only(flags_at(p, t)), maps,
                     ood_score=3.5 if ood else float("nan"), ood_flag=ood, notes=notes)

@@ -11,7 +11,11 @@ from pathlib import Path
 import viewer.viewmodel
 
 ROOT = Path(__file__).resolve().parents[2]
-PROBE = "import importlib, sys\nfor name in {names!r}:\n    importlib.import_module(name)\nprint(sorted(m for m in sys.modules if m.split('.')[0] == 'PySide6'))\n"
+PROBE = """import importlib, sys
+for name in {names!r}:
+    importlib.import_module(name)
+print(sorted(m for m in sys.modules if m.split('.')[0] == 'PySide6'))
+"""
 
 
 def qt_modules_loaded_by(names: list[str]) -> str:
@@ -23,7 +27,8 @@ def qt_modules_loaded_by(names: list[str]) -> str:
 
 
 def test_importing_every_view_model_loads_no_qt() -> None:
-    names = ["viewer.viewmodel"] + [f"viewer.viewmodel.{m.name}" for m in pkgutil.iter_modules(viewer.viewmodel.__path__)]
+    modules = pkgutil.iter_modules(viewer.viewmodel.__path__)
+    names = ["viewer.viewmodel"] + [f"viewer.viewmodel.{m.name}" for m in modules]
     assert len(names) > 5
     assert qt_modules_loaded_by(names) == "[]"
 

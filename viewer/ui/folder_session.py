@@ -146,7 +146,7 @@ class FolderSession(QObject):
 
     def refresh_summaries(self) -> None:
         """Recompute every browser summary (after the operating point changed)."""
-        for path, row in self.rows.items():
+        for row in self.rows.values():
             self._show_summary(row)
 
     # -- scan events --------------------------------------------------------------------------

@@ -152,7 +152,7 @@ class MainWindow(WindowActionsMixin, WindowStatusMixin, WindowExportsMixin, Wind
         self.window_presets = WindowPresets.for_image(loaded.radiograph.windows, renderer.default_window,
                                                       renderer.percentiles, renderer.value_min, renderer.value_max)
         self.presets.clear()
-        for label, window in zip(self.window_presets.labels(), self.window_presets.windows):
+        for label, window in zip(self.window_presets.labels(), self.window_presets.windows, strict=True):
             self.presets.addItem(label, window)
         self.act_invert.setChecked(False)
 

@@ -94,7 +94,8 @@ class WindowActionsMixin(_Window):
         self.act_actual = self._action("&1:1", c.actual_size, "Ctrl+1", tip="One image pixel per screen pixel")
         self.act_zoom_in = self._action("Zoom &In", lambda: c.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn)
         self.act_zoom_out = self._action("Zoom &Out", lambda: c.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut)
-        self.act_rotate = self._action("Rotate &Right", lambda: c.rotate(True), "R", tip="Rotate 90\N{DEGREE SIGN} clockwise")
+        self.act_rotate = self._action("Rotate &Right", lambda: c.rotate(True), "R",
+                                       tip="Rotate 90\N{DEGREE SIGN} clockwise")
         self.act_rotate_left = self._action("Rotate &Left", lambda: c.rotate(False), "Shift+R")
         self.act_flip_h = self._action("Flip &Horizontal", lambda: c.flip(True), "X", tip="Mirror left-right")
         self.act_flip_v = self._action("Flip &Vertical", lambda: c.flip(False), "Y", tip="Mirror top-bottom")

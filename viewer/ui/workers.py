@@ -9,6 +9,11 @@ user moved on is dropped by the receiver.
 
 No job lets an exception escape: every failure becomes a ``failed`` event with the file and a
 reason, which the session sends to the errors panel.
+
+One job, running the viewer's work off the GUI thread, in one module of over 400 lines: the
+five jobs (scan, decode, inference, model, folder analysis) are short, and they share the
+cancel, generation, batching and GIL-yield rules above; read side by side, those rules stay the
+same for all of them.
 """
 
 from __future__ import annotations
