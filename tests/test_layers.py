@@ -25,6 +25,9 @@ UI_ABOVE_CORE = "viewer layers: ui above core"
 NO_CYCLES = "no import cycles in viewer and trainer"
 CORE_LAYERS = "viewer.core layers"
 LOADER_LAYERS = "viewer.core.loader layers"
+VIEWMODEL_QT = "viewer.viewmodel imports neither Qt nor torch"
+UI_VIEWMODEL_CORE = "viewer layers: ui above viewmodel above core"
+VIEWMODEL_LAYERS = "viewer.viewmodel layers"
 IN_FUNCTION = "\n\ndef _violation() -> None:\n    {}  # noqa\n"
 
 # (file, text added to it: a new file, or appended to an existing one, contract that must break)
@@ -43,6 +46,16 @@ VIOLATIONS = {
     "core module not given a layer": ("viewer/core/_unplaced.py", "VALUE = 1\n", CORE_LAYERS),
     "loader format rule imports a reader": (
         "viewer/core/loader/headers.py", IN_FUNCTION.format("from .dicom import load_dicom"), LOADER_LAYERS),
+    "viewmodel imports Qt": ("viewer/viewmodel/card.py", "\nfrom PySide6 import QtCore  # noqa\n", VIEWMODEL_QT),
+    "viewmodel imports torch": ("viewer/viewmodel/card.py", "\nimport torch  # noqa\n", VIEWMODEL_QT),
+    "viewmodel imports ui": (
+        "viewer/viewmodel/card.py", IN_FUNCTION.format("from viewer.ui import app"), UI_VIEWMODEL_CORE),
+    "core imports viewmodel": (
+        "viewer/core/errors.py", IN_FUNCTION.format("from viewer.viewmodel import card"), UI_VIEWMODEL_CORE),
+    "viewmodel imports upwards inside a function": (
+        "viewer/viewmodel/operating_point.py", IN_FUNCTION.format("from .image_findings import FindingRow"),
+        VIEWMODEL_LAYERS),
+    "viewmodel module not given a layer": ("viewer/viewmodel/_unplaced.py", "VALUE = 1\n", VIEWMODEL_LAYERS),
 }
 
 

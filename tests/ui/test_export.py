@@ -16,6 +16,7 @@ from tests.ui.conftest import WAIT_MS, wait_for_findings
 from tests.ui.images import chest_dicom, chest_png
 from viewer.core.batch import run_batch
 from viewer.core.findings import flags_at
+from viewer.core.inference import adjusted_thresholds
 from viewer.core.predictions_csv import csv_columns
 from viewer.ui import export as export_module
 
@@ -99,7 +100,7 @@ def test_folder_csv_has_the_batch_columns_and_the_shown_flags(qtbot, make_window
         assert row["status"] == "ok" and row["path"] == name
         probs = np.array([float(row[f"prob_{x}"]) for x in labels])
         assert probs == pytest.approx(findings.probabilities, abs=1e-6)
-        thresholds = window.image.operating_thresholds(findings)
+        thresholds = adjusted_thresholds(predictor.card, 3 / window.findings.SENSITIVITY_STEPS)  # the slider's 3
         assert [row[f"flag_{x}"] == "1" for x in labels] == list(flags_at(findings.probabilities, thresholds))
     assert "patient_id" not in rows[0]
 

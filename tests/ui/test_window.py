@@ -139,6 +139,30 @@ def test_drag_window_level_shows_the_values(qtbot, make_window, tiny_model, nih_
     assert window.window_label.text() == f"W {width:.6g}  L {center:.6g}"
 
 
+def test_preset_keys_and_reset_view(qtbot, make_window, tiny_model, nih_like_folder) -> None:  # noqa: ANN001
+    """Keys 1-5 pick the presets the toolbar lists (header window first, full range last);
+    Reset View returns to the header window, not inverted, not rotated."""
+    window = make_window(tiny_model)
+    window.open_path(nih_like_folder / "sub" / "image.dcm")
+    wait_for_image(qtbot, window)
+    _activate(qtbot, window)
+    canvas, renderer = window.canvas, window.canvas.renderer
+    header = canvas.radiograph.windows[0]
+    assert [window.presets.itemText(i) for i in range(window.presets.count())] == [
+        f"{header.name or 'Window'}  [1]", "Lung  [2]", "Soft tissue  [3]", "Bone  [4]", "Full data range  [5]"]
+    qtbot.keyClick(canvas, Qt.Key.Key_5)
+    assert (canvas.window.low, canvas.window.high) == pytest.approx((renderer.value_min, renderer.value_max))
+    assert window.presets.currentIndex() == 4
+    qtbot.keyClick(canvas, Qt.Key.Key_3)
+    assert canvas.window.name == "Soft tissue" and window.presets.currentText() == "Soft tissue  [3]"
+    window.act_invert.trigger()
+    window.act_rotate.trigger()
+    assert canvas.inverted and canvas.view.rotation_degrees == 90
+    window.act_reset.trigger()
+    assert canvas.window == header and not canvas.inverted and not window.act_invert.isChecked()
+    assert canvas.view.rotation_degrees == 0 and window.presets.currentIndex() == 0
+
+
 def test_keyboard_shortcuts(qtbot, make_window, tiny_model, nih_like_folder) -> None:  # noqa: ANN001
     window = make_window(tiny_model)
     window.open_path(nih_like_folder)
@@ -196,7 +220,11 @@ def test_operating_point_moves_thresholds_and_flags_follow(qtbot, make_window, t
         rows = _by_label(window)
         assert np.allclose([r.threshold for r in rows], expected, atol=1e-6)
         assert [r.flagged for r in rows] == list(flags_at(f.probabilities, expected))
-        np.testing.assert_array_equal(window.image.flags, flags_at(f.probabilities, expected))
+        np.testing.assert_array_equal(window.image.state.flags, flags_at(f.probabilities, expected))
+        said = "card thresholds" if step == 0 else f"{step:+d}: more {'sensitive' if step > 0 else 'specific'}"
+        assert window.findings.sensitivity_text.text() == said
+        point = "card thresholds" if step == 0 else f"operating point {step:+d}"
+        assert f"({point})" in " ".join(window.export_footer())  # the PNG footer names the same point
         counts.append(sum(r.flagged for r in rows))
     assert counts == sorted(counts) and counts[0] < counts[-1]  # more sensitive, more flags
 

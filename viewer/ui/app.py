@@ -25,6 +25,7 @@ from .main_window import MainWindow
 from .model_panel import NOT_FOR_DIAGNOSIS
 from .model_session import ModelState
 from .settings import APPLICATION, ORGANIZATION, AppSettings
+from .workers import LoadedImage
 
 SCREENSHOT_SIZE = (1600, 1000)
 SCREENSHOT_TIMEOUT_MS = 300_000  # a slow machine and a big model; never hang for ever
@@ -113,7 +114,7 @@ class _Progress:
         window.image.image_failed.connect(self._on_failed)
         window.folder.scan_done.connect(self._on_scan_done)
 
-    def _on_shown(self, _loaded: object) -> None:
+    def _on_shown(self, _loaded: LoadedImage) -> None:
         self.shown = True
 
     def _on_findings(self, *_args: object) -> None:
@@ -167,18 +168,17 @@ def capture_screenshot(window: MainWindow, source: Path, out: Path,
 
 def findings_table(window: MainWindow) -> list[str]:
     """The findings of the image on screen as text lines (label, probability, threshold, flag)."""
-    image = window.image
-    if image.analysed is None or image.thresholds is None or image.flags is None:
+    f = window.image.state.shown  # at the operating point, as the findings panel shows them
+    if f is None:
         reason = window.models.reason if window.models.state is ModelState.UNAVAILABLE else "no findings"
         return [f"No findings: {reason}"]
-    f = image.analysed.findings
     order = np.argsort(-np.asarray(f.probabilities))
     width = max(len("label"), *(len(x) for x in f.labels))
     lines = [f"{'label':<{width}}  probability  threshold  flag"]
     for i in order:
-        flag = "FLAG" if image.flags[i] else ""
-        lines.append(f"{f.labels[i]:<{width}}  {float(f.probabilities[i]):>11.3f}  {float(image.thresholds[i]):>9.3f}  {flag}")
-    if getattr(f, "ood_flag", False):
+        flag = "FLAG" if f.flags[i] else ""
+        lines.append(f"{f.labels[i]:<{width}}  {float(f.probabilities[i]):>11.3f}  {float(f.thresholds[i]):>9.3f}  {flag}")
+    if f.ood_flag:
         lines.append(f"WARNING: out-of-distribution image (score {float(f.ood_score):.2f}): findings unreliable")
     return lines
 

@@ -3,24 +3,17 @@
 The tree grows while the scan streams. Thumbnails and each image's highest flagged probability
 arrive later from the folder analysis; the "Highest flagged probability" order puts the images
 the model flags most strongly first (flagged before unflagged, unanalysed last), for triage.
-Patient labels may be identifying: they are shown here and nowhere else.
+This module is the widget and how an image's row is painted (its summary line's words are
+``viewer.viewmodel.browser_summary.summary_line``); the rows, filter and sort are
+``browser_model.py``. Patient labels may be identifying: they are shown here and nowhere else.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import (
-    QModelIndex,
-    QPersistentModelIndex,
-    QRegularExpression,
-    QSize,
-    QSortFilterProxyModel,
-    Qt,
-    Signal,
-)
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -36,230 +29,29 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.scan import ScannedImage
+from viewer.viewmodel.browser_summary import ImageSummary, Tone, summary_line
 
+from .browser_model import (
+    IMAGE_ROLE,
+    KIND_ROLE,
+    SORT_FOLDER,
+    SORT_TRIAGE,
+    SUMMARY_ROLE,
+    StudyFilterProxy,
+    StudyTreeModel,
+)
 
-KIND_ROLE = Qt.ItemDataRole.UserRole + 10
-IMAGE_ROLE = Qt.ItemDataRole.UserRole + 11
-ORDER_ROLE = Qt.ItemDataRole.UserRole + 12
-TRIAGE_ROLE = Qt.ItemDataRole.UserRole + 13
-SEARCH_ROLE = Qt.ItemDataRole.UserRole + 14
-FLAGGED_ROLE = Qt.ItemDataRole.UserRole + 15
-SUMMARY_ROLE = Qt.ItemDataRole.UserRole + 16  # the image's ImageSummary, once analysed
+__all__ = ["SORT_FOLDER", "SORT_TRIAGE", "SUMMARY_ROLE", "ImageRowDelegate", "StudyBrowser"]
 
-SORT_FOLDER = "Folder order"
-SORT_TRIAGE = "Highest flagged probability"
-UNANALYSED = -1.0
 ICON_SIZE = 48
-
-
-@dataclass(frozen=True)
-class ImageSummary:
-    """The browser's view of an image's findings: top flagged label and its probability."""
-
-    flagged: tuple[tuple[str, float], ...]  # (label, probability), highest first
-    top_probability: float  # highest probability of any label (flagged or not)
-    error: str | None = None
-    out_of_distribution: bool = False  # the model's OOD check says the findings are meaningless
-    no_model: bool = False  # shown without findings: there is no model
-
-    @property
-    def triage_score(self) -> float:
-        """Flagged images first (1 + highest flagged probability), then by highest probability."""
-        if self.error is not None or self.no_model:
-            return UNANALYSED
-        return 1.0 + self.flagged[0][1] if self.flagged else self.top_probability
-
-
-class StudyTreeModel(QStandardItemModel):
-    """Patients, studies and images as rows; images carry their ``ScannedImage``."""
-
-    def __init__(self) -> None:
-        super().__init__(0, 1)
-        self.setHorizontalHeaderLabels(["Image"])
-        self._patients: dict[int, QStandardItem] = {}
-        self._studies: dict[int, QStandardItem] = {}
-        self._images: dict[Path, QStandardItem] = {}
-        self._counts: dict[int, int] = {}  # images under each group row, by id() of its item
-        self._order = 0
-
-    def clear_all(self) -> None:
-        self.removeRows(0, self.rowCount())
-        self._patients.clear()
-        self._studies.clear()
-        self._images.clear()
-        self._counts.clear()
-        self._order = 0
-
-    def image_count(self) -> int:
-        return len(self._images)
-
-    def add_images(self, images: list[ScannedImage]) -> list[QStandardItem]:
-        """Add a batch of scanned images under their patients and studies (images already
-        present are skipped); returns the patient and study rows the batch created.
-
-        A scan delivers thousands of images: each study's new images go in with one
-        ``appendRows`` and each touched group's label is set once, so the sorting proxy and the
-        view see one insertion per study rather than one per image and one relabel per image.
-        """
-        created: list[QStandardItem] = []
-        new_rows: dict[int, tuple[QStandardItem, list[QStandardItem]]] = {}
-        touched: dict[int, QStandardItem] = {}
-        for image in images:
-            if image.path in self._images:
-                continue
-            patient = self._patients.get(image.patient_key)
-            if patient is None:
-                patient = self._group_item(image.patient_label, "patient", image.patient_key)
-                self._patients[image.patient_key] = patient
-                self.appendRow(patient)
-                created.append(patient)
-            study = self._studies.get(image.study_key)
-            if study is None:
-                study = self._group_item(image.study_label, "study", image.study_key)
-                self._studies[image.study_key] = study
-                patient.appendRow(study)
-                created.append(study)
-            item = self._image_item(image)
-            new_rows.setdefault(id(study), (study, []))[1].append(item)
-            self._images[image.path] = item
-            for group in (patient, study):
-                self._counts[id(group)] = self._counts.get(id(group), 0) + 1
-                touched[id(group)] = group
-        for study, items in new_rows.values():
-            study.appendRows(items)
-        for group in touched.values():
-            self._label_group(group)
-        return created
-
-    def _image_item(self, image: ScannedImage) -> QStandardItem:
-        item = QStandardItem(_image_text(image))
-        item.setEditable(False)
-        item.setData("image", KIND_ROLE)
-        item.setData(image, IMAGE_ROLE)
-        item.setData(self._order, ORDER_ROLE)
-        item.setData(UNANALYSED, TRIAGE_ROLE)
-        item.setData(_search_text(image), SEARCH_ROLE)
-        item.setToolTip(image.display_path)
-        self._order += 1
-        return item
-
-    def set_thumbnail(self, path: Path, thumbnail: QImage) -> None:
-        item = self._images.get(path)
-        if item is not None:
-            item.setData(QPixmap.fromImage(thumbnail), Qt.ItemDataRole.DecorationRole)
-
-    def set_summary(self, path: Path, summary: ImageSummary) -> None:
-        """Record an image's findings; its patient and study take the highest score below them."""
-        item = self._images.get(path)
-        if item is None:
-            return
-        score = summary.triage_score
-        flags = " ".join(x for x, _ in summary.flagged)
-        item.setData(summary, SUMMARY_ROLE)
-        item.setData(bool(summary.flagged), FLAGGED_ROLE)
-        item.setData(_search_text(item.data(IMAGE_ROLE)) + " " + flags.lower(), SEARCH_ROLE)
-        item.setData(score, TRIAGE_ROLE)
-        if summary.flagged:
-            item.setToolTip(item.data(IMAGE_ROLE).display_path + "\nflagged: "
-                            + ", ".join(f"{x} {p:.2f}" for x, p in summary.flagged))
-        parent = item.parent()
-        while parent is not None:
-            if score > (parent.data(TRIAGE_ROLE) or UNANALYSED):
-                parent.setData(score, TRIAGE_ROLE)
-            if summary.flagged:
-                parent.setData(True, FLAGGED_ROLE)
-            parent = parent.parent()
-
-    def item_for(self, path: Path) -> QStandardItem | None:
-        return self._images.get(path)
-
-    def _group_item(self, text: str, kind: str, key: int) -> QStandardItem:
-        item = QStandardItem(text)
-        item.setEditable(False)
-        item.setData(kind, KIND_ROLE)
-        item.setData(key, ORDER_ROLE)
-        item.setData(UNANALYSED, TRIAGE_ROLE)
-        item.setData(text.lower(), SEARCH_ROLE)
-        item.setData(text, Qt.ItemDataRole.UserRole)
-        font = item.font()
-        font.setBold(kind == "patient")
-        item.setFont(font)
-        return item
-
-    def _label_group(self, item: QStandardItem) -> None:
-        base = item.data(Qt.ItemDataRole.UserRole)
-        count = self._counts.get(id(item), 0)
-        item.setText(f"{base}  ({count} image{'s' if count != 1 else ''})")
-
-
-def _image_text(image: ScannedImage) -> str:
-    extras = [x for x in (image.view_position, image.modality) if x]
-    return image.name + (f"  [{' '.join(extras)}]" if extras else "")
-
-
-def _search_text(image: ScannedImage) -> str:
-    parts = [image.name, image.display_path, image.view_position or "", image.modality or ""]
-    if image.labels is not None:
-        parts.extend(image.labels or ("no finding",))
-    return " ".join(parts).lower()
-
-
-class StudyFilterProxy(QSortFilterProxyModel):
-    """Text filter over names, labels and flags (a group's match shows its images), a
-    flagged-only switch, and the two orders."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setRecursiveFilteringEnabled(True)
-        self.setDynamicSortFilter(True)
-        self.flagged_only = False
-        self.mode = SORT_FOLDER
-        self._needle = ""
-
-    def set_text(self, text: str) -> None:
-        self._needle = text.strip().lower()
-        self.setFilterRegularExpression(QRegularExpression(QRegularExpression.escape(self._needle)))
-
-    def set_flagged_only(self, on: bool) -> None:
-        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9; invalidateFilter() is deprecated there
-            self.beginFilterChange()
-            self.flagged_only = on
-            self.endFilterChange()
-        else:
-            self.flagged_only = on
-            self.invalidateFilter()
-
-    def set_mode(self, mode: str) -> None:
-        self.mode = mode
-        self.invalidate()
-        self.sort(0, Qt.SortOrder.AscendingOrder)
-
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
-        model = self.sourceModel()
-        index = model.index(source_row, 0, source_parent)
-        kind = index.data(KIND_ROLE)
-        if kind != "image":
-            # A group is shown when one of its images is (recursive filtering) or it matches.
-            return bool(self._needle) and not self.flagged_only and self._needle in (index.data(SEARCH_ROLE) or "")
-        if self.flagged_only and not index.data(FLAGGED_ROLE):
-            return False
-        if not self._needle:
-            return True
-        probe = index
-        while probe.isValid():  # the image, its study or its patient matches
-            if self._needle in (probe.data(SEARCH_ROLE) or ""):
-                return True
-            probe = probe.parent()
-        return False
-
-    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
-        if self.mode == SORT_TRIAGE:
-            a, b = left.data(TRIAGE_ROLE), right.data(TRIAGE_ROLE)
-            a = UNANALYSED if a is None else a
-            b = UNANALYSED if b is None else b
-            if a != b:
-                return a > b  # highest first
-        return (left.data(ORDER_ROLE) or 0) < (right.data(ORDER_ROLE) or 0)
+TONE_COLOURS = {  # the colour of an image's summary line
+    Tone.PENDING: QColor(140, 140, 140),
+    Tone.NO_MODEL: QColor(140, 140, 140),
+    Tone.ERROR: QColor(150, 150, 150),
+    Tone.FLAGGED: QColor(220, 60, 50),
+    Tone.CLEAR: QColor(110, 150, 110),
+    Tone.OUT_OF_DISTRIBUTION: QColor(200, 130, 0),
+}
 
 
 class StudyBrowser(QWidget):
@@ -435,24 +227,11 @@ class ImageRowDelegate(QStyledItemDelegate):
                                   text_rect.width())
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft, name)
         summary: ImageSummary | None = index.data(SUMMARY_ROLE)
-        if summary is None:
-            line, line_colour = "not analysed yet", QColor(140, 140, 140)
-        elif summary.no_model:
-            line, line_colour = "no findings (no model)", QColor(140, 140, 140)
-        elif summary.error:
-            line, line_colour = summary.error, QColor(150, 150, 150)
-        elif summary.flagged:
-            label, probability = summary.flagged[0]
-            more = f"  +{len(summary.flagged) - 1} more" if len(summary.flagged) > 1 else ""
-            line, line_colour = f"\N{BLACK FLAG} {label.replace('_', ' ')} {probability:.2f}{more}", QColor(220, 60, 50)
-        else:
-            line, line_colour = f"no flag (max {summary.top_probability:.2f})", QColor(110, 150, 110)
-        if summary is not None and summary.out_of_distribution:
-            line, line_colour = "\N{WARNING SIGN} not a chest X-ray? (OOD) " + line, QColor(200, 130, 0)
+        line = summary_line(summary)
         small = QFont(option.font)
-        small.setBold(bool(summary and summary.flagged))
+        small.setBold(line.bold)
         painter.setFont(small)
-        painter.setPen(colour if selected else line_colour)
-        line = painter.fontMetrics().elidedText(line, Qt.TextElideMode.ElideRight, text_rect.width())
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft, line)
+        painter.setPen(colour if selected else TONE_COLOURS[line.tone])
+        text = painter.fontMetrics().elidedText(line.text, Qt.TextElideMode.ElideRight, text_rect.width())
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft, text)
         painter.restore()

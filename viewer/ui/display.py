@@ -4,7 +4,9 @@ The image is quantised ONCE (when it is loaded, in a worker) into a uint16 index
 changing the window then only recomputes a table of at most 65,536 entries with the core's own
 ``window_to_unit`` (so the display uses exactly the windowing formulas the model uses) and one
 ``np.take``. Half-size levels (area averaged) are made for drawing zoomed-out views without
-aliasing, and a small level serves as the preview while the user drags window/level.
+aliasing, and a small level serves as the preview while the user drags window/level. The
+image's density percentiles (for the lung / soft tissue / bone presets of
+``viewer.viewmodel.windowing``) are taken here too, while the worker has the pixels at hand.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from PySide6.QtGui import QImage
 
 from viewer.core.display_transforms import default_window, window_to_unit
 from viewer.core.radiograph import Radiograph, Window
+from viewer.viewmodel.windowing import density_percentiles
 
 MAX_BINS = 65_536
 PREVIEW_MAX_SIDE = 768  # the level drawn while window/level is being dragged
@@ -80,7 +83,7 @@ class GreyRenderer:
             self._bin_values = (finite_min + np.arange(MAX_BINS, dtype=np.float64) * step).astype(np.float32)
         self._levels = _index_levels(self._index)
         self.default_window = default_window(radiograph)
-        self.percentiles = _density_percentiles(radiograph)
+        self.percentiles = density_percentiles(radiograph)
 
     def lut(self, window: Window, invert: bool = False) -> np.ndarray:
         """The uint8 table for ``window``: white = dense, flipped again when ``invert``."""
@@ -118,47 +121,3 @@ def _index_levels(index: np.ndarray) -> list[tuple[np.ndarray, float]]:
         scale /= 2.0
         levels.append((np.ascontiguousarray(current), scale))
     return levels
-
-
-def _density_percentiles(radiograph: Radiograph) -> dict[int, float]:
-    """Modality values at density percentiles (0 = least dense), padding left out.
-
-    For MONOCHROME1 the densest tissue has the LOWEST values, so density percentile q is the
-    value percentile 100 - q.
-    """
-    values = radiograph.pixels
-    if radiograph.padding_mask is not None:
-        values = values[~radiograph.padding_mask]
-    flat = values.reshape(-1)
-    step = max(1, flat.size // 250_000)
-    wanted = (1, 2, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 98, 99)
-    value_q = [100 - q if radiograph.inverted else q for q in wanted]
-    found = np.percentile(flat[::step], value_q) if flat.size else np.zeros(len(wanted))
-    return {q: float(v) for q, v in zip(wanted, found)}
-
-
-# -- presets --------------------------------------------------------------------------------
-# Radiographs have no Hounsfield scale, so lung/bone/soft-tissue cannot be fixed numbers as on
-# CT. They are chosen from this image's own density histogram (padding excluded):
-#   lung        - the least dense half of the image, where the lung fields lie, stretched;
-#   soft tissue - the middle densities (mediastinum, heart, diaphragm);
-#   bone        - the densest part, wide enough to keep cortex and spine apart.
-_RELATIVE_PRESETS = {
-    "Lung": (2, 60),
-    "Soft tissue": (30, 90),
-    "Bone": (60, 99),
-}
-
-
-def relative_preset(renderer: GreyRenderer, name: str) -> Window:
-    """The window named ``name`` (Lung, Soft tissue, Bone) for this image."""
-    low_q, high_q = _RELATIVE_PRESETS[name]
-    a, b = renderer.percentiles[low_q], renderer.percentiles[high_q]
-    low, high = min(a, b), max(a, b)
-    if not high > low:
-        high = low + 1.0
-    return Window(center=(low + high) / 2, width=max(high - low, 1.0), name=name, function="LINEAR")
-
-
-def relative_preset_names() -> tuple[str, ...]:
-    return tuple(_RELATIVE_PRESETS)

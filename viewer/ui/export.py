@@ -8,14 +8,17 @@ file name (``for_export=True``) and the footer is written from the model and the
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+
+import numpy as np
 
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 
 from viewer.core.errors import CxrError, display_name
+from viewer.core.findings import Findings
+from viewer.core.model_card import ModelCard
 from viewer.core.predictions_csv import PredictionsFile
 
 from .canvas import ImageCanvas
@@ -29,7 +32,7 @@ class ExportError(CxrError):
     """An export could not be written (the message names the file and the reason)."""
 
 
-def footer_lines(card: Any | None, label: str | None, probability: float | None,
+def footer_lines(card: ModelCard | None, label: str | None, probability: float | None,
                  threshold: float | None, operating_point: str, out_of_distribution: bool = False) -> list[str]:
     """The footer of an exported view: warning, model, shown finding, date. No identifiers."""
     lines = [f"{NOT_FOR_DIAGNOSIS.upper()} Research and education only."]
@@ -83,7 +86,7 @@ def save_view_png(canvas: ImageCanvas, lines: list[str], out: Path) -> Path:
 
 
 def write_findings_csv(out: Path, rows: Iterable[FolderRow], labels: tuple[str, ...],
-                       thresholds_for: Any) -> int:
+                       thresholds_for: Callable[[Findings], np.ndarray]) -> int:
     """Write one row per analysed image as a predictions CSV (``viewer.core.predictions_csv``,
     the batch's columns); returns the row count.
 

@@ -9,12 +9,11 @@ ground-truth box), the heatmap controls and the operating-point control.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from PySide6.QtCore import (
     QAbstractListModel,
     QModelIndex,
     QPersistentModelIndex,
+    QRect,
     QRectF,
     QSize,
     Qt,
@@ -37,6 +36,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from viewer.viewmodel.image_findings import FindingRow
+from viewer.viewmodel.operating_point import SENSITIVITY_STEPS
+
 from .colormaps import COLORMAPS, DEFAULT_COLORMAP
 
 FLAG_COLOUR = QColor(220, 60, 50)
@@ -44,19 +46,6 @@ BAR_COLOUR = QColor(90, 130, 170)
 THRESHOLD_COLOUR = QColor(20, 20, 20)
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-@dataclass(frozen=True)
-class FindingRow:
-    """One label as the panel shows it."""
-
-    label: str
-    probability: float
-    threshold: float
-    flagged: bool
-    in_dataset: bool | None = None  # NIH Data_Entry lists it for this image; None = no NIH entry
-    auroc: float | None = None
-    auroc_ci: tuple[float, float] | None = None
 
 
 class FindingsModel(QAbstractListModel):
@@ -201,7 +190,7 @@ class FindingsPanel(QWidget):
     opacity_changed = Signal(float)
     sensitivity_changed = Signal(int)
 
-    SENSITIVITY_STEPS = 5
+    SENSITIVITY_STEPS = SENSITIVITY_STEPS  # the slider's steps each way: the operating point's
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -363,7 +352,8 @@ class FindingsPanel(QWidget):
         row = 0 if current < 0 else min(count - 1, max(0, current + delta))
         self.list.setCurrentIndex(self.model.index(row))
 
-    def row_rect(self, label: str):  # noqa: ANN201 - QRect, for tests that click a finding
+    def row_rect(self, label: str) -> QRect:
+        """Where ``label``'s row is in the list's viewport (for tests and the benchmark that click it)."""
         return self.list.visualRect(self.model.index(self.model.row_of(label)))
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:

@@ -2,7 +2,9 @@
 
 The scan streams into the browser; the first image found is opened at once (the rest of the
 scan goes on behind it). A folder analysis then makes thumbnails and, with a model, the
-findings of every image: the browser's triage order and the folder CSV come from it.
+findings of every image: the browser's triage order and the folder CSV come from it. Each
+image's browser summary is ``viewer.viewmodel.browser_summary.summarize`` at the window's
+operating point.
 """
 
 from __future__ import annotations
@@ -10,18 +12,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from viewer.core import boxes as core_boxes
 from viewer.core.errors import display_name
+from viewer.core.findings import Findings
 from viewer.core.scan import DataFileProblem, ScannedImage, SkippedFile
+from viewer.viewmodel.browser_summary import summarize
 
-from .browser import ImageSummary, StudyBrowser
+from .browser import StudyBrowser
+from .display import grey_qimage
 from .errors_panel import ErrorsPanel
 from .model_session import ModelSession
-from .display import grey_qimage
 from .workers import (
     AnalysisEvents,
     AnalysisJob,
@@ -42,16 +46,16 @@ class BoxTables:
 
     def __init__(self, on_problem: Callable[[str, str], None] | None = None) -> None:
         self._lock = threading.Lock()
-        self._by_folder: dict[Path, Any] = {}
+        self._by_folder: dict[Path, core_boxes.BoxTable | None] = {}
         self._reported: set[Path] = set()
         self._on_problem = on_problem
 
-    def boxes_for(self, path: Path, width: int, height: int) -> list[Any]:
+    def boxes_for(self, path: Path, width: int, height: int) -> list[core_boxes.GroundTruthBox]:
         """The ground-truth boxes of the image at ``path`` (empty when there are none)."""
         table = self._table(path.parent)
         return list(table.for_image(path.name, width, height)) if table is not None else []
 
-    def _table(self, folder: Path) -> Any | None:
+    def _table(self, folder: Path) -> core_boxes.BoxTable | None:
         with self._lock:
             if folder not in self._by_folder:
                 table = None
@@ -114,7 +118,6 @@ class FolderSession(QObject):
         self._analysis_token = CancelToken()
         self._analysis_run = 0
         self._first_sent = False
-        self.flag_summary = default_summary
 
     # -- opening ------------------------------------------------------------------------------
     def open(self, root: Path) -> None:
@@ -143,8 +146,8 @@ class FolderSession(QObject):
 
     def refresh_summaries(self) -> None:
         """Recompute every browser summary (after the operating point changed)."""
-        for path, row in self.rows.items():
-            self.browser.set_summary(path, self.flag_summary(row))
+        for row in self.rows.values():
+            self._show_summary(row)
 
     # -- scan events --------------------------------------------------------------------------
     def _on_scan_progressed(self, scan_id: int, done: int, total: object) -> None:
@@ -226,7 +229,7 @@ class FolderSession(QObject):
         row = self.rows.get(path)
         return row is not None and (row.findings is not None or self.models.predictor is None)
 
-    def record(self, image: ScannedImage, thumbnail: Any, findings: Any | None) -> None:
+    def record(self, image: ScannedImage, thumbnail: np.ndarray | None, findings: Findings | None) -> None:
         """Take the result of an image the user opened (decoded and analysed already), so the
         browser and the folder CSV have it without analysing it a second time."""
         if self.browser.model.item_for(image.path) is None:
@@ -247,7 +250,7 @@ class FolderSession(QObject):
             self.rows[row.image.path] = row
             if row.thumbnail is not None:
                 self.browser.set_thumbnail(row.image.path, row.thumbnail)
-            self.browser.set_summary(row.image.path, self.flag_summary(row))
+            self._show_summary(row)
             if row.error is not None:
                 errors.append((row.image.display_path, row.error))
             self.image_analysed.emit(row)
@@ -256,18 +259,12 @@ class FolderSession(QObject):
             task = "Analysing" if self.models.predictor is not None else "Thumbnails"
             self.progressed.emit(task, done, total)
 
+    def _show_summary(self, row: FolderRow) -> None:
+        self.browser.set_summary(row.image.path, summarize(row.findings, row.error, self.models.operating_point))
+
     def _on_analysis_finished(self, run_id: int, cancelled: bool) -> None:
         self._running.pop(run_id, None)
         if run_id == self._analysis_run and not cancelled:
             self._analysis = None
             self.analysis_done.emit()
 
-
-def default_summary(row: FolderRow) -> ImageSummary:
-    """Browser summary at the model card's thresholds."""
-    if row.findings is None:
-        return ImageSummary((), 0.0, row.error, no_model=row.error is None)
-    f = row.findings
-    flagged = sorted(((str(x), float(p)) for x, p, flag in zip(f.labels, f.probabilities, f.flags) if flag),
-                     key=lambda item: -item[1])
-    return ImageSummary(tuple(flagged), float(max(f.probabilities)) if len(f.probabilities) else 0.0)

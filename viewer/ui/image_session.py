@@ -8,28 +8,26 @@ canvas: nothing is computed on the click.
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QLabel
 
 from viewer.core import heatmap as core_heatmap
-from viewer.core import inference as core_inference
 from viewer.core.errors import display_name
+from viewer.core.inference import Predictor
 from viewer.core.scan import ScannedImage
+from viewer.viewmodel.image_findings import ImageFindingsState, no_model_message
 
 from .canvas import ImageCanvas
 from .colormaps import DEFAULT_COLORMAP
 from .errors_panel import ErrorsPanel
-from .findings_panel import FindingRow, FindingsPanel
-from .model_panel import auroc_interval
+from .findings_panel import FindingsPanel
 from .model_session import ModelSession, ModelState
 from .tags_panel import TagsPanel
 from .workers import (
     AnalysedImage,
+    BoxLookup,
     CancelToken,
     ImageEvents,
     InferJob,
@@ -41,6 +39,10 @@ from .workers import (
 
 class ImageSession(QObject):
     """Drives the canvas, findings, tags and OOD banner for the current image.
+
+    What the findings panel shows is ``state`` (``viewer.viewmodel.image_findings``) at the
+    window's operating point (``models.operating_point``); this class only moves results from
+    the workers to it and from it to the widgets.
 
     Events: ``image_shown(LoadedImage)``, ``findings_shown(AnalysedImage)``,
     ``finding_shown(str)`` (its heatmap is on the canvas), ``findings_unavailable(str)`` (no
@@ -55,12 +57,12 @@ class ImageSession(QObject):
     status_message = Signal(str)
 
     def __init__(self, canvas: ImageCanvas, findings: FindingsPanel, tags: TagsPanel, banner: QLabel,
-                 errors: ErrorsPanel, models: ModelSession, boxes_for: Any,
+                 errors: ErrorsPanel, models: ModelSession, boxes_for: BoxLookup,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.canvas, self.findings, self.tags, self.banner = canvas, findings, tags, banner
         self.errors, self.models = errors, models
-        self.boxes_for = boxes_for  # callable(path, width, height) -> boxes; replaced per folder
+        self.boxes_for = boxes_for  # (path, width, height) -> ground-truth boxes, of the open folder
         # Decoding and inference have a thread each: the next image is decoded while the
         # model may still be busy with the last one (whose result is then dropped).
         self._pool = single_thread_pool("image")
@@ -85,11 +87,13 @@ class ImageSession(QObject):
         self.path: Path | None = None
         self.loaded: LoadedImage | None = None
         self.analysed: AnalysedImage | None = None
-        self.selected_label: str | None = None
+        self.state = ImageFindingsState(models.operating_point)
         self.colormap = DEFAULT_COLORMAP
-        self.sensitivity = 0
-        self._thresholds: np.ndarray | None = None
-        self._flags: np.ndarray | None = None
+
+    @property
+    def selected_label(self) -> str | None:
+        """The finding whose heatmap is (or was last) on the canvas."""
+        return self.state.selected_label
 
     # -- opening ------------------------------------------------------------------------------
     def open(self, image: ScannedImage | Path) -> None:
@@ -104,7 +108,7 @@ class ImageSession(QObject):
         self.path = path
         self.loaded = None
         self.analysed = None
-        self._thresholds = self._flags = None
+        self.state.clear()
         self.banner.hide()
         self.canvas.clear(f"Loading {path.name}\N{HORIZONTAL ELLIPSIS}")
         self.findings.show_message("Loading the image\N{HORIZONTAL ELLIPSIS}")
@@ -118,7 +122,7 @@ class ImageSession(QObject):
         self._token = CancelToken()
         self.generation += 1
         self.scanned = self.path = self.loaded = self.analysed = None
-        self._thresholds = self._flags = None
+        self.state.clear()
         self.banner.hide()
         self.canvas.clear(message)
         self.findings.show_message("No image open.")
@@ -159,22 +163,22 @@ class ImageSession(QObject):
     def _start_inference(self) -> None:
         if self.loaded is None or self.analysed is not None:
             return
-        if self.models.state is ModelState.READY:
+        if self.models.state is ModelState.READY and self.models.predictor is not None:
             self.findings.show_message("Running the model\N{HORIZONTAL ELLIPSIS}")
             self._infer_pool.start(InferJob(self.generation, self.loaded, self.models.predictor, self._events,
                                             self._token, self.colormap, core_heatmap.agreement))
         elif self.models.state is ModelState.LOADING:
             self.findings.show_message("Opening the model\N{HORIZONTAL ELLIPSIS}")
         else:
-            self.findings.show_message(_no_model_text(self.models.reason))
+            self.findings.show_message(no_model_message(self.models.reason))
             self.findings_unavailable.emit(self.models.reason)
 
-    def _on_model_ready(self, _predictor: Any) -> None:
+    def _on_model_ready(self, _predictor: Predictor) -> None:
         self._start_inference()
 
     def _on_model_unavailable(self, reason: str) -> None:
         if self.analysed is None:
-            self.findings.show_message(_no_model_text(reason))
+            self.findings.show_message(no_model_message(reason))
             if self.loaded is not None:
                 self.findings_unavailable.emit(reason)
 
@@ -183,21 +187,21 @@ class ImageSession(QObject):
             return
         self.analysed = analysed
         f = analysed.findings
-        self._apply_operating_point()
-        if f.ood_flag:
-            self.banner.setText(
-                "\N{WARNING SIGN} Out of distribution: this image does not look like the chest "
-                f"radiographs the model was trained on (score {float(f.ood_score):.2f}). "
-                "Its findings and heatmaps are not meaningful."
-            )
+        predictor = self.models.predictor
+        self.state.show(
+            f, card=predictor.card if predictor is not None else None,
+            dataset_labels=self.scanned.labels if self.scanned is not None else None,
+            boxes=self.loaded.boxes if self.loaded is not None else (),
+            agreements=analysed.agreements,
+            empty_maps=[label for label in f.labels if analysed.heatmaps.is_empty(label)],
+        )
+        warning = self.state.ood_warning()
+        if warning is not None:
+            self.banner.setText(warning)
             self.banner.show()
-        self.findings.set_notes(list(f.notes), warning=bool(f.ood_flag))
-        labels = list(f.labels)
-        keep = self.selected_label if self.selected_label in labels else None
-        top = labels[int(np.argmax(f.probabilities))] if labels else None
-        self.show_finding(keep or top)
-        if (keep or top) is not None:
-            self.findings.set_rows(self._rows(), select=keep or top)
+        self.findings.set_notes(list(self.state.notes), warning=warning is not None)
+        self.show_finding(self.state.label_to_show())
+        self._show_rows()
         self.findings_shown.emit(analysed)
 
     def _shown_name(self, path: str) -> str:
@@ -227,23 +231,11 @@ class ImageSession(QObject):
         """Overlay ``label``'s heatmap (precomputed) and highlight its ground-truth boxes."""
         if label is None or self.analysed is None:
             return
-        self.selected_label = label
+        self.state.selected_label = label
         image = self.analysed.heatmaps.image(label)
-        self.canvas.set_heatmap(image, label, self.colormap, self._caption(label))
-        self.findings.set_details(self._details(label))
+        self.canvas.set_heatmap(image, label, self.colormap, self.state.caption(label))
+        self.findings.set_details(self.state.details_html(label))
         self.finding_shown.emit(label)
-
-    def _caption(self, label: str) -> str:
-        """'Grad-CAM: Effusion  p 0.71, flagged' for the colour key on the canvas."""
-        f = self.analysed.findings if self.analysed is not None else None
-        if f is None or self._flags is None:
-            return f"Grad-CAM: {label}"
-        i = list(f.labels).index(label)
-        state = "flagged" if self._flags[i] else "not flagged"
-        caption = f"Grad-CAM: {label.replace('_', ' ')}  p {float(f.probabilities[i]):.2f}, {state}"
-        if self.analysed.heatmaps.is_empty(label):
-            caption += "  (empty map)"
-        return caption
 
     def set_heatmap_visible(self, visible: bool) -> None:
         self.canvas.set_heatmap_visible(visible)
@@ -252,125 +244,16 @@ class ImageSession(QObject):
         self.colormap = name
         if self.analysed is not None:
             self.analysed.heatmaps.recolour(name)
-            self.show_finding(self.selected_label)
+            self.show_finding(self.state.selected_label)
 
     def set_sensitivity(self, step: int) -> None:
         """Move the operating point; flags (and the panel's threshold marks) follow."""
-        self.sensitivity = step
-        self._apply_operating_point()
+        self.models.operating_point.step = step
+        self.state.refresh()
         if self.analysed is not None:
-            self.findings.set_rows(self._rows(), select=self.selected_label)
-            self.show_finding(self.selected_label)
+            self._show_rows()
+            self.show_finding(self.state.selected_label)
 
-    def operating_thresholds(self, findings: Any) -> np.ndarray:
-        """The thresholds at the current operating point for ``findings``' labels.
-
-        Step 0 is the card's thresholds; each of the panel's steps moves the core's
-        sensitivity setting by 1/SENSITIVITY_STEPS (along each label's ROC when the card has it).
-        """
-        predictor = self.models.predictor
-        if self.sensitivity == 0 or predictor is None:
-            return np.asarray(findings.thresholds)
-        return core_inference.adjusted_thresholds(predictor.card,
-                                                  self.sensitivity / FindingsPanel.SENSITIVITY_STEPS)
-
-    def _apply_operating_point(self) -> None:
-        if self.analysed is None:
-            return
-        at_point = self.analysed.findings.at_thresholds(self.operating_thresholds(self.analysed.findings))
-        self._thresholds = np.asarray(at_point.thresholds, dtype=np.float64)
-        self._flags = at_point.flags
-        self.findings.set_rows(self._rows(), select=self.selected_label)
-        if self.sensitivity == 0:
-            self.findings.set_operating_point_text("card thresholds")
-        else:
-            direction = "more sensitive" if self.sensitivity > 0 else "more specific"
-            self.findings.set_operating_point_text(f"{self.sensitivity:+d}: {direction}")
-
-    @property
-    def flags(self) -> np.ndarray | None:
-        return self._flags
-
-    @property
-    def thresholds(self) -> np.ndarray | None:
-        return self._thresholds
-
-    def _rows(self) -> list[FindingRow]:
-        assert self.analysed is not None and self._thresholds is not None and self._flags is not None
-        f = self.analysed.findings
-        card = self.models.predictor.card if self.models.predictor is not None else None
-        dataset = self.scanned.labels if self.scanned is not None else None
-        rows = []
-        for i, label in enumerate(f.labels):
-            auroc, ci = _auroc(card, label)
-            rows.append(FindingRow(
-                label=label, probability=float(f.probabilities[i]), threshold=float(self._thresholds[i]),
-                flagged=bool(self._flags[i]),
-                in_dataset=None if dataset is None else label in dataset,
-                auroc=auroc, auroc_ci=ci,
-            ))
-        return rows
-
-    def _details(self, label: str | None) -> str:
-        if label is None or self.analysed is None or self._thresholds is None or self._flags is None:
-            return ""
-        f = self.analysed.findings
-        i = list(f.labels).index(label)
-        e = html.escape
-        verdict = ("<span style='color:#dc3c32'><b>flagged</b></span>" if self._flags[i]
-                   else "below threshold")
-        p_text, t_text = _distinct(float(f.probabilities[i]), float(self._thresholds[i]))
-        text = f"<b>{e(label.replace('_', ' '))}</b>: p = {p_text}, threshold {t_text}: {verdict}"
-        card = self.models.predictor.card if self.models.predictor is not None else None
-        auroc, ci = _auroc(card, label)
-        if auroc is not None:
-            ci_text = f" (95% CI {ci[0]:.2f}\N{EN DASH}{ci[1]:.2f})" if ci else ""
-            text += f"<br>Test AUROC {auroc:.2f}{ci_text}"
-        if self.analysed.heatmaps.is_empty(label):
-            text += ("<br>The heatmap is empty: Grad-CAM found no image region that raises "
-                     "this finding's score.")
-        boxes = self.loaded.boxes if self.loaded is not None else []
-        if boxes:
-            agreements = self.analysed.agreements.get(label, [])
-            if agreements:
-                parts = [_agreement_text(a) for a in agreements]
-                text += "<br><b>Ground-truth box</b> (BBox_List_2017): " + "; ".join(parts)
-            else:
-                names = ", ".join(sorted({str(b.label) for b in boxes}))
-                text += f"<br>Ground-truth boxes on this image: {e(names)} (none for this finding)"
-        return text
-
-
-def _distinct(probability: float, threshold: float) -> tuple[str, str]:
-    """Both numbers with 3 decimals, or as many more as it takes to show which is larger."""
-    for digits in range(3, 8):
-        a, b = f"{probability:.{digits}f}", f"{threshold:.{digits}f}"
-        if a != b or probability == threshold:
-            return a, b
-    return a, b
-
-
-def _agreement_text(agreement: Any) -> str:
-    """IoBB at Wang et al.'s thresholds and the pointing game, in words."""
-    parts = []
-    iobb = getattr(agreement, "iobb", None) or {}
-    if iobb:
-        keys = sorted(iobb)
-        parts.append(f"IoBB {' / '.join(f'{float(iobb[t]):.2f}' for t in keys)} "
-                     f"(map thresholds {' / '.join(str(t) for t in keys)})")
-    hit = getattr(agreement, "pointing_hit", None)
-    if hit is not None:
-        parts.append("heatmap peak inside the box" if hit else "heatmap peak outside the box")
-    return "; ".join(parts)
-
-
-def _auroc(card: Any, label: str) -> tuple[float | None, tuple[float, float] | None]:
-    if card is None:
-        return None, None
-    return card.auroc(label), auroc_interval(card, label)
-
-
-def _no_model_text(reason: str) -> str:
-    return ("No findings: the model is not available, so this is a plain viewer.\n\n"
-            f"{reason or 'No model was given.'}\n\nStart with --model NAME.onnx to see findings.")
-
+    def _show_rows(self) -> None:
+        self.findings.set_rows(self.state.rows(), select=self.state.selected_label)
+        self.findings.set_operating_point_text(self.models.operating_point.description)

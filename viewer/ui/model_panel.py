@@ -7,6 +7,9 @@ from typing import Any
 
 from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 
+from viewer.core.model_card import ModelCard
+from viewer.viewmodel.card import auroc_interval, card_interval
+
 NOT_FOR_DIAGNOSIS = "Not for diagnostic use."
 
 
@@ -38,7 +41,7 @@ class ModelPanel(QWidget):
             "as written by <code>cxr-train export</code>.</p>" + _warning()
         )
 
-    def show_card(self, card: Any) -> None:
+    def show_card(self, card: ModelCard) -> None:
         """Render a ``ModelCard``."""
         self.text.setHtml(card_html(card))
 
@@ -48,22 +51,7 @@ def _warning() -> str:
             "findings and heatmaps are not a diagnosis and must not guide patient care.</p>")
 
 
-def auroc_interval(card: Any, label: str) -> tuple[float, float] | None:
-    """The 95% interval of ``label``'s test AUROC from the card (``ci95``, or ``ci``), if any."""
-    entry = (card.metrics or {}).get("auroc", {}).get(label)
-    if not isinstance(entry, dict):
-        return None
-    return _interval(entry.get("ci95", entry.get("ci")))
-
-
-def _interval(value: Any) -> tuple[float, float] | None:
-    """A card's ``[low, high]`` as numbers, or None for anything else."""
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
-        return float(value[0]), float(value[1])
-    return None
-
-
-def card_html(card: Any) -> str:
+def card_html(card: ModelCard) -> str:
     """The card as HTML: identity, training data, per-label AUROC and threshold, intended use."""
     e = html.escape
     training = card.training or {}
@@ -88,7 +76,7 @@ def card_html(card: Any) -> str:
     summary = []
     if isinstance(metrics.get("mean_auroc"), (int, float)):
         mean_text = f"mean test AUROC <b>{metrics['mean_auroc']:.3f}</b>"
-        mean_ci = _interval(metrics.get("mean_auroc_ci95"))
+        mean_ci = card_interval(metrics.get("mean_auroc_ci95"))
         if mean_ci is not None:
             mean_text += f" <small>(95% interval {mean_ci[0]:.2f}\N{EN DASH}{mean_ci[1]:.2f})</small>"
         summary.append(mean_text)

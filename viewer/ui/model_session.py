@@ -1,14 +1,18 @@
-"""Which model the viewer runs, opened off the GUI thread; or why there is none."""
+"""Which model the viewer runs, opened off the GUI thread; or why there is none.
+
+It also holds the window's operating point (``viewer.viewmodel.operating_point``): the point
+moves that model's card thresholds, so its card is set here before anyone hears of the model.
+"""
 
 from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from viewer.core.inference import Predictor
+from viewer.viewmodel.operating_point import OperatingPoint
 
 from .workers import ModelEvents, ModelJob, single_thread_pool
 
@@ -38,7 +42,8 @@ class ModelSession(QObject):
         self._events.model_loaded.connect(self._on_loaded)
         self._events.model_failed.connect(self._on_failed)
         self.state = ModelState.NONE
-        self.predictor: Any | None = None
+        self.predictor: Predictor | None = None
+        self.operating_point = OperatingPoint()
         self.reason = ""
         self.path: Path | None = None
 
@@ -53,6 +58,7 @@ class ModelSession(QObject):
         self.path = model_path
         self.state = ModelState.LOADING
         self.predictor = None
+        self.operating_point.card = None
         self.model_loading.emit(str(model_path))
         self._pool.start(ModelJob(model_path, self._events, lambda p: Predictor(p, threads)))
 
@@ -64,14 +70,16 @@ class ModelSession(QObject):
         """Block until the model job is done (for the command line and tests only)."""
         return self._pool.waitForDone(msecs)
 
-    def _on_loaded(self, predictor: Any) -> None:
+    def _on_loaded(self, predictor: Predictor) -> None:
         self.predictor = predictor
+        self.operating_point.card = predictor.card
         self.state = ModelState.READY
         self.reason = ""
         self.model_ready.emit(predictor)
 
     def _on_failed(self, _path: str, reason: str) -> None:
         self.predictor = None
+        self.operating_point.card = None
         self.state = ModelState.UNAVAILABLE
         self.reason = reason
         self.model_unavailable.emit(reason)

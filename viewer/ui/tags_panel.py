@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QLineEdit, QTreeView, QVBoxLayout, QWidget
 
@@ -28,7 +28,7 @@ class _AnyColumnFilter(QSortFilterProxyModel):
             index = index.parent()
         return self._row_matches(model, source_row, source_parent)
 
-    def _row_matches(self, model: Any, row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:
+    def _row_matches(self, model: QAbstractItemModel, row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:
         pattern = self.filterRegularExpression()
         for column in range(model.columnCount(parent)):
             text = model.data(model.index(row, column, parent)) or ""
@@ -74,7 +74,7 @@ class TagsPanel(QWidget):
         layout.addWidget(self.tree, 1)
         self.show_header(None, "No image open.")
 
-    def show_header(self, dataset: Any | None, note: str | None = None) -> None:
+    def show_header(self, dataset: Dataset | None, note: str | None = None) -> None:
         """Show ``dataset`` (a pydicom Dataset), or only ``note`` when there is none."""
         self.source.removeRows(0, self.source.rowCount())
         if dataset is not None:
@@ -92,7 +92,7 @@ class TagsPanel(QWidget):
         """Top-level rows that pass the search (for tests and the status line)."""
         return self.proxy.rowCount()
 
-    def _add_element(self, parent: QStandardItem, element: Any) -> None:
+    def _add_element(self, parent: QStandardItem, element: DataElement) -> None:
         tag = f"({element.tag.group:04X},{element.tag.element:04X})"
         name = element.name if element.name else element.keyword or "Private tag"
         vr = str(element.VR)
@@ -119,7 +119,7 @@ class TagsPanel(QWidget):
             self.tree.expandAll()
 
 
-def _value_text(element: Any) -> str:
+def _value_text(element: DataElement) -> str:
     if element.VR in ("OB", "OW", "OF", "OD", "OL", "OV", "UN") and isinstance(element.value, (bytes, bytearray)):
         return f"<{len(element.value)} bytes>"
     try:

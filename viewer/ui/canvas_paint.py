@@ -1,0 +1,183 @@
+"""Painting the canvas: the image, its heatmap, ground-truth boxes, the ruler and the read-outs.
+
+``paint_scene`` draws one ``Scene`` (everything on screen, gathered by the canvas widget) into a
+painter: the widget's, or an export image's of the same size. The view transform's numbers
+(``viewer.viewmodel.view_transform``) become a ``QTransform`` here and nowhere else; the text
+of the read-outs comes from ``viewer.viewmodel.readout``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QLinearGradient, QPainter, QPen, QTransform
+
+from viewer.core.boxes import GroundTruthBox
+from viewer.core.labels import same_label
+from viewer.core.radiograph import Radiograph, Window
+from viewer.viewmodel.measurement import Measurement
+from viewer.viewmodel.readout import readout
+from viewer.viewmodel.view_transform import ViewTransform
+
+from .colormaps import colormap_table
+
+TEXT_MARGIN = 8.0
+SMOOTH_BELOW_ZOOM = 3.0  # above this zoom the pixels are drawn as squares, as they are
+BOX_COLOUR = QColor(255, 210, 0)
+HIGHLIGHTED_BOX_COLOUR = QColor(0, 255, 120)
+RULER_COLOUR = QColor(80, 200, 255)
+
+
+def qtransform(view: ViewTransform, width: float, height: float) -> QTransform:
+    """``view`` for a viewport of ``width`` x ``height`` as the painter's transform."""
+    return QTransform(*view.matrix(width, height))
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What the canvas shows, for one paint. ``heatmap`` is None when no map is to be drawn."""
+
+    radiograph: Radiograph | None
+    frame: QImage | None  # the grey level of the image to draw (scaled to the image's size)
+    view: ViewTransform
+    viewport: tuple[float, float]  # width, height the view transform is for
+    window: Window | None
+    inverted: bool
+    placeholder: str  # shown instead of an image
+    font: QFont
+    heatmap: QImage | None = None
+    heatmap_opacity: float = 0.5
+    heatmap_caption: str = ""
+    colormap: str = "Jet"
+    boxes: Sequence[GroundTruthBox] = ()
+    highlight_label: str | None = None
+    measurement: Measurement | None = None
+
+
+def paint_scene(painter: QPainter, area: QRectF, scene: Scene, *, for_export: bool) -> None:
+    """Paint ``scene`` into ``area``; ``for_export`` leaves the file name out (an exported PNG
+    carries no identifying text)."""
+    painter.fillRect(area, QColor(0, 0, 0))
+    rg = scene.radiograph
+    if rg is None or scene.frame is None:
+        painter.setPen(QColor(150, 150, 150))
+        painter.drawText(area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, scene.placeholder)
+        return
+    transform = qtransform(scene.view, *scene.viewport)
+    image_rect = QRectF(0, 0, rg.width, rg.height)
+
+    painter.save()
+    painter.setTransform(transform)
+    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scene.view.zoom < SMOOTH_BELOW_ZOOM)
+    painter.drawImage(image_rect, scene.frame)
+    if scene.heatmap is not None:
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        painter.setOpacity(scene.heatmap_opacity)
+        painter.drawImage(image_rect, scene.heatmap)
+        painter.setOpacity(1.0)
+    painter.restore()
+
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    _paint_boxes(painter, transform, scene)
+    if scene.measurement is not None:
+        _paint_measurement(painter, transform, scene.measurement)
+    _paint_readout(painter, area, scene, for_export)
+    if scene.heatmap is not None and scene.heatmap_caption:
+        _paint_legend(painter, area, scene.colormap, scene.heatmap_caption)
+
+
+def _paint_boxes(painter: QPainter, transform: QTransform, scene: Scene) -> None:
+    font = QFont(scene.font)
+    font.setPointSizeF(max(8.0, font.pointSizeF()))
+    font.setBold(True)
+    painter.setFont(font)
+    for box in scene.boxes:
+        highlighted = scene.highlight_label is not None and same_label(box.label, scene.highlight_label)
+        colour = HIGHLIGHTED_BOX_COLOUR if highlighted else BOX_COLOUR
+        polygon = transform.map(QRectF(box.x, box.y, box.w, box.h))
+        pen = QPen(colour, 2.5 if highlighted else 1.5)
+        if not highlighted:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPolygon(polygon)
+        bounds = polygon.boundingRect()
+        _label_box(painter, QPointF(bounds.left(), bounds.top() - 4), f"GT: {box.label}", colour)
+
+
+def _paint_measurement(painter: QPainter, transform: QTransform, m: Measurement) -> None:
+    a = transform.map(QPointF(*m.start))
+    b = transform.map(QPointF(*m.end))
+    painter.setPen(QPen(QColor(0, 0, 0, 160), 4))
+    painter.drawLine(a, b)
+    painter.setPen(QPen(RULER_COLOUR, 2))
+    painter.drawLine(a, b)
+    for p in (a, b):
+        painter.drawEllipse(p, 3.5, 3.5)
+    _label_box(painter, (a + b) / 2 + QPointF(8, -8), m.text, RULER_COLOUR)
+
+
+def _paint_readout(painter: QPainter, area: QRectF, scene: Scene, for_export: bool) -> None:
+    assert scene.radiograph is not None
+    font = QFont(scene.font)
+    font.setPointSizeF(max(8.5, font.pointSizeF()))
+    painter.setFont(font)
+    text = readout(scene.radiograph, scene.window, scene.inverted, scene.view, for_export=for_export)
+    m = TEXT_MARGIN
+    _text_lines(painter, area.topLeft() + QPointF(m, m), text.top_left, Qt.AlignmentFlag.AlignLeft)
+    if text.bottom_left:
+        _text_lines(painter, area.bottomLeft() + QPointF(m, -m), text.bottom_left, Qt.AlignmentFlag.AlignLeft,
+                    from_bottom=True)
+    _text_lines(painter, area.topRight() + QPointF(-m, m), text.top_right, Qt.AlignmentFlag.AlignRight)
+
+
+def _paint_legend(painter: QPainter, area: QRectF, colormap: str, caption: str) -> None:
+    """Colour key of the heatmap: low to high Grad-CAM activation, with its caption."""
+    width, height, margin = 150.0, 10.0, 10.0
+    bar = QRectF(area.right() - width - margin, area.bottom() - margin - height, width, height)
+    table = colormap_table(colormap)
+    gradient = QLinearGradient(bar.topLeft(), bar.topRight())
+    for i in range(0, 256, 32):
+        r, g, b, a = (int(v) for v in table[i])
+        alpha = max(a, 1)  # the table is premultiplied: undo it, and keep the low end visible
+        gradient.setColorAt(i / 255, QColor(min(255, r * 255 // alpha), min(255, g * 255 // alpha),
+                                            min(255, b * 255 // alpha), max(a, 60)))
+    r, g, b, a = (int(v) for v in table[255])
+    gradient.setColorAt(1.0, QColor(r, g, b, a))
+    painter.setPen(QPen(QColor(200, 200, 200), 1))
+    painter.setBrush(gradient)
+    painter.drawRect(bar)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    _text_lines(painter, QPointF(bar.right(), bar.top() - 4), [caption, "low                      high"],
+                Qt.AlignmentFlag.AlignRight, from_bottom=True)
+
+
+def _text_lines(painter: QPainter, anchor: QPointF, lines: Sequence[str], align: Qt.AlignmentFlag,
+                from_bottom: bool = False) -> None:
+    """Lines of text with a dark halo so they read on bright and dark parts of the image."""
+    metrics = painter.fontMetrics()
+    step = metrics.height()
+    ordered = list(reversed(lines)) if from_bottom else list(lines)
+    for i, line in enumerate(ordered):
+        width = metrics.horizontalAdvance(line)
+        x = anchor.x() - width if align == Qt.AlignmentFlag.AlignRight else anchor.x()
+        y = anchor.y() - i * step - metrics.descent() if from_bottom else anchor.y() + i * step + metrics.ascent()
+        painter.setPen(QColor(0, 0, 0, 220))
+        for ox, oy in ((1, 1), (-1, -1), (1, -1), (-1, 1)):
+            painter.drawText(QPointF(x + ox, y + oy), line)
+        painter.setPen(QColor(235, 235, 235))
+        painter.drawText(QPointF(x, y), line)
+
+
+def _label_box(painter: QPainter, bottom_left: QPointF, text: str, colour: QColor) -> None:
+    metrics = painter.fontMetrics()
+    rect = QRectF(bottom_left.x(), bottom_left.y() - metrics.height(), metrics.horizontalAdvance(text) + 8,
+                  metrics.height())
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(0, 0, 0, 170))
+    painter.drawRoundedRect(rect, 3, 3)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.setPen(colour)
+    painter.drawText(rect.adjusted(4, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)

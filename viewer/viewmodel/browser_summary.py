@@ -1,0 +1,108 @@
+"""What the study browser says about each image, and the triage order it sorts them in.
+
+An image's summary is its findings at the window's operating point (so moving the control
+re-flags the whole folder): the flagged labels, highest first, and the highest probability of
+any label. The triage order puts flagged images first by their highest flagged probability,
+then unflagged ones by their highest probability, and images without findings last; ties keep
+the folder's order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from viewer.core.findings import Findings
+
+from .operating_point import OperatingPoint
+
+UNANALYSED = -1.0  # the triage score of an image without findings (not analysed, no model, error)
+
+
+@dataclass(frozen=True)
+class ImageSummary:
+    """The browser's view of an image's findings: its flagged labels and top probability."""
+
+    flagged: tuple[tuple[str, float], ...]  # (label, probability), highest first
+    top_probability: float  # highest probability of any label (flagged or not)
+    error: str | None = None
+    out_of_distribution: bool = False  # the model's OOD check says the findings are meaningless
+    no_model: bool = False  # shown without findings: there is no model
+
+    @property
+    def triage_score(self) -> float:
+        """Flagged images first (1 + highest flagged probability), then by highest probability."""
+        if self.error is not None or self.no_model:
+            return UNANALYSED
+        return 1.0 + self.flagged[0][1] if self.flagged else self.top_probability
+
+    @property
+    def flagged_text(self) -> str:
+        """'Edema 0.65, Mass 0.43' (empty when nothing is flagged)."""
+        return ", ".join(f"{label} {p:.2f}" for label, p in self.flagged)
+
+
+def summarize(findings: Findings | None, error: str | None, point: OperatingPoint) -> ImageSummary:
+    """The summary of one image: ``findings`` at ``point``, or why there are none (``error``;
+    neither: the image was shown without a model)."""
+    if findings is None:
+        return ImageSummary((), 0.0, error, no_model=error is None)
+    f = point.apply(findings)
+    flagged = sorted(((str(label), f.probability(label)) for label in f.flagged()), key=lambda item: -item[1])
+    top = float(max(f.probabilities)) if len(f.probabilities) else 0.0
+    return ImageSummary(tuple(flagged), top, out_of_distribution=bool(f.ood_flag))
+
+
+def triage_before(score: float | None, order: int, other_score: float | None, other_order: int) -> bool:
+    """True when an image (or group) with ``score`` sorts before the other in triage order:
+    higher score first, then folder order. A missing score counts as ``UNANALYSED``."""
+    a = UNANALYSED if score is None else score
+    b = UNANALYSED if other_score is None else other_score
+    if a != b:
+        return a > b
+    return order < other_order
+
+
+def group_score(current: float | None, image_score: float) -> float:
+    """A patient's or study's triage score: the highest of its images'."""
+    return max(UNANALYSED if current is None else current, image_score)
+
+
+class Tone(Enum):
+    """How the browser colours an image's summary line."""
+
+    PENDING = "pending"
+    NO_MODEL = "no model"
+    ERROR = "error"
+    FLAGGED = "flagged"
+    CLEAR = "clear"
+    OUT_OF_DISTRIBUTION = "out of distribution"
+
+
+@dataclass(frozen=True)
+class SummaryLine:
+    """The second line of an image's row in the browser."""
+
+    text: str
+    tone: Tone
+    bold: bool = False
+
+
+def summary_line(summary: ImageSummary | None) -> SummaryLine:
+    """'⚑ Edema 0.65  +5 more', 'no flag (max 0.12)', 'not analysed yet'... An OOD image says so
+    first, whatever its flags, so a flag on it is not taken at face value."""
+    if summary is None:
+        return SummaryLine("not analysed yet", Tone.PENDING)
+    if summary.no_model:
+        text, tone = "no findings (no model)", Tone.NO_MODEL
+    elif summary.error:
+        text, tone = summary.error, Tone.ERROR
+    elif summary.flagged:
+        label, probability = summary.flagged[0]
+        more = f"  +{len(summary.flagged) - 1} more" if len(summary.flagged) > 1 else ""
+        text, tone = f"\N{BLACK FLAG} {label.replace('_', ' ')} {probability:.2f}{more}", Tone.FLAGGED
+    else:
+        text, tone = f"no flag (max {summary.top_probability:.2f})", Tone.CLEAR
+    if summary.out_of_distribution:
+        text, tone = "\N{WARNING SIGN} not a chest X-ray? (OOD) " + text, Tone.OUT_OF_DISTRIBUTION
+    return SummaryLine(text, tone, bold=bool(summary.flagged))
