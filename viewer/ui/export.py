@@ -80,7 +80,7 @@ def save_view_png(canvas: ImageCanvas, lines: list[str], out: Path) -> Path:
     if canvas.radiograph is None:
         raise ExportError("there is no image on screen to export")
     out = out if out.suffix.lower() == ".png" else out.with_suffix(".png")
-    if not render_view(canvas, lines).save(str(out), "PNG"):
+    if not render_view(canvas, lines).save(str(out)):  # the format follows the .png suffix
         raise ExportError(f"{display_name(out)}: could not be written (check the folder and its permissions)")
     return out
 
@@ -97,11 +97,12 @@ def write_findings_csv(out: Path, rows: Iterable[FolderRow], labels: tuple[str, 
         with PredictionsFile(out, labels) as writer:
             for row in rows:
                 image, f = row.image, row.findings
-                keys = {"patient_key": image.patient_key, "study_key": image.study_key}
                 if f is None:
-                    writer.write_error(image.name, image.display_path, row.error or "not analysed", **keys)
+                    writer.write_error(image.name, image.display_path, row.error or "not analysed",
+                                       patient_key=image.patient_key, study_key=image.study_key)
                 else:
-                    writer.write_findings(image.name, image.display_path, f.at_thresholds(thresholds_for(f)), **keys)
+                    writer.write_findings(image.name, image.display_path, f.at_thresholds(thresholds_for(f)),
+                                          patient_key=image.patient_key, study_key=image.study_key)
             count = writer.rows
     except OSError as exc:
         raise ExportError(f"{display_name(out)}: could not be written ({exc.strerror or exc})") from None

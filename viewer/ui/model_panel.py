@@ -82,8 +82,10 @@ def card_html(card: ModelCard) -> str:
         summary.append(mean_text)
     if isinstance(metrics.get("n_images"), int):
         summary.append(f"on {metrics['n_images']} test images")
-    split = metrics.get("split") if isinstance(metrics.get("split"), dict) else {}
-    sizes = split.get("sizes") if isinstance(split.get("sizes"), dict) else None
+    found_split = metrics.get("split")
+    split: dict[str, Any] = found_split if isinstance(found_split, dict) else {}
+    found_sizes = split.get("sizes")
+    sizes: dict[str, Any] | None = found_sizes if isinstance(found_sizes, dict) else None
     split_text = ""
     if sizes:
         split_text = ", ".join(f"{k} {v}" for k, v in sizes.items())

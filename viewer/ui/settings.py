@@ -89,7 +89,10 @@ class AppSettings:
 
 
 def _as_int(value: object) -> int | None:
+    """A stored setting as an int (QSettings gives text from an INI file); None when it is not one."""
+    if not isinstance(value, (int, float, str, bytes)):
+        return None
     try:
-        return int(value)  # type: ignore[arg-type]
+        return int(value)
     except (TypeError, ValueError):
         return None

@@ -65,8 +65,11 @@ class WindowActionsMixin(_Window):
                 checkable: bool = False, tip: str | None = None) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
-            shortcuts = list(shortcut) if isinstance(shortcut, (list, tuple)) else [shortcut]
-            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+            if isinstance(shortcut, (str, QKeySequence, QKeySequence.StandardKey)):
+                shortcuts: list[Shortcut] = [shortcut]
+            else:
+                shortcuts = list(shortcut)
+            action.setShortcuts([_key_sequence(s) for s in shortcuts])
         action.setCheckable(checkable)
         if tip:
             action.setStatusTip(tip)
@@ -201,3 +204,12 @@ class WindowActionsMixin(_Window):
 
     def _show_help(self) -> None:
         QMessageBox.information(self, "Keyboard and mouse", HELP_TEXT)
+
+
+def _key_sequence(shortcut: Shortcut) -> QKeySequence:
+    """A shortcut given as text, a standard key or a key sequence, as a key sequence."""
+    if isinstance(shortcut, QKeySequence):
+        return shortcut
+    if isinstance(shortcut, str):
+        return QKeySequence(shortcut)
+    return QKeySequence(shortcut)

@@ -54,7 +54,7 @@ class WindowStatusMixin(_Window):
         self._errors_seen = 0
         self.errors_button = QPushButton("No errors")
         self.errors_button.setFlat(True)
-        self.errors_button.clicked.connect(lambda: (self.errors_dock.show(), self.errors_dock.raise_()))
+        self.errors_button.clicked.connect(self._show_errors_dock)
         for widget in (self.measure_label, self.cursor_label, self.window_label, self.progress, self.errors_button):
             bar.addPermanentWidget(widget)
 
@@ -108,6 +108,10 @@ class WindowStatusMixin(_Window):
         self._progress_pending = None
         self._progress_timer.stop()
         self.progress.hide()
+
+    def _show_errors_dock(self) -> None:
+        self.errors_dock.show()
+        self.errors_dock.raise_()
 
     def _on_errors_changed(self, count: int) -> None:
         if count and not self._errors_seen:

@@ -32,7 +32,7 @@ def compose(a: Orientation, b: Orientation) -> Orientation:
 
 def wheel_factor(angle_delta: float) -> float:
     """The zoom factor of a wheel turn of ``angle_delta`` eighths of a degree."""
-    return WHEEL_STEP ** angle_delta
+    return float(WHEEL_STEP ** angle_delta)
 
 
 class ViewTransform:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from viewer.core.radiograph import Radiograph, Window
+from viewer.core.radiograph import Radiograph, Window, WindowFunction
 
 PRESET_KEYS = 5  # presets 1..5 have number keys
 DRAG_SPAN_PX = 512.0  # a window/level drag this long spans the image's whole value range
@@ -53,13 +53,13 @@ def relative_preset(percentiles: Mapping[int, float], name: str) -> Window:
     low, high = min(a, b), max(a, b)
     if not high > low:
         high = low + 1.0
-    return Window(center=(low + high) / 2, width=max(high - low, 1.0), name=name, function="LINEAR")
+    return Window(center=(low + high) / 2, width=max(high - low, 1.0), name=name, function=WindowFunction.LINEAR)
 
 
 def full_range_window(value_min: float, value_max: float) -> Window:
     """Every value of the image from black to white (LINEAR_EXACT: any width > 0 is allowed)."""
     return Window(center=(value_min + value_max) / 2, width=max(value_max - value_min, 1e-6),
-                  name="Full data range", function="LINEAR_EXACT")
+                  name="Full data range", function=WindowFunction.LINEAR_EXACT)
 
 
 @dataclass(frozen=True)
@@ -113,4 +113,4 @@ class WindowLevel:
         width = max(start.width + dx * self.step, self.step)
         center = start.center + dy * self.step
         # LINEAR_EXACT accepts any width > 0 (float images may span less than 1 unit).
-        return Window(center=center, width=width, name="Manual", function="LINEAR_EXACT")
+        return Window(center=center, width=width, name="Manual", function=WindowFunction.LINEAR_EXACT)
