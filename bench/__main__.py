@@ -48,8 +48,9 @@ def default_model() -> tuple[Path, str]:
 def _section(name: str, settings: Settings) -> list[Row]:
     """Import lazily: a section's heavy imports (torch, Qt) cost only when it runs."""
     if name == "decode":
-        from . import decode
         from viewer.core.onnx_card import read_card
+
+        from . import decode
 
         size = read_card(settings.model).input.height
         return decode.rows(settings, size)

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from trainer.augment import AugmentConfig  # noqa: E402
-from trainer.cache import PixelCache  # noqa: E402
-from trainer.data import CachedSource, DecodeSource, TrainImages, load_labelled_images  # noqa: E402
+from trainer.augment import AugmentConfig
+from trainer.cache import PixelCache
+from trainer.data import CachedSource, DecodeSource, TrainImages, load_labelled_images
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -49,7 +49,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         cache = PixelCache(folder, cache_side, "uint8")
         rows, report = cache.ensure(paths)
-        cached = TrainImages(CachedSource(cache.pixels_path, "uint8", cache_side, rows), targets, args.size, AugmentConfig())
+        source = CachedSource(cache.pixels_path, "uint8", cache_side, rows)
+        cached = TrainImages(source, targets, args.size, AugmentConfig())
         decoded = TrainImages(DecodeSource(paths, cache_side), targets, args.size, AugmentConfig())
         speeds: dict[str, list[float]] = {"cache": [], "decode": []}
         for epoch in range(args.passes):

@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for (item, what), sides in figures.items():
         if not sides["old"] or not sides["new"]:
-            print(f"| {item} | {what} | {len(sides['old'])} runs | {len(sides['new'])} runs |  | row only on one side |")
+            runs = f"{len(sides['old'])} runs | {len(sides['new'])} runs"
+            print(f"| {item} | {what} | {runs} |  | row only on one side |")
             continue
         old = Figure(statistics.median(f.value for f in sides["old"]), sides["old"][0].higher_is_better)
         new = Figure(statistics.median(f.value for f in sides["new"]), old.higher_is_better)

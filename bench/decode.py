@@ -39,8 +39,8 @@ def rows(settings: Settings, size: int) -> list[Row]:
             out.append(skipped("1i", what))
             continue
         times = interleaved({
-            "plain": lambda: _plain(path, kind, size),
-            "ours": lambda: preprocess(path, size, size),
+            "plain": lambda path=path, kind=kind: _plain(path, kind, size),
+            "ours": lambda path=path: preprocess(path, size, size),
         }, repeats)
         ratio = times["ours"] / times["plain"]
         out.append(Row(

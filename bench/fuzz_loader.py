@@ -23,7 +23,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.reliability.fuzzing import LoaderWorker, mutated_files, sources  # noqa: E402
+from tests.reliability.fuzzing import LoaderWorker, mutated_files, sources
 
 
 def main(argv: list[str] | None = None) -> int:

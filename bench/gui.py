@@ -183,7 +183,8 @@ def ui_rows(model: Path, data: Path | None, scratch: Path, quick: bool) -> list[
             rows.append(Row(
                 "1iii", f"open {name} -> image on screen", ms(image_ms), f"{ms(plain)} plain read of the file",
                 image_ms / plain, "before its findings", first,
-                f"image before findings in {sum(t[0] < t[1] for t in timed)}/{len(timed)} opens; median of {len(timed)}",
+                f"image before findings in {sum(t[0] < t[1] for t in timed)}/{len(timed)} opens; "
+                f"median of {len(timed)}",
             ))
             rows.append(Row(
                 "1iii", f"open {name} -> findings + heatmap on screen", ms(findings_ms),
@@ -218,7 +219,8 @@ def _heatmap_switch(gui: Gui, repeats: int) -> Row:
             switch.append((middle - start) * 1000)
             repaint.append((end - middle) * 1000)
     ours, base = statistics.median(switch), statistics.median(repaint)
-    note = f"p95 {sorted(switch)[int(0.95 * (len(switch) - 1))]:.1f} ms, max {max(switch):.1f} ms; median of {len(switch)}"
+    p95 = sorted(switch)[int(0.95 * (len(switch) - 1))]
+    note = f"p95 {p95:.1f} ms, max {max(switch):.1f} ms; median of {len(switch)}"
     if wrong:
         note += f"; {wrong} clicks did not show their finding"
     return Row("2", "click another finding -> canvas repainted with its heatmap", ms(ours),
@@ -270,8 +272,9 @@ def scan_rows(model: Path, data: Path | None, scratch: Path, quick: bool) -> lis
     ui_rate, core_rate = count / (done - t0), found / core_s
     first_ms, scan_ms = (marks["first"] - t0) * 1000, (done - t0) * 1000
     return [
-        Row("3", f"folder scan, headers/s: {what}", f"{ui_rate:.0f}/s in the window", f"{core_rate:.0f}/s scan_folder alone",
-            ui_rate / core_rate, "", None, f"ratio = window / alone; {found} images found; the folder analysis (model) runs meanwhile"),
+        Row("3", f"folder scan, headers/s: {what}", f"{ui_rate:.0f}/s in the window",
+            f"{core_rate:.0f}/s scan_folder alone", ui_rate / core_rate, "", None,
+            f"ratio = window / alone; {found} images found; the folder analysis (model) runs meanwhile"),
         Row("3", "folder scan: first image on screen", ms(first_ms), f"{ms(scan_ms)} whole scan", first_ms / scan_ms,
             "< 1 (before the scan ends)", first_ms < scan_ms, ""),
         Row("3", "folder scan: longest event-loop stall (1 ms timer on the GUI thread)", ms(stall), "", None,

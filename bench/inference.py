@@ -19,7 +19,7 @@ from .common import Row, Settings, interleaved, ms, rg1_path
 THREADS = 2  # the target machine's cores
 
 
-def _torch_gradcam(arch: str, labels: tuple[str, ...], size: int, image: np.ndarray):  # noqa: ANN202
+def _torch_gradcam(arch: str, labels: tuple[str, ...], size: int, image: np.ndarray):
     """A callable computing GradCAM for every label on ``image``, and the arch it really uses."""
     import torch
     from pytorch_grad_cam import GradCAM
@@ -71,7 +71,8 @@ def rows(settings: Settings) -> list[Row]:
     finally:
         cam.activations_and_grads.release()
     speedup = torch_ms / times["ours"]
-    arch_note = "" if used == predictor.card.arch else f" (card arch {predictor.card.arch} unknown to trainer: timed {used})"
+    card_arch = predictor.card.arch
+    arch_note = "" if used == card_arch else f" (card arch {card_arch} unknown to trainer: timed {used})"
     result.append(Row(
         "1ii-b", "same, against PyTorch eager + pytorch-grad-cam GradCAM (14 maps, one call each)",
         ms(times["ours"]), f"{ms(torch_ms)} torch {used}{arch_note}", speedup, ">= 30x faster",

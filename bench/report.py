@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .common import Row
@@ -65,7 +65,7 @@ def machine_lines(model: Path, model_note: str, data: Path | None, quick: bool, 
         pass
     return [
         f"CXR Viewer benchmarks{' (QUICK MODE: smoke test, figures not meaningful)' if quick else ''}, "
-        f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, {seconds:.0f} s",
+        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}, {seconds:.0f} s",
         f"Machine: {_cpu_model()}, {os.cpu_count()} cores, {_memory_gib()}, {platform.system()} "
         f"{platform.release()}; {_other_load()}",
         f"Software: {versions}",

@@ -53,7 +53,8 @@ def rows(settings: Settings) -> list[Row]:
     ratio = cache_rate / decode_rate
     by_default = not defaults.no_cache
     out = [Row(
-        "6", f"trainer input: images/s from the cache vs decoding the PNGs each epoch ({len(paths)} NIH images, {size} px)",
+        "6",
+        f"trainer input: images/s from the cache vs decoding the PNGs each epoch ({len(paths)} NIH images, {size} px)",
         f"{cache_rate:.0f} images/s", f"{decode_rate:.0f} images/s decoding", ratio, ">= 10x, cache by default",
         ratio >= 10 and by_default,
         f"cache used by default: {'yes' if by_default else 'NO'} (TrainConfig.no_cache={defaults.no_cache}); "
@@ -67,7 +68,7 @@ def rows(settings: Settings) -> list[Row]:
     return out
 
 
-def _training_step(dataset, labels: tuple[str, ...], arch: str, batch_size: int, steps: int) -> Row:  # noqa: ANN001
+def _training_step(dataset, labels: tuple[str, ...], arch: str, batch_size: int, steps: int) -> Row:
     import torch
     from torch.utils.data import DataLoader
 

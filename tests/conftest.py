@@ -13,7 +13,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 # The tests run the library as the programs do, with the programs' process settings (pydicom's
 # validation quiet, OpenCV's limit): the entry points apply them, and so does the test session.
-from viewer.core.process_settings import configure_process  # noqa: E402
+from viewer.core.process_settings import configure_process
 
 configure_process()
 

@@ -252,8 +252,8 @@ def demo_image() -> np.ndarray:
     """The demo radiograph as the source install shows it: white = dense, in [0, 1]."""
     import data_store
 
-    from viewer.core.loader import load_radiograph
     from viewer.core.display_transforms import to_unit_grey
+    from viewer.core.loader import load_radiograph
 
     path = Path(data_store.__file__).parent / "data" / "RG1_UNCR.dcm"
     return to_unit_grey(load_radiograph(path)).astype(np.float32)

@@ -2,10 +2,11 @@
 ``cxr-viewer --version`` and ``cxr-viewer batch FOLDER --out results.csv``.
 
 Without ``--model`` the GUI gets ``model=None`` and opens the bundled demo model itself (or, when
-it is missing, runs as a plain viewer and says why); the batch uses the demo model or stops. On Linux without a display (no DISPLAY, no
-WAYLAND_DISPLAY, QT_QPA_PLATFORM unset) the GUI renders offscreen and saves a screenshot, so
-``cxr-viewer --demo`` completes on a headless machine. Errors that stop a command before it
-starts are one line on stderr and a non-zero exit, never a traceback.
+it is missing, runs as a plain viewer and says why); the batch uses the demo model or stops. On
+Linux without a display (no DISPLAY, no WAYLAND_DISPLAY, QT_QPA_PLATFORM unset) the GUI renders
+offscreen and saves a screenshot, so ``cxr-viewer --demo`` completes on a headless machine.
+Errors that stop a command before it starts are one line on stderr and a non-zero exit, never
+a traceback.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ def test_at_or_above_the_threshold_is_flagged() -> None:
     np.testing.assert_array_equal(flags_at(p, {"C": 0.95, "A": 0.1, "B": 0.6, "extra": 0.0}, LABELS),
                                   [True, False, False])
     batch = np.array([[0.2, 0.5, 0.9], [0.9, 0.1, 0.5]])
-    np.testing.assert_array_equal(flags_at(batch, np.array([0.3, 0.3, 0.5])), [[False, True, True], [True, False, True]])
+    expected = [[False, True, True], [True, False, True]]
+    np.testing.assert_array_equal(flags_at(batch, np.array([0.3, 0.3, 0.5])), expected)
 
 
 def test_the_threshold_is_taken_at_the_probabilities_precision() -> None:

@@ -137,7 +137,7 @@ def test_model_opens_on_first_use_and_open_is_eager(tiny_model, tmp_path):
     lazy = Predictor(tmp_path / "missing.onnx")
     assert not lazy.is_open  # nothing happened yet: the viewer can start without a model
     with pytest.raises(ModelContractError, match="missing.onnx: model file not found"):
-        lazy.labels
+        _ = lazy.labels
     with pytest.raises(ModelContractError, match="not found"):
         Predictor.open(tmp_path / "missing.onnx")
     eager = Predictor.open(tiny_model)
@@ -240,7 +240,8 @@ def test_a_card_without_ood_check_says_so(tiny_model):
 
 
 def test_unusable_ood_statistics_refuse_the_model(tmp_path):
-    path = make_model_pair(tmp_path, card_overrides={"ood": {"method": "future-v7", "statistics": {}, "threshold": 1.0}})
+    unknown = {"method": "future-v7", "statistics": {}, "threshold": 1.0}
+    path = make_model_pair(tmp_path, card_overrides={"ood": unknown})
     with pytest.raises(ModelContractError, match="tiny.onnx: .*'future-v7' is not one this viewer knows"):
         Predictor.open(path)
 

@@ -30,9 +30,9 @@ from pydicom.uid import (
     generate_uid,
 )
 
+from viewer.core.display_transforms import to_unit_grey
 from viewer.core.errors import ImageLoadError
 from viewer.core.loader import MAX_PIXELS, load_radiograph, sniff_format
-from viewer.core.display_transforms import to_unit_grey
 from viewer.core.preprocess import preprocess
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,8 +10,7 @@ import pydicom
 import pytest
 from pydicom.pixels import pixel_array
 
-from viewer.core.loader import dicom_pixels
-from viewer.core.loader import load_radiograph
+from viewer.core.loader import dicom_pixels, load_radiograph
 
 
 def _file(name: str) -> Path:

@@ -18,7 +18,6 @@ from viewer.core.labels import NIH_LABELS
 from viewer.core.predictions_csv import (
     PredictionsCsvError,
     PredictionsFile,
-    PredictionsWriter,
     csv_columns,
     read_predictions,
 )

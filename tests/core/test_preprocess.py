@@ -11,7 +11,6 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_modality_lut, apply_voi_lut, apply_windowing
 
 from tests.core.test_transfer_syntaxes import local_test_file
-from viewer.core.loader import load_radiograph
 from viewer.core.display_transforms import (
     auto_window,
     default_window,
@@ -19,6 +18,7 @@ from viewer.core.display_transforms import (
     voi_lut_to_unit,
     window_to_unit,
 )
+from viewer.core.loader import load_radiograph
 from viewer.core.preprocess import _resize_then_window, preprocess, resize_to_input, to_model_batch
 from viewer.core.radiograph import Radiograph, Window
 

@@ -2,7 +2,8 @@
 
 The plain definition: ``to_unit_grey`` at full size (window, photometric) then one
 ``cv2.resize`` INTER_AREA in float32. The fast paths: the window applied after the resize when it
-clips nothing (``_resize_then_window``), computed band by band (``_shifted_area_resize``). Checked on real files and on generated ones with narrow windows far from zero.
+clips nothing (``_resize_then_window``), computed band by band (``_shifted_area_resize``).
+Checked on real files and on generated ones with narrow windows far from zero.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def test_band_by_band_shift_and_resize_is_bit_identical(shape: tuple[int, int], 
 
 
 def test_band_cuts() -> None:
-    assert pp._bands(1024, 224, 256) == [(0, 256, 0, 56), (256, 512, 56, 112), (512, 768, 112, 168), (768, 1024, 168, 224)]
+    expected = [(0, 256, 0, 56), (256, 512, 56, 112), (512, 768, 112, 168), (768, 1024, 168, 224)]
+    assert pp._bands(1024, 224, 256) == expected
     assert pp._bands(1841, 224, 100) == [(263 * i, 263 * (i + 1), 32 * i, 32 * (i + 1)) for i in range(7)]
     assert pp._bands(1955, 224, 256) is None  # coprime: no exact cut

@@ -63,7 +63,7 @@ def test_cxr_threads_unset_or_blank_means_ort_chooses(monkeypatch: pytest.Monkey
 def test_batch_takes_cxr_threads_and_threads_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[int | None] = []
 
-    def fake_run_batch(*args, threads=None, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def fake_run_batch(*args, threads=None, **kwargs):
         seen.append(threads)
         raise SettingsError("stop here")
 
@@ -89,7 +89,7 @@ def test_the_threads_reach_onnx_runtime(tiny_model: Path) -> None:
     from viewer.core.inference import Predictor
 
     predictor = Predictor.open(tiny_model, threads=1, cache_size=0)
-    options = predictor._model._classifier.get_session_options()  # noqa: SLF001  (what ORT was given)
+    options = predictor._model._classifier.get_session_options()
     assert options.intra_op_num_threads == 1
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import shared_path
-from viewer.core.loader import load_radiograph
 from viewer.core.display_transforms import to_unit_grey
+from viewer.core.loader import load_radiograph
 from viewer.core.preprocess import preprocess
 
 pytestmark = pytest.mark.shared_data

@@ -146,12 +146,12 @@ def deny(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = os.fsencode(path)
     real_open, real_scandir = builtins.open, os.scandir
 
-    def guarded_open(file, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+    def guarded_open(file, *args, **kwargs):
         if isinstance(file, (str, bytes, os.PathLike)) and os.fsencode(file) == target:
             raise PermissionError(13, "Permission denied", str(file))
         return real_open(file, *args, **kwargs)
 
-    def guarded_scandir(folder=".", *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+    def guarded_scandir(folder=".", *args, **kwargs):
         if os.fsencode(folder) == target:
             raise PermissionError(13, "Permission denied", str(folder))
         return real_scandir(folder, *args, **kwargs)

@@ -32,9 +32,9 @@ from pydicom.uid import (
     RLELossless,
 )
 
+from viewer.core.display_transforms import to_unit_grey
 from viewer.core.errors import ImageLoadError
 from viewer.core.loader import load_radiograph
-from viewer.core.display_transforms import to_unit_grey
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_DIRS = (

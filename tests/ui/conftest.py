@@ -32,7 +32,7 @@ def settings(tmp_path: Path) -> AppSettings:
 
 
 @pytest.fixture
-def make_window(qtbot, settings):  # noqa: ANN001, ANN201
+def make_window(qtbot, settings):
     """Factory: a MainWindow (shown, offscreen) that is closed and whose workers are joined."""
     windows: list[MainWindow] = []
 
@@ -63,11 +63,11 @@ def nih_like_folder(tmp_path: Path) -> Path:
     return folder
 
 
-def wait_for_findings(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+def wait_for_findings(qtbot, window: MainWindow) -> None:
     """Wait until the image on screen has its findings."""
     qtbot.waitUntil(lambda: window.image.analysed is not None, timeout=WAIT_MS)
 
 
-def wait_for_image(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+def wait_for_image(qtbot, window: MainWindow) -> None:
     qtbot.waitUntil(lambda: window.image.loaded is not None and window.canvas.radiograph is not None,
                     timeout=WAIT_MS)

@@ -20,12 +20,12 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QPoint, Qt, QTimer  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QPoint, Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
-from viewer.ui.main_window import MainWindow  # noqa: E402
-from viewer.ui.settings import AppSettings  # noqa: E402
+from viewer.ui.main_window import MainWindow
+from viewer.ui.settings import AppSettings
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SIZE = (1600, 1000)

@@ -82,7 +82,7 @@ def write_dicom(
     return path
 
 
-def chest_dicom(path: Path, seed: int = 0, size: int = 128, **header) -> Path:  # noqa: ANN003
+def chest_dicom(path: Path, seed: int = 0, size: int = 128, **header) -> Path:
     """A 12-bit DICOM of a chest phantom (values 0..4095, MONOCHROME2 unless told)."""
     grey = chest_phantom(np.random.default_rng(seed), size)
     photometric = header.get("photometric", "MONOCHROME2")

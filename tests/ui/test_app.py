@@ -18,7 +18,7 @@ from viewer.ui.main_window import MainWindow
 from viewer.ui.settings import AppSettings
 
 
-def canvas_correlation(window: MainWindow, png: Path, canvas_rect) -> tuple[float, np.ndarray]:  # noqa: ANN001
+def canvas_correlation(window: MainWindow, png: Path, canvas_rect) -> tuple[float, np.ndarray]:
     """Pearson r between the saved canvas and the radiograph as windowed, over the image area
     where no heatmap colour is drawn (the whole image area when no heatmap is shown)."""
     shot = cv2.imread(str(png), cv2.IMREAD_COLOR)
@@ -55,7 +55,7 @@ def canvas_correlation(window: MainWindow, png: Path, canvas_rect) -> tuple[floa
     return r, grey
 
 
-def _capture(qtbot, source: Path, model: Path | None, out: Path, settings: AppSettings) -> MainWindow:  # noqa: ANN001
+def _capture(qtbot, source: Path, model: Path | None, out: Path, settings: AppSettings) -> MainWindow:
     window = MainWindow(settings, model, None if model else "no model in this test")
     qtbot.addWidget(window)
     result = capture_screenshot(window, source, out)
@@ -64,7 +64,7 @@ def _capture(qtbot, source: Path, model: Path | None, out: Path, settings: AppSe
     return window
 
 
-def test_screenshot_shows_the_radiograph_and_the_heatmap(qtbot, tmp_path: Path, tiny_model: Path, settings) -> None:  # noqa: ANN001
+def test_screenshot_shows_the_radiograph_and_the_heatmap(qtbot, tmp_path: Path, tiny_model: Path, settings) -> None:
     folder = tmp_path / "imgs"
     chest_png(folder / "a.png", seed=4, size=256)
     out = tmp_path / "shot.png"
@@ -80,7 +80,7 @@ def test_screenshot_shows_the_radiograph_and_the_heatmap(qtbot, tmp_path: Path, 
         window.close()
 
 
-def test_a_blank_canvas_fails_the_correlation_check(qtbot, tmp_path: Path, settings) -> None:  # noqa: ANN001
+def test_a_blank_canvas_fails_the_correlation_check(qtbot, tmp_path: Path, settings) -> None:
     """The check above can fail: a screenshot whose canvas is black does not correlate."""
     chest_png(tmp_path / "a.png", seed=4, size=256)
     out = tmp_path / "shot.png"
@@ -96,7 +96,7 @@ def test_a_blank_canvas_fails_the_correlation_check(qtbot, tmp_path: Path, setti
         window.close()
 
 
-def test_run_gui_screenshot_prints_the_findings_table(tmp_path: Path, tiny_model: Path, capsys, qtbot) -> None:  # noqa: ANN001
+def test_run_gui_screenshot_prints_the_findings_table(tmp_path: Path, tiny_model: Path, capsys, qtbot) -> None:
     chest_png(tmp_path / "imgs" / "a.png", seed=2)
     out = tmp_path / "out" / "window.png"
     assert run_gui(tmp_path / "imgs", tiny_model, False, out) == 0
@@ -110,7 +110,7 @@ def test_run_gui_screenshot_prints_the_findings_table(tmp_path: Path, tiny_model
     assert str(out) in text
 
 
-def test_run_gui_screenshot_without_a_model(tmp_path: Path, capsys, qtbot, monkeypatch) -> None:  # noqa: ANN001
+def test_run_gui_screenshot_without_a_model(tmp_path: Path, capsys, qtbot, monkeypatch) -> None:
     from viewer.core.resources import MissingResourceError
     from viewer.ui import app
 
@@ -127,7 +127,7 @@ def test_run_gui_screenshot_without_a_model(tmp_path: Path, capsys, qtbot, monke
 
 
 @pytest.mark.shared_data
-def test_screenshot_of_a_real_nih_png_with_its_box(qtbot, tmp_path: Path, tiny_model: Path, settings) -> None:  # noqa: ANN001
+def test_screenshot_of_a_real_nih_png_with_its_box(qtbot, tmp_path: Path, tiny_model: Path, settings) -> None:
     image = shared_path("nih-sample", "images", "00013125_000.png")
     out = tmp_path / "nih.png"
     window = _capture(qtbot, image, tiny_model, out, settings)
@@ -142,7 +142,7 @@ def test_screenshot_of_a_real_nih_png_with_its_box(qtbot, tmp_path: Path, tiny_m
 
 
 @pytest.mark.shared_data
-def test_screenshot_of_a_real_monochrome1_dicom(qtbot, tmp_path: Path, tiny_model: Path, settings) -> None:  # noqa: ANN001
+def test_screenshot_of_a_real_monochrome1_dicom(qtbot, tmp_path: Path, tiny_model: Path, settings) -> None:
     image = shared_path("dicom", "RG1_UNCR.dcm")
     out = tmp_path / "dicom.png"
     window = _capture(qtbot, image, tiny_model, out, settings)

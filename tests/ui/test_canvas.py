@@ -14,14 +14,14 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from tests.ui.images import chest_dicom, chest_png, ramp_png, write_dicom
-from viewer.core.loader import load_radiograph
 from viewer.core.display_transforms import to_unit_grey
+from viewer.core.loader import load_radiograph
 from viewer.core.radiograph import Window
 from viewer.ui.canvas import TOOL_RULER, ImageCanvas, as_uint8_view
 from viewer.ui.display import GreyRenderer
 
 
-def _canvas(qtbot, path: Path, size: tuple[int, int] = (600, 500)) -> ImageCanvas:  # noqa: ANN001
+def _canvas(qtbot, path: Path, size: tuple[int, int] = (600, 500)) -> ImageCanvas:
     radiograph = load_radiograph(path)
     canvas = ImageCanvas()
     qtbot.addWidget(canvas)
@@ -49,7 +49,7 @@ def test_display_lut_matches_the_core_windowing(tmp_path: Path, photometric: str
         assert np.abs(shown - expected).max() <= 1.0, window
 
 
-def test_window_level_by_right_drag_and_ctrl_drag(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_window_level_by_right_drag_and_ctrl_drag(qtbot, tmp_path: Path) -> None:
     canvas = _canvas(qtbot, chest_dicom(tmp_path / "a.dcm", window=(2048, 4096)))
     start = canvas.window
     assert (start.center, start.width) == (2048, 4096)
@@ -77,7 +77,7 @@ def test_window_level_by_right_drag_and_ctrl_drag(qtbot, tmp_path: Path) -> None
     assert canvas.window.center == pytest.approx(after.center - 20 * step)
 
 
-def test_wheel_zooms_around_the_cursor_and_drag_pans(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_wheel_zooms_around_the_cursor_and_drag_pans(qtbot, tmp_path: Path) -> None:
     canvas = _canvas(qtbot, chest_png(tmp_path / "a.png", size=256))
     cursor = QPointF(180, 140)
     under = canvas.widget_to_image(cursor)
@@ -95,7 +95,7 @@ def test_wheel_zooms_around_the_cursor_and_drag_pans(qtbot, tmp_path: Path) -> N
     assert (moved.x(), moved.y()) == pytest.approx((340, 230), abs=1e-6)
 
 
-def test_fit_and_actual_size(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_fit_and_actual_size(qtbot, tmp_path: Path) -> None:
     canvas = _canvas(qtbot, chest_png(tmp_path / "a.png", size=1000), size=(600, 500))
     canvas.fit()
     top_left, bottom_right = canvas.image_to_widget(0, 0), canvas.image_to_widget(1000, 1000)
@@ -106,7 +106,7 @@ def test_fit_and_actual_size(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     assert b.x() - a.x() == pytest.approx(10.0)
 
 
-def test_rotate_and_flip_move_the_corners_where_expected(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_rotate_and_flip_move_the_corners_where_expected(qtbot, tmp_path: Path) -> None:
     canvas = _canvas(qtbot, chest_png(tmp_path / "a.png", size=200))
     w = h = 200
 
@@ -132,14 +132,14 @@ def test_rotate_and_flip_move_the_corners_where_expected(qtbot, tmp_path: Path) 
     assert corner_on_screen() == (True, True)
 
 
-def test_invert_flips_the_grey_levels(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_invert_flips_the_grey_levels(qtbot, tmp_path: Path) -> None:
     canvas = _canvas(qtbot, chest_png(tmp_path / "a.png"))
     frame = canvas._frames[0].array.copy()
     canvas.set_invert(True)
     assert np.array_equal(canvas._frames[0].array, 255 - frame)
 
 
-def test_cursor_reports_the_pixel_value_and_position(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_cursor_reports_the_pixel_value_and_position(qtbot, tmp_path: Path) -> None:
     canvas = _canvas(qtbot, ramp_png(tmp_path / "ramp.png"))
     seen = []
     canvas.cursor_moved.connect(seen.append)
@@ -151,7 +151,7 @@ def test_cursor_reports_the_pixel_value_and_position(qtbot, tmp_path: Path) -> N
     assert info.x == expected_x and info.value == pytest.approx(expected_x * 2)
 
 
-def test_ruler_in_mm_with_spacing_and_in_pixels_without(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_ruler_in_mm_with_spacing_and_in_pixels_without(qtbot, tmp_path: Path) -> None:
     pixels = np.zeros((100, 100), np.uint16) + 500
     with_spacing = _canvas(qtbot, write_dicom(tmp_path / "mm.dcm", pixels, spacing=(0.5, 0.25)))
     with_spacing.tool = TOOL_RULER
@@ -175,7 +175,7 @@ def test_ruler_in_mm_with_spacing_and_in_pixels_without(qtbot, tmp_path: Path) -
         assert m.pixels == pytest.approx(math.hypot(m.end[0] - m.start[0], m.end[1] - m.start[1]))
 
 
-def test_void_calls_and_emits_do_not_use_up_none_or_true(qtbot) -> None:  # noqa: ANN001
+def test_void_calls_and_emits_do_not_use_up_none_or_true(qtbot) -> None:
     """PySide6 6.12.0 on CPython 3.11 lost a reference to None on every void call and to True
     on every emit, and the viewer aborted (none_dealloc) after a few thousand; pyproject.toml
     pins it out. With an affected PySide6 this test aborts or fails."""
@@ -198,7 +198,7 @@ def test_void_calls_and_emits_do_not_use_up_none_or_true(qtbot) -> None:  # noqa
     assert sys.getrefcount(True) > true_before - 1_000
 
 
-def test_heatmap_set_marks_empty_maps_and_colours_only_the_high_part(qtbot) -> None:  # noqa: ANN001
+def test_heatmap_set_marks_empty_maps_and_colours_only_the_high_part(qtbot) -> None:
     from viewer.ui.colormaps import ALPHA_START
     from viewer.ui.overlay import HeatmapSet
 

@@ -28,12 +28,12 @@ class RecordingPainter(QPainter):
 
     texts: list[str] = []
 
-    def drawText(self, *args):  # noqa: N802, ANN002, ANN201
+    def drawText(self, *args):
         RecordingPainter.texts.extend(a for a in args if isinstance(a, str))
         return super().drawText(*args)
 
 
-def test_exported_png_has_overlays_and_footer_but_no_identifiers(qtbot, make_window, tiny_model, tmp_path: Path,  # noqa: ANN001
+def test_exported_png_has_overlays_and_footer_but_no_identifiers(qtbot, make_window, tiny_model, tmp_path: Path,
                                                                   monkeypatch) -> None:
     image = chest_dicom(tmp_path / "SECRET^PATIENTNAME" / "scan.dcm", seed=5, size=160,
                         patient_name=SECRETS[0], patient_id=SECRETS[1], birth_date=SECRETS[2])
@@ -61,19 +61,19 @@ def test_exported_png_has_overlays_and_footer_but_no_identifiers(qtbot, make_win
     assert (colour > 60).mean() > 0.01  # and so is the coloured heatmap
 
 
-def _tag_values(window):  # noqa: ANN001, ANN202
+def _tag_values(window):
     """Tag-panel items (where identifiers may be shown on screen)."""
     model = window.tags.source
     return [model.item(r, 3) for r in range(model.rowCount()) if model.item(r, 3) is not None]
 
 
-def test_export_without_image_is_an_error_not_a_crash(qtbot, make_window, tmp_path: Path) -> None:  # noqa: ANN001
+def test_export_without_image_is_an_error_not_a_crash(qtbot, make_window, tmp_path: Path) -> None:
     window = make_window(None, "no model")
     assert window.export_png(tmp_path / "x.png") is None
     assert "no image" in window.errors.entries()[-1][1]
 
 
-def test_folder_csv_has_the_batch_columns_and_the_shown_flags(qtbot, make_window, tiny_model, tmp_path: Path) -> None:  # noqa: ANN001
+def test_folder_csv_has_the_batch_columns_and_the_shown_flags(qtbot, make_window, tiny_model, tmp_path: Path) -> None:
     folder = tmp_path / "imgs"
     for i in range(4):
         chest_png(folder / f"c{i}.png", seed=20 + i)
@@ -105,7 +105,7 @@ def test_folder_csv_has_the_batch_columns_and_the_shown_flags(qtbot, make_window
     assert "patient_id" not in rows[0]
 
 
-def test_folder_csv_export_writes_what_the_batch_writes(qtbot, make_window, tiny_model, tmp_path: Path,  # noqa: ANN001
+def test_folder_csv_export_writes_what_the_batch_writes(qtbot, make_window, tiny_model, tmp_path: Path,
                                                         monkeypatch) -> None:
     """At the card's thresholds the export and `cxr-viewer batch` are one CSV: same header,
     same rows (keys, flags, OOD cells), probabilities to the last written decimal."""
@@ -143,7 +143,7 @@ def test_folder_csv_export_writes_what_the_batch_writes(qtbot, make_window, tiny
     assert exported["broken.png"]["status"] == "error" and exported["broken.png"]["error"]
 
 
-def test_the_export_actions_ask_where_and_write_there(qtbot, make_window, tiny_model, tmp_path: Path,  # noqa: ANN001
+def test_the_export_actions_ask_where_and_write_there(qtbot, make_window, tiny_model, tmp_path: Path,
                                                       monkeypatch) -> None:
     chest_png(tmp_path / "imgs" / "a.png", seed=9)
     window = make_window(tiny_model)
@@ -153,7 +153,7 @@ def test_the_export_actions_ask_where_and_write_there(qtbot, make_window, tiny_m
     qtbot.waitUntil(lambda: bool(done) and window.image.analysed is not None, timeout=WAIT_MS)
     asked = []
 
-    def save_as(name: str):  # noqa: ANN202
+    def save_as(name: str):
         return staticmethod(lambda *a, **k: asked.append(a[1]) or (str(tmp_path / name), ""))
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", save_as("view.png"))

@@ -49,13 +49,13 @@ def _edge_colours(window: MainWindow) -> dict[str, str]:
     return colours
 
 
-def _click_finding(qtbot, window: MainWindow, label: str) -> None:  # noqa: ANN001
+def _click_finding(qtbot, window: MainWindow, label: str) -> None:
     rect = window.findings.row_rect(label)
     assert rect.isValid(), f"{label} is not in the findings list"
     qtbot.mouseClick(window.findings.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
 
 
-def test_boxes_belong_to_the_models_findings_however_it_spells_them(qtbot, make_window, tmp_path: Path) -> None:  # noqa: ANN001
+def test_boxes_belong_to_the_models_findings_however_it_spells_them(qtbot, make_window, tmp_path: Path) -> None:
     model = make_model_pair(tmp_path / "model", labels=MODEL_LABELS)
     window = make_window(model)
     window.open_path(_nih_folder(tmp_path) / "00000001_000.png")

@@ -9,8 +9,8 @@ from viewer.ui.model_panel import card_html
 
 
 def _card(**metrics: object) -> ModelCard:
-    return ModelCard.from_dict(card_dict("a" * 64, metrics={"auroc": {x: None for x in NIH_LABELS}, "mean_auroc": 0.6503,
-                                                          "n_images": 100, **metrics}))
+    fields = {"auroc": {x: None for x in NIH_LABELS}, "mean_auroc": 0.6503, "n_images": 100, **metrics}
+    return ModelCard.from_dict(card_dict("a" * 64, metrics=fields))
 
 
 def test_the_mean_auroc_is_shown_with_its_interval() -> None:

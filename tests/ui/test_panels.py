@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-
 from PySide6.QtWidgets import QApplication
 
 from tests.ui.conftest import WAIT_MS, wait_for_image
@@ -54,7 +53,7 @@ def test_recent_folders_most_recent_first_without_duplicates(tmp_path: Path) -> 
     assert folders[-1].resolve() not in AppSettings.at(tmp_path / "s.ini").recent_folders()
 
 
-def test_layout_and_recent_folders_are_restored(qtbot, make_window, settings, tmp_path: Path) -> None:  # noqa: ANN001
+def test_layout_and_recent_folders_are_restored(qtbot, make_window, settings, tmp_path: Path) -> None:
     chest_png(tmp_path / "imgs" / "a.png")
     window = make_window(None, "no model")
     window.open_path(tmp_path / "imgs")
@@ -72,7 +71,7 @@ def test_layout_and_recent_folders_are_restored(qtbot, make_window, settings, tm
     assert [a.text() for a in again.recent_menu.actions()][0] == str((tmp_path / "imgs").resolve())
 
 
-def test_dropping_a_folder_opens_it(qtbot, make_window, tmp_path: Path) -> None:  # noqa: ANN001
+def test_dropping_a_folder_opens_it(qtbot, make_window, tmp_path: Path) -> None:
     chest_png(tmp_path / "dropped" / "a.png")
     window = make_window(None, "no model")
     mime = QMimeData()
@@ -84,7 +83,7 @@ def test_dropping_a_folder_opens_it(qtbot, make_window, tmp_path: Path) -> None:
     assert window.canvas.radiograph.path == tmp_path / "dropped" / "a.png"
 
 
-def test_tags_panel_search(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_tags_panel_search(qtbot, tmp_path: Path) -> None:
     from viewer.core.loader import load_radiograph
 
     rg = load_radiograph(chest_dicom(tmp_path / "a.dcm", window=(2000, 4000)))
@@ -109,7 +108,7 @@ def test_tags_panel_search(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     assert panel.visible_rows() == everything
 
 
-def test_browser_triage_order_filter_and_flagged_only(qtbot, make_window, tiny_model, tmp_path: Path) -> None:  # noqa: ANN001
+def test_browser_triage_order_filter_and_flagged_only(qtbot, make_window, tiny_model, tmp_path: Path) -> None:
     folder = tmp_path / "imgs"
     for i in range(6):
         chest_png(folder / f"c{i}.png", seed=40 + i, size=96 + 16 * i)
@@ -155,7 +154,7 @@ def test_browser_triage_order_filter_and_flagged_only(qtbot, make_window, tiny_m
         assert some in {i.name for i in browser.visible_images()}
 
 
-def test_browser_batches_count_images_and_leave_closed_groups_closed(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_browser_batches_count_images_and_leave_closed_groups_closed(qtbot, tmp_path: Path) -> None:
     from viewer.core.scan import scan_folder
     from viewer.ui.browser import StudyBrowser
 

@@ -14,7 +14,7 @@ from tests.ui.images import write_dicom
 N_FILES = 1000
 
 
-def test_gui_keeps_processing_events_while_1000_files_are_scanned(qtbot, make_window, tmp_path: Path) -> None:  # noqa: ANN001
+def test_gui_keeps_processing_events_while_1000_files_are_scanned(qtbot, make_window, tmp_path: Path) -> None:
     folder = tmp_path / "big"
     pixels = (np.arange(64 * 64).reshape(64, 64) % 4096).astype(np.uint16)
     study = "1.2.826.0.1.3680043.8.498.1"
@@ -31,7 +31,8 @@ def test_gui_keeps_processing_events_while_1000_files_are_scanned(qtbot, make_wi
     timer.timeout.connect(lambda: ticks_during_scan.append(1) if window.folder.scanning else None)
 
     window.folder.progressed.connect(
-        lambda task, done, total: events.append((task, window.browser.model.image_count())) if task == "Scanning" else None
+        lambda task, done, total: (
+            events.append((task, window.browser.model.image_count())) if task == "Scanning" else None)
     )
     window.image.image_shown.connect(lambda _loaded: events.append(("shown", window.browser.model.image_count())))
     finished = []

@@ -26,7 +26,7 @@ def _grab(window: MainWindow) -> np.ndarray:
     return as_uint8_view(window.canvas.grab().toImage()).astype(np.int32)
 
 
-def _click_finding(qtbot, window: MainWindow, label: str) -> None:  # noqa: ANN001
+def _click_finding(qtbot, window: MainWindow, label: str) -> None:
     rect = window.findings.row_rect(label)
     assert rect.isValid(), f"{label} is not in the findings list"
     qtbot.mouseClick(window.findings.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
@@ -49,13 +49,13 @@ def _map_on_canvas(window: MainWindow, label: str, step: int = 3) -> tuple[np.nd
     return np.array(ys), np.array(xs), np.array(values)
 
 
-def _activate(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+def _activate(qtbot, window: MainWindow) -> None:
     window.activateWindow()
     window.canvas.setFocus()
     qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)
 
 
-def test_open_folder_click_finding_shows_its_heatmap(qtbot, make_window, tiny_model, nih_like_folder) -> None:  # noqa: ANN001
+def test_open_folder_click_finding_shows_its_heatmap(qtbot, make_window, tiny_model, nih_like_folder) -> None:
     window = make_window(tiny_model)
     window.open_path(nih_like_folder)
     wait_for_findings(qtbot, window)
@@ -96,7 +96,7 @@ def test_open_folder_click_finding_shows_its_heatmap(qtbot, make_window, tiny_mo
     assert window.image.idle()
 
 
-def test_bad_files_are_listed_in_the_errors_panel(qtbot, make_window, tiny_model, nih_like_folder) -> None:  # noqa: ANN001
+def test_bad_files_are_listed_in_the_errors_panel(qtbot, make_window, tiny_model, nih_like_folder) -> None:
     window = make_window(tiny_model)
     window.open_path(nih_like_folder)
     wait_for_findings(qtbot, window)
@@ -125,7 +125,7 @@ def test_bad_files_are_listed_in_the_errors_panel(qtbot, make_window, tiny_model
     assert window.canvas.radiograph.path.name == "chest_1.png"
 
 
-def test_drag_window_level_shows_the_values(qtbot, make_window, tiny_model, nih_like_folder) -> None:  # noqa: ANN001
+def test_drag_window_level_shows_the_values(qtbot, make_window, tiny_model, nih_like_folder) -> None:
     window = make_window(tiny_model)
     window.open_path(nih_like_folder / "sub" / "image.dcm")
     wait_for_image(qtbot, window)
@@ -139,7 +139,7 @@ def test_drag_window_level_shows_the_values(qtbot, make_window, tiny_model, nih_
     assert window.window_label.text() == f"W {width:.6g}  L {center:.6g}"
 
 
-def test_preset_keys_and_reset_view(qtbot, make_window, tiny_model, nih_like_folder) -> None:  # noqa: ANN001
+def test_preset_keys_and_reset_view(qtbot, make_window, tiny_model, nih_like_folder) -> None:
     """Keys 1-5 pick the presets the toolbar lists (header window first, full range last);
     Reset View returns to the header window, not inverted, not rotated."""
     window = make_window(tiny_model)
@@ -163,7 +163,7 @@ def test_preset_keys_and_reset_view(qtbot, make_window, tiny_model, nih_like_fol
     assert canvas.view.rotation_degrees == 0 and window.presets.currentIndex() == 0
 
 
-def test_keyboard_shortcuts(qtbot, make_window, tiny_model, nih_like_folder) -> None:  # noqa: ANN001
+def test_keyboard_shortcuts(qtbot, make_window, tiny_model, nih_like_folder) -> None:
     window = make_window(tiny_model)
     window.open_path(nih_like_folder)
     wait_for_findings(qtbot, window)
@@ -205,7 +205,7 @@ def test_keyboard_shortcuts(qtbot, make_window, tiny_model, nih_like_folder) -> 
     assert window.canvas.view.zoom == pytest.approx(fitted)
 
 
-def test_operating_point_moves_thresholds_and_flags_follow(qtbot, make_window, tiny_model, nih_like_folder) -> None:  # noqa: ANN001
+def test_operating_point_moves_thresholds_and_flags_follow(qtbot, make_window, tiny_model, nih_like_folder) -> None:
     window = make_window(tiny_model)
     window.open_path(nih_like_folder / "chest_0.png")
     wait_for_findings(qtbot, window)
@@ -229,7 +229,7 @@ def test_operating_point_moves_thresholds_and_flags_follow(qtbot, make_window, t
     assert counts == sorted(counts) and counts[0] < counts[-1]  # more sensitive, more flags
 
 
-def test_the_browser_flags_every_image_at_the_operating_point(qtbot, make_window, tiny_model, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_browser_flags_every_image_at_the_operating_point(qtbot, make_window, tiny_model, tmp_path: Path) -> None:
     from viewer.ui.browser import SUMMARY_ROLE
 
     for i in range(4):
@@ -253,12 +253,12 @@ def test_the_browser_flags_every_image_at_the_operating_point(qtbot, make_window
     assert len(seen) > 1  # the steps changed what is flagged
 
 
-def _by_label(window: MainWindow) -> list:  # noqa: ANN401
+def _by_label(window: MainWindow) -> list:
     rows = {r.label: r for r in window.findings.model.rows()}
     return [rows[x] for x in window.image.analysed.findings.labels]
 
 
-def test_ood_banner_on_an_image_unlike_the_training_chests(qtbot, make_window, tmp_path: Path) -> None:  # noqa: ANN001
+def test_ood_banner_on_an_image_unlike_the_training_chests(qtbot, make_window, tmp_path: Path) -> None:
     from tests.core.chest_phantom import chest_phantom
     from viewer.core.ood import fit_ood
 
@@ -285,7 +285,7 @@ def test_ood_banner_on_an_image_unlike_the_training_chests(qtbot, make_window, t
     assert not any(line.startswith("OUT OF DISTRIBUTION") for line in window.export_footer())
 
 
-def test_without_a_model_the_viewer_is_a_plain_viewer(qtbot, make_window, nih_like_folder) -> None:  # noqa: ANN001
+def test_without_a_model_the_viewer_is_a_plain_viewer(qtbot, make_window, nih_like_folder) -> None:
     window = make_window(None, "No --model given, and the bundled demo model is missing")
     window.open_path(nih_like_folder)
     wait_for_image(qtbot, window)
@@ -296,7 +296,7 @@ def test_without_a_model_the_viewer_is_a_plain_viewer(qtbot, make_window, nih_li
     assert all(row.findings is None for row in window.folder.rows.values())
 
 
-def test_a_broken_model_is_reported_and_images_still_show(qtbot, make_window, tmp_path: Path, nih_like_folder) -> None:  # noqa: ANN001
+def test_a_broken_model_is_reported_and_images_still_show(qtbot, make_window, tmp_path: Path, nih_like_folder) -> None:
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"this is not an onnx file")
     (tmp_path / "broken.gradcam.onnx").write_bytes(b"nor this")
@@ -310,7 +310,7 @@ def test_a_broken_model_is_reported_and_images_still_show(qtbot, make_window, tm
     assert "broken.onnx" in window.model_panel.text.toPlainText()
 
 
-def test_opening_the_next_image_drops_the_pending_one(qtbot, make_window, tiny_model, nih_like_folder) -> None:  # noqa: ANN001
+def test_opening_the_next_image_drops_the_pending_one(qtbot, make_window, tiny_model, nih_like_folder) -> None:
     window = make_window(tiny_model)
     qtbot.waitUntil(lambda: window.models.decided, timeout=WAIT_MS)
     shown = []
@@ -326,7 +326,7 @@ def test_opening_the_next_image_drops_the_pending_one(qtbot, make_window, tiny_m
     assert window.canvas.radiograph.path == c and window.image.analysed.path == c
 
 
-def test_colormap_and_opacity_change_the_overlay_without_a_model_call(qtbot, make_window, tiny_model,  # noqa: ANN001
+def test_colormap_and_opacity_change_the_overlay_without_a_model_call(qtbot, make_window, tiny_model,
                                                                        nih_like_folder) -> None:
     window = make_window(tiny_model)
     window.open_path(nih_like_folder / "chest_1.png")
@@ -352,7 +352,7 @@ def test_colormap_and_opacity_change_the_overlay_without_a_model_call(qtbot, mak
     assert predictor.cache_hits + predictor.cache_misses == hits  # no inference at all
 
 
-def test_folder_analysis_order_and_skips(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_folder_analysis_order_and_skips(qtbot, tmp_path: Path) -> None:
     """Images the user is about to look at are analysed first; images the viewer already
     analysed when they were opened are not decoded again."""
     from viewer.core.scan import scan_folder
@@ -374,7 +374,7 @@ def test_folder_analysis_order_and_skips(qtbot, tmp_path: Path) -> None:  # noqa
     assert batches[-1][1:] == (5, 5)  # the skipped image still counts as done
 
 
-def test_the_opened_image_is_recorded_in_the_browser_at_once(qtbot, make_window, tiny_model, tmp_path: Path,  # noqa: ANN001
+def test_the_opened_image_is_recorded_in_the_browser_at_once(qtbot, make_window, tiny_model, tmp_path: Path,
                                                             monkeypatch) -> None:
     from viewer.ui import folder_session
     from viewer.ui.browser import SUMMARY_ROLE

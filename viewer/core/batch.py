@@ -245,7 +245,8 @@ class _Pipeline:
                 try:
                     results.append(self.predictor.predict_prepared(image))
                 except Exception as exc:
-                    results.append(f"the model failed on this image ({type(exc).__name__}: {one_line(exc, 200, empty='')})")
+                    reason = f"{type(exc).__name__}: {one_line(exc, 200, empty='')}"
+                    results.append(f"the model failed on this image ({reason})")
             return results
 
     def _advance(self) -> None:
@@ -332,4 +333,6 @@ class TextProgress:
 
 def _clock(seconds: float) -> str:
     seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+    if seconds >= 3600:
+        return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    return f"{seconds // 60}:{seconds % 60:02d}"

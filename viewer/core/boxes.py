@@ -79,7 +79,9 @@ class BoxTable:
         except BoxListError:
             raise
         except UnicodeDecodeError:
-            raise BoxListError(path, "is not a text CSV file", "restore BBox_List_2017.csv from the NIH download") from None
+            raise BoxListError(
+                path, "is not a text CSV file", "restore BBox_List_2017.csv from the NIH download"
+            ) from None
         except csv.Error as exc:
             raise BoxListError(path, f"is not a readable CSV file ({exc})") from None
         except OSError as exc:

@@ -39,10 +39,10 @@ import numpy as np
 
 from .errors import ModelContractError, display_name
 from .findings import Findings, flags_at, read_only
+from .loader import load_radiograph
 from .model import ModelPair
 from .model_card import ModelCard
 from .ood import OodCheck, OodError
-from .loader import load_radiograph
 from .preprocess import preprocess, to_model_batch
 from .radiograph import Radiograph
 

@@ -73,9 +73,10 @@ class Radiograph:
     ``pixels`` are 2-D values in modality units: after the DICOM modality LUT (rescale slope and
     intercept, or the LUT sequence), or the raster file's own grey values (colour already
     converted to grey). Their dtype is float32 where a transform was applied, else the decoded
-    integer type (uint8/uint16/int16...) without a copy: cast before integer arithmetic. ``padding_mask`` marks DICOM pixel padding (True = padding, left
-    out of automatic windows). For a multi-frame DICOM only the first frame is decoded;
-    ``number_of_frames`` says how many the file holds.
+    integer type (uint8/uint16/int16...) without a copy: cast before integer arithmetic.
+    ``padding_mask`` marks DICOM pixel padding (True = padding, left out of automatic windows).
+    For a multi-frame DICOM only the first frame is decoded; ``number_of_frames`` says how many
+    the file holds.
     """
 
     path: Path

@@ -36,7 +36,6 @@ from .pseudonyms import KeyNumbers
 from .radiograph import SourceFormat
 from .walk import os_reason, walk_files
 
-
 ProgressCallback = Callable[[int, "int | None"], None]
 
 _NIH_NAME = re.compile(r"^(\d{4,})_(\d{3,})\.(?:png|jpe?g)$", re.IGNORECASE)

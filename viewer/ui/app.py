@@ -177,7 +177,8 @@ def findings_table(window: MainWindow) -> list[str]:
     lines = [f"{'label':<{width}}  probability  threshold  flag"]
     for i in order:
         flag = "FLAG" if f.flags[i] else ""
-        lines.append(f"{f.labels[i]:<{width}}  {float(f.probabilities[i]):>11.3f}  {float(f.thresholds[i]):>9.3f}  {flag}")
+        probability, threshold = float(f.probabilities[i]), float(f.thresholds[i])
+        lines.append(f"{f.labels[i]:<{width}}  {probability:>11.3f}  {threshold:>9.3f}  {flag}")
     if f.ood_flag:
         lines.append(f"WARNING: out-of-distribution image (score {float(f.ood_score):.2f}): findings unreliable")
     return lines

@@ -194,13 +194,14 @@ class StudyBrowser(QWidget):
 class ImageRowDelegate(QStyledItemDelegate):
     """Image rows: thumbnail, file name, and the top flagged finding (red) or its absence."""
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:  # noqa: N802
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         size = super().sizeHint(option, index)
         if index.data(KIND_ROLE) == "image":
             return QSize(size.width(), ICON_SIZE + 6)
         return size
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
         if index.data(KIND_ROLE) != "image":
             super().paint(painter, option, index)
             return

@@ -190,7 +190,7 @@ class StudyFilterProxy(QSortFilterProxyModel):
         self.invalidate()
         self.sort(0, Qt.SortOrder.AscendingOrder)
 
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
         model = self.sourceModel()
         index = model.index(source_row, 0, source_parent)
         kind = index.data(KIND_ROLE)
@@ -208,7 +208,7 @@ class StudyFilterProxy(QSortFilterProxyModel):
             probe = probe.parent()
         return False
 
-    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
+    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:
         order, other_order = left.data(ORDER_ROLE) or 0, right.data(ORDER_ROLE) or 0
         if self.mode == SORT_TRIAGE:
             return triage_before(left.data(TRIAGE_ROLE), order, right.data(TRIAGE_ROLE), other_order)

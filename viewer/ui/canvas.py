@@ -256,19 +256,19 @@ class ImageCanvas(QWidget):
             return
         self.view.fit(self._radiograph.width, self._radiograph.height, self.width(), self.height())
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt API)
+    def resizeEvent(self, event: QResizeEvent) -> None:
         if self.view.fitted:
             self._apply_fit()
         super().resizeEvent(event)
 
     # -- mouse --------------------------------------------------------------------------------
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+    def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta().y()
         if delta and self._radiograph is not None:
             self.zoom_by(wheel_factor(delta), event.position())
         event.accept()
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if self._radiograph is None:
             return
         button, mods = event.button(), event.modifiers()
@@ -288,7 +288,7 @@ class ImageCanvas(QWidget):
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
         event.accept()
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
         if self._drag_kind == "pan":
             delta = pos - self._drag_start
@@ -301,7 +301,7 @@ class ImageCanvas(QWidget):
             self._set_measurement(self._drag_image_start, self.widget_to_image(pos))
         self._report_cursor(pos)
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._drag_kind == "window" and self._drag_window is not None:
             self.set_window(self._dragged_window(event.position()))  # full resolution again
         elif self._drag_kind == "pan":
@@ -310,11 +310,11 @@ class ImageCanvas(QWidget):
         self.unsetCursor()
         event.accept()
 
-    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             self.fit()
 
-    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802
+    def leaveEvent(self, event: QEvent) -> None:
         self.cursor_moved.emit(None)
         super().leaveEvent(event)
 
@@ -339,7 +339,7 @@ class ImageCanvas(QWidget):
         self.cursor_moved.emit(pixel_under((p.x(), p.y()), rg.pixels))
 
     # -- painting -----------------------------------------------------------------------------
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         try:
             self.paint_scene(painter, QRectF(self.rect()), for_export=False)

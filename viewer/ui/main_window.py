@@ -136,11 +136,11 @@ class MainWindow(WindowActionsMixin, WindowStatusMixin, WindowExportsMixin, Wind
         if name:
             self.open_path(Path(name))
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if any(url.isLocalFile() for url in event.mimeData().urls()):
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+    def dropEvent(self, event: QDropEvent) -> None:
         paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
         if paths:
             event.acceptProposedAction()
@@ -203,7 +203,7 @@ class MainWindow(WindowActionsMixin, WindowStatusMixin, WindowExportsMixin, Wind
         self.model_panel.show_unavailable(reason)
         self.show_message(f"No model: {reason}", 10000)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:
         self._save_layout()
         self.folder.shutdown()
         self.image.shutdown()

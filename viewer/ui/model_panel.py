@@ -28,7 +28,8 @@ class ModelPanel(QWidget):
         self.show_loading(None)
 
     def show_loading(self, model_path: str | None) -> None:
-        what = f"Opening model {html.escape(model_path)}\N{HORIZONTAL ELLIPSIS}" if model_path else "No model loaded yet."
+        what = (f"Opening model {html.escape(model_path)}\N{HORIZONTAL ELLIPSIS}" if model_path
+                else "No model loaded yet.")
         self.text.setHtml(f"<p>{what}</p>{_warning()}")
 
     def show_unavailable(self, reason: str) -> None:

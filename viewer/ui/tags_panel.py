@@ -16,7 +16,7 @@ COLUMNS = ("Tag", "Name", "VR", "Value")
 class _AnyColumnFilter(QSortFilterProxyModel):
     """Keeps a row when any column matches, and keeps the children of a matching sequence."""
 
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
         pattern = self.filterRegularExpression()
         if not pattern.pattern():
             return True

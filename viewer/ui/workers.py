@@ -39,7 +39,7 @@ from viewer.core.inference import Predictor
 from viewer.core.labels import match_label
 from viewer.core.loader import load_radiograph
 from viewer.core.radiograph import Radiograph
-from viewer.core.scan import DataFileProblem, ScannedImage, ScanError, SkippedFile, scan_folder
+from viewer.core.scan import DataFileProblem, ScanError, ScannedImage, SkippedFile, scan_folder
 
 from .display import GreyFrame, GreyRenderer, grey_qimage
 from .overlay import HeatmapSet
@@ -94,7 +94,7 @@ class Worker(QRunnable):
         self.setAutoDelete(True)
         self.token = token or CancelToken()
 
-    def run(self) -> None:  # noqa: D102 (QRunnable API)
+    def run(self) -> None:
         try:
             self.work()
         except Exception as exc:  # a bug must reach the errors panel, not kill the thread

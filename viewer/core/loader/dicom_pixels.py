@@ -18,8 +18,13 @@ import numpy as np
 import pydicom
 from pydicom.encaps import generate_frames
 from pydicom.pixels.utils import pixel_array as decode_dicom_pixels
-from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
-from pydicom.uid import JPEG2000, JPEG2000Lossless
+from pydicom.uid import (
+    JPEG2000,
+    UID,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+)
 
 from ..errors import ImageLoadError, one_line
 from .dicom_header import PIXEL_TAGS, int_value, missing_image_reason, syntax_name
