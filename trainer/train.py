@@ -634,7 +634,7 @@ def _atomic_save(state: dict[str, Any], path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     try:
         with open(tmp, "wb") as handle:
-            torch.save(state, _pause_for_test(handle, path))
+            torch.save(state, handle)
             handle.flush()
             os.fsync(handle.fileno())
     except (OSError, RuntimeError) as exc:  # torch reports a full disk as a RuntimeError
@@ -643,41 +643,6 @@ def _atomic_save(state: dict[str, Any], path: Path) -> None:
         raise TrainerError(f"{path}: could not be written ({one_line(exc, 200)}; {free / 1e6:.1f} MB free on its disk); "
                            "the previous checkpoint is kept: free some space and continue with --resume") from None
     tmp.replace(path)
-
-
-# Test hook (tests/reliability/test_trainer_faults.py), unset in normal use:
-# CXR_TRAIN_TEST_PAUSE_CHECKPOINT="last.pt:2" stops the 2nd write of last.pt half-way, flushed to
-# disk, with "last.pt.tmp.paused" beside it, so a test can kill the process at that moment.
-PAUSE_HOOK = "CXR_TRAIN_TEST_PAUSE_CHECKPOINT"
-_hook_writes: dict[str, int] = {}
-
-
-def _pause_for_test(handle: Any, path: Path) -> Any:
-    name, _, nth = os.environ.get(PAUSE_HOOK, "").partition(":")
-    if name != path.name:
-        return handle
-    _hook_writes[name] = _hook_writes.get(name, 0) + 1
-    if _hook_writes[name] != int(nth or 1):
-        return handle
-
-    class PausingFile:
-        def __init__(self) -> None:
-            self.calls = 0
-
-        def write(self, data: bytes) -> int:
-            written = handle.write(data)
-            self.calls += 1
-            if self.calls == 2:  # the zip header and the first record are out; the rest is not
-                handle.flush()
-                os.fsync(handle.fileno())
-                Path(handle.name + ".paused").write_text(str(os.getpid()))
-                time.sleep(600)
-            return written
-
-        def flush(self) -> None:
-            handle.flush()
-
-    return PausingFile()
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
