@@ -19,9 +19,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from trainer.augment import AugmentConfig  # noqa: E402
-from trainer.cache import PixelCache  # noqa: E402
-from trainer.data import CachedSource, DecodeSource, TrainImages, load_labelled_images  # noqa: E402
+from trainer.data.augment import AugmentConfig  # noqa: E402
+from trainer.data.cache import PixelCache  # noqa: E402
+from trainer.data.datasets import TrainImages  # noqa: E402
+from trainer.data.nih import load_labelled_images  # noqa: E402
+from trainer.data.sources import CachedSource, DecodeSource  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -51,8 +51,8 @@ def find_split(model: Path, wanted_hash: str | None, given: Path | None) -> Path
 
 def _split_paths(data: Path, split: Path) -> tuple[list[Path], list[Path], np.ndarray]:
     """The model run's training image paths, test image paths and test targets."""
-    from trainer.data import load_labelled_images
-    from trainer.split import read_split_csv
+    from trainer.data.nih import load_labelled_images
+    from trainer.data.split import read_split_csv
 
     table = load_labelled_images(data)
     parts = read_split_csv(split, table.samples)  # the trainer's reading (refuses unlisted images)

@@ -38,13 +38,15 @@ from viewer.core.ood import fit_ood
 from viewer.core.preprocess import preprocess
 
 from . import distributed
-from .augment import AugmentConfig
-from .cache import PixelCache
+from .data.augment import AugmentConfig
+from .data.cache import PixelCache
 from .calibrate import fit_calibration
 from .card import card_fields
 from .config import TrainConfig, config_from_dict, save_resolved
-from .data import (AUX_TARGETS, CachedSource, DecodeSource, EvalImages, LabelledImages, PixelSource, TrainImages,
-                   load_labelled_images)
+from .data.labels import AUX_TARGETS, DatasetReader, LabelledImages
+from .data.sources import CachedSource, DecodeSource, PixelSource
+from .data.datasets import EvalImages, TrainImages
+from .data.nih import load_labelled_images
 from .errors import TrainerError
 from .evaluate import (
     THRESHOLD_RULE,
@@ -59,7 +61,7 @@ from .gallery import GalleryItem, pick_items, write_gallery
 from .model import CxrNet, build_model
 from .published import comparison_table
 from .roc_plot import plot_roc_curves
-from .split import (
+from .data.split import (
     Split,
     check_patients_disjoint,
     format_split_summary,
@@ -100,12 +102,14 @@ def cache_size(config: TrainConfig) -> int:
     return max(config.size, int(round(config.size * config.cache_scale)))
 
 
-def prepare_data(config: TrainConfig, out: Path, write: bool = True) -> PreparedData:
+def prepare_data(config: TrainConfig, out: Path, write: bool = True,
+                 reader: DatasetReader = load_labelled_images) -> PreparedData:
     """Find the images, split them by patient, and decode them into the caches.
 
     ``write=False`` (the other processes of a distributed run): the same, without writing the
-    split files (the main process did, and filled the caches first)."""
-    table = load_labelled_images(config.data, config.labels_csv, config.views, config.max_images)
+    split files (the main process did, and filled the caches first). ``reader`` finds the
+    labelled images of ``config.data`` (the NIH reader; see ``trainer.data``)."""
+    table = reader(config.data, config.labels_csv, config.views, config.max_images)
     log.info("%d labelled images of %d patients (labels from %s)", len(table.samples),
              len({s.patient_id for s in table.samples}), table.csv_path)
     if config.split_file:

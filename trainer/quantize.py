@@ -60,7 +60,7 @@ from viewer.core.onnx_card import read_card, set_card
 from viewer.core.preprocess import preprocess
 from viewer.core.process_settings import configure_process
 
-from .data import find_image_files
+from .data.nih import find_image_files
 from .errors import TrainerError
 
 DEFAULT_IMAGES = 64  # calibration images: enough for stable min/max of every activation

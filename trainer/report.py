@@ -46,7 +46,7 @@ from .tta import TTA_MODES, paired_auroc_change, prepare_size, tta_probabilities
 if TYPE_CHECKING:
     from viewer.core.inference import Predictor
 
-    from .data import Sample
+    from .data.labels import Sample
 
 # trainer.data and trainer.split import torch (3 s), the viewer's inference and boxes modules
 # ONNX Runtime and OpenCV (0.5 s): they are imported inside the functions that need them, so
@@ -82,8 +82,8 @@ def select_images(
     subset: str | None, labels_csv: str | os.PathLike[str] | None = None,
 ) -> tuple[Selection, Path]:
     """The labelled images of ``subset`` (and the Data_Entry CSV they were labelled by)."""
-    from .data import load_labelled_images
-    from .split import read_split_csv, split_hash
+    from .data.nih import load_labelled_images
+    from .data.split import read_split_csv, split_hash
 
     table = load_labelled_images(data, labels_csv)
     if split_file is None:
@@ -165,7 +165,7 @@ def predict(predictor: Predictor, samples: list[Sample], tta: str = "none",
 def classification_section(predictions: Predictions, labels: tuple[str, ...], card_metrics: dict[str, Any],
                            tta: str, resamples: int, seed: int) -> dict[str, Any]:
     """AUROC per label (with interval), the card's test AUROC, and with TTA when asked."""
-    from .data import label_matrix
+    from .data.labels import label_matrix
 
     targets = label_matrix(predictions.samples, labels)
     groups = [s.patient_id for s in predictions.samples]
@@ -184,7 +184,7 @@ def classification_section(predictions: Predictions, labels: tuple[str, ...], ca
 
 def subgroup_section(predictions: Predictions, labels: tuple[str, ...], entries: dict[str, NihEntry]) -> dict[str, Any]:
     """Subgroup AUROCs by the Data_Entry file's sex, age and view of each image."""
-    from .data import label_matrix
+    from .data.labels import label_matrix
 
     rows = [entries[s.image_index] for s in predictions.samples]
     attributes = {

@@ -41,7 +41,7 @@ from viewer.core.errors import one_line
 
 from . import __version__
 from .config import TrainConfig
-from .data import TrainImages
+from .data.datasets import TrainImages
 from .distributed import SINGLE, Distributed, ShardedPermutation, check_batch, wrap_model
 from .errors import TrainerError
 from .evaluate import mean_auroc, per_label_auroc

@@ -15,10 +15,12 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
-from trainer.augment import AugmentConfig
+from trainer.data.augment import AugmentConfig
 from trainer.cli import main
 from trainer.config import TrainConfig
-from trainer.data import AUX_TARGETS, EvalImages, TrainImages, load_labelled_images
+from trainer.data.labels import AUX_TARGETS
+from trainer.data.datasets import EvalImages, TrainImages
+from trainer.data.nih import load_labelled_images
 from trainer.model import CxrNet, build_model
 from trainer.pipeline import PreparedData, prepare_data
 from trainer.train import Trainer, aux_loss, predict_logits

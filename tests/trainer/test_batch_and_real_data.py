@@ -11,10 +11,11 @@ from sklearn.metrics import roc_auc_score
 
 from tests.conftest import shared_path
 from tests.factories import make_model_pair
-from trainer.cache import PixelCache
-from trainer.data import label_matrix, load_labelled_images
+from trainer.data.cache import PixelCache
+from trainer.data.labels import label_matrix
+from trainer.data.nih import load_labelled_images
 from trainer.evaluate import evaluate_predictions
-from trainer.split import check_patients_disjoint, make_split
+from trainer.data.split import check_patients_disjoint, make_split
 from viewer.core.batch import run_batch
 from viewer.core.nih import NIH_LABELS
 from viewer.core.preprocess import preprocess

@@ -15,7 +15,7 @@ import torchvision
 import yaml
 
 from trainer.cli import main
-from trainer.data import load_labelled_images
+from trainer.data.nih import load_labelled_images
 from viewer.core.model import ModelPair
 from viewer.core.predictions_csv import csv_columns
 

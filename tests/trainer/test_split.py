@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer.data import Sample, label_matrix
+from trainer.data.labels import Sample, label_matrix
 from trainer.errors import TrainerError
 from trainer.config import TrainConfig
-from trainer.split import (
+from trainer.data.split import (
     Split,
     check_patients_disjoint,
     format_split_summary,

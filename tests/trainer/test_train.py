@@ -15,8 +15,8 @@ from trainer.config import TrainConfig
 from trainer.model import build_model
 from trainer.pipeline import prepare_data
 from trainer.train import ClassWeights, Plateau, Trainer, class_weights, loss_function, lr_factor, positive_weights
-from trainer.augment import AugmentConfig
-from trainer.data import EvalImages, TrainImages
+from trainer.data.augment import AugmentConfig
+from trainer.data.datasets import EvalImages, TrainImages
 from viewer.core.nih import NIH_LABELS
 
 

@@ -40,7 +40,7 @@ from viewer.core import display_transforms, loader, preprocess, radiograph
 from viewer.core.errors import CxrError
 from viewer.core.process_settings import configure_process
 
-from .errors import TrainerError
+from ..errors import TrainerError
 
 DTYPES = {"uint8": np.uint8, "float32": np.float32}
 _CHUNK = 16  # images per task handed to a worker process

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from .data import Sample, label_matrix
-from .errors import TrainerError
+from ..errors import TrainerError
+from .labels import Sample, label_matrix
 
 SPLITS = ("train", "val", "test")
 OFFICIAL_LISTS = ("train_val_list.txt", "test_list.txt")
