@@ -73,7 +73,7 @@ def _training_step(dataset, labels: tuple[str, ...], arch: str, batch_size: int,
     import torch
     from torch.utils.data import DataLoader
 
-    from trainer.model import build_model
+    from trainer.models.network import build_model
 
     net = build_model(arch, labels).train()
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)

@@ -14,7 +14,7 @@ from typing import Any
 from viewer.core.model_card import SCHEMA_VERSION, InputSpec
 
 from . import __version__
-from .model import MEAN, STD
+from .models.network import MEAN, STD
 
 
 def git_commit() -> str:

@@ -36,7 +36,7 @@ from viewer.core.onnx_card import set_card
 from . import __version__
 from .calibrate import Calibration
 from .errors import ExportCheckError, TrainerError
-from .model import CxrNet
+from .models.network import CxrNet
 
 log = logging.getLogger(__name__)
 

@@ -58,7 +58,7 @@ from .evaluate import (
 )
 from .export import export_pair
 from .gallery import GalleryItem, pick_items, write_gallery
-from .model import CxrNet, build_model
+from .models.network import CxrNet, build_model
 from .published import comparison_table
 from .roc_plot import plot_roc_curves
 from .data.split import (
@@ -74,7 +74,7 @@ from .data.split import (
     write_split_lists,
 )
 from .train import Trainer, load_checkpoint, predict_logits, resolve_device
-from .weights import load_weights
+from .models.weights import load_weights
 
 log = logging.getLogger(__name__)
 EXPORT_CHECK_IMAGES = 4

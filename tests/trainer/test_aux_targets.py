@@ -21,10 +21,10 @@ from trainer.config import TrainConfig
 from trainer.data.labels import AUX_TARGETS
 from trainer.data.datasets import EvalImages, TrainImages
 from trainer.data.nih import load_labelled_images
-from trainer.model import CxrNet, build_model
+from trainer.models.network import CxrNet, build_model
 from trainer.pipeline import PreparedData, prepare_data
 from trainer.train import Trainer, aux_loss, predict_logits
-from trainer.weights import load_weights
+from trainer.models.weights import load_weights
 
 TINY = ["--arch", "tiny", "--size", "64", "--epochs", "2", "--batch-size", "8", "--bootstrap", "50",
         "--threads", "1", "--log-every", "0", "--ood-sample", "100", "--gallery", "0"]

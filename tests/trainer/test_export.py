@@ -15,7 +15,7 @@ from trainer.calibrate import Calibration
 from trainer.card import card_fields
 from trainer.errors import ExportCheckError
 from trainer.export import ExportClassifier, export_pair, model_id_of
-from trainer.model import build_model
+from trainer.models.network import build_model
 from viewer.core.model import ModelPair
 from viewer.core.model_card import CARD_METADATA_KEY
 from viewer.core.nih import NIH_LABELS

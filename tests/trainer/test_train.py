@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from trainer.config import TrainConfig
-from trainer.model import build_model
+from trainer.models.network import build_model
 from trainer.pipeline import prepare_data
 from trainer.train import ClassWeights, Plateau, Trainer, class_weights, loss_function, lr_factor, positive_weights
 from trainer.data.augment import AugmentConfig

@@ -13,71 +13,22 @@ output after its activation. For DenseNet121 it is the ReLU torchvision's forwar
 ``norm5`` (post-ReLU features); for ResNets a ReLU on ``layer4``, whose last block already ends
 in one (so it changes nothing); for MobileNetV3, whose last block ends in its own Hardswish, an
 identity (the features after the Hardswish, which may be slightly negative: Grad-CAM's ReLU
-comes after the weighted sum either way).
+comes after the weighted sum either way). Which trunk each ``--arch`` is, and its ``act``,
+is the registry of ``archs.py``.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import torch
-import torchvision
 from torch import nn
+
+from .archs import architecture
 
 # ImageNet statistics: the convention of every torchvision-layout weights file a user may have.
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
-# Backbones whose last block already ends in its activation (Hardswish): no ReLU is added.
-MOBILENETS = ("mobilenet_v3_large", "mobilenet_v3_small")
-
-
-def _densenet121() -> tuple[nn.Module, int]:
-    # torchvision's DenseNet ends its ``features`` with norm5 (BatchNorm); its forward applies
-    # the ReLU afterwards, which here is ``CxrNet.act``: the Grad-CAM layer is post-ReLU.
-    net = torchvision.models.densenet121(weights=None)
-    return net.features, net.classifier.in_features
-
-
-def _resnet(name: str) -> tuple[nn.Module, int]:
-    net = getattr(torchvision.models, name)(weights=None)
-    trunk = nn.Sequential(OrderedDict(
-        (key, getattr(net, key))
-        for key in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
-    ))
-    return trunk, net.fc.in_features
-
-
-def _mobilenet_v3(name: str) -> tuple[nn.Module, int]:
-    # ``features`` ends with a 1x1 Conv-BN-Hardswish block (960 channels large, 576 small);
-    # torchvision's two-layer classifier after it is replaced by the one linear layer.
-    net = getattr(torchvision.models, name)(weights=None)
-    return net.features, net.features[-1].out_channels
-
-
-def _tiny() -> tuple[nn.Module, int]:
-    """Three strided convolutions: for tests and smoke runs only (64 px -> 8x8x32 features)."""
-    layers: OrderedDict[str, nn.Module] = OrderedDict()
-    channels = (3, 8, 16, 32)
-    for i, (cin, cout) in enumerate(zip(channels, channels[1:])):
-        layers[f"conv{i}"] = nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False)
-        layers[f"norm{i}"] = nn.BatchNorm2d(cout)
-        if i < len(channels) - 2:
-            layers[f"relu{i}"] = nn.ReLU()
-    return nn.Sequential(layers), channels[-1]
-
-
-def build_backbone(arch: str) -> tuple[nn.Module, int]:
-    """The convolutional trunk of ``arch`` (random weights: nothing is ever downloaded) and its width."""
-    if arch == "densenet121":
-        return _densenet121()
-    if arch in ("resnet18", "resnet50"):
-        return _resnet(arch)
-    if arch in MOBILENETS:
-        return _mobilenet_v3(arch)
-    if arch == "tiny":
-        return _tiny()
-    raise ValueError(f"unknown arch {arch!r}")
 
 
 class CxrNet(nn.Module):
@@ -89,11 +40,12 @@ class CxrNet(nn.Module):
 
     def __init__(self, arch: str, labels: Sequence[str], drop_rate: float = 0.0, aux_outputs: int = 0) -> None:
         super().__init__()
+        spec = architecture(arch)  # ValueError for an unknown arch
         self.arch = arch
         self.labels = tuple(labels)
-        self.features, width = build_backbone(arch)
+        self.features, width = spec.build()
         # the Grad-CAM target layer: its output is the ``features`` output of the exported graph
-        self.act: nn.Module = nn.Identity() if arch in MOBILENETS else nn.ReLU()
+        self.act: nn.Module = nn.ReLU() if spec.activation == "relu" else nn.Identity()
         self.dropout = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
         self.classifier = nn.Linear(width, len(self.labels))
         # training-only head for the auxiliary targets (``--aux-weight``); never exported

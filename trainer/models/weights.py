@@ -24,8 +24,8 @@ import torch
 
 from viewer.core.errors import one_line
 
-from .errors import TrainerError
-from .model import CxrNet
+from ..errors import TrainerError
+from .network import CxrNet
 
 log = logging.getLogger(__name__)
 
