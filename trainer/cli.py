@@ -123,7 +123,7 @@ def resolve_train_config(args: argparse.Namespace, argv: list[str]) -> TrainConf
     given, _ = typed.parse_known_args(argv)
     explicit = {k: v for k, v in vars(given).items() if k not in ("config", "resume", "stop_after")}
     if args.resume:
-        from .train import load_checkpoint  # torch is imported only when needed
+        from .training.checkpoints import load_checkpoint  # torch is imported only when needed
 
         saved = load_checkpoint(args.resume)["config"]
         changed = sorted(k for k, v in explicit.items() if k not in RESUME_MAY_CHANGE and saved.get(k) != v)

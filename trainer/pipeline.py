@@ -37,7 +37,7 @@ from viewer.core.errors import CxrError
 from viewer.core.ood import fit_ood
 from viewer.core.preprocess import preprocess
 
-from . import distributed
+from .training import distributed
 from .data.augment import AugmentConfig
 from .data.cache import PixelCache
 from .calibrate import fit_calibration
@@ -73,7 +73,10 @@ from .data.split import (
     write_split_csv,
     write_split_lists,
 )
-from .train import Trainer, load_checkpoint, predict_logits, resolve_device
+from .training.loop import Trainer
+from .training.checkpoints import load_checkpoint
+from .training.predict import predict_logits
+from .training.devices import resolve_device
 from .models.weights import load_weights
 
 log = logging.getLogger(__name__)
@@ -314,7 +317,7 @@ def _train_run(config: TrainConfig, context: distributed.Distributed, resume: st
 def _tensorboard(config: TrainConfig, out: Path, data: PreparedData, purge_step: int | None = None) -> Any:
     """The run's TensorBoard log (``OUT/tensorboard``), with the first few validation images
     whose Grad-CAM it draws each epoch."""
-    from .tensorboard_log import TensorBoardLog  # needs the optional tensorboard package
+    from .training.tensorboard_log import TensorBoardLog  # needs the optional tensorboard package
 
     source = data.sources["val"]
     count = min(TENSORBOARD_IMAGES, len(source)) if data.split.val else 0

@@ -23,7 +23,9 @@ from trainer.data.datasets import EvalImages, TrainImages
 from trainer.data.nih import load_labelled_images
 from trainer.models.network import CxrNet, build_model
 from trainer.pipeline import PreparedData, prepare_data
-from trainer.train import Trainer, aux_loss, predict_logits
+from trainer.training.loop import Trainer
+from trainer.training.losses import aux_loss
+from trainer.training.predict import predict_logits
 from trainer.models.weights import load_weights
 
 TINY = ["--arch", "tiny", "--size", "64", "--epochs", "2", "--batch-size", "8", "--bootstrap", "50",

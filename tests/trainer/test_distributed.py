@@ -21,7 +21,7 @@ import pytest
 import torch
 from torch.utils.data import RandomSampler
 
-from trainer.distributed import Distributed, ShardedPermutation, check_batch
+from trainer.training.distributed import Distributed, ShardedPermutation, check_batch
 from trainer.errors import TrainerError
 
 ROOT = Path(__file__).resolve().parents[2]

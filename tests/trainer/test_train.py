@@ -1,4 +1,4 @@
-"""trainer.train: loss weighting, one step, the schedules, resume, averaging, early stopping, the logs."""
+"""trainer.training: loss weighting, one step, the schedules, resume, averaging, early stopping, the logs."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ import torch.nn.functional as F
 from trainer.config import TrainConfig
 from trainer.models.network import build_model
 from trainer.pipeline import prepare_data
-from trainer.train import ClassWeights, Plateau, Trainer, class_weights, loss_function, lr_factor, positive_weights
+from trainer.training.losses import ClassWeights, class_weights, loss_function, positive_weights
+from trainer.training.schedule import Plateau, lr_factor
+from trainer.training.loop import Trainer
 from trainer.data.augment import AugmentConfig
 from trainer.data.datasets import EvalImages, TrainImages
 from viewer.core.nih import NIH_LABELS
@@ -110,7 +112,7 @@ def test_the_default_schedule_is_the_seeds_adam_with_step_decay() -> None:
     np.testing.assert_allclose(factors[2 * steps:4 * steps], 0.1)  # epochs 3-4: 1e-4
     np.testing.assert_allclose(factors[4 * steps:], 0.01)
     net = build_model("tiny", NIH_LABELS)
-    from trainer.train import make_optimizer
+    from trainer.training.schedule import make_optimizer
 
     assert type(make_optimizer(net, config)) is torch.optim.Adam
     sgd = make_optimizer(net, dataclasses.replace(config, optimizer="sgd"))
@@ -253,7 +255,7 @@ def test_early_stopping_after_patience(tiny_config: TrainConfig, tmp_path: Path,
 
 def test_a_diverging_loss_stops_with_a_clear_error(tiny_config: TrainConfig, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from trainer import train as train_module
+    from trainer.training import loop as train_module
     from trainer.errors import TrainerError
 
     trainer = make_trainer(tiny_config, tmp_path)
@@ -303,7 +305,7 @@ def test_without_validation_there_is_no_early_stop(tiny_config: TrainConfig, tmp
 @pytest.mark.parametrize("average", ["none", "ema"])
 def test_the_chosen_weights_come_with_their_validation_logits(tiny_config: TrainConfig, tmp_path: Path,
                                                               average: str) -> None:
-    from trainer.train import predict_logits
+    from trainer.training.predict import predict_logits
 
     config = dataclasses.replace(tiny_config, epochs=3, average=average, ema_decay=0.5)
     trainer = make_trainer(config, tmp_path)

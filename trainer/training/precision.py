@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .config import PRECISIONS
+from ..config import PRECISIONS
 
 log = logging.getLogger(__name__)
 

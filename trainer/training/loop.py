@@ -9,283 +9,46 @@ continued run computes the same numbers as an uninterrupted one: batches are dra
 generators seeded by (seed, epoch), augmentation by (seed, epoch, image) and mixup by (seed,
 epoch, batch, process).
 
-After each epoch ``history.csv`` in the run folder is rewritten whole, one line per epoch, so a
-resumed run's file holds every epoch once; a progress bar (tqdm, on stderr) follows the batches
-when stderr is a terminal or ``--progress on``.
+After each epoch ``history.csv`` in the run folder is rewritten whole (``history.py``); a
+progress bar (tqdm, on stderr) follows the batches when stderr is a terminal or ``--progress on``.
+The pieces the loop drives are modules of their own: the loss (``losses.py``), the optimizer and
+schedule (``schedule.py``), the checkpoint files (``checkpoints.py``), mixed precision
+(``precision.py``), torchrun (``distributed.py``) and TensorBoard (``tensorboard_log.py``).
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
-from viewer.core.errors import one_line
-
-from . import __version__
-from .config import TrainConfig
-from .data.datasets import TrainImages
+from ..config import TrainConfig
+from ..data.datasets import TrainImages
+from ..errors import TrainerError
+from ..evaluate import mean_auroc, per_label_auroc
+from .checkpoints import atomic_save, checkpoint_header, load_checkpoint, plain_state
+from .devices import resolve_device, resolve_workers
 from .distributed import SINGLE, Distributed, ShardedPermutation, check_batch, wrap_model
-from .errors import TrainerError
-from .evaluate import mean_auroc, per_label_auroc
+from .history import EpochRecord, write_history_csv
+from .losses import aux_loss, class_weights, loss_function, mixup, validation_loss
 from .precision import choose_precision
+from .predict import predict_logits
+from .schedule import Plateau, lr_factor, make_optimizer
 
 log = logging.getLogger(__name__)
-CHECKPOINT_FORMAT = "cxr-train-checkpoint-v1"
-
-
-# -- loss and class weighting ---------------------------------------------------------------------
-def positive_weights(targets: np.ndarray, how: str, max_weight: float) -> torch.Tensor | None:
-    """Per-label weight of positives in the loss: ``balanced`` = negatives/positives,
-    ``sqrt`` = its square root (a milder correction), clipped to ``max_weight``; 1 for a label
-    without positives. None for ``none``."""
-    if how == "none":
-        return None
-    positives = targets.sum(axis=0)
-    negatives = len(targets) - positives
-    ratio = np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
-    if how == "sqrt":
-        ratio = np.sqrt(ratio)
-    elif how != "balanced":
-        raise ValueError(f"unknown positive weighting {how!r}")
-    return torch.tensor(np.clip(ratio, 1.0, max_weight), dtype=torch.float32)
-
-
-@dataclass(frozen=True)
-class ClassWeights:
-    """Per-label weights of the positive and the negative term of the binary cross-entropy."""
-
-    positive: torch.Tensor  # [L]
-    negative: torch.Tensor  # [L]
-
-    def to(self, device: torch.device) -> ClassWeights:
-        return ClassWeights(self.positive.to(device), self.negative.to(device))
-
-    def describe(self, labels: tuple[str, ...] | list[str]) -> str:
-        return ", ".join(f"{x} {p:.2f}/{n:.2f}" for x, p, n in
-                         zip(labels, self.positive.tolist(), self.negative.tolist()))
-
-
-def class_weights(targets: np.ndarray, how: str, max_ratio: float) -> ClassWeights | None:
-    """The loss weights of ``--pos-weight``, computed on the training split's targets [N, L].
-
-    ``posneg``: for a label with P positives and N negatives, positives weigh ``r * w`` and
-    negatives ``w`` with ``r = N/P`` (limited to [1/max_ratio, max_ratio]) and ``w`` chosen so the
-    weights average 1 over the training images (unlimited: (P+N)/2P and (P+N)/2N, so positives
-    and negatives each carry half of the label's loss, the weighting of Wang et al. 2017 halved).
-    Averaging 1 keeps the loss on the scale of the plain BCE, so learning rates carry over.
-    ``balanced``/``sqrt``: positives only, as ``positive_weights``. None for ``none``. A label
-    without positives or without negatives keeps weight 1 on both terms.
-    """
-    if how != "posneg":
-        weights = positive_weights(targets, how, max_ratio)
-        return None if weights is None else ClassWeights(weights, torch.ones_like(weights))
-    n = len(targets)
-    positives = targets.sum(axis=0).astype(np.float64)
-    negatives = n - positives
-    both = (positives > 0) & (negatives > 0)
-    ratio = np.clip(negatives / np.maximum(positives, 1), 1.0 / max_ratio, max_ratio)
-    negative = np.where(both, n / np.maximum(positives * ratio + negatives, 1e-12), 1.0)
-    positive = np.where(both, ratio * negative, 1.0)
-    return ClassWeights(torch.tensor(positive, dtype=torch.float32), torch.tensor(negative, dtype=torch.float32))
-
-
-def loss_function(
-    logits: torch.Tensor,
-    targets: torch.Tensor,
-    pos_weight: torch.Tensor | ClassWeights | None = None,
-    smoothing: float = 0.0,
-) -> torch.Tensor:
-    """Mean binary cross-entropy over images and labels, with optional label smoothing.
-
-    ``pos_weight``: a tensor weighs the positive term only (torch's ``pos_weight``);
-    ``ClassWeights`` weigh both terms: ``-(w+ y log p + w- (1-y) log(1-p))``.
-    """
-    if smoothing:
-        targets = targets * (1.0 - smoothing) + smoothing / 2
-    if isinstance(pos_weight, ClassWeights):
-        # torch computes -w [pw y log p + (1-y) log(1-p)]: w = w-, pw = w+/w- gives both terms
-        return F.binary_cross_entropy_with_logits(logits, targets, weight=pos_weight.negative,
-                                                  pos_weight=pos_weight.positive / pos_weight.negative)
-    return F.binary_cross_entropy_with_logits(logits, targets, pos_weight=pos_weight)
-
-
-def aux_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean binary cross-entropy of the auxiliary head over the targets the label file gives
-    (NaN = unknown, left out); 0 when a batch has none."""
-    known = torch.isfinite(targets)
-    if not bool(known.any()):
-        return logits.sum() * 0.0  # keeps the head in the graph (DDP expects every parameter used)
-    return F.binary_cross_entropy_with_logits(logits[known], targets[known])
-
-
-def mixup(images: torch.Tensor, targets: torch.Tensor, alpha: float,
-          seed: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mixup (Zhang et al. 2018): ``l x + (1 - l) x[p]`` and the same for the targets, with
-    ``l ~ Beta(alpha, alpha)`` and a permutation ``p`` of the batch, both drawn from ``seed`` (run
-    seed, epoch, batch, process), so a resumed run mixes alike. Under DDP each process mixes
-    within its share of the batch."""
-    rng = np.random.default_rng(list(seed))
-    weight = float(rng.beta(alpha, alpha))
-    order = torch.from_numpy(rng.permutation(len(images))).to(images.device)
-    return (images * weight + images[order] * (1.0 - weight),
-            targets * weight + targets[order] * (1.0 - weight))
-
-
-# -- optimizer and schedule -----------------------------------------------------------------------
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """Adam, AdamW or SGD; no weight decay on biases and normalisation parameters (1-D tensors).
-
-    Adam (the seeds' optimizer) adds the decay to the gradient (L2); AdamW decouples it.
-    """
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=config.lr)
-    return torch.optim.AdamW(groups, lr=config.lr)
-
-
-class Plateau:
-    """Reduce-on-plateau of the validation loss, as a factor on the learning rate.
-
-    The rule of ``torch.optim.lr_scheduler.ReduceLROnPlateau`` (mode min, relative threshold
-    1e-4, no cooldown): after more than ``patience`` epochs without a loss below
-    ``best * (1 - 1e-4)`` the factor is multiplied by ``decay``. Kept as a factor, not as a
-    second torch scheduler, because the per-step warm-up (``LambdaLR``) would overwrite a
-    learning rate another scheduler had set; its state goes into the checkpoint.
-    """
-
-    THRESHOLD = 1e-4
-
-    def __init__(self, patience: int, decay: float) -> None:
-        self.patience, self.decay = patience, decay
-        self.best = math.inf
-        self.bad_epochs = 0
-        self.scale = 1.0
-
-    def step(self, val_loss: float) -> bool:
-        """Record one epoch's validation loss; True when the learning rate was just reduced."""
-        if math.isnan(val_loss):  # no validation split: nothing to judge a plateau by
-            return False
-        if val_loss < self.best * (1.0 - self.THRESHOLD):
-            self.best, self.bad_epochs = val_loss, 0
-            return False
-        self.bad_epochs += 1
-        if self.bad_epochs > self.patience:
-            self.scale *= self.decay
-            self.bad_epochs = 0
-            return True
-        return False
-
-    def state_dict(self) -> dict[str, float]:
-        return {"best": self.best, "bad_epochs": self.bad_epochs, "scale": self.scale}
-
-    def load_state_dict(self, state: dict[str, float]) -> None:
-        self.best, self.bad_epochs, self.scale = float(state["best"]), int(state["bad_epochs"]), float(state["scale"])
-
-
-def lr_factor(step: int, steps_per_epoch: int, config: TrainConfig) -> float:
-    """The learning rate at optimizer step ``step`` as a fraction of ``--lr``.
-
-    Linear warm-up over ``warmup_epochs``, then: ``step``, x ``lr_decay`` every ``step_epochs``
-    (the seeds: x0.1 every 2 epochs); ``cosine`` to ``min_lr_ratio``; ``constant``; or
-    ``plateau``, which is constant here and reduced by ``Plateau`` after validation.
-    """
-    total = max(1, config.epochs * steps_per_epoch)
-    warmup = int(round(config.warmup_epochs * steps_per_epoch))
-    if step < warmup:
-        return (step + 1) / warmup
-    if config.schedule in ("constant", "plateau"):
-        return 1.0
-    if config.schedule == "step":
-        return config.lr_decay ** ((step // steps_per_epoch) // max(1, config.step_epochs))
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    low = config.min_lr_ratio
-    return low + (1.0 - low) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` is CUDA when torch sees a GPU, else the CPU; ``cuda`` without one is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise TrainerError("--device cuda, but torch sees no CUDA GPU here (use --device cpu or auto)")
-    return torch.device(name)
-
-
-def resolve_workers(workers: int, device: torch.device, processes_per_machine: int = 1) -> int:
-    """``--workers`` as a number: -1 (auto) feeds a GPU from several processes (its share of the
-    cores, at most 8); on the CPU the training itself needs the cores, and the cached images
-    need little work to augment, so none."""
-    if workers >= 0:
-        return workers
-    if device.type != "cuda":
-        return 0
-    return max(1, min(8, (os.cpu_count() or 2) // max(1, processes_per_machine) - 1))
-
-
-# -- prediction -------------------------------------------------------------------------------------
-@torch.no_grad()
-def predict_logits(model: nn.Module, dataset: Dataset, batch_size: int = 32, workers: int = 0) -> np.ndarray:
-    """Logits ``[N, L]`` of the model on every item of ``dataset``, in order (eval mode)."""
-    was_training = model.training
-    model.eval()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
-    device = next(model.parameters()).device
-    out = [model(images.to(device)).float().cpu().numpy() for images, _ in loader]
-    model.train(was_training)
-    n_labels = model.classifier.out_features if hasattr(model, "classifier") else 0
-    return np.concatenate(out) if out else np.zeros((0, n_labels), np.float32)
-
-
-def validation_loss(logits: np.ndarray, targets: np.ndarray) -> float:
-    """Unweighted, unsmoothed mean BCE: comparable across runs with any training loss."""
-    if len(targets) == 0:
-        return float("nan")
-    value = F.binary_cross_entropy_with_logits(torch.from_numpy(logits), torch.from_numpy(targets))
-    return float(value)
-
-
-# -- the loop -----------------------------------------------------------------------------------------
-@dataclass
-class EpochRecord:
-    """One line of the history."""
-
-    epoch: int
-    train_loss: float
-    val_loss: float
-    val_auroc: float | None
-    lr: float
-    images_per_second: float
-    data_fraction: float  # share of the epoch spent waiting for images
-    seconds: float
-
-    def line(self, epochs: int) -> str:
-        auroc = "n/a" if self.val_auroc is None else f"{self.val_auroc:.4f}"
-        return (f"epoch {self.epoch}/{epochs}  train loss {self.train_loss:.4f}  val loss "
-                f"{self.val_loss:.4f}  val AUROC {auroc}  lr {self.lr:.2e}  "
-                f"{self.images_per_second:.1f} img/s (waiting for data {self.data_fraction:.0%})  "
-                f"{self.seconds:.0f} s")
 
 
 @dataclass
@@ -522,15 +285,15 @@ class Trainer:
             update_bn(DataLoader(self.train_set, batch_size=config.batch_size, num_workers=self.workers),
                       self.average, device=self.device)
             n = int(self.average.n_averaged)
-            return _plain_state(self.average.module.state_dict()), f"SWA average of the last {n} epochs", None
+            return plain_state(self.average.module.state_dict()), f"SWA average of the last {n} epochs", None
         best = self.checkpoints / "best.pt"
         if not self.context.is_main:  # only the main process wrote best.pt, and it alone exports
-            return _plain_state(self.model.state_dict()), "the main process exports", None
+            return plain_state(self.model.state_dict()), "the main process exports", None
         if self.best_value is not None and best.is_file():
             state = torch.load(best, map_location="cpu", weights_only=True)["model"]
             which = "EMA weights" if config.average == "ema" else "weights"
             return state, f"{which} of epoch {self.best_epoch}, the best by {config.monitor}", self.best_val_logits
-        return (_plain_state(self.evaluation_model().state_dict()),
+        return (plain_state(self.evaluation_model().state_dict()),
                 f"last epoch ({self.epoch}); no validation figure to choose by", None)
 
     def _log_tensorboard(self, record: EpochRecord) -> None:
@@ -541,44 +304,24 @@ class Trainer:
                                images_per_second=record.images_per_second, model=self.evaluation_model())
 
     def write_history_csv(self) -> Path:
-        """The per-epoch log, ``history.csv`` in the run folder (rewritten whole each epoch, so a
-        resumed run's file holds every epoch once)."""
-        path = self.out / "history.csv"
-        names = [f.name for f in dataclasses.fields(EpochRecord)]
-        tmp = path.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(names)
-            for record in self.history:
-                writer.writerow(["" if v is None or (isinstance(v, float) and math.isnan(v)) else
-                                 (f"{v:.6g}" if isinstance(v, float) else v)
-                                 for v in (getattr(record, n) for n in names)])
-        tmp.replace(path)
-        return path
+        """The per-epoch log, ``history.csv`` in the run folder (``history.write_history_csv``)."""
+        return write_history_csv(self.out / "history.csv", self.history)
 
     # -- checkpoints -------------------------------------------------------------------------------------
     def header(self) -> dict[str, Any]:
         """What every checkpoint file carries besides tensors: config, arch, labels, split."""
         model = self.model
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "trainer_version": __version__,
-            "config": self.config.to_dict(),
-            "arch": getattr(model, "arch", self.config.arch),
-            "labels": list(getattr(model, "labels", ())),
-            "size": self.config.size,
-            "split_hash": self.split_hash,
-            "epoch": self.epoch,
-        }
+        return checkpoint_header(self.config, getattr(model, "arch", self.config.arch),
+                                 list(getattr(model, "labels", ())), self.split_hash, self.epoch)
 
     def _save_weights(self, path: Path, state: dict[str, torch.Tensor]) -> None:
-        _atomic_save({**self.header(), "model": _plain_state(state)}, path)
+        atomic_save({**self.header(), "model": plain_state(state)}, path)
 
     def save(self, path: Path) -> None:
         """Everything a resumed run needs to continue exactly."""
         state = {
             **self.header(),
-            "model": _plain_state(self.model.state_dict()),
+            "model": plain_state(self.model.state_dict()),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "plateau": self.plateau.state_dict(),
@@ -591,7 +334,7 @@ class Trainer:
             "rng": torch.get_rng_state(),
             "grad_scaler": self.precision.state_dict(),
         }
-        _atomic_save(state, path)
+        atomic_save(state, path)
 
     def restore(self, path: Path) -> None:
         """Continue from a ``last.pt`` of the same configuration and split."""
@@ -618,42 +361,3 @@ class Trainer:
         torch.set_rng_state(state["rng"])
         self.precision.load_state_dict(state.get("grad_scaler"))
         log.info("resumed %s after epoch %d", path, self.epoch)
-
-
-def _plain_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A detached copy, without the ``module.`` prefix and counter an ``AveragedModel`` adds."""
-    return {k.removeprefix("module."): v.detach().cpu().clone(memory_format=torch.contiguous_format)
-            for k, v in state.items() if k != "n_averaged"}
-
-
-def _atomic_save(state: dict[str, Any], path: Path) -> None:
-    """Write ``path`` whole or not at all: into ``NAME.tmp``, flushed to disk, then renamed.
-
-    A run killed while writing (or a disk that fills up) leaves the previous checkpoint intact.
-    """
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except (OSError, RuntimeError) as exc:  # torch reports a full disk as a RuntimeError
-        tmp.unlink(missing_ok=True)
-        free = shutil.disk_usage(path.parent).free
-        raise TrainerError(f"{path}: could not be written ({one_line(exc, 200)}; {free / 1e6:.1f} MB free on its disk); "
-                           "the previous checkpoint is kept: free some space and continue with --resume") from None
-    tmp.replace(path)
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A checkpoint written by this trainer, or ``TrainerError`` saying what the file is not."""
-    path = Path(path)
-    if not path.is_file():
-        raise TrainerError(f"{path}: checkpoint not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # UnpicklingError, RuntimeError (not a zip), EOFError
-        raise TrainerError(f"{path}: not a readable checkpoint ({one_line(exc, 200)})") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise TrainerError(f"{path}: not a cxr-train checkpoint (use a .pt file from a run's checkpoints folder)")
-    return state

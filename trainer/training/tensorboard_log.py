@@ -36,8 +36,8 @@ import torch
 
 from viewer.core.heatmap import normalize_to_uint8, upsample
 
-from .errors import TrainerError
-from .models.network import CxrNet
+from ..errors import TrainerError
+from ..models.network import CxrNet
 
 INSTALL_HINT = "pip install 'cxr-viewer[tensorboard]' (or pip install tensorboard)"
 # The overlay as in the gallery (gallery.py): jet, opacity 0.6 at the map's maximum, none at zero.

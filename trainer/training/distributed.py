@@ -35,7 +35,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Sampler
 
-from .errors import TrainerError
+from ..errors import TrainerError
 
 # rank 0 builds the caches of 112,120 images while the others wait at a barrier
 TIMEOUT = datetime.timedelta(hours=4)
