@@ -267,7 +267,7 @@ def test_batch_on_the_real_dicom_folder_and_nih_slice(tmp_path: Path, tiny_model
 def test_the_trainer_reads_the_batch_csv_unchanged(tmp_path: Path, tiny_model: Path) -> None:
     """docs/design.md: cxr-train evaluate --predictions reads what cxr-viewer batch writes."""
     from tests.core.test_scan import write_data_entry
-    from trainer.evaluate import evaluate_predictions
+    from trainer.evaluation.predictions import evaluate_predictions
 
     folder = tmp_path / "nih" / "images"
     entries = []

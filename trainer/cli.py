@@ -183,7 +183,7 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_predictions, format_report
+    from .evaluation.predictions import evaluate_predictions, format_report
 
     report = evaluate_predictions(args.predictions, args.data, args.labels_csv, args.bootstrap, args.seed)
     print(format_report(report))
@@ -194,9 +194,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1), encoding="utf-8")
     if args.markdown or args.roc:
-        from .evaluate import scored_predictions
-        from .published import comparison_table
-        from .roc_plot import plot_roc_curves
+        from .evaluation.predictions import scored_predictions
+        from .evaluation.published import comparison_table
+        from .evaluation.roc_plot import plot_roc_curves
 
         name = Path(args.predictions).name
         if args.markdown:

@@ -34,7 +34,7 @@ from viewer.core.model_card import ModelCard
 from viewer.core.onnx_card import set_card
 
 from . import __version__
-from .calibrate import Calibration
+from .evaluation.calibrate import Calibration
 from .errors import ExportCheckError, TrainerError
 from .models.network import CxrNet
 

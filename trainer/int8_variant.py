@@ -38,7 +38,7 @@ from viewer.core.onnx_card import write_card
 from viewer.core.preprocess import preprocess
 
 from .errors import TrainerError
-from .evaluate import ece_report, evaluate_scores, operating_points
+from .evaluation.metrics import ece_report, evaluate_scores, operating_points
 from .quantize import DEFAULT_IMAGES, QuantizeResult, choose_calibration, quantize_pair_on
 
 log = logging.getLogger(__name__)

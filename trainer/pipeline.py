@@ -40,7 +40,7 @@ from viewer.core.preprocess import preprocess
 from .training import distributed
 from .data.augment import AugmentConfig
 from .data.cache import PixelCache
-from .calibrate import fit_calibration
+from .evaluation.calibrate import fit_calibration
 from .card import card_fields
 from .config import TrainConfig, config_from_dict, save_resolved
 from .data.labels import AUX_TARGETS, DatasetReader, LabelledImages
@@ -48,19 +48,14 @@ from .data.sources import CachedSource, DecodeSource, PixelSource
 from .data.datasets import EvalImages, TrainImages
 from .data.nih import load_labelled_images
 from .errors import TrainerError
-from .evaluate import (
-    THRESHOLD_RULE,
-    choose_thresholds,
-    ece_report,
-    evaluate_scores,
-    operating_points,
-    write_predictions_csv,
-)
+from .evaluation.thresholds import THRESHOLD_RULE, choose_thresholds
+from .evaluation.metrics import ece_report, evaluate_scores, operating_points
+from .evaluation.predictions import write_predictions_csv
 from .export import export_pair
 from .gallery import GalleryItem, pick_items, write_gallery
 from .models.network import CxrNet, build_model
-from .published import comparison_table
-from .roc_plot import plot_roc_curves
+from .evaluation.published import comparison_table
+from .evaluation.roc_plot import plot_roc_curves
 from .data.split import (
     Split,
     check_patients_disjoint,

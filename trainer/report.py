@@ -38,10 +38,10 @@ import numpy as np
 from viewer.core.errors import ImageLoadError
 from viewer.core.nih import NihEntry, read_data_entry
 
-from . import expert_labels, subgroups
+from .evaluation import expert_labels, subgroups
 from .errors import TrainerError
-from .evaluate import evaluate_scores
-from .tta import TTA_MODES, paired_auroc_change, prepare_size, tta_probabilities
+from .evaluation.metrics import evaluate_scores
+from .evaluation.tta import TTA_MODES, paired_auroc_change, prepare_size, tta_probabilities
 
 if TYPE_CHECKING:
     from viewer.core.inference import Predictor
@@ -215,7 +215,7 @@ def build_report(
     from viewer.core.boxes import BoxTable, find_bbox_csv
     from viewer.core.inference import Predictor
 
-    from . import localize
+    from .evaluation import localize
 
     if tta not in TTA_MODES:
         raise TrainerError(f"--tta must be one of {', '.join(TTA_MODES)}, not {tta!r}")
@@ -309,7 +309,7 @@ def classification_markdown(section: dict[str, Any], labels: tuple[str, ...]) ->
 
 def report_markdown(report: dict[str, Any]) -> str:
     """The whole report as Markdown (what ``report.md`` holds)."""
-    from . import localize
+    from .evaluation import localize
 
     model, data, labels = report["model"], report["data"], tuple(report["model"]["labels"])
     if data.get("split_file"):

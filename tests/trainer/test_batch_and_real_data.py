@@ -14,7 +14,7 @@ from tests.factories import make_model_pair
 from trainer.data.cache import PixelCache
 from trainer.data.labels import label_matrix
 from trainer.data.nih import load_labelled_images
-from trainer.evaluate import evaluate_predictions
+from trainer.evaluation.predictions import evaluate_predictions
 from trainer.data.split import check_patients_disjoint, make_split
 from viewer.core.batch import run_batch
 from viewer.core.nih import NIH_LABELS

@@ -20,21 +20,20 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from trainer.calibrate import fit_calibration
+from trainer.evaluation.calibrate import fit_calibration
 from trainer.cli import main
 from trainer.errors import TrainerError
-from trainer.evaluate import (
+from trainer.evaluation.metrics import (
     auroc,
     average_precision,
     calibration_error,
-    choose_thresholds,
     confusion_figures,
-    evaluate_predictions,
     evaluate_scores,
     micro_auroc,
     operating_points,
-    youden_threshold,
 )
+from trainer.evaluation.thresholds import choose_thresholds, youden_threshold
+from trainer.evaluation.predictions import evaluate_predictions
 from viewer.core.nih import NIH_LABELS, read_data_entry
 
 
@@ -130,7 +129,7 @@ def test_bootstrap_interval_is_seeded_and_brackets_the_estimate() -> None:
 
 
 def test_mean_auroc_interval_matches_scikit_learn_on_the_same_resamples() -> None:
-    from trainer.evaluate import bootstrap_counts
+    from trainer.evaluation.metrics import bootstrap_counts
 
     rng = np.random.default_rng(5)
     y = (rng.random((120, 3)) < [0.04, 0.3, 0.0]).astype(float)  # label a: a few positives, so some
@@ -149,7 +148,7 @@ def test_mean_auroc_interval_matches_scikit_learn_on_the_same_resamples() -> Non
 
 
 def test_patient_bootstrap_draws_whole_patients() -> None:
-    from trainer.evaluate import bootstrap_counts
+    from trainer.evaluation.metrics import bootstrap_counts
 
     groups = [5, 5, 5, 9, 2, 2]
     for counts in bootstrap_counts(6, 50, seed=0, groups=groups):

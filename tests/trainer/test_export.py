@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from trainer import export as export_module
-from trainer.calibrate import Calibration
+from trainer.evaluation.calibrate import Calibration
 from trainer.card import card_fields
 from trainer.errors import ExportCheckError
 from trainer.export import ExportClassifier, export_pair, model_id_of

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer import localize
-from trainer.localize import WANG_2017, evaluate_localization, localize_pair
+from trainer.evaluation import localize
+from trainer.evaluation.localize import WANG_2017, evaluate_localization, localize_pair
 from viewer.core.boxes import BoxTable
 from viewer.core.heatmap import WANG_THRESHOLDS, Box, heatmap_boxes, normalize_to_uint8, upsample
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainer.evaluate import THRESHOLD_RULE, ece_report, evaluate_scores, operating_points
-from trainer.published import PUBLISHED_AUROC, comparison_table, published_means
+from trainer.evaluation.thresholds import THRESHOLD_RULE
+from trainer.evaluation.metrics import ece_report, evaluate_scores, operating_points
+from trainer.evaluation.published import PUBLISHED_AUROC, comparison_table, published_means
 from viewer.core.nih import NIH_LABELS
 
 

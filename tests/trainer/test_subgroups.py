@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from trainer.subgroups import age_band, markdown, subgroup_aurocs
+from trainer.evaluation.subgroups import age_band, markdown, subgroup_aurocs
 
 
 @pytest.mark.parametrize(("age", "band"), [

@@ -38,7 +38,7 @@ from tqdm import tqdm
 from ..config import TrainConfig
 from ..data.datasets import TrainImages
 from ..errors import TrainerError
-from ..evaluate import mean_auroc, per_label_auroc
+from ..evaluation.metrics import mean_auroc, per_label_auroc
 from .checkpoints import atomic_save, checkpoint_header, load_checkpoint, plain_state
 from .devices import resolve_device, resolve_workers
 from .distributed import SINGLE, Distributed, ShardedPermutation, check_batch, wrap_model

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .evaluate import auroc, bootstrap_counts
+from .metrics import auroc, bootstrap_counts
 
 TTA_MODES: tuple[str, ...] = ("none", "flip", "tencrop")
 TENCROP_SCALE = 256 / 224  # CheXNet's Resize(256) before TenCrop(224)

@@ -15,7 +15,7 @@ from sklearn.metrics import roc_curve  # noqa: E402
 
 from viewer.core.findings import flagged  # noqa: E402
 
-from .evaluate import auroc  # noqa: E402
+from .metrics import auroc  # noqa: E402
 
 
 def plot_roc_curves(

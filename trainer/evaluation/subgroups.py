@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .evaluate import auroc
+from .metrics import auroc
 
 # CheXclusion's bands (lower bound inclusive, upper exclusive): "0-20" holds ages 0..19.
 AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (

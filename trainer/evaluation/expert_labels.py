@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import TrainerError
-from .evaluate import auroc
+from ..errors import TrainerError
+from .metrics import auroc
 
 EXPERT_FILE_NAMES: tuple[str, ...] = ("google2019_nih-chest-xray-labels.csv",)
 EXPERT_FINDINGS: tuple[str, ...] = ("Pneumothorax", "Nodule or mass", "Airspace opacity", "Fracture")
