@@ -278,6 +278,6 @@ def test_the_trainer_reads_the_batch_csv_unchanged(tmp_path: Path, tiny_model: P
     (folder / "broken.png").write_bytes(b"not a png")
     out = tmp_path / "predictions.csv"
     assert run_cli("batch", folder, "--model", tiny_model, "--out", out, cwd=tmp_path).returncode == 0
-    report = evaluate_predictions(out, data=folder, resamples=20)
+    report = evaluate_predictions(out, data=folder, resamples=20).to_dict()
     assert report["rows_not_ok"] == 1 and report["rows_not_in_labels"] == 0
     assert 0.0 <= report["auroc"]["Mass"]["value"] <= 1.0

@@ -187,12 +187,12 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     report = evaluate_predictions(args.predictions, args.data, args.labels_csv, args.bootstrap, args.seed)
     print(format_report(report))
-    skipped = report["rows_not_ok"] + report["rows_not_in_labels"]
+    skipped = report.rows_not_ok + report.rows_not_in_labels
     if skipped:
-        print(f"({report['rows_not_ok']} rows without status ok and {report['rows_not_in_labels']} "
+        print(f"({report.rows_not_ok} rows without status ok and {report.rows_not_in_labels} "
               "images without NIH labels were left out)")
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1), encoding="utf-8")
+        Path(args.json).write_text(json.dumps(report.to_dict(), indent=1), encoding="utf-8")
     if args.markdown or args.roc:
         from .evaluation.predictions import scored_predictions
         from .evaluation.published import comparison_table
@@ -200,7 +200,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         name = Path(args.predictions).name
         if args.markdown:
-            Path(args.markdown).write_text(comparison_table(report, f"`{name}`"), encoding="utf-8")
+            Path(args.markdown).write_text(comparison_table(report.to_dict(), f"`{name}`"), encoding="utf-8")
         if args.roc:
             scored = scored_predictions(args.predictions, args.data, args.labels_csv)
             plot_roc_curves(scored.targets, scored.scores, scored.labels, Path(args.roc), f"{name}: ROC curves")

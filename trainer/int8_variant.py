@@ -38,7 +38,7 @@ from viewer.core.onnx_card import write_card
 from viewer.core.preprocess import preprocess
 
 from .errors import TrainerError
-from .evaluation.metrics import ece_report, evaluate_scores, operating_points
+from .evaluation.metrics import LabelAuroc, ModelMetrics, ScoreReport, ece_report, evaluate_scores, operating_points
 from .quantize import DEFAULT_IMAGES, QuantizeResult, choose_calibration, quantize_pair_on
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def make_int8_variant(
                                    f"({type(exc).__name__}: {exc}); its files were removed") from exc
         raise
 
-    report = _report(fp32, quantized, fp32_scores, metrics, fp32_probs, int8_probs, seconds,
+    report = _report(fp32, quantized, fp32_scores, metrics.scores, fp32_probs, int8_probs, seconds,
                      len(chosen), max_auroc_drop, threads)
     if not report["kept"]:
         for path in files:
@@ -136,18 +136,17 @@ def int8_metrics(
     resamples: int,
     seed: int,
     groups: Sequence[int] | None = None,
-) -> dict[str, Any]:
+) -> ModelMetrics:
     """The card's ``metrics`` figures of a model whose test probabilities are ``probabilities``,
     as ``pipeline.finish`` computes them: AUROC with bootstrap intervals, PR-AUC, operating points
     at the card's thresholds, and the ECE (``before``: the card's calibration undone)."""
     labels = card.labels
-    metrics = evaluate_scores(targets, probabilities, labels, resamples, seed, groups=groups)
+    scores = evaluate_scores(targets, probabilities, labels, resamples, seed, groups=groups)
     rule = (card.metrics.get("operating_points") or {}).get("rule") or card.thresholds["rule"]
-    metrics["operating_points"] = operating_points(targets, probabilities, card.threshold_values(), labels, rule)
+    points = operating_points(targets, probabilities, card.threshold_values(), labels, rule)
     method = str(card.calibration.get("method", "none"))
-    metrics["calibration_error"] = ece_report(targets, uncalibrated(probabilities, card), probabilities,
-                                              labels, "test", method)
-    return metrics
+    errors = ece_report(targets, uncalibrated(probabilities, card), probabilities, labels, "test", method)
+    return ModelMetrics(scores, points, errors)
 
 
 def uncalibrated(probabilities: np.ndarray, card: ModelCard) -> np.ndarray:
@@ -199,10 +198,10 @@ def _classify_both(fp32: ModelPair, int8: ModelPair, images: Sequence[Path],
     return fp32_probs, int8_probs, (fp32_time, int8_time)
 
 
-def _card_with_metrics(card: ModelCard, metrics: dict[str, Any], fp32_metrics: dict[str, Any],
+def _card_with_metrics(card: ModelCard, metrics: ModelMetrics, fp32_metrics: dict[str, Any],
                        n_test: int) -> ModelCard:
     data = card.to_dict()
-    merged = dict(metrics)
+    merged = metrics.to_dict()
     for key in CARRIED_OVER:
         if key in fp32_metrics:
             merged[key] = fp32_metrics[key]
@@ -219,15 +218,15 @@ def _card_with_metrics(card: ModelCard, metrics: dict[str, Any], fp32_metrics: d
     return ModelCard.from_dict(data, source="the int8 model card")
 
 
-def _report(fp32: ModelPair, quantized: QuantizeResult, fp32_scores: dict[str, Any], int8_scores: dict[str, Any],
+def _report(fp32: ModelPair, quantized: QuantizeResult, fp32_scores: ScoreReport, int8_scores: ScoreReport,
             fp32_probs: np.ndarray, int8_probs: np.ndarray, seconds: tuple[float, float], n_calibration: int,
             max_auroc_drop: float, threads: int | None) -> dict[str, Any]:
     per_label = {}
     for label in fp32.labels:
-        before, after = _value(fp32_scores["auroc"][label]), _value(int8_scores["auroc"][label])
+        before, after = _value(fp32_scores.auroc[label]), _value(int8_scores.auroc[label])
         change = None if before is None or after is None else round(after - before, 6)
         per_label[label] = {"fp32": before, "int8": after, "change": change}
-    mean_fp32, mean_int8 = fp32_scores["mean_auroc"], int8_scores["mean_auroc"]
+    mean_fp32, mean_int8 = fp32_scores.mean_auroc, int8_scores.mean_auroc
     mean_change = None if mean_fp32 is None or mean_int8 is None else round(mean_int8 - mean_fp32, 6)
     n_test = len(fp32_probs)
     if mean_change is None:
@@ -257,7 +256,7 @@ def _report(fp32: ModelPair, quantized: QuantizeResult, fp32_scores: dict[str, A
         "test_images": n_test,
         "max_auroc_drop": max_auroc_drop,
         "auroc": per_label,
-        "labels_with_auroc": int8_scores["labels_with_auroc"],
+        "labels_with_auroc": int8_scores.labels_with_auroc,
         "mean_auroc": {"fp32": mean_fp32, "int8": mean_int8, "change": mean_change},
         "fp32_card_mean_auroc": (fp32.card.metrics or {}).get("mean_auroc"),
         "max_probability_difference": None if difference is None else round(difference, 6),
@@ -269,8 +268,7 @@ def _report(fp32: ModelPair, quantized: QuantizeResult, fp32_scores: dict[str, A
     }
 
 
-def _value(entry: Any) -> float | None:
-    if entry is None:
+def _value(entry: LabelAuroc | None) -> float | None:
+    if entry is None or math.isnan(entry.value):
         return None
-    value = entry["value"] if isinstance(entry, dict) else entry
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+    return float(entry.value)

@@ -357,17 +357,18 @@ def finish(config: TrainConfig, net: CxrNet, data: PreparedData, out: Path, trai
 
     calibration = fit_calibration(val_logits, val_targets, config.calibration, labels)
     val_probs, test_probs = calibration.apply(val_logits), calibration.apply(test_logits)
-    thresholds = choose_thresholds(val_targets, val_probs, labels)
+    thresholds = choose_thresholds(val_targets, val_probs, labels).to_card()
     test_groups = [data.table.samples[i].patient_id for i in split.test]
-    metrics = evaluate_scores(test_targets, test_probs, labels, config.bootstrap, config.seed, groups=test_groups)
-    validation = evaluate_scores(val_targets, val_probs, labels, 0, config.seed)
+    metrics = evaluate_scores(test_targets, test_probs, labels, config.bootstrap, config.seed,
+                              groups=test_groups).to_dict()
+    validation = evaluate_scores(val_targets, val_probs, labels, 0, config.seed).to_dict()
     metrics["validation_mean_auroc"] = validation["mean_auroc"]
     # operating points: each label flagged at its validation threshold, measured on test
     metrics["operating_points"] = operating_points(test_targets, test_probs, thresholds["values"], labels,
-                                                   THRESHOLD_RULE)
+                                                   THRESHOLD_RULE).to_dict()
     sigmoid = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731  the probabilities before calibration
     metrics["calibration_error"] = ece_report(test_targets, sigmoid(test_logits), test_probs, labels, "test",
-                                              calibration.method)
+                                              calibration.method).to_dict()
     summary_of_split = split_summary(data.table.samples, labels, split)
     metrics["split"] = {
         "method": split.method, "unit": "patient", "hash": data.split_hash, "sizes": split.sizes(),

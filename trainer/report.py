@@ -170,14 +170,14 @@ def classification_section(predictions: Predictions, labels: tuple[str, ...], ca
     targets = label_matrix(predictions.samples, labels)
     groups = [s.patient_id for s in predictions.samples]
     plain = evaluate_scores(targets, predictions.probabilities, labels, resamples, seed, groups=groups)
-    section: dict[str, Any] = {"plain": plain, "card_test_auroc": {
+    section: dict[str, Any] = {"plain": plain.to_dict(), "card_test_auroc": {
         label: (entry["value"] if isinstance(entry, dict) else entry)
         for label, entry in (card_metrics.get("auroc") or {}).items()},
         "card_mean_auroc": card_metrics.get("mean_auroc")}
     if predictions.tta is not None:
         augmented = evaluate_scores(targets, predictions.tta, labels, resamples, seed, groups=groups)
         change = paired_auroc_change(targets, predictions.probabilities, predictions.tta, labels, resamples, seed, groups)
-        section["tta"] = {"mode": tta, "report": augmented, "change": change,
+        section["tta"] = {"mode": tta, "report": augmented.to_dict(), "change": change,
                           "max_abs_probability_change": round(float(np.abs(predictions.tta - predictions.probabilities).max()), 6)}
     return section
 

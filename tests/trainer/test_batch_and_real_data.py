@@ -25,7 +25,7 @@ def test_the_viewer_batch_csv_is_read_unchanged(tiny_data: Path, tmp_path: Path)
     model = make_model_pair(tmp_path / "model")
     out = tmp_path / "batch.csv"
     run_batch(tiny_data / "images", out, model, threads=1)
-    report = evaluate_predictions(out, data=tiny_data, resamples=50)
+    report = evaluate_predictions(out, data=tiny_data, resamples=50).to_dict()
     assert report["n_images"] == 48 and report["rows_not_ok"] == 0
 
     rows = list(csv.DictReader(open(out, newline="")))

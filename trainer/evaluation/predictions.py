@@ -22,7 +22,15 @@ from viewer.core.predictions_csv import PredictionsCsvError, PredictionsFile, re
 from viewer.core.pseudonyms import KeyNumbers
 
 from ..errors import TrainerError
-from .metrics import ECE_BINS, _means, calibration_errors, confusion_figures, evaluate_scores
+from .metrics import (
+    ECE_BINS,
+    CalibrationErrors,
+    OperatingPoints,
+    ScoreReport,
+    calibration_errors,
+    confusion_figures,
+    evaluate_scores,
+)
 
 
 # -- the batch CSV ----------------------------------------------------------------------------------------
@@ -108,68 +116,85 @@ def scored_predictions(
     )
 
 
+@dataclass(frozen=True)
+class PredictionsReport:
+    """What ``cxr-train evaluate`` measured on a predictions file, and which rows it left out."""
+
+    scores: ScoreReport
+    calibration_error: CalibrationErrors | None  # None: the file holds scores, not probabilities
+    operating_points: OperatingPoints | None  # None: the file has no flag_<Label> columns
+    predictions: str
+    labels_csv: str
+    rows_not_ok: int
+    rows_not_in_labels: int
+    duplicate_rows: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``--json``): the scores' keys, then the calibration error, the file's
+        operating points when it has flags, and the file and row counts."""
+        report = self.scores.to_dict()
+        report["calibration_error"] = (None if self.calibration_error is None
+                                       else {"bins": ECE_BINS, **self.calibration_error.to_dict()})
+        if self.operating_points is not None:
+            report["operating_points"] = self.operating_points.to_dict()
+        report.update({"predictions": self.predictions, "labels_csv": self.labels_csv, "rows_not_ok": self.rows_not_ok,
+                       "rows_not_in_labels": self.rows_not_in_labels, "duplicate_rows": self.duplicate_rows})
+        return report
+
+
 def evaluate_predictions(
     predictions: str | os.PathLike[str],
     data: str | os.PathLike[str] | None = None,
     labels_csv: str | os.PathLike[str] | None = None,
     resamples: int = 1000,
     seed: int = 0,
-) -> dict[str, Any]:
+) -> PredictionsReport:
     """Score a predictions CSV against the NIH labels (from ``labels_csv`` or found via ``data``):
     ``evaluate_scores`` (AUROC with patient-bootstrap intervals, micro AUROC, PR-AUC), the ECE of
     the probabilities and, when the file has ``flag_<Label>`` columns, the operating points of
     those flags."""
     scored = scored_predictions(predictions, data, labels_csv)
-    report = evaluate_scores(scored.targets, scored.scores, scored.labels, resamples, seed, groups=scored.groups)
+    scores = evaluate_scores(scored.targets, scored.scores, scored.labels, resamples, seed, groups=scored.groups)
+    errors = None
     if scored.scores.size and 0.0 <= scored.scores.min() and scored.scores.max() <= 1.0:
-        report["calibration_error"] = {"bins": ECE_BINS,
-                                       **calibration_errors(scored.targets, scored.scores, scored.labels)}
-    else:  # scores, not probabilities (AUROC and PR-AUC only need their order)
-        report["calibration_error"] = None
+        errors = calibration_errors(scored.targets, scored.scores, scored.labels)
+    # else scores, not probabilities (AUROC and PR-AUC only need their order)
+    points = None
     if scored.flags is not None:
-        per_label = {x: confusion_figures(scored.targets[:, j], scored.flags[:, j] > 0.5)
-                     for j, x in enumerate(scored.labels)}
-        report["operating_points"] = {"rule": "the file's flag_<Label> columns", "per_label": per_label,
-                                      "mean": _means(per_label, ("sensitivity", "specificity", "f1"))}
-    report.update({
-        "predictions": str(predictions),
-        "labels_csv": str(scored.csv_path),
-        "rows_not_ok": scored.rows_not_ok,
-        "rows_not_in_labels": scored.rows_not_in_labels,
-        "duplicate_rows": scored.duplicate_rows,
-    })
-    return report
+        points = OperatingPoints("the file's flag_<Label> columns",
+                                 {x: confusion_figures(scored.targets[:, j], scored.flags[:, j] > 0.5)
+                                  for j, x in enumerate(scored.labels)})
+    return PredictionsReport(scores, errors, points, str(predictions), str(scored.csv_path), scored.rows_not_ok,
+                             scored.rows_not_in_labels, scored.duplicate_rows)
 
 
-def format_report(report: dict[str, Any]) -> str:
-    """A plain-text table of a report from ``evaluate_scores``/``evaluate_predictions``."""
-    ap = report.get("average_precision", {})
+def format_report(report: PredictionsReport) -> str:
+    """A plain-text table of what ``evaluate_predictions`` measured."""
+    scores = report.scores
     lines = [f"{'label':<20} {'AUROC':>7}  {'95% CI':>15}  {'PR-AUC':>6}  {'pos':>5} {'neg':>6}"]
-    for label, entry in report["auroc"].items():
+    for label, entry in scores.auroc.items():
         if entry is None:
             lines.append(f"{label:<20} {'n/a':>7}  {'(one class only)':>15}")
             continue
-        ci = entry.get("ci95")
+        ci = entry.ci95
         ci_text = f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else "n/a"
-        pr = ap.get(label)
+        pr = scores.average_precision.get(label)
         pr_text = "n/a" if pr is None else f"{pr:.3f}"
-        lines.append(f"{label:<20} {entry['value']:>7.4f}  {ci_text:>15}  {pr_text:>6}  "
-                     f"{entry['n_pos']:>5} {entry['n_neg']:>6}")
-    for name, key in (("mean", "mean_auroc"), ("micro-average", "micro_auroc")):
-        value = report.get(key)
-        ci = report.get(f"{key}_ci95")
+        lines.append(f"{label:<20} {entry.value:>7.4f}  {ci_text:>15}  {pr_text:>6}  "
+                     f"{entry.n_pos:>5} {entry.n_neg:>6}")
+    for name, value, ci in (("mean", scores.mean_auroc, scores.mean_auroc_ci95),
+                            ("micro-average", scores.micro_auroc, None)):
         ci_text = f"  {ci[0]:.3f}-{ci[1]:.3f}".rjust(17) if ci else ""
         lines.append(f"{name:<20} {value:>7.4f}{ci_text}" if value is not None else f"{name:<20} {'n/a':>7}")
-    if report.get("mean_average_precision") is not None:
-        lines.append(f"{'mean PR-AUC':<20} {report['mean_average_precision']:>7.4f}")
-    ece = report.get("calibration_error")
-    if ece and ece.get("mean") is not None:
-        lines.append(f"{'mean ECE':<20} {ece['mean']:>7.4f}  ({ece['bins']} equal-width bins)")
-    points = report.get("operating_points")
-    if points and any(points["mean"].values()):
-        mean = points["mean"]
-        text = ", ".join(f"{k} {v:.3f}" for k, v in mean.items() if v is not None)
-        lines.append(f"at {points['rule']}: mean {text}")
-    lines.append(f"{report['n_images']} images; bootstrap: {report['bootstrap']['resamples']} resamples by "
-                 f"{report['bootstrap']['unit']}")
+    if scores.mean_average_precision is not None:
+        lines.append(f"{'mean PR-AUC':<20} {scores.mean_average_precision:>7.4f}")
+    ece = report.calibration_error
+    if ece is not None and ece.mean is not None:
+        lines.append(f"{'mean ECE':<20} {ece.mean:>7.4f}  ({ECE_BINS} equal-width bins)")
+    points = report.operating_points
+    if points is not None and any(points.mean.values()):
+        text = ", ".join(f"{k} {v:.3f}" for k, v in points.mean.items() if v is not None)
+        lines.append(f"at {points.rule}: mean {text}")
+    lines.append(f"{scores.n_images} images; bootstrap: {scores.bootstrap.resamples} resamples by "
+                 f"{scores.bootstrap.unit}")
     return "\n".join(lines)

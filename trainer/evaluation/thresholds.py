@@ -7,6 +7,7 @@ was found, and each label's validation ROC, along which the viewer's sensitivity
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,8 +39,22 @@ def youden_threshold(y_true: np.ndarray, y_prob: np.ndarray) -> tuple[float, flo
     return threshold, float(tp[best] / n_pos), float(1 - fp[best] / n_neg)
 
 
-def choose_thresholds(targets: np.ndarray, probabilities: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
-    """The card's ``thresholds`` object: rule, a value per label, and how each was found."""
+@dataclass(frozen=True)
+class Thresholds:
+    """Each label's threshold, the rule that chose it and how it was found for each label, and the
+    validation ROC curves; ``to_card`` is the card's ``thresholds`` object."""
+
+    rule: str
+    values: dict[str, float]
+    per_label: dict[str, dict[str, Any]]  # {"rule": "youden", "val_sensitivity", ...} or the fallback's
+    roc: dict[str, dict[str, list[float]]]  # label -> {"threshold", "tpr", "fpr"}
+
+    def to_card(self) -> dict[str, Any]:
+        return {"rule": self.rule, "values": self.values, "per_label": self.per_label, "roc": self.roc}
+
+
+def choose_thresholds(targets: np.ndarray, probabilities: np.ndarray, labels: Sequence[str]) -> Thresholds:
+    """Each label's Youden threshold on validation (0.5 where validation has one class only)."""
     values, per_label = {}, {}
     for j, label in enumerate(labels):
         found = youden_threshold(targets[:, j], probabilities[:, j])
@@ -51,8 +66,7 @@ def choose_thresholds(targets: np.ndarray, probabilities: np.ndarray, labels: Se
             values[label] = round(threshold, 6)
             per_label[label] = {"rule": "youden", "val_sensitivity": round(sensitivity, 4),
                                 "val_specificity": round(specificity, 4)}
-    return {"rule": THRESHOLD_RULE, "values": values, "per_label": per_label,
-            "roc": validation_roc(targets, probabilities, labels)}
+    return Thresholds(THRESHOLD_RULE, values, per_label, validation_roc(targets, probabilities, labels))
 
 
 ROC_FULL_UP_TO = 2000  # validation images; above this the curves are thinned (card size)
