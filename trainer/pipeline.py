@@ -41,7 +41,7 @@ from .training import distributed
 from .data.augment import AugmentConfig
 from .data.cache import PixelCache
 from .evaluation.calibrate import fit_calibration
-from .card import card_fields
+from .export.card import card_fields
 from .config import TrainConfig, config_from_dict, save_resolved
 from .data.labels import AUX_TARGETS, DatasetReader, LabelledImages
 from .data.sources import CachedSource, DecodeSource, PixelSource
@@ -51,7 +51,7 @@ from .errors import TrainerError
 from .evaluation.thresholds import THRESHOLD_RULE, choose_thresholds
 from .evaluation.metrics import ece_report, evaluate_scores, operating_points
 from .evaluation.predictions import write_predictions_csv
-from .export import export_pair
+from .export.pair import export_pair
 from .gallery import GalleryItem, pick_items, write_gallery
 from .models.network import CxrNet, build_model
 from .evaluation.published import comparison_table
@@ -427,7 +427,7 @@ def _int8_variant(config: TrainConfig, data: PreparedData, classifier: Path, out
                   test_targets: np.ndarray, test_groups: list[int]) -> dict[str, Any]:
     """``--int8``: the int8 pair, calibrated on training images, measured on the test split
     beside the fp32 pair and kept only if its mean AUROC is at most 0.005 lower (``trainer/int8_variant.py``)."""
-    from .int8_variant import make_int8_variant
+    from .export.int8.variant import make_int8_variant
 
     if not data.split.test:
         log.warning("--int8: no test images to measure an int8 variant on; none made")

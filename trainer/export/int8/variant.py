@@ -1,13 +1,13 @@
 """The exporter's int8 variant: quantise the fp32 pair, measure it on the test split, keep it or not.
 
-``make_int8_variant`` runs right after the fp32 pair is written (``pipeline.finish``):
+``make_int8_variant`` runs right after the fp32 pair is written (``trainer.pipeline.finish``):
 
 1. ``quantize.quantize_pair_on`` writes ``NAME-int8.onnx`` + ``NAME-int8.gradcam.onnx``,
    calibrated on a seeded choice of the run's *training* images only (nothing of validation or
    test enters the model).
 2. Both pairs classify the test images through the viewer's own path: ``preprocess`` at the
    card's input size, then ``ModelPair.classify``, in batches (the test split may be large).
-3. Per-label AUROC of each with ``evaluate.evaluate_scores`` (labels with one class in test are
+3. Per-label AUROC of each with ``trainer.evaluation.metrics.evaluate_scores`` (labels with one class in test are
    n/a), the per-label and mean change (int8 - fp32), the largest probability difference, and
    the classifying time of each.
 4. The int8 card's ``metrics`` are recomputed for the int8 model: AUROC with bootstrap intervals
@@ -17,7 +17,8 @@
    into both files (``onnx_card.write_card``) and the pair is re-opened with ``ModelPair.open``.
 5. If the mean AUROC drops by more than ``max_auroc_drop``, both int8 files are deleted.
 
-The returned dict is JSON-ready, for ``export_checks.json["int8"]``.
+The returned dict is the JSON record written as ``export_checks.json["int8"]`` (and read by
+``bench/quantized.py``), so it stays in that form rather than a record type.
 """
 
 from __future__ import annotations
@@ -37,9 +38,17 @@ from viewer.core.model_card import ModelCard
 from viewer.core.onnx_card import write_card
 from viewer.core.preprocess import preprocess
 
-from .errors import TrainerError
-from .evaluation.metrics import LabelAuroc, ModelMetrics, ScoreReport, ece_report, evaluate_scores, operating_points
-from .quantize import DEFAULT_IMAGES, QuantizeResult, choose_calibration, quantize_pair_on
+from ...errors import TrainerError
+from ...evaluation.metrics import (
+    LabelAuroc,
+    ModelMetrics,
+    ScoreReport,
+    ece_report,
+    evaluate_scores,
+    operating_points,
+)
+from . import DEFAULT_IMAGES
+from .quantize import QuantizeResult, choose_calibration, quantize_pair_on
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The model card's fields that the trainer knows: input, normalisation, training record.
 
-``export.export_pair`` adds ``model_id`` and validates the whole card (``ModelCard.from_dict``).
+``pair.export_pair`` adds ``model_id`` and validates the whole card (``ModelCard.from_dict``).
 """
 
 from __future__ import annotations
@@ -13,18 +13,20 @@ from typing import Any
 
 from viewer.core.model_card import SCHEMA_VERSION, InputSpec
 
-from . import __version__
-from .models.network import MEAN, STD
+from .. import __version__
+from ..models.network import MEAN, STD
+
+
+SOURCE_TREE = Path(__file__).resolve().parents[2]  # the checkout holding trainer/ and viewer/
 
 
 def git_commit() -> str:
     """The commit of the trainer's source tree ("unknown" outside a git checkout), "+dirty"
     when the trainer or viewer.core has uncommitted changes."""
-    root = Path(__file__).resolve().parents[1]
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=SOURCE_TREE, capture_output=True,
                                 text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "trainer", "viewer/core"], cwd=root,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "trainer", "viewer/core"], cwd=SOURCE_TREE,
                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
