@@ -114,7 +114,7 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     export.add_argument("--int8", action="store_true",
                         help="also write NAME-int8.onnx (+ sidecar), kept if its test mean AUROC "
                              "is at most 0.005 lower")
-    from .report import add_report_command  # localisation, subgroups, expert labels, TTA (docs/evaluation.md)
+    from .report.command import add_report_command  # localisation, subgroups, expert labels, TTA (docs/evaluation.md)
 
     add_report_command(commands)
     quantize = commands.add_parser("quantize", help="an int8 copy of an exported pair for the CPU, calibrated on "

@@ -52,7 +52,7 @@ from .evaluation.thresholds import THRESHOLD_RULE, choose_thresholds
 from .evaluation.metrics import ece_report, evaluate_scores, operating_points
 from .evaluation.predictions import write_predictions_csv
 from .export.pair import export_pair
-from .gallery import GalleryItem, pick_items, write_gallery
+from .report.gallery import GalleryItem, pick_items, write_gallery
 from .models.network import CxrNet, build_model
 from .evaluation.published import comparison_table
 from .evaluation.roc_plot import plot_roc_curves

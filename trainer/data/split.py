@@ -32,6 +32,7 @@ from ..errors import TrainerError
 from .labels import Sample, label_matrix
 
 SPLITS = ("train", "val", "test")
+SUBSETS = (*SPLITS, "all")  # what cxr-train report evaluates: one split, or every labelled image
 OFFICIAL_LISTS = ("train_val_list.txt", "test_list.txt")
 
 

@@ -1,7 +1,4 @@
-"""``cxr-train report``: the evaluations the literature reports, for one exported model pair.
-
-    cxr-train report --model M.onnx --data DIR [--split-file split.csv] [--subset test]
-                     [--out DIR] [--tta none|flip|tencrop]
+"""The report's sections: the chosen images, what the exported pair says about them, the measures.
 
 The model is the exported ONNX pair, run through ``viewer.core.inference.Predictor``: each
 image is read and prepared by THE preprocessing (``Predictor.prepare``), probabilities come from
@@ -14,44 +11,39 @@ from it by export, calibration or preprocessing. On the chosen images it writes
    ``--tta``, beside the AUROC of the test-time-augmented probabilities (``tta.py``);
 2. localisation on ``BBox_List_2017.csv`` beside Wang et al. 2017's table (``localize.py``);
 3. AUROC by sex, age band and view position with counts (``subgroups.py``);
-4. AUROC against Google's adjudicated labels where present (``expert_labels.py``).
+4. AUROC against Google's adjudicated labels where present (``expert_labels.py``)
 
-The images are those of ``--subset`` in ``--split-file`` (a run's ``split.csv``; by default the
+(those modules are in ``trainer.evaluation``). The images are those of ``--subset`` in ``--split-file`` (a run's ``split.csv``; by default the
 one beside the model, if any). A split file whose lists do not hash to the card's recorded split
 is refused: the "test" images might then include images the model was trained on.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from viewer.core.boxes import BoxTable, find_bbox_csv
 from viewer.core.errors import ImageLoadError
+from viewer.core.inference import Predictor
+from viewer.core.loader import load_radiograph
 from viewer.core.nih import NihEntry, read_data_entry
+from viewer.core.preprocess import preprocess
 
-from .evaluation import expert_labels, subgroups
-from .errors import TrainerError
-from .evaluation.metrics import evaluate_scores
-from .evaluation.tta import TTA_MODES, paired_auroc_change, prepare_size, tta_probabilities
+from ..data.labels import Sample, label_matrix
+from ..data.nih import load_labelled_images
+from ..data.split import SUBSETS, read_split_csv, split_hash
+from ..errors import TrainerError
+from ..evaluation import expert_labels, localize, subgroups
+from ..evaluation.metrics import evaluate_scores
+from ..evaluation.tta import TTA_MODES, paired_auroc_change, prepare_size, tta_probabilities
 
-if TYPE_CHECKING:
-    from viewer.core.inference import Predictor
-
-    from .data.labels import Sample
-
-# trainer.data and trainer.split import torch (3 s), the viewer's inference and boxes modules
-# ONNX Runtime and OpenCV (0.5 s): they are imported inside the functions that need them, so
-# that building cxr-train's parser, which adds this command, stays as fast as it was.
-SUBSETS = ("train", "val", "test", "all")  # split.SPLITS and everything
 CHUNK = 16  # images prepared at a time: bounds memory on a 25,000-image test split
 
 Progress = Callable[[int, int], None]
@@ -82,9 +74,6 @@ def select_images(
     subset: str | None, labels_csv: str | os.PathLike[str] | None = None,
 ) -> tuple[Selection, Path]:
     """The labelled images of ``subset`` (and the Data_Entry CSV they were labelled by)."""
-    from .data.nih import load_labelled_images
-    from .data.split import read_split_csv, split_hash
-
     table = load_labelled_images(data, labels_csv)
     if split_file is None:
         if subset not in (None, "all"):
@@ -118,9 +107,6 @@ def predict(predictor: Predictor, samples: list[Sample], tta: str = "none",
 
     Unreadable images are left out and named in ``unreadable`` (never silently).
     """
-    from viewer.core.loader import load_radiograph
-    from viewer.core.preprocess import preprocess
-
     size = predictor.input_size
     big = prepare_size(tta, size)
     kept: list[Sample] = []
@@ -165,8 +151,6 @@ def predict(predictor: Predictor, samples: list[Sample], tta: str = "none",
 def classification_section(predictions: Predictions, labels: tuple[str, ...], card_metrics: dict[str, Any],
                            tta: str, resamples: int, seed: int) -> dict[str, Any]:
     """AUROC per label (with interval), the card's test AUROC, and with TTA when asked."""
-    from .data.labels import label_matrix
-
     targets = label_matrix(predictions.samples, labels)
     groups = [s.patient_id for s in predictions.samples]
     plain = evaluate_scores(targets, predictions.probabilities, labels, resamples, seed, groups=groups)
@@ -184,8 +168,6 @@ def classification_section(predictions: Predictions, labels: tuple[str, ...], ca
 
 def subgroup_section(predictions: Predictions, labels: tuple[str, ...], entries: dict[str, NihEntry]) -> dict[str, Any]:
     """Subgroup AUROCs by the Data_Entry file's sex, age and view of each image."""
-    from .data.labels import label_matrix
-
     rows = [entries[s.image_index] for s in predictions.samples]
     attributes = {
         "sex": [e.sex if e.sex in ("F", "M") else None for e in rows],
@@ -212,11 +194,6 @@ def build_report(
     on_progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Every section of the report as one JSON-ready dict."""
-    from viewer.core.boxes import BoxTable, find_bbox_csv
-    from viewer.core.inference import Predictor
-
-    from .evaluation import localize
-
     if tta not in TTA_MODES:
         raise TrainerError(f"--tta must be one of {', '.join(TTA_MODES)}, not {tta!r}")
     predictor = Predictor.open(model, threads=threads, cache_size=0)
@@ -258,141 +235,3 @@ def build_report(
         report["data"]["note_expert_labels"] = ("no google2019_nih-chest-xray-labels.csv found beside the data "
                                                 "(pass --expert-labels)")
     return report
-
-
-# -- Markdown ---------------------------------------------------------------------------------------------
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _change(entry: dict[str, Any] | None) -> str:
-    if entry is None or entry["change"] is None:
-        return "–"
-    ci = entry.get("ci95")
-    return f"{entry['change']:+.4f}" + (f" ({ci[0]:+.3f} to {ci[1]:+.3f})" if ci else "")
-
-
-def classification_markdown(section: dict[str, Any], labels: tuple[str, ...]) -> str:
-    plain, tta = section["plain"], section.get("tta")
-    header = "| label | pos/neg | AUROC | 95% CI | card's test AUROC |"
-    rule = "|---|---:|---:|---|---:|"
-    if tta:
-        header += f" with TTA ({tta['mode']}) | change |"
-        rule += "---:|---:|"
-    lines = [header, rule]
-    for label in labels:
-        entry = plain["auroc"].get(label)
-        card = section["card_test_auroc"].get(label)
-        if entry is None:
-            row = f"| {label} | one class | – | – | {_fmt(card)} |"
-        else:
-            ci = entry.get("ci95")
-            ci_text = f"{ci[0]:.3f}–{ci[1]:.3f}" if ci else "–"
-            row = f"| {label} | {entry['n_pos']}/{entry['n_neg']} | {entry['value']:.3f} | {ci_text} | {_fmt(card)} |"
-        if tta:
-            other, change = tta["report"]["auroc"].get(label), tta["change"]["per_label"].get(label)
-            row += f" {_fmt(other['value'] if other else None)} | {_change(change)} |"
-        lines.append(row)
-    mean = f"| mean | | {_fmt(plain['mean_auroc'])} | | {_fmt(section['card_mean_auroc'])} |"
-    if tta:
-        mean_change = {"change": tta["change"]["mean_change"], "ci95": tta["change"]["mean_change_ci95"]}
-        mean += f" {_fmt(tta['report']['mean_auroc'])} | {_change(mean_change)} |"
-    lines.append(mean)
-    lines.append("")
-    lines.append(f"{plain['n_images']} images; intervals: {plain['bootstrap']['resamples']} bootstrap resamples by "
-                 f"{plain['bootstrap']['unit']}. The card's AUROC was measured on the run's test split by the trainer.")
-    if tta:
-        lines.append(f"TTA changed probabilities by at most {tta['max_abs_probability_change']:.4f}; the change in "
-                     "AUROC has a paired bootstrap 95% interval (the same resamples with and without TTA).")
-    return "\n".join(lines)
-
-
-def report_markdown(report: dict[str, Any]) -> str:
-    """The whole report as Markdown (what ``report.md`` holds)."""
-    from .evaluation import localize
-
-    model, data, labels = report["model"], report["data"], tuple(report["model"]["labels"])
-    if data.get("split_file"):
-        check = ("its lists hash to the split in the model card" if data.get("matches_card")
-                 else "the card records no split hash to check it against")
-        split = f"`{data['subset']}` split of `{Path(data['split_file']).name}` ({check})"
-    else:
-        split = "all labelled images (no split file: may include images the model was trained on)"
-    lines = [
-        f"# Evaluation of `{model['name']}` ({model['arch']}, {model['input_size'][0]} px, model_id "
-        f"{model['model_id'][:12]})", "",
-        f"Images: {data['evaluated']} — {split}; data `{data['folder']}`.",
-        f"Predictions: {report['run']['how']}.",
-    ]
-    if data["unreadable"]:
-        lines.append(f"Left out, unreadable: {len(data['unreadable'])} — " + "; ".join(data["unreadable"].values()))
-    lines += ["", "## Classification (AUROC)", "", classification_markdown(report["classification"], labels)]
-    lines += ["", "## Localisation (BBox_List_2017.csv, Wang et al. 2017's protocol)", ""]
-    if report["localization"] is None:
-        lines.append(data["note_localization"])
-    else:
-        lines.append(localize.markdown(report["localization"]))
-    lines += ["", "## Subgroups (sex, age band, view position)", "",
-              subgroups.markdown(report["subgroups"], labels)]
-    lines += ["", "## Expert labels (Google 2019, radiologist-adjudicated)", ""]
-    if report["expert_labels"] is None:
-        lines.append(data["note_expert_labels"])
-    else:
-        lines.append(expert_labels.markdown(report["expert_labels"]))
-    return "\n".join(lines) + "\n"
-
-
-def write_report(report: dict[str, Any], out: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """Write ``report.json`` and ``report.md`` into ``out``; return their paths."""
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = folder / "report.json", folder / "report.md"
-    json_path.write_text(json.dumps(report, indent=1, allow_nan=False), encoding="utf-8")
-    md_path.write_text(report_markdown(report), encoding="utf-8")
-    return json_path, md_path
-
-
-# -- the command line -----------------------------------------------------------------------------------------
-def add_report_command(commands: Any) -> None:
-    """Add ``report`` to ``cxr-train``'s subcommands (``commands`` from ``add_subparsers``)."""
-    parser = commands.add_parser(
-        "report", help="evaluate an exported model: AUROC (+TTA), localisation, subgroups, expert labels")
-    parser.add_argument("--model", required=True, metavar="M.onnx", help="classifier with M.gradcam.onnx beside it")
-    parser.add_argument("--data", required=True, metavar="DIR", help="NIH images (Data_Entry CSV in it or above)")
-    parser.add_argument("--labels-csv", metavar="FILE", help="the Data_Entry CSV, if not found from --data")
-    parser.add_argument("--split-file", metavar="split.csv",
-                        help="the training run's split.csv (default: split.csv beside the model, if any)")
-    parser.add_argument("--subset", choices=SUBSETS, help="which split to evaluate (default test; all without a split file)")
-    parser.add_argument("--out", metavar="DIR", help="where report.json and report.md go (default runs/report-NAME-TIME)")
-    parser.add_argument("--tta", choices=TTA_MODES, default="none", help="test-time augmentation to compare with")
-    parser.add_argument("--bbox-csv", metavar="FILE", help="BBox_List_2017.csv, if not found from --data")
-    parser.add_argument("--expert-labels", metavar="FILE",
-                        help="Google's adjudicated labels CSV, if not found from --data")
-    parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads; 0 = its default")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="resamples for the 95%% intervals")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.set_defaults(run_command=run_report_command)
-
-
-def run_report_command(args: argparse.Namespace) -> int:
-    """Build, write and print the report; expected problems raise ``CxrError`` for the CLI."""
-    model = Path(args.model)
-    split_file = args.split_file
-    if split_file is None and (model.parent / "split.csv").is_file():
-        split_file = model.parent / "split.csv"
-        print(f"cxr-train report: using {split_file} (the split of the run beside the model)", file=sys.stderr)
-    out = Path(args.out) if args.out else Path("runs") / f"report-{model.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-    def progress(done: int, total: int) -> None:
-        if done == total or done % (CHUNK * 8) == 0:
-            print(f"cxr-train report: {done}/{total} images", file=sys.stderr)
-
-    report = build_report(
-        model, args.data, labels_csv=args.labels_csv, split_file=split_file, subset=args.subset, tta=args.tta,
-        bbox_csv=args.bbox_csv, expert_csv=args.expert_labels, threads=args.threads or None,
-        resamples=args.bootstrap, seed=args.seed, on_progress=progress,
-    )
-    json_path, md_path = write_report(report, out)
-    print(report_markdown(report))
-    print(f"cxr-train report: wrote {json_path} and {md_path}", file=sys.stderr)
-    return 0
