@@ -204,11 +204,11 @@ def _configure_logging(out: Path | None) -> None:
 def _train(args: argparse.Namespace, argv: list[str]) -> int:
     config = resolve_train_config(args, argv)
     _configure_logging(Path(config.out))
-    from .pipeline import train_run  # heavy imports (torch, onnx) only for commands that need them
+    from .pipeline.run import OtherProcess, train_run  # heavy imports (torch, onnx) only for commands that need them
 
     summary = train_run(config, resume=args.resume, stop_after=args.stop_after)
-    if "rank" not in summary:  # the other processes of a torchrun have nothing to report
-        print(json.dumps(summary, indent=1))
+    if not isinstance(summary, OtherProcess):  # the other processes of a torchrun have nothing to report
+        print(json.dumps(summary.to_dict(), indent=1))
     return 0
 
 
@@ -239,10 +239,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     _configure_logging(Path(args.out) if args.out else None)
-    from .pipeline import export_checkpoint
+    from .pipeline.run import export_checkpoint
 
     summary = export_checkpoint(args.checkpoint, args.out, args.data, args.name, args.threads, args.int8)
-    print(json.dumps(summary, indent=1))
+    print(json.dumps(summary.to_dict(), indent=1))
     return 0
 
 

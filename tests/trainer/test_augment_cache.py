@@ -1,4 +1,4 @@
-"""trainer.augment and trainer.cache: the training-time pixel pipeline."""
+"""trainer.data.augment and trainer.data.cache: the training-time pixel pipeline."""
 
 from __future__ import annotations
 

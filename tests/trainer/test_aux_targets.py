@@ -22,7 +22,7 @@ from trainer.data.labels import AUX_TARGETS
 from trainer.data.datasets import EvalImages, TrainImages
 from trainer.data.nih import load_labelled_images
 from trainer.models.network import CxrNet, build_model
-from trainer.pipeline import PreparedData, prepare_data
+from trainer.pipeline.prepare import PreparedData, prepare_data
 from trainer.training.loop import Trainer
 from trainer.training.losses import aux_loss
 from trainer.training.predict import predict_logits

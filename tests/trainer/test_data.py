@@ -18,7 +18,7 @@ from trainer.data.labels import LabelledImages, label_matrix
 from trainer.data.nih import load_labelled_images
 from trainer.data.sources import DecodeSource
 from trainer.errors import TrainerError
-from trainer.pipeline import prepare_data
+from trainer.pipeline.prepare import prepare_data
 from viewer.core.nih import NIH_LABELS, DataEntryError
 from viewer.core.preprocess import preprocess
 

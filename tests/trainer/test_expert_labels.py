@@ -1,4 +1,4 @@
-"""trainer.expert_labels: the real header read, the mapping from model labels, AUROC vs sklearn."""
+"""trainer.evaluation.expert_labels: the real header read, the mapping from model labels, AUROC vs sklearn."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""trainer.localize: Wang et al.'s accuracy, false positives and the pointing game on maps whose
+"""trainer.evaluation.localize: Wang et al.'s accuracy, false positives and the pointing game on maps whose
 boxes are known exactly, through the viewer's own heatmap-to-box function."""
 
 from __future__ import annotations

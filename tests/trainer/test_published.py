@@ -1,4 +1,4 @@
-"""trainer.published: the published per-label AUROCs and the Markdown table beside them."""
+"""trainer.evaluation.published: the published per-label AUROCs and the Markdown table beside them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""trainer.split: by-patient splits (stratified, official lists, split files)."""
+"""trainer.data.split: by-patient splits (stratified, official lists, split files)."""
 
 from __future__ import annotations
 

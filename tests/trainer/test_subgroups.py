@@ -1,4 +1,4 @@
-"""trainer.subgroups: each cell's AUROC against scikit-learn, counts, None where undefined."""
+"""trainer.evaluation.subgroups: each cell's AUROC against scikit-learn, counts, None where undefined."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from trainer.config import TrainConfig
 from trainer.models.network import build_model
-from trainer.pipeline import prepare_data
+from trainer.pipeline.prepare import prepare_data
 from trainer.training.losses import ClassWeights, class_weights, loss_function, positive_weights
 from trainer.training.schedule import Plateau, lr_factor
 from trainer.training.loop import Trainer
@@ -286,7 +286,7 @@ def test_bf16_training_runs_channels_last_and_exports_fp32(tiny_config: TrainCon
 
 def test_a_missing_gpu_is_reported_before_any_work(tiny_config: TrainConfig, monkeypatch: pytest.MonkeyPatch) -> None:
     from trainer.errors import TrainerError
-    from trainer.pipeline import train_run
+    from trainer.pipeline.run import train_run
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(TrainerError, match="torch sees no CUDA GPU"):

@@ -1,4 +1,4 @@
-"""trainer.tta: the views (torchvision's TenCrop as the oracle) and the predicted effect of
+"""trainer.evaluation.tta: the views (torchvision's TenCrop as the oracle) and the predicted effect of
 averaging on a mirror-symmetric model pair and on an asymmetric classifier."""
 
 from __future__ import annotations

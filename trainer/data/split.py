@@ -275,6 +275,28 @@ def split_summary(samples: Sequence[Sample], labels: Sequence[str], split: Split
     return summary
 
 
+@dataclass(frozen=True)
+class SplitRecord:
+    """How a run's split was made and what it holds, as the card's ``metrics.split`` records it."""
+
+    method: str
+    hash: str  # ``split_hash``: another split.csv with the same lists has the same hash
+    sizes: dict[str, int]  # images per split
+    patients: dict[str, int]
+    positives: dict[str, dict[str, int]]  # split -> label -> positive images
+    unit: str = "patient"  # what the split divides (never images)
+
+    @classmethod
+    def of(cls, samples: Sequence[Sample], labels: Sequence[str], split: Split, digest: str) -> SplitRecord:
+        summary = split_summary(samples, labels, split)
+        return cls(split.method, digest, split.sizes(), {name: summary[name]["patients"] for name in SPLITS},
+                   {name: summary[name]["positives"] for name in SPLITS})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "unit": self.unit, "hash": self.hash, "sizes": self.sizes,
+                "patients": self.patients, "positives": self.positives}
+
+
 def format_split_summary(summary: dict[str, Any], labels: Sequence[str]) -> str:
     """The summary as a small table: one row per label, positives and prevalence per split."""
     names = [n for n in SPLITS if n in summary]
