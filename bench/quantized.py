@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.export.int8.variant import make_int8_variant
 from trainer.export.int8.quantize import quantize_pair
+from trainer.export.int8.variant import make_int8_variant
 from viewer.core.inference import Predictor
 from viewer.core.model import CLASSIFIER_INPUT, CLASSIFIER_OUTPUTS, open_session
 

@@ -25,12 +25,12 @@ def rows(settings: Settings) -> list[Row]:
                 Row("6", "training step images/s", note=NO_SHARED)]
     import torch
 
+    from trainer.config import TrainConfig
     from trainer.data.augment import AugmentConfig
     from trainer.data.cache import PixelCache
-    from trainer.config import TrainConfig
-    from trainer.data.sources import CachedSource, DecodeSource
     from trainer.data.datasets import TrainImages
     from trainer.data.nih import load_labelled_images
+    from trainer.data.sources import CachedSource, DecodeSource
     from viewer.core.onnx_card import read_card
 
     from .bench_trainer_input import _images_per_second

@@ -14,8 +14,8 @@ from tests.factories import make_model_pair
 from trainer.data.cache import PixelCache
 from trainer.data.labels import label_matrix
 from trainer.data.nih import load_labelled_images
-from trainer.evaluation.predictions import evaluate_predictions
 from trainer.data.split import check_patients_disjoint, make_split
+from trainer.evaluation.predictions import evaluate_predictions
 from viewer.core.batch import run_batch
 from viewer.core.nih import NIH_LABELS
 from viewer.core.preprocess import preprocess

@@ -10,10 +10,10 @@ import onnx
 import pytest
 import torch
 
-from trainer.export import pair as export_module
-from trainer.evaluation.calibrate import Calibration
-from trainer.export.card import card_fields
 from trainer.errors import ExportCheckError
+from trainer.evaluation.calibrate import Calibration
+from trainer.export import pair as export_module
+from trainer.export.card import card_fields
 from trainer.export.graphs import ExportClassifier, model_id_of
 from trainer.export.pair import export_pair
 from trainer.models.network import build_model

@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from trainer.cli import main
-from trainer.training.precision import choose_precision
 from trainer.training.devices import resolve_workers
+from trainer.training.precision import choose_precision
 from viewer.core.model import ModelPair
 
 CPU = torch.device("cpu")

@@ -16,8 +16,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from tests.factories import make_model_pair
-from trainer.export.int8.quantize import batchnorm_as_depthwise, calibration_paths, quantize_pair
 from trainer.cli import main as cxr_train
+from trainer.export.int8.quantize import batchnorm_as_depthwise, calibration_paths, quantize_pair
 from trainer.quantize import main
 from viewer.core.model import ModelPair
 from viewer.core.onnx_card import read_card
@@ -110,7 +110,8 @@ def test_command_line(tmp_path: Path, images: Path, capsys: pytest.CaptureFixtur
 def test_cxr_train_quantize_is_the_same_command(tmp_path: Path, images: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     model = make_model_pair(tmp_path / "fp32", size=64)
-    assert cxr_train(["quantize", str(model), "--data", str(images), "--out", str(tmp_path / "q"), "--images", "4"]) == 0
+    argv = ["quantize", str(model), "--data", str(images), "--out", str(tmp_path / "q"), "--images", "4"]
+    assert cxr_train(argv) == 0
     assert "tiny-int8.onnx" in capsys.readouterr().out
     assert ModelPair.open(tmp_path / "q" / "tiny-int8.onnx").card.name == "tiny-int8"
     empty = tmp_path / "empty"
@@ -122,7 +123,7 @@ def test_cxr_train_quantize_is_the_same_command(tmp_path: Path, images: Path,
 
 
 def test_python_m_trainer_quantize_still_runs() -> None:
-    done = subprocess.run([sys.executable, "-m", "trainer.quantize", "--help"], env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "trainer.quantize", "--help"],
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: python -m trainer.quantize") and "--split" in done.stdout

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer.data.labels import Sample, label_matrix
-from trainer.errors import TrainerError
 from trainer.config import TrainConfig
+from trainer.data.labels import Sample, label_matrix
 from trainer.data.split import (
     Split,
     check_patients_disjoint,
@@ -23,6 +22,7 @@ from trainer.data.split import (
     write_split_csv,
     write_split_lists,
 )
+from trainer.errors import TrainerError
 from viewer.core.nih import NIH_LABELS
 
 

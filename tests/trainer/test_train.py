@@ -12,13 +12,13 @@ import torch
 import torch.nn.functional as F
 
 from trainer.config import TrainConfig
-from trainer.models.network import build_model
-from trainer.pipeline.prepare import prepare_data
-from trainer.training.losses import ClassWeights, class_weights, loss_function, positive_weights
-from trainer.training.schedule import Plateau, lr_factor
-from trainer.training.loop import Trainer
 from trainer.data.augment import AugmentConfig
 from trainer.data.datasets import EvalImages, TrainImages
+from trainer.models.network import build_model
+from trainer.pipeline.prepare import prepare_data
+from trainer.training.loop import Trainer
+from trainer.training.losses import ClassWeights, class_weights, loss_function, positive_weights
+from trainer.training.schedule import Plateau, lr_factor
 from viewer.core.nih import NIH_LABELS
 
 
@@ -255,8 +255,8 @@ def test_early_stopping_after_patience(tiny_config: TrainConfig, tmp_path: Path,
 
 def test_a_diverging_loss_stops_with_a_clear_error(tiny_config: TrainConfig, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from trainer.training import loop as train_module
     from trainer.errors import TrainerError
+    from trainer.training import loop as train_module
 
     trainer = make_trainer(tiny_config, tmp_path)
     monkeypatch.setattr(train_module, "loss_function", lambda *a, **k: torch.tensor(float("nan"), requires_grad=True))

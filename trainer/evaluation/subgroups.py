@@ -8,8 +8,8 @@ AUROC, or None where the group has no positives or no negatives for that label, 
 positives and negatives, so that a reader sees how little a small cell can say. ``gap`` is the
 largest minus the smallest defined AUROC across an attribute's groups.
 
-AUROC is ``trainer.evaluate.auroc`` (rank-based, ties counted half), the function the rest of
-the trainer reports; the tests check it against scikit-learn cell by cell.
+AUROC is ``trainer.evaluation.metrics.auroc`` (rank-based, ties counted half), the function the
+rest of the trainer reports; the tests check it against scikit-learn cell by cell.
 """
 
 from __future__ import annotations

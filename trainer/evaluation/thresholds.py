@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-
 THRESHOLD_RULE = (
     "Youden's J (max sensitivity + specificity - 1) on the validation split's calibrated "
     "probabilities; flag when probability >= threshold (threshold halfway between the cut score "

@@ -16,7 +16,6 @@ from viewer.core.model_card import SCHEMA_VERSION, InputSpec
 from .. import __version__
 from ..models.network import MEAN, STD
 
-
 SOURCE_TREE = Path(__file__).resolve().parents[2]  # the checkout holding trainer/ and viewer/
 
 

@@ -4,16 +4,16 @@ The model is the exported ONNX pair, run through ``viewer.core.inference.Predict
 image is read and prepared by THE preprocessing (``Predictor.prepare``), probabilities come from
 the classifier (calibration inside) and maps from the Grad-CAM sidecar, exactly as the viewer
 computes them. So the report measures what a user sees, not a PyTorch model that may differ
-from it by export, calibration or preprocessing. On the chosen images it writes
-``report.json`` and ``report.md`` with:
+from it by export, calibration or preprocessing. On the chosen images it measures (for
+``report.json`` and ``report.md``), with the modules of ``trainer.evaluation``:
 
 1. AUROC per label (patient bootstrap 95% interval) beside the card's test AUROC and, with
    ``--tta``, beside the AUROC of the test-time-augmented probabilities (``tta.py``);
 2. localisation on ``BBox_List_2017.csv`` beside Wang et al. 2017's table (``localize.py``);
 3. AUROC by sex, age band and view position with counts (``subgroups.py``);
-4. AUROC against Google's adjudicated labels where present (``expert_labels.py``)
+4. AUROC against Google's adjudicated labels where present (``expert_labels.py``).
 
-(those modules are in ``trainer.evaluation``). The images are those of ``--subset`` in ``--split-file`` (a run's ``split.csv``; by default the
+The images are those of ``--subset`` in ``--split-file`` (a run's ``split.csv``; by default the
 one beside the model, if any). A split file whose lists do not hash to the card's recorded split
 is refused: the "test" images might then include images the model was trained on.
 """

@@ -12,10 +12,10 @@ Grad-CAM images, ``gradcam/<i>`` for each fixed validation image i: the map of t
 probable finding over the grey image in colour, with the finding and its probability written in
 a caption band above it (the tag stays the same from epoch to epoch, so TensorBoard's step slider
 shows how one image's map develops). The map is computed here in PyTorch as the exported sidecar
-does (``export.py``): the gradient of that finding's logit with respect to ``CxrNet.feature_maps``,
-its spatial mean as channel weights, ReLU of the weighted sum; then upsampled and normalised by
-``viewer.core.heatmap``, the same steps the viewer draws with. The probability is the sigmoid of
-the model's logit, before any calibration.
+does (``trainer.export.graphs``): the gradient of that finding's logit with respect to
+``CxrNet.feature_maps``, its spatial mean as channel weights, ReLU of the weighted sum; then
+upsampled and normalised by ``viewer.core.heatmap``, the same steps the viewer draws with. The
+probability is the sigmoid of the model's logit, before any calibration.
 
 ``tensorboard`` is an optional dependency (the ``tensorboard`` extra): without it, constructing
 a ``TensorBoardLog`` raises ``TrainerError`` saying what to install.
@@ -40,7 +40,7 @@ from ..errors import TrainerError
 from ..models.network import CxrNet
 
 INSTALL_HINT = "pip install 'cxr-viewer[tensorboard]' (or pip install tensorboard)"
-# The overlay as in the gallery (gallery.py): jet, opacity 0.6 at the map's maximum, none at zero.
+# The overlay as in the gallery (trainer/report/gallery.py): jet, opacity 0.6 at the map's maximum, none at zero.
 COLORMAP = "jet"
 OVERLAY_OPACITY = 0.6
 

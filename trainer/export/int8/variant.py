@@ -86,7 +86,7 @@ def make_int8_variant(
     ``calibration_images``: the run's training image files (a seeded choice of
     ``calibration_count`` of them calibrates the quantiser); ``test_images`` and ``test_targets``
     [N, L] (0/1, in the card's label order): the held-out split; ``test_groups``: their patient
-    ids, for a patient bootstrap as in ``pipeline.finish`` (else images are resampled);
+    ids, for a patient bootstrap as in ``trainer.pipeline.finish`` (else images are resampled);
     ``bootstrap``: resamples for the int8 card's intervals (default: the fp32 card's).
     Raises ``CxrError``; on any error after quantising, the int8 files are removed.
     """
@@ -147,8 +147,9 @@ def int8_metrics(
     groups: Sequence[int] | None = None,
 ) -> ModelMetrics:
     """The card's ``metrics`` figures of a model whose test probabilities are ``probabilities``,
-    as ``pipeline.finish`` computes them: AUROC with bootstrap intervals, PR-AUC, operating points
-    at the card's thresholds, and the ECE (``before``: the card's calibration undone)."""
+    as ``trainer.pipeline.finish`` computes them: AUROC with bootstrap intervals, PR-AUC,
+    operating points at the card's thresholds, and the ECE (``before``: the card's calibration
+    undone)."""
     labels = card.labels
     scores = evaluate_scores(targets, probabilities, labels, resamples, seed, groups=groups)
     rule = (card.metrics.get("operating_points") or {}).get("rule") or card.thresholds["rule"]
