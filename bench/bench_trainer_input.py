@@ -19,9 +19,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from trainer.augment import AugmentConfig
-from trainer.cache import PixelCache
-from trainer.data import CachedSource, DecodeSource, TrainImages, load_labelled_images
+from trainer.data.augment import AugmentConfig
+from trainer.data.cache import PixelCache
+from trainer.data.datasets import TrainImages
+from trainer.data.nih import load_labelled_images
+from trainer.data.sources import CachedSource, DecodeSource
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

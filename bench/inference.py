@@ -25,7 +25,7 @@ def _torch_gradcam(arch: str, labels: tuple[str, ...], size: int, image: np.ndar
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    from trainer.model import build_model
+    from trainer.models.network import build_model
 
     torch.set_num_threads(THREADS)
     try:

@@ -1,6 +1,6 @@
 """Row 5: the exporter's int8 model (``cxr-train export --int8``) against the fp32 model.
 
-The int8 pair is made in this run by ``trainer.int8_variant.make_int8_variant``, the function
+The int8 pair is made in this run by ``trainer.export.int8.variant.make_int8_variant``, the function
 the exporter calls: calibrated on training images of the model's split (``split.csv``, found by
 the split hash in the card, or ``--split``), both pairs measured on its test images through the
 viewer's own path. Speed: the bare classifier call of each, interleaved, batch of one, 2
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.int8_variant import make_int8_variant
-from trainer.quantize import quantize_pair
+from trainer.export.int8.quantize import quantize_pair
+from trainer.export.int8.variant import make_int8_variant
 from viewer.core.inference import Predictor
 from viewer.core.model import CLASSIFIER_INPUT, CLASSIFIER_OUTPUTS, open_session
 
@@ -51,8 +51,8 @@ def find_split(model: Path, wanted_hash: str | None, given: Path | None) -> Path
 
 def _split_paths(data: Path, split: Path) -> tuple[list[Path], list[Path], np.ndarray]:
     """The model run's training image paths, test image paths and test targets."""
-    from trainer.data import load_labelled_images
-    from trainer.split import read_split_csv
+    from trainer.data.nih import load_labelled_images
+    from trainer.data.split import read_split_csv
 
     table = load_labelled_images(data)
     parts = read_split_csv(split, table.samples)  # the trainer's reading (refuses unlisted images)

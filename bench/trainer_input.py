@@ -25,10 +25,12 @@ def rows(settings: Settings) -> list[Row]:
                 Row("6", "training step images/s", note=NO_SHARED)]
     import torch
 
-    from trainer.augment import AugmentConfig
-    from trainer.cache import PixelCache
     from trainer.config import TrainConfig
-    from trainer.data import CachedSource, DecodeSource, TrainImages, load_labelled_images
+    from trainer.data.augment import AugmentConfig
+    from trainer.data.cache import PixelCache
+    from trainer.data.datasets import TrainImages
+    from trainer.data.nih import load_labelled_images
+    from trainer.data.sources import CachedSource, DecodeSource
     from viewer.core.onnx_card import read_card
 
     from .bench_trainer_input import _images_per_second
@@ -72,7 +74,7 @@ def _training_step(dataset, labels: tuple[str, ...], arch: str, batch_size: int,
     import torch
     from torch.utils.data import DataLoader
 
-    from trainer.model import build_model
+    from trainer.models.network import build_model
 
     net = build_model(arch, labels).train()
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)

@@ -267,7 +267,7 @@ def test_batch_on_the_real_dicom_folder_and_nih_slice(tmp_path: Path, tiny_model
 def test_the_trainer_reads_the_batch_csv_unchanged(tmp_path: Path, tiny_model: Path) -> None:
     """docs/design.md: cxr-train evaluate --predictions reads what cxr-viewer batch writes."""
     from tests.core.test_scan import write_data_entry
-    from trainer.evaluate import evaluate_predictions
+    from trainer.evaluation.predictions import evaluate_predictions
 
     folder = tmp_path / "nih" / "images"
     entries = []
@@ -278,6 +278,6 @@ def test_the_trainer_reads_the_batch_csv_unchanged(tmp_path: Path, tiny_model: P
     (folder / "broken.png").write_bytes(b"not a png")
     out = tmp_path / "predictions.csv"
     assert run_cli("batch", folder, "--model", tiny_model, "--out", out, cwd=tmp_path).returncode == 0
-    report = evaluate_predictions(out, data=folder, resamples=20)
+    report = evaluate_predictions(out, data=folder, resamples=20).to_dict()
     assert report["rows_not_ok"] == 1 and report["rows_not_in_labels"] == 0
     assert 0.0 <= report["auroc"]["Mass"]["value"] <= 1.0

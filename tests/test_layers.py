@@ -28,6 +28,9 @@ LOADER_LAYERS = "viewer.core.loader layers"
 VIEWMODEL_QT = "viewer.viewmodel imports neither Qt nor torch"
 UI_VIEWMODEL_CORE = "viewer layers: ui above viewmodel above core"
 VIEWMODEL_LAYERS = "viewer.viewmodel layers"
+TRAINER_TORCH_FREE = "the trainer's label, split and pixel modules import no torch"
+TRAINER_LAYERS = "trainer layers: commands over pipeline over stages"
+PIPELINE_LAYERS = "trainer.pipeline layers"
 IN_FUNCTION = "\n\ndef _violation() -> None:\n    {}  # noqa\n"
 
 # (file, text added to it: a new file, or appended to an existing one, contract that must break)
@@ -40,7 +43,18 @@ VIOLATIONS = {
     "cycle through an import inside a function": (
         "viewer/core/loader/sniff.py", IN_FUNCTION.format("from ..preprocess import preprocess"), NO_CYCLES),
     "trainer cycle inside functions": (
-        "trainer/split.py", IN_FUNCTION.format("from .cli import main"), NO_CYCLES),
+        "trainer/data/split.py", IN_FUNCTION.format("from ..cli import main"), NO_CYCLES),
+    "trainer split imports torch inside a function": (
+        "trainer/data/split.py", IN_FUNCTION.format("import torch"), TRAINER_TORCH_FREE),
+    "trainer labels import the torch datasets": (
+        "trainer/data/labels.py", IN_FUNCTION.format("from .datasets import TrainImages"), TRAINER_TORCH_FREE),
+    "trainer data stage imports the evaluation stage": (
+        "trainer/data/split.py", IN_FUNCTION.format("from ..evaluation.metrics import auroc"), TRAINER_LAYERS),
+    "trainer training imports the pipeline": (
+        "trainer/training/loop.py", IN_FUNCTION.format("from ..pipeline.prepare import prepare_data"), TRAINER_LAYERS),
+    "trainer module not given a layer": ("trainer/_unplaced.py", "VALUE = 1\n", TRAINER_LAYERS),
+    "trainer data step imports the finishing steps": (
+        "trainer/pipeline/prepare.py", IN_FUNCTION.format("from .finish import finish"), PIPELINE_LAYERS),
     "core imports upwards inside a function": (
         "viewer/core/errors.py", IN_FUNCTION.format("from .scan import scan_folder"), CORE_LAYERS),
     "core module not given a layer": ("viewer/core/_unplaced.py", "VALUE = 1\n", CORE_LAYERS),

@@ -4,6 +4,8 @@
     cxr-train train --resume OUT/checkpoints/last.pt                       (continue a run)
     cxr-train evaluate --predictions P.csv --data DIR [--json OUT]
     cxr-train export --checkpoint OUT/checkpoints/model.pt [--out DIR]
+    cxr-train report --model M.onnx --data DIR [--split-file split.csv]     (trainer/report)
+    cxr-train quantize M.onnx --data DIR --out DIR                          (an int8 copy of a pair)
 
 Options of ``train`` come from ``TrainConfig``; a ``--config`` YAML file sets their defaults and
 the command line overrides it. Expected problems (``CxrError``) end the program with one line on
@@ -30,6 +32,7 @@ from viewer.core.process_settings import configure_process
 from . import __version__
 from .config import TrainConfig, check_config, config_from_dict, load_yaml
 from .errors import TrainerError
+from .export.int8 import DEFAULT_IMAGES
 
 log = logging.getLogger("trainer")
 
@@ -81,7 +84,8 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     """The ``cxr-train`` parser; ``train_defaults`` (from ``--config``) replace the built-in defaults."""
     parser = argparse.ArgumentParser(prog="cxr-train", description="Train, evaluate and export CXR Viewer models.")
     parser.add_argument("--version", action="version", version=f"cxr-train {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,export,report}")
+    commands = parser.add_subparsers(dest="command", required=True,
+                                     metavar="{train,evaluate,export,report,quantize}")
 
     train = commands.add_parser("train", help="train a model, evaluate it and export the ONNX pair",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -110,10 +114,36 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     export.add_argument("--int8", action="store_true",
                         help="also write NAME-int8.onnx (+ sidecar), kept if its test mean AUROC "
                              "is at most 0.005 lower")
-    from .report import add_report_command  # localisation, subgroups, expert labels, TTA (docs/evaluation.md)
+    from .report.command import add_report_command  # localisation, subgroups, expert labels, TTA (docs/evaluation.md)
 
     add_report_command(commands)
+    quantize = commands.add_parser("quantize", help="an int8 copy of an exported pair for the CPU, calibrated on "
+                                                    "images of --data (python -m trainer.quantize is the same)")
+    add_quantize_options(quantize)
     return parser
+
+
+def add_quantize_options(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``cxr-train quantize`` (and of ``python -m trainer.quantize``)."""
+    parser.add_argument("model", help="NAME.onnx of an exported pair (NAME.gradcam.onnx beside it)")
+    parser.add_argument("--data", required=True, help="folder of images to calibrate on")
+    parser.add_argument("--out", required=True, help="folder for NAME-int8.onnx and NAME-int8.gradcam.onnx")
+    parser.add_argument("--name", help="file stem of the result (default: the model's stem + -int8)")
+    parser.add_argument("--split", help="a run's split.csv: calibrate on its training images only")
+    parser.add_argument("--images", type=int, default=DEFAULT_IMAGES, help="calibration images (default %(default)s)")
+
+
+def run_quantize(args: argparse.Namespace) -> int:
+    """Write the int8 pair and say where it went; expected problems raise ``CxrError``."""
+    from .export.int8.quantize import quantize_pair  # ONNX Runtime's quantiser only when asked
+
+    result = quantize_pair(args.model, args.data, args.out, name=args.name, split_csv=args.split,
+                           images=args.images)
+    fp32_size, int8_size = result.size_bytes
+    print(f"wrote {result.classifier_path} ({int8_size / 1e6:.1f} MB, fp32 {fp32_size / 1e6:.1f} MB) and "
+          f"{result.sidecar_path.name}; calibrated on {result.calibration_images} images; largest "
+          f"probability difference from fp32 on them {result.max_probability_difference:.4f}")
+    return 0
 
 
 def resolve_train_config(args: argparse.Namespace, argv: list[str]) -> TrainConfig:
@@ -123,7 +153,7 @@ def resolve_train_config(args: argparse.Namespace, argv: list[str]) -> TrainConf
     given, _ = typed.parse_known_args(argv)
     explicit = {k: v for k, v in vars(given).items() if k not in ("config", "resume", "stop_after")}
     if args.resume:
-        from .train import load_checkpoint  # torch is imported only when needed
+        from .training.checkpoints import load_checkpoint  # torch is imported only when needed
 
         saved = load_checkpoint(args.resume)["config"]
         changed = sorted(k for k, v in explicit.items() if k not in RESUME_MAY_CHANGE and saved.get(k) != v)
@@ -174,33 +204,33 @@ def _configure_logging(out: Path | None) -> None:
 def _train(args: argparse.Namespace, argv: list[str]) -> int:
     config = resolve_train_config(args, argv)
     _configure_logging(Path(config.out))
-    from .pipeline import train_run  # heavy imports (torch, onnx) only for commands that need them
+    from .pipeline.run import OtherProcess, train_run  # heavy imports (torch, onnx) only for commands that need them
 
     summary = train_run(config, resume=args.resume, stop_after=args.stop_after)
-    if "rank" not in summary:  # the other processes of a torchrun have nothing to report
-        print(json.dumps(summary, indent=1))
+    if not isinstance(summary, OtherProcess):  # the other processes of a torchrun have nothing to report
+        print(json.dumps(summary.to_dict(), indent=1))
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_predictions, format_report
+    from .evaluation.predictions import evaluate_predictions, format_report
 
     report = evaluate_predictions(args.predictions, args.data, args.labels_csv, args.bootstrap, args.seed)
     print(format_report(report))
-    skipped = report["rows_not_ok"] + report["rows_not_in_labels"]
+    skipped = report.rows_not_ok + report.rows_not_in_labels
     if skipped:
-        print(f"({report['rows_not_ok']} rows without status ok and {report['rows_not_in_labels']} "
+        print(f"({report.rows_not_ok} rows without status ok and {report.rows_not_in_labels} "
               "images without NIH labels were left out)")
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1), encoding="utf-8")
+        Path(args.json).write_text(json.dumps(report.to_dict(), indent=1), encoding="utf-8")
     if args.markdown or args.roc:
-        from .evaluate import scored_predictions
-        from .published import comparison_table
-        from .roc_plot import plot_roc_curves
+        from .evaluation.predictions import scored_predictions
+        from .evaluation.published import comparison_table
+        from .evaluation.roc_plot import plot_roc_curves
 
         name = Path(args.predictions).name
         if args.markdown:
-            Path(args.markdown).write_text(comparison_table(report, f"`{name}`"), encoding="utf-8")
+            Path(args.markdown).write_text(comparison_table(report.to_dict(), f"`{name}`"), encoding="utf-8")
         if args.roc:
             scored = scored_predictions(args.predictions, args.data, args.labels_csv)
             plot_roc_curves(scored.targets, scored.scores, scored.labels, Path(args.roc), f"{name}: ROC curves")
@@ -209,10 +239,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     _configure_logging(Path(args.out) if args.out else None)
-    from .pipeline import export_checkpoint
+    from .pipeline.run import export_checkpoint
 
     summary = export_checkpoint(args.checkpoint, args.out, args.data, args.name, args.threads, args.int8)
-    print(json.dumps(summary, indent=1))
+    print(json.dumps(summary.to_dict(), indent=1))
     return 0
 
 
@@ -241,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             return _evaluate(args)
         if args.command == "report":
             return args.run_command(args)
+        if args.command == "quantize":
+            return run_quantize(args)
         return _export(args)
     except CxrError as exc:
         print(f"cxr-train: error: {exc}", file=sys.stderr)

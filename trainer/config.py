@@ -17,8 +17,9 @@ import yaml
 from viewer.core.errors import one_line
 
 from .errors import TrainerError
+from .models.archs import ARCHITECTURES
 
-ARCHS = ("densenet121", "resnet18", "resnet50", "mobilenet_v3_large", "mobilenet_v3_small", "tiny")
+ARCHS = tuple(ARCHITECTURES)  # the registry of trainer/models/archs.py, read without torch
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("step", "plateau", "cosine", "constant")
 AVERAGES = ("none", "ema", "swa")

@@ -170,7 +170,7 @@ def images(tmp_path: Path) -> Path:
 
 
 def test_the_batch_and_the_trainer_write_the_same_columns(images: Path, tiny_model: Path, tmp_path: Path) -> None:
-    from trainer.evaluate import write_predictions_csv
+    from trainer.evaluation.predictions import write_predictions_csv
 
     batch = tmp_path / "batch.csv"
     run_batch(images, batch, tiny_model)
@@ -195,7 +195,7 @@ def test_the_batch_flags_are_the_core_rule_at_the_card_thresholds(images: Path, 
 
 
 def test_the_trainers_predictions_carry_ood_and_pseudonymous_keys(tmp_path: Path) -> None:
-    from trainer.evaluate import write_predictions_csv
+    from trainer.evaluation.predictions import write_predictions_csv
 
     names = ["00004711_000.png", "00004711_001.png", "00000815_000.png", "00004711_002.png"]
     patients = [4711, 4711, 815, 4711]

@@ -2,9 +2,10 @@
 output folder it cannot write or a disk without room. Each run is a real ``cxr-train train``
 process on generated NIH-like data (tiny arch, 64 px).
 
-The moment of the kill is made deterministic by the trainer's test hook
-``CXR_TRAIN_TEST_PAUSE_CHECKPOINT=NAME:N`` (trainer/train.py): the N-th write of the checkpoint
-file NAME stops half-way through, flushed to disk, and drops a marker file beside it.
+The moment of the kill is made deterministic by running the trainer through
+``tests/reliability/pausing_trainer.py``, which wraps ``torch.save`` in that process so that the
+N-th write of the checkpoint file NAME stops half-way through, flushed to disk, and drops a
+marker file beside it (the trainer itself has no test hook).
 """
 
 from __future__ import annotations
@@ -27,16 +28,19 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]  # real cxr-train runs
 TINY = ["--arch", "tiny", "--size", "64", "--batch-size", "8", "--bootstrap", "20", "--threads", "1",
         "--log-every", "0", "--ood-sample", "100", "--gallery", "0", "--no-export"]
-PAUSE_HOOK = "CXR_TRAIN_TEST_PAUSE_CHECKPOINT"
 
 
 def train_argv(*args: str | os.PathLike[str]) -> list[str]:
     return [sys.executable, "-m", "trainer", "train", *map(os.fspath, args)]
 
 
+def paused_train_argv(pause: str, *args: str | os.PathLike[str]) -> list[str]:
+    """``cxr-train train`` whose write ``pause`` (``NAME:N``) of a checkpoint stops half-way."""
+    return [sys.executable, "-m", "tests.reliability.pausing_trainer", pause, "train", *map(os.fspath, args)]
+
+
 def environment(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != PAUSE_HOOK}
-    return {**env, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", **extra}
+    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", **extra}
 
 
 def run(argv: list[str], cwd: Path, **extra: str) -> subprocess.CompletedProcess[str]:
@@ -67,11 +71,11 @@ def test_sigkill_while_writing_a_checkpoint_keeps_the_last_one_and_resume_contin
     out = tmp_path / "run"
     last = out / "checkpoints" / "last.pt"
     marker = last.with_name("last.pt.tmp.paused")
-    process = subprocess.Popen(train_argv("--data", data, "--out", out, "--epochs", "2", *TINY), cwd=tmp_path,
-                               env=environment(**{PAUSE_HOOK: "last.pt:2"}), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(paused_train_argv("last.pt:2", "--data", data, "--out", out, "--epochs", "2", *TINY),
+                               cwd=tmp_path, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
     try:
-        while not marker.exists():  # the hook's marker: the second last.pt is half written
+        while not marker.exists():  # the wrapper's marker: the second last.pt is half written
             assert process.poll() is None, process.communicate()[1]
             time.sleep(0.05)
         partial = last.with_name("last.pt.tmp")

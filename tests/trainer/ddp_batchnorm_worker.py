@@ -12,7 +12,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from trainer.distributed import global_batchnorm
+from trainer.training.distributed import global_batchnorm
 
 
 def batch() -> torch.Tensor:

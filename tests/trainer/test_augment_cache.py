@@ -1,4 +1,4 @@
-"""trainer.augment and trainer.cache: the training-time pixel pipeline."""
+"""trainer.data.augment and trainer.data.cache: the training-time pixel pipeline."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer.augment import AugmentConfig, augment, random_affine
-from trainer.cache import PixelCache
+from trainer.data.augment import AugmentConfig, augment, random_affine
+from trainer.data.cache import PixelCache
 from viewer.core.preprocess import preprocess
 
 

@@ -15,14 +15,18 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
-from trainer.augment import AugmentConfig
 from trainer.cli import main
 from trainer.config import TrainConfig
-from trainer.data import AUX_TARGETS, EvalImages, TrainImages, load_labelled_images
-from trainer.model import CxrNet, build_model
-from trainer.pipeline import PreparedData, prepare_data
-from trainer.train import Trainer, aux_loss, predict_logits
-from trainer.weights import load_weights
+from trainer.data.augment import AugmentConfig
+from trainer.data.datasets import EvalImages, TrainImages
+from trainer.data.labels import AUX_TARGETS
+from trainer.data.nih import load_labelled_images
+from trainer.models.network import CxrNet, build_model
+from trainer.models.weights import load_weights
+from trainer.pipeline.prepare import PreparedData, prepare_data
+from trainer.training.loop import Trainer
+from trainer.training.losses import aux_loss
+from trainer.training.predict import predict_logits
 
 TINY = ["--arch", "tiny", "--size", "64", "--epochs", "2", "--batch-size", "8", "--bootstrap", "50",
         "--threads", "1", "--log-every", "0", "--ood-sample", "100", "--gallery", "0"]

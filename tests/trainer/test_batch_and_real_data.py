@@ -11,10 +11,11 @@ from sklearn.metrics import roc_auc_score
 
 from tests.conftest import shared_path
 from tests.factories import make_model_pair
-from trainer.cache import PixelCache
-from trainer.data import label_matrix, load_labelled_images
-from trainer.evaluate import evaluate_predictions
-from trainer.split import check_patients_disjoint, make_split
+from trainer.data.cache import PixelCache
+from trainer.data.labels import label_matrix
+from trainer.data.nih import load_labelled_images
+from trainer.data.split import check_patients_disjoint, make_split
+from trainer.evaluation.predictions import evaluate_predictions
 from viewer.core.batch import run_batch
 from viewer.core.nih import NIH_LABELS
 from viewer.core.preprocess import preprocess
@@ -24,7 +25,7 @@ def test_the_viewer_batch_csv_is_read_unchanged(tiny_data: Path, tmp_path: Path)
     model = make_model_pair(tmp_path / "model")
     out = tmp_path / "batch.csv"
     run_batch(tiny_data / "images", out, model, threads=1)
-    report = evaluate_predictions(out, data=tiny_data, resamples=50)
+    report = evaluate_predictions(out, data=tiny_data, resamples=50).to_dict()
     assert report["n_images"] == 48 and report["rows_not_ok"] == 0
 
     rows = list(csv.DictReader(open(out, newline="")))

@@ -15,7 +15,7 @@ import torchvision
 import yaml
 
 from trainer.cli import main
-from trainer.data import load_labelled_images
+from trainer.data.nih import load_labelled_images
 from viewer.core.model import ModelPair
 from viewer.core.predictions_csv import csv_columns
 
@@ -46,6 +46,8 @@ def test_train_evaluates_and_exports_a_pair_the_viewer_accepts(tiny_data: Path, 
     assert code == 0, err
     summary = json.loads(printed)
     assert summary["finished"] and Path(summary["model"]) == out / "model.onnx"
+    assert list(summary) == ["finished", "out", "test_mean_auroc", "validation_mean_auroc", "model", "sidecar",
+                             "model_id", "gallery", "seconds"]
     pair = ModelPair.open(out / "model.onnx")
     card = pair.card
     assert card.arch == "tiny" and card.input.height == 64 and card.model_id == summary["model_id"]

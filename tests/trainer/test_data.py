@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from trainer.augment import AugmentConfig
-from trainer.data import DecodeSource, EvalImages, TrainImages, label_matrix, load_labelled_images
+from trainer.config import TrainConfig
+from trainer.data.augment import AugmentConfig
+from trainer.data.datasets import EvalImages, TrainImages
+from trainer.data.labels import LabelledImages, label_matrix
+from trainer.data.nih import load_labelled_images
+from trainer.data.sources import DecodeSource
 from trainer.errors import TrainerError
+from trainer.pipeline.prepare import prepare_data
 from viewer.core.nih import NIH_LABELS, DataEntryError
 from viewer.core.preprocess import preprocess
 
@@ -44,7 +51,7 @@ def test_unlisted_images_are_left_out_and_views_filter(tiny_data: Path, tmp_path
 
 
 def test_label_matrix_follows_the_label_order() -> None:
-    from trainer.data import Sample
+    from trainer.data.labels import Sample
 
     samples = [Sample(Path("a.png"), "a.png", 1, ("Hernia", "Atelectasis"), "PA"),
                Sample(Path("b.png"), "b.png", 2, (), "PA")]
@@ -115,7 +122,7 @@ def test_image_files_are_found_once_through_links_and_loops(tmp_path: Path) -> N
     to report."""
     import os
 
-    from trainer.data import find_image_files
+    from trainer.data.nih import find_image_files
 
     images = tmp_path / "nih" / "images_001" / "images"
     images.mkdir(parents=True)
@@ -127,3 +134,23 @@ def test_image_files_are_found_once_through_links_and_loops(tmp_path: Path) -> N
     os.mkfifo(images / "00000003_000.png")
     found = find_image_files(tmp_path / "nih")
     assert [p.name for p in found] == ["00000001_000.png", "00000002_000.png", "00000003_000.png"]
+
+
+def test_a_dataset_reader_plugs_into_the_data_step(tiny_config: TrainConfig, tmp_path: Path) -> None:
+    """``prepare_data`` splits and caches whatever its reader returns, asked with the run's options."""
+    calls = []
+
+    def every_other_patient(data: str, labels_csv: str | None = None, views: Sequence[str] = (),
+                            max_images: int | None = None) -> LabelledImages:
+        calls.append((data, labels_csv, tuple(views), max_images))
+        table = load_labelled_images(data, labels_csv, views, max_images)
+        return dataclasses.replace(table, samples=[s for s in table.samples if s.patient_id % 2])
+
+    config = dataclasses.replace(tiny_config, views=["PA", "AP"], max_images=40)
+    prepared = prepare_data(config, tmp_path, reader=every_other_patient)
+    assert calls == [(config.data, None, ("PA", "AP"), 40)]
+    split = prepared.split
+    chosen = [prepared.table.samples[i] for i in (*split.train, *split.val, *split.test)]
+    assert chosen and all(s.patient_id % 2 for s in chosen)
+    assert len(chosen) == len(prepared.table.samples) < len(load_labelled_images(config.data).samples)
+    assert len(prepared.sources["train"]) == len(split.train)

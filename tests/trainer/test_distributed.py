@@ -21,8 +21,8 @@ import pytest
 import torch
 from torch.utils.data import RandomSampler
 
-from trainer.distributed import Distributed, ShardedPermutation, check_batch
 from trainer.errors import TrainerError
+from trainer.training.distributed import Distributed, ShardedPermutation, check_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 OPTIONS = ["--arch", "tiny", "--size", "64", "--epochs", "3", "--batch-size", "8", "--warmup-epochs", "0.5",

@@ -1,4 +1,5 @@
-"""trainer.evaluate and trainer.calibrate, against scikit-learn as the independent oracle."""
+"""trainer.evaluation (metrics, thresholds, calibration, predictions CSVs), against scikit-learn as the
+independent oracle, and the JSON form of its records."""
 
 from __future__ import annotations
 
@@ -20,21 +21,22 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from trainer.calibrate import fit_calibration
 from trainer.cli import main
 from trainer.errors import TrainerError
-from trainer.evaluate import (
+from trainer.evaluation.calibrate import fit_calibration
+from trainer.evaluation.metrics import (
+    ModelMetrics,
     auroc,
     average_precision,
     calibration_error,
-    choose_thresholds,
     confusion_figures,
-    evaluate_predictions,
+    ece_report,
     evaluate_scores,
     micro_auroc,
     operating_points,
-    youden_threshold,
 )
+from trainer.evaluation.predictions import evaluate_predictions
+from trainer.evaluation.thresholds import choose_thresholds, youden_threshold
 from viewer.core.nih import NIH_LABELS, read_data_entry
 
 
@@ -65,7 +67,7 @@ def test_micro_auroc_matches_sklearn() -> None:
     y = (rng.random((200, 4)) < [0.05, 0.2, 0.4, 0.1]).astype(float)
     scores = np.round(y * rng.random((200, 4)) * 0.5 + rng.random((200, 4)), 2)  # with ties
     assert micro_auroc(y, scores) == pytest.approx(roc_auc_score(y, scores, average="micro"), abs=1e-12)
-    report = evaluate_scores(y, scores, list("abcd"), resamples=0)
+    report = evaluate_scores(y, scores, list("abcd"), resamples=0).to_dict()
     assert report["micro_auroc"] == pytest.approx(roc_auc_score(y, scores, average="micro"), abs=1e-6)
     for j, label in enumerate("abcd"):
         assert report["average_precision"][label] == pytest.approx(average_precision_score(y[:, j], scores[:, j]),
@@ -79,7 +81,7 @@ def test_operating_points_match_sklearn() -> None:
     y = (rng.random((300, 3)) < [0.1, 0.3, 0.0]).astype(float)
     p = np.clip(y * 0.3 + rng.random((300, 3)) * 0.7, 0, 1)
     thresholds = {"a": 0.5, "b": 0.62, "c": 0.4}
-    result = operating_points(y, p, thresholds, ["a", "b", "c"], "test rule")
+    result = operating_points(y, p, thresholds, ["a", "b", "c"], "test rule").to_dict()
     assert result["rule"] == "test rule"
     for j, label in enumerate("ab"):
         flagged = (p[:, j] >= thresholds[label]).astype(int)
@@ -94,7 +96,7 @@ def test_operating_points_match_sklearn() -> None:
     assert no_positives["f1"] == (0.0 if no_positives["fp"] else None)
     assert result["mean"]["sensitivity"] == pytest.approx(
         np.mean([result["per_label"][x]["sensitivity"] for x in "ab"]), abs=1e-6)
-    assert confusion_figures(np.array([1, 0]), np.array([False, False]))["precision"] is None
+    assert confusion_figures(np.array([1, 0]), np.array([False, False])).precision is None
 
 
 @pytest.mark.parametrize("bins", [5, 10])
@@ -116,7 +118,7 @@ def test_bootstrap_interval_is_seeded_and_brackets_the_estimate() -> None:
     rng = np.random.default_rng(0)
     y = (rng.random((300, 3)) < [0.1, 0.3, 0.0]).astype(float)
     scores = y * 0.8 + rng.random((300, 3))
-    report = evaluate_scores(y, scores, ["a", "b", "c"], resamples=400, seed=1)
+    report = evaluate_scores(y, scores, ["a", "b", "c"], resamples=400, seed=1).to_dict()
     for j, label in enumerate(["a", "b"]):
         entry = report["auroc"][label]
         assert entry["value"] == pytest.approx(roc_auc_score(y[:, j], scores[:, j]), abs=1e-6)
@@ -125,17 +127,17 @@ def test_bootstrap_interval_is_seeded_and_brackets_the_estimate() -> None:
         assert entry["n_pos"] == int(y[:, j].sum())
     assert report["auroc"]["c"] is None  # no positives: no AUROC
     assert report["mean_auroc"] == pytest.approx(np.mean([report["auroc"][x]["value"] for x in "ab"]), abs=1e-6)
-    assert evaluate_scores(y, scores, ["a", "b", "c"], resamples=400, seed=1) == report
-    assert evaluate_scores(y, scores, ["a", "b", "c"], resamples=400, seed=2)["auroc"]["a"]["ci95"] != report["auroc"]["a"]["ci95"]
+    assert evaluate_scores(y, scores, ["a", "b", "c"], resamples=400, seed=1).to_dict() == report
+    assert evaluate_scores(y, scores, ["a", "b", "c"], resamples=400, seed=2).auroc["a"].ci95 != report["auroc"]["a"]["ci95"]
 
 
 def test_mean_auroc_interval_matches_scikit_learn_on_the_same_resamples() -> None:
-    from trainer.evaluate import bootstrap_counts
+    from trainer.evaluation.metrics import bootstrap_counts
 
     rng = np.random.default_rng(5)
     y = (rng.random((120, 3)) < [0.04, 0.3, 0.0]).astype(float)  # label a: a few positives, so some
     scores = y * 0.6 + rng.random((120, 3))                          # resamples draw none of them
-    report = evaluate_scores(y, scores, ["a", "b", "c"], resamples=300, seed=3)
+    report = evaluate_scores(y, scores, ["a", "b", "c"], resamples=300, seed=3).to_dict()
     means = []
     for counts in bootstrap_counts(120, 300, seed=3):
         for row in counts:
@@ -145,17 +147,46 @@ def test_mean_auroc_interval_matches_scikit_learn_on_the_same_resamples() -> Non
     low, high = report["mean_auroc_ci95"]
     assert [low, high] == pytest.approx(np.percentile(means, [2.5, 97.5]), abs=1e-6)
     assert low < report["mean_auroc"] < high
-    assert evaluate_scores(y, scores, ["a", "b", "c"], resamples=0)["mean_auroc_ci95"] is None
+    assert evaluate_scores(y, scores, ["a", "b", "c"], resamples=0).mean_auroc_ci95 is None
 
 
 def test_patient_bootstrap_draws_whole_patients() -> None:
-    from trainer.evaluate import bootstrap_counts
+    from trainer.evaluation.metrics import bootstrap_counts
 
     groups = [5, 5, 5, 9, 2, 2]
     for counts in bootstrap_counts(6, 50, seed=0, groups=groups):
         assert (counts[:, 0] == counts[:, 1]).all() and (counts[:, 1] == counts[:, 2]).all()
         assert (counts[:, 4] == counts[:, 5]).all()
         assert (counts[:, [0, 3, 4]].sum(axis=1) == 3).all()  # three patients drawn each time
+
+
+SCORE_KEYS = ["auroc", "mean_auroc", "mean_auroc_ci95", "labels_with_auroc", "micro_auroc", "average_precision",
+              "mean_average_precision", "n_images", "bootstrap"]
+
+
+def test_the_records_keep_the_json_form_of_metrics_json_and_the_card() -> None:
+    """The typed records write the keys metrics.json, the card and --json have always held, in order."""
+    rng = np.random.default_rng(8)
+    y = (rng.random((60, 2)) < [0.3, 0.0]).astype(float)
+    p = np.clip(y * 0.4 + rng.random((60, 2)) * 0.6, 0, 1)
+    scores = evaluate_scores(y, p, ["a", "b"], resamples=20, seed=4, groups=list(range(30)) * 2)
+    form = scores.to_dict()
+    assert list(form) == SCORE_KEYS
+    assert list(form["auroc"]["a"]) == ["value", "n_pos", "n_neg", "ci95"] and form["auroc"]["b"] is None
+    assert form["bootstrap"] == {"resamples": 20, "seed": 4, "unit": "patient", "interval": "percentile 95%"}
+    assert list(evaluate_scores(y, p, ["a", "b"], resamples=0).to_dict()["auroc"]["a"]) == ["value", "n_pos", "n_neg"]
+    points = operating_points(y, p, {"a": 0.5, "b": 0.25}, ["a", "b"], "rule").to_dict()
+    assert list(points) == ["rule", "per_label", "mean"] and list(points["mean"]) == ["sensitivity", "specificity", "f1"]
+    assert list(points["per_label"]["a"]) == ["threshold", "tp", "fp", "tn", "fn", "sensitivity", "specificity",
+                                              "precision", "f1"]
+    errors = ece_report(y, p, p, ["a", "b"], "test", "platt").to_dict()
+    assert list(errors) == ["split", "calibration", "bins", "binning", "before", "after"]
+    assert list(errors["before"]) == ["per_label", "mean"]
+    metrics = ModelMetrics(scores, operating_points(y, p, {"a": 0.5, "b": 0.25}, ["a", "b"], "rule"),
+                           ece_report(y, p, p, ["a", "b"], "test", "platt")).to_dict()
+    assert list(metrics) == [*SCORE_KEYS, "operating_points", "calibration_error"]
+    assert json.loads(json.dumps(metrics)) == metrics  # JSON values only: written as they are
+    assert list(choose_thresholds(y, p, ["a", "b"]).to_card()) == ["rule", "values", "per_label", "roc"]
 
 
 def test_youden_threshold_is_the_best_cut() -> None:
@@ -173,7 +204,7 @@ def test_thresholds_fall_back_and_carry_the_validation_roc() -> None:
     rng = np.random.default_rng(4)
     y = np.stack([rng.random(80) < 0.3, np.zeros(80, bool)], axis=1).astype(float)
     p = rng.random((80, 2))
-    result = choose_thresholds(y, p, ["a", "b"])
+    result = choose_thresholds(y, p, ["a", "b"]).to_card()
     assert result["values"]["b"] == 0.5 and "fallback" in result["per_label"]["b"]["rule"]
     assert set(result["roc"]) == {"a"}
     fpr, tpr, thresholds = roc_curve(y[:, 0], p[:, 0], drop_intermediate=False)
@@ -227,7 +258,7 @@ def test_evaluate_predictions_against_the_labels(tiny_data: Path, tmp_path: Path
     status[0] = "error"  # a row the batch could not read is left out
     path = write_predictions(tmp_path / "p.csv", names + ["99999999_000.png"],
                              np.vstack([scores, rng.random((1, 14))]), prefix, status + ["ok"])
-    report = evaluate_predictions(path, data=tiny_data / "images", resamples=100)
+    report = evaluate_predictions(path, data=tiny_data / "images", resamples=100).to_dict()
     assert report["rows_not_ok"] == 1 and report["rows_not_in_labels"] == 1 and report["n_images"] == len(names) - 1
     for j, label in enumerate(NIH_LABELS):
         y, s = truth[1:, j], np.round(scores[1:, j], 6)
@@ -259,7 +290,7 @@ def test_evaluate_reads_label_columns_in_any_spelling_and_scores_the_flags(tiny_
                          "flag_Pleural Thickening", "flag_Hernia"])
         for name, row in zip(names, probs):
             writer.writerow([name, *[f"{v:.6f}" for v in row], *[int(v >= 0.5) for v in row]])
-    report = evaluate_predictions(path, data=tiny_data, resamples=50)
+    report = evaluate_predictions(path, data=tiny_data, resamples=50).to_dict()
     assert list(report["auroc"]) == labels
     rounded = np.round(probs, 6)
     for j, label in enumerate(labels):

@@ -1,4 +1,4 @@
-"""trainer.expert_labels: the real header read, the mapping from model labels, AUROC vs sklearn."""
+"""trainer.evaluation.expert_labels: the real header read, the mapping from model labels, AUROC vs sklearn."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sklearn.metrics import roc_auc_score
 
 from tests.conftest import shared_path
 from trainer.errors import TrainerError
-from trainer.expert_labels import EXPERT_MAPPING, evaluate_expert_labels, markdown, read_expert_labels
+from trainer.evaluation.expert_labels import EXPERT_MAPPING, evaluate_expert_labels, markdown, read_expert_labels
 from viewer.core.nih import NIH_LABELS
 
 # The header of Google's file, with its two column titles split by their own commas.

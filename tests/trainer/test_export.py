@@ -10,12 +10,13 @@ import onnx
 import pytest
 import torch
 
-from trainer import export as export_module
-from trainer.calibrate import Calibration
-from trainer.card import card_fields
 from trainer.errors import ExportCheckError
-from trainer.export import ExportClassifier, export_pair, model_id_of
-from trainer.model import build_model
+from trainer.evaluation.calibrate import Calibration
+from trainer.export import pair as export_module
+from trainer.export.card import card_fields
+from trainer.export.graphs import ExportClassifier, model_id_of
+from trainer.export.pair import export_pair
+from trainer.models.network import build_model
 from viewer.core.model import ModelPair
 from viewer.core.model_card import CARD_METADATA_KEY
 from viewer.core.nih import NIH_LABELS
@@ -126,3 +127,10 @@ def test_mobilenet_v3_export_passes_the_three_checks(tiny_data: Path, tmp_path: 
     assert result.checks["gradcam"]["max_rel_diff_weighted_vs_autograd"] <= 1e-4
     pair = ModelPair.open(result.classifier_path)
     assert pair.feature_shape == (576, 2, 2) and pair.card.arch == "mobilenet_v3_small"
+
+
+def test_the_card_records_the_commit_of_the_checkout_it_runs_from() -> None:
+    from trainer.export import card
+
+    assert (card.SOURCE_TREE / "trainer" / "export" / "card.py").is_file()
+    assert (card.SOURCE_TREE / "viewer" / "core").is_dir()  # git status looks at both folders

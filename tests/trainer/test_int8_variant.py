@@ -1,4 +1,4 @@
-"""trainer.int8_variant: the exporter's int8 pair, measured on test, with a card that tells its own figures."""
+"""trainer.export.int8.variant: the exporter's int8 pair, measured on test, with a card that tells its own figures."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-import trainer.int8_variant as int8_variant
+import trainer.export.int8.variant as int8_variant
 from tests.factories import NIH_LABELS, card_dict, make_model_pair
-from trainer.int8_variant import Int8VariantError, make_int8_variant, uncalibrated
+from trainer.export.int8.variant import Int8VariantError, make_int8_variant, uncalibrated
 from viewer.core.model import ModelPair
 from viewer.core.model_card import ModelCard
 from viewer.core.onnx_card import read_card

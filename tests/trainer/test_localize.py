@@ -1,4 +1,4 @@
-"""trainer.localize: Wang et al.'s accuracy, false positives and the pointing game on maps whose
+"""trainer.evaluation.localize: Wang et al.'s accuracy, false positives and the pointing game on maps whose
 boxes are known exactly, through the viewer's own heatmap-to-box function."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer import localize
-from trainer.localize import WANG_2017, evaluate_localization, localize_pair
+from trainer.evaluation import localize
+from trainer.evaluation.localize import WANG_2017, evaluate_localization, localize_pair
 from viewer.core.boxes import BoxTable
 from viewer.core.heatmap import WANG_THRESHOLDS, Box, heatmap_boxes, normalize_to_uint8, upsample
 

@@ -1,4 +1,4 @@
-"""trainer.model (GAP + one linear head on every arch) and trainer.weights (--weights files)."""
+"""trainer.models: the arch registry, GAP + one linear head on every arch, and --weights files."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import pytest
 import torch
 import torchvision
 
+from trainer.config import ARCHS, TrainConfig, check_config
 from trainer.errors import TrainerError
-from trainer.model import build_model
-from trainer.weights import load_weights, normalise_key
+from trainer.models import archs
+from trainer.models.network import build_model
+from trainer.models.weights import load_weights, normalise_key
 from viewer.core.nih import NIH_LABELS
 
 
@@ -30,6 +32,32 @@ def test_every_arch_ends_in_gap_and_one_linear_layer(arch: str, channels: int) -
     assert isinstance(net.classifier, torch.nn.Linear)
     expected = features.mean(dim=(2, 3)) @ net.classifier.weight.T + net.classifier.bias
     torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_the_command_line_offers_exactly_the_registered_archs() -> None:
+    assert ARCHS == tuple(archs.ARCHITECTURES) == (
+        "densenet121", "resnet18", "resnet50", "mobilenet_v3_large", "mobilenet_v3_small", "tiny")
+    with pytest.raises(TrainerError, match="--arch must be one of densenet121, resnet18"):
+        check_config(TrainConfig(data="d", out="o", arch="vgg16"))
+    with pytest.raises(ValueError, match="unknown arch 'vgg16'"):
+        build_model("vgg16", NIH_LABELS)
+
+
+def test_a_registered_arch_is_built_with_its_grad_cam_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plug-in point: a builder registered by name is what ``CxrNet`` puts the head on."""
+    monkeypatch.setattr(archs, "ARCHITECTURES", dict(archs.ARCHITECTURES))
+
+    @archs.register("two_convs", activation="identity")
+    def two_convs() -> tuple[torch.nn.Module, int]:
+        return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=2), torch.nn.Conv2d(4, 6, 3, stride=2)), 6
+
+    net = build_model("two_convs", NIH_LABELS)
+    assert isinstance(net.act, torch.nn.Identity) and net.classifier.in_features == 6
+    assert net(torch.rand(1, 1, 32, 32)).shape == (1, 14)
+    with pytest.raises(ValueError, match="registered twice"):
+        archs.register("two_convs")(two_convs)
+    with pytest.raises(ValueError, match="activation must be one of relu, identity"):
+        archs.register("other", activation="gelu")
 
 
 @pytest.mark.parametrize("arch", ["densenet121", "resnet18", "tiny"])

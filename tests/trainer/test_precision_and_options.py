@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from trainer.cli import main
-from trainer.precision import choose_precision
-from trainer.train import resolve_workers
+from trainer.training.devices import resolve_workers
+from trainer.training.precision import choose_precision
 from viewer.core.model import ModelPair
 
 CPU = torch.device("cpu")
@@ -26,7 +26,7 @@ def test_auto_is_full_precision_on_the_cpu_and_fp16_falls_back_to_it(caplog: pyt
     assert choose_precision("fp32", CPU).scaler is None
     bf16 = choose_precision("bf16", CPU)
     assert bf16.name == "bf16" and bf16.scaler is None  # same exponent range as fp32: nothing to scale
-    with caplog.at_level("INFO", logger="trainer.precision"):
+    with caplog.at_level("INFO", logger="trainer.training.precision"):
         fallback = choose_precision("fp16", CPU)
     assert fallback.name == "fp32" and fallback.scaler is None
     assert "needs a GPU" in caplog.text
@@ -122,7 +122,7 @@ def test_int8_variant_from_the_exporter(tiny_data: Path, tmp_path: Path, capsys:
 
 
 def test_mixup_blends_images_and_targets_alike_and_repeats_from_its_seed() -> None:
-    from trainer.train import mixup
+    from trainer.training.losses import mixup
 
     images = torch.arange(4 * 1 * 2 * 2, dtype=torch.float32).view(4, 1, 2, 2)
     targets = torch.eye(4)

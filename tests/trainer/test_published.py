@@ -1,12 +1,13 @@
-"""trainer.published: the published per-label AUROCs and the Markdown table beside them."""
+"""trainer.evaluation.published: the published per-label AUROCs and the Markdown table beside them."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from trainer.evaluate import THRESHOLD_RULE, ece_report, evaluate_scores, operating_points
-from trainer.published import PUBLISHED_AUROC, comparison_table, published_means
+from trainer.evaluation.metrics import ModelMetrics, ece_report, evaluate_scores, operating_points
+from trainer.evaluation.published import PUBLISHED_AUROC, comparison_table, published_means
+from trainer.evaluation.thresholds import THRESHOLD_RULE
 from viewer.core.nih import NIH_LABELS
 
 
@@ -26,9 +27,11 @@ def test_the_table_puts_each_label_beside_the_papers() -> None:
     y[:, 13] = 0  # Hernia without positives in this test split
     logits = y * 2 + rng.normal(0, 1, y.shape)
     probs = 1 / (1 + np.exp(-(0.5 * logits - 1)))
-    metrics = evaluate_scores(y, probs, NIH_LABELS, resamples=50, seed=0)
-    metrics["operating_points"] = operating_points(y, probs, {x: 0.3 for x in NIH_LABELS}, NIH_LABELS, THRESHOLD_RULE)
-    metrics["calibration_error"] = ece_report(y, 1 / (1 + np.exp(-logits)), probs, NIH_LABELS, "test", "platt")
+    metrics = ModelMetrics(
+        evaluate_scores(y, probs, NIH_LABELS, resamples=50, seed=0),
+        operating_points(y, probs, {x: 0.3 for x in NIH_LABELS}, NIH_LABELS, THRESHOLD_RULE),
+        ece_report(y, 1 / (1 + np.exp(-logits)), probs, NIH_LABELS, "test", "platt"),
+    ).to_dict()
     table = comparison_table(metrics, "demo")
     lines = table.splitlines()
     assert lines[0] == "# demo: per-label results beside the published AUROCs"

@@ -1,7 +1,11 @@
-"""trainer.quantize: an int8 pair the viewer accepts, with the card, close to the fp32 answers."""
+"""trainer.export.int8.quantize and its commands: an int8 pair the viewer accepts, with the card, close to
+the fp32 answers."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -12,10 +16,14 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from tests.factories import make_model_pair
-from trainer.quantize import batchnorm_as_depthwise, calibration_paths, main, quantize_pair
+from trainer.cli import main as cxr_train
+from trainer.export.int8.quantize import batchnorm_as_depthwise, calibration_paths, quantize_pair
+from trainer.quantize import main
 from viewer.core.model import ModelPair
 from viewer.core.onnx_card import read_card
 from viewer.core.preprocess import preprocess
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -97,3 +105,25 @@ def test_command_line(tmp_path: Path, images: Path, capsys: pytest.CaptureFixtur
     assert main([str(model), "--data", str(empty), "--out", str(tmp_path / "q2")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error:") and len(err.strip().splitlines()) == 1
+
+
+def test_cxr_train_quantize_is_the_same_command(tmp_path: Path, images: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    model = make_model_pair(tmp_path / "fp32", size=64)
+    argv = ["quantize", str(model), "--data", str(images), "--out", str(tmp_path / "q"), "--images", "4"]
+    assert cxr_train(argv) == 0
+    assert "tiny-int8.onnx" in capsys.readouterr().out
+    assert ModelPair.open(tmp_path / "q" / "tiny-int8.onnx").card.name == "tiny-int8"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cxr_train(["quantize", str(model), "--data", str(empty), "--out", str(tmp_path / "q2")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("cxr-train: error:") and "to calibrate the quantisation on" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_python_m_trainer_quantize_still_runs() -> None:
+    done = subprocess.run([sys.executable, "-m", "trainer.quantize", "--help"],
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: python -m trainer.quantize") and "--split" in done.stdout

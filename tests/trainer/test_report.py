@@ -13,8 +13,7 @@ from sklearn.metrics import roc_auc_score
 from tests.factories import NIH_LABELS, make_model_pair
 from tests.trainer.synthetic import make_dataset
 from trainer.cli import main
-from trainer.report import SUBSETS
-from trainer.split import SPLITS
+from trainer.data.split import SPLITS, SUBSETS
 from viewer.core.inference import Predictor
 
 BBOX = ("Image Index,Finding Label,Bbox [x,y,w,h],,,\n"

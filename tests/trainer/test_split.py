@@ -1,4 +1,4 @@
-"""trainer.split: by-patient splits (stratified, official lists, split files)."""
+"""trainer.data.split: by-patient splits (stratified, official lists, split files)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer.data import Sample, label_matrix
-from trainer.errors import TrainerError
 from trainer.config import TrainConfig
-from trainer.split import (
+from trainer.data.labels import Sample, label_matrix
+from trainer.data.split import (
     Split,
     check_patients_disjoint,
     format_split_summary,
@@ -23,6 +22,7 @@ from trainer.split import (
     write_split_csv,
     write_split_lists,
 )
+from trainer.errors import TrainerError
 from viewer.core.nih import NIH_LABELS
 
 

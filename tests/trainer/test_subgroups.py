@@ -1,4 +1,4 @@
-"""trainer.subgroups: each cell's AUROC against scikit-learn, counts, None where undefined."""
+"""trainer.evaluation.subgroups: each cell's AUROC against scikit-learn, counts, None where undefined."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from trainer.subgroups import age_band, markdown, subgroup_aurocs
+from trainer.evaluation.subgroups import age_band, markdown, subgroup_aurocs
 
 
 @pytest.mark.parametrize(("age", "band"), [

@@ -12,8 +12,14 @@ import pytest
 import torch
 
 from trainer.errors import TrainerError
-from trainer.model import CxrNet, build_model
-from trainer.tensorboard_log import TensorBoardLog, caption_height, overlay, top_finding_gradcam, with_caption
+from trainer.models.network import CxrNet, build_model
+from trainer.training.tensorboard_log import (
+    TensorBoardLog,
+    caption_height,
+    overlay,
+    top_finding_gradcam,
+    with_caption,
+)
 from viewer.core.nih import NIH_LABELS
 
 SIZE = 64

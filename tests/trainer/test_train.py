@@ -1,4 +1,4 @@
-"""trainer.train: loss weighting, one step, the schedules, resume, averaging, early stopping, the logs."""
+"""trainer.training: loss weighting, one step, the schedules, resume, averaging, early stopping, the logs."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ import torch
 import torch.nn.functional as F
 
 from trainer.config import TrainConfig
-from trainer.model import build_model
-from trainer.pipeline import prepare_data
-from trainer.train import ClassWeights, Plateau, Trainer, class_weights, loss_function, lr_factor, positive_weights
-from trainer.augment import AugmentConfig
-from trainer.data import EvalImages, TrainImages
+from trainer.data.augment import AugmentConfig
+from trainer.data.datasets import EvalImages, TrainImages
+from trainer.models.network import build_model
+from trainer.pipeline.prepare import prepare_data
+from trainer.training.loop import Trainer
+from trainer.training.losses import ClassWeights, class_weights, loss_function, positive_weights
+from trainer.training.schedule import Plateau, lr_factor
 from viewer.core.nih import NIH_LABELS
 
 
@@ -110,7 +112,7 @@ def test_the_default_schedule_is_the_seeds_adam_with_step_decay() -> None:
     np.testing.assert_allclose(factors[2 * steps:4 * steps], 0.1)  # epochs 3-4: 1e-4
     np.testing.assert_allclose(factors[4 * steps:], 0.01)
     net = build_model("tiny", NIH_LABELS)
-    from trainer.train import make_optimizer
+    from trainer.training.schedule import make_optimizer
 
     assert type(make_optimizer(net, config)) is torch.optim.Adam
     sgd = make_optimizer(net, dataclasses.replace(config, optimizer="sgd"))
@@ -253,8 +255,8 @@ def test_early_stopping_after_patience(tiny_config: TrainConfig, tmp_path: Path,
 
 def test_a_diverging_loss_stops_with_a_clear_error(tiny_config: TrainConfig, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from trainer import train as train_module
     from trainer.errors import TrainerError
+    from trainer.training import loop as train_module
 
     trainer = make_trainer(tiny_config, tmp_path)
     monkeypatch.setattr(train_module, "loss_function", lambda *a, **k: torch.tensor(float("nan"), requires_grad=True))
@@ -284,7 +286,7 @@ def test_bf16_training_runs_channels_last_and_exports_fp32(tiny_config: TrainCon
 
 def test_a_missing_gpu_is_reported_before_any_work(tiny_config: TrainConfig, monkeypatch: pytest.MonkeyPatch) -> None:
     from trainer.errors import TrainerError
-    from trainer.pipeline import train_run
+    from trainer.pipeline.run import train_run
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(TrainerError, match="torch sees no CUDA GPU"):
@@ -303,7 +305,7 @@ def test_without_validation_there_is_no_early_stop(tiny_config: TrainConfig, tmp
 @pytest.mark.parametrize("average", ["none", "ema"])
 def test_the_chosen_weights_come_with_their_validation_logits(tiny_config: TrainConfig, tmp_path: Path,
                                                               average: str) -> None:
-    from trainer.train import predict_logits
+    from trainer.training.predict import predict_logits
 
     config = dataclasses.replace(tiny_config, epochs=3, average=average, ema_decay=0.5)
     trainer = make_trainer(config, tmp_path)

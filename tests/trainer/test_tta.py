@@ -1,4 +1,4 @@
-"""trainer.tta: the views (torchvision's TenCrop as the oracle) and the predicted effect of
+"""trainer.evaluation.tta: the views (torchvision's TenCrop as the oracle) and the predicted effect of
 averaging on a mirror-symmetric model pair and on an asymmetric classifier."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from torchvision.transforms import TenCrop
 
 from tests.factories import make_model_pair
-from trainer.tta import paired_auroc_change, prepare_size, tta_probabilities, views
+from trainer.evaluation.tta import paired_auroc_change, prepare_size, tta_probabilities, views
 from viewer.core.inference import Predictor
 from viewer.core.preprocess import to_model_batch
 

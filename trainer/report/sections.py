@@ -1,0 +1,237 @@
+"""The report's sections: the chosen images, what the exported pair says about them, the measures.
+
+The model is the exported ONNX pair, run through ``viewer.core.inference.Predictor``: each
+image is read and prepared by THE preprocessing (``Predictor.prepare``), probabilities come from
+the classifier (calibration inside) and maps from the Grad-CAM sidecar, exactly as the viewer
+computes them. So the report measures what a user sees, not a PyTorch model that may differ
+from it by export, calibration or preprocessing. On the chosen images it measures (for
+``report.json`` and ``report.md``), with the modules of ``trainer.evaluation``:
+
+1. AUROC per label (patient bootstrap 95% interval) beside the card's test AUROC and, with
+   ``--tta``, beside the AUROC of the test-time-augmented probabilities (``tta.py``);
+2. localisation on ``BBox_List_2017.csv`` beside Wang et al. 2017's table (``localize.py``);
+3. AUROC by sex, age band and view position with counts (``subgroups.py``);
+4. AUROC against Google's adjudicated labels where present (``expert_labels.py``).
+
+The images are those of ``--subset`` in ``--split-file`` (a run's ``split.csv``; by default the
+one beside the model, if any). A split file whose lists do not hash to the card's recorded split
+is refused: the "test" images might then include images the model was trained on.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from viewer.core.boxes import BoxTable, find_bbox_csv
+from viewer.core.errors import ImageLoadError
+from viewer.core.inference import Predictor
+from viewer.core.loader import load_radiograph
+from viewer.core.nih import NihEntry, read_data_entry
+from viewer.core.preprocess import preprocess
+
+from ..data.labels import Sample, label_matrix
+from ..data.nih import load_labelled_images
+from ..data.split import SUBSETS, read_split_csv, split_hash
+from ..errors import TrainerError
+from ..evaluation import expert_labels, localize, subgroups
+from ..evaluation.metrics import evaluate_scores
+from ..evaluation.tta import TTA_MODES, paired_auroc_change, prepare_size, tta_probabilities
+
+CHUNK = 16  # images prepared at a time: bounds memory on a 25,000-image test split
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Selection:
+    """The images to evaluate and how they were chosen."""
+
+    samples: list[Sample]
+    description: dict[str, Any]
+
+
+@dataclass
+class Predictions:
+    """What the model pair said about the readable images (row i = ``samples[i]``)."""
+
+    samples: list[Sample]
+    probabilities: np.ndarray  # [N, L]
+    heatmaps: np.ndarray  # [N, L, h, w] raw Grad-CAM
+    tta: np.ndarray | None  # [N, L] mean over the TTA views, or None
+    unreadable: dict[str, str] = field(default_factory=dict)
+
+
+# -- choosing and predicting ---------------------------------------------------------------------------
+def select_images(
+    data: str | os.PathLike[str], card_split_hash: str | None, split_file: str | os.PathLike[str] | None,
+    subset: str | None, labels_csv: str | os.PathLike[str] | None = None,
+) -> tuple[Selection, Path]:
+    """The labelled images of ``subset`` (and the Data_Entry CSV they were labelled by)."""
+    table = load_labelled_images(data, labels_csv)
+    if split_file is None:
+        if subset not in (None, "all"):
+            raise TrainerError(f"--subset {subset} needs --split-file (the split.csv of the run that trained the model)")
+        return Selection(table.samples, {"subset": "all", "split_file": None, "images": len(table.samples),
+                                         "note": "no split file: every labelled image, which may include "
+                                                 "images the model was trained on"}), table.csv_path
+    subset = subset or "test"
+    if subset not in SUBSETS:
+        raise TrainerError(f"--subset must be one of {', '.join(SUBSETS)}, not {subset!r}")
+    split = read_split_csv(Path(split_file), table.samples)
+    digest = split_hash(table.samples, split)
+    if card_split_hash is not None and digest != card_split_hash:
+        raise TrainerError(
+            f"{split_file}: its lists (hash {digest[:12]}) are not the split this model was trained with "
+            f"(hash {card_split_hash[:12]} in its card), so its '{subset}' images may have been trained on "
+            "(pass the split.csv of the run that wrote this model, with the same --data)"
+        )
+    indices = range(len(table.samples)) if subset == "all" else split.indices(subset)
+    samples = [table.samples[i] for i in indices]
+    if not samples:
+        raise TrainerError(f"{split_file}: the '{subset}' split has no images under {data}")
+    return Selection(samples, {"subset": subset, "split_file": str(split_file), "images": len(samples),
+                               "split_hash": digest, "matches_card": True if card_split_hash else None,
+                               "sizes": split.sizes()}), table.csv_path
+
+
+def predict(predictor: Predictor, samples: list[Sample], tta: str = "none",
+            on_progress: Progress | None = None) -> Predictions:
+    """Probabilities and maps of every readable image; with ``tta``, the augmented probabilities.
+
+    Unreadable images are left out and named in ``unreadable`` (never silently).
+    """
+    size = predictor.input_size
+    big = prepare_size(tta, size)
+    kept: list[Sample] = []
+    probabilities, heatmaps, augmented = [], [], []
+    unreadable: dict[str, str] = {}
+    for start in range(0, len(samples), CHUNK):
+        chunk, prepared, larger = [], [], []
+        for sample in samples[start:start + CHUNK]:
+            try:
+                radiograph = load_radiograph(sample.path)  # decoded once, prepared at one or two sizes
+                image = predictor.prepare(radiograph)
+                bigger = preprocess(radiograph, *big) if tta == "tencrop" else None
+            except ImageLoadError as exc:
+                unreadable[sample.image_index] = str(exc)
+                continue
+            chunk.append(sample)
+            prepared.append(image)
+            if bigger is not None:
+                larger.append(bigger)
+        if chunk:
+            findings = predictor.predict_batch(prepared)
+            probabilities += [f.probabilities for f in findings]
+            heatmaps += [f.heatmaps for f in findings]
+            if tta != "none":
+                views_of = larger if tta == "tencrop" else prepared
+                augmented.append(tta_probabilities(lambda x: predictor.model.classify(x)[0], views_of, tta, size))
+            kept += chunk
+        if on_progress:
+            on_progress(min(start + CHUNK, len(samples)), len(samples))
+    if not kept:
+        raise TrainerError(f"none of the {len(samples)} images could be read (e.g. {next(iter(unreadable.values()))})")
+    return Predictions(
+        samples=kept,
+        probabilities=np.stack(probabilities).astype(np.float64),
+        heatmaps=np.stack(heatmaps),
+        tta=np.concatenate(augmented) if augmented else None,
+        unreadable=unreadable,
+    )
+
+
+# -- the sections ---------------------------------------------------------------------------------------
+def classification_section(predictions: Predictions, labels: tuple[str, ...], card_metrics: dict[str, Any],
+                           tta: str, resamples: int, seed: int) -> dict[str, Any]:
+    """AUROC per label (with interval), the card's test AUROC, and with TTA when asked."""
+    targets = label_matrix(predictions.samples, labels)
+    groups = [s.patient_id for s in predictions.samples]
+    plain = evaluate_scores(targets, predictions.probabilities, labels, resamples, seed, groups=groups)
+    section: dict[str, Any] = {"plain": plain.to_dict(), "card_test_auroc": {
+        label: (entry["value"] if isinstance(entry, dict) else entry)
+        for label, entry in (card_metrics.get("auroc") or {}).items()},
+        "card_mean_auroc": card_metrics.get("mean_auroc")}
+    if predictions.tta is not None:
+        augmented = evaluate_scores(targets, predictions.tta, labels, resamples, seed, groups=groups)
+        change = paired_auroc_change(targets, predictions.probabilities, predictions.tta, labels, resamples, seed, groups)
+        section["tta"] = {"mode": tta, "report": augmented.to_dict(), "change": change,
+                          "max_abs_probability_change": round(float(np.abs(predictions.tta - predictions.probabilities).max()), 6)}
+    return section
+
+
+def subgroup_section(predictions: Predictions, labels: tuple[str, ...], entries: dict[str, NihEntry]) -> dict[str, Any]:
+    """Subgroup AUROCs by the Data_Entry file's sex, age and view of each image."""
+    rows = [entries[s.image_index] for s in predictions.samples]
+    attributes = {
+        "sex": [e.sex if e.sex in ("F", "M") else None for e in rows],
+        "age": [subgroups.age_band(e.age) for e in rows],
+        "view": [e.view if e.view in ("PA", "AP") else None for e in rows],
+    }
+    targets = label_matrix(predictions.samples, labels)
+    return subgroups.subgroup_aurocs(targets, predictions.probabilities, labels, attributes)
+
+
+def build_report(
+    model: str | os.PathLike[str],
+    data: str | os.PathLike[str],
+    *,
+    labels_csv: str | os.PathLike[str] | None = None,
+    split_file: str | os.PathLike[str] | None = None,
+    subset: str | None = None,
+    tta: str = "none",
+    bbox_csv: str | os.PathLike[str] | None = None,
+    expert_csv: str | os.PathLike[str] | None = None,
+    threads: int | None = None,
+    resamples: int = 1000,
+    seed: int = 0,
+    on_progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Every section of the report as one JSON-ready dict."""
+    if tta not in TTA_MODES:
+        raise TrainerError(f"--tta must be one of {', '.join(TTA_MODES)}, not {tta!r}")
+    predictor = Predictor.open(model, threads=threads, cache_size=0)
+    card = predictor.card
+    selection, csv_path = select_images(data, (card.metrics.get("split") or {}).get("hash"), split_file, subset,
+                                        labels_csv)
+    started = time.perf_counter()
+    predictions = predict(predictor, selection.samples, tta, on_progress)
+    names = [s.image_index for s in predictions.samples]
+    labels = card.labels
+
+    bbox_path = Path(bbox_csv) if bbox_csv else find_bbox_csv(Path(data))
+    expert_path = Path(expert_csv) if expert_csv else expert_labels.find_expert_labels(Path(data))
+    report: dict[str, Any] = {
+        "model": {"path": str(model), "name": card.name, "model_id": card.model_id, "arch": card.arch,
+                  "input_size": list(predictor.input_size), "labels": list(labels)},
+        "data": {"folder": str(data), "labels_csv": str(csv_path), **selection.description,
+                 "evaluated": len(names), "unreadable": predictions.unreadable},
+        "run": {"tta": tta, "bootstrap": resamples, "seed": seed,
+                "seconds_predicting": round(time.perf_counter() - started, 1),
+                "how": "exported ONNX pair via viewer.core.inference.Predictor (Predictor.prepare = THE "
+                       "preprocessing); TTA probabilities from ModelPair.classify on views of those pixels"},
+        "classification": classification_section(predictions, labels, card.metrics, tta, resamples, seed),
+        "subgroups": subgroup_section(predictions, labels, read_data_entry(csv_path)),
+    }
+    if bbox_path is not None:
+        report["localization"] = localize.evaluate_localization(names, predictions.heatmaps, labels,
+                                                                BoxTable.load(bbox_path))
+    else:
+        report["localization"] = None
+        report["data"]["note_localization"] = "no BBox_List_2017.csv found beside the data (pass --bbox-csv)"
+    if expert_path is not None:
+        section = expert_labels.evaluate_expert_labels(
+            names, predictions.probabilities, labels, expert_labels.read_expert_labels(expert_path),
+            nih_labels=[s.labels for s in predictions.samples])
+        report["expert_labels"] = {"source": str(expert_path), **section}
+    else:
+        report["expert_labels"] = None
+        report["data"]["note_expert_labels"] = ("no google2019_nih-chest-xray-labels.csv found beside the data "
+                                                "(pass --expert-labels)")
+    return report
