@@ -3,6 +3,7 @@ did. Both are counts, so they do not depend on how busy the machine is."""
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -84,9 +85,12 @@ class Awaited:
         self._loop: QEventLoop | None = None
         self._slots = []
         for i, signal in enumerate(signals):
-            slot = (lambda i: lambda *args: self._on(i, args))(i)
+            slot = functools.partial(self._on_args, i)
             signal.connect(slot)
             self._slots.append(slot)
+
+    def _on_args(self, index: int, *args: Any) -> None:
+        self._on(index, args)
 
     def _on(self, index: int, args: tuple[Any, ...]) -> None:
         if self.accept is not None and not self.accept(index, args):

@@ -18,7 +18,7 @@ from viewer.core.errors import display_name
 pytestmark = pytest.mark.timeout(600)
 
 
-def test_the_viewer_lists_every_bad_file_and_stays_usable(qtbot, make_window, tiny_model: Path,  # noqa: ANN001
+def test_the_viewer_lists_every_bad_file_and_stays_usable(qtbot, make_window, tiny_model: Path,
                                                           corpus: tuple[Path, list[Case]]) -> None:
     root, cases = corpus
     before = Snapshot.of(root)
@@ -66,7 +66,7 @@ def test_the_viewer_lists_every_bad_file_and_stays_usable(qtbot, make_window, ti
     assert Snapshot.of(root).difference(before) == []
 
 
-def test_a_folder_of_10000_empty_files_in_the_viewer(qtbot, make_window, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_folder_of_10000_empty_files_in_the_viewer(qtbot, make_window, tmp_path: Path) -> None:
     """10,000 errors reach the panel without the GUI thread doing work per file that grows with
     the number of files: 200 calls per file is 4x what a linear errors panel needs, 1/50 of
     what one that compares each new row with every listed row needs at this size."""

@@ -94,7 +94,7 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_the_window_says_what_is_wrong_and_is_a_plain_viewer(kind: str, qtbot, make_window, tmp_path: Path,  # noqa: ANN001
+def test_the_window_says_what_is_wrong_and_is_a_plain_viewer(kind: str, qtbot, make_window, tmp_path: Path,
                                                               images: Path) -> None:
     model = broken_model(kind, tmp_path / "model")
     window = make_window(model)

@@ -40,7 +40,7 @@ def nih_folder(root: Path, data_entry: str | bytes | None = None, bbox: str | No
 
 
 @pytest.mark.parametrize("content", [BAD_HEADER, NOT_TEXT], ids=["no label columns", "not text"])
-def test_the_scan_reports_an_unusable_label_file_once_and_shows_the_images(tmp_path: Path, content) -> None:  # noqa: ANN001
+def test_the_scan_reports_an_unusable_label_file_once_and_shows_the_images(tmp_path: Path, content) -> None:
     root = nih_folder(tmp_path / "nih", content)
     items = list(scan_folder(root / "images"))
     problems = [i for i in items if isinstance(i, DataFileProblem)]
@@ -85,13 +85,13 @@ def test_cxr_viewer_batch_prints_the_problem(tmp_path: Path, tiny_model: Path) -
     assert "2 ok" in last and "Data_Entry_2017_v2020.csv" in last and "NIH labels not used" in last
 
 
-def open_folder_from_the_menu(window, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def open_folder_from_the_menu(window, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """File > Open Folder..., the dialog answered with ``folder``."""
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(folder)))
     window.act_open_folder.trigger()
 
 
-def test_the_errors_panel_lists_the_unusable_label_file(qtbot, make_window, tmp_path: Path,  # noqa: ANN001, F811
+def test_the_errors_panel_lists_the_unusable_label_file(qtbot, make_window, tmp_path: Path,  # noqa: F811
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     root = nih_folder(tmp_path / "nih", BAD_HEADER)
     window = make_window(None, "no model in this test")
@@ -102,7 +102,7 @@ def test_the_errors_panel_lists_the_unusable_label_file(qtbot, make_window, tmp_
     assert len(window.folder.images) == 2  # the images still show
 
 
-def test_the_errors_panel_lists_an_unusable_box_file_once(qtbot, make_window, tmp_path: Path,  # noqa: ANN001, F811
+def test_the_errors_panel_lists_an_unusable_box_file_once(qtbot, make_window, tmp_path: Path,  # noqa: F811
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     bbox = BBOX_HEADER + "00000001_000.png,Mass,12,thirty,40,40\n"
     root = nih_folder(tmp_path / "nih", bbox=bbox)

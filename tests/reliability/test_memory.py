@@ -81,7 +81,7 @@ def test_predictor_and_loader_over_500_images(tmp_path: Path, images: list[Path]
 
 
 @pytest.mark.slow
-def test_the_viewer_over_500_images(qtbot, make_window, tiny_model: Path, images: list[Path]) -> None:  # noqa: ANN001
+def test_the_viewer_over_500_images(qtbot, make_window, tiny_model: Path, images: list[Path]) -> None:
     window = make_window(tiny_model)
     qtbot.waitUntil(lambda: window.models.predictor is not None, timeout=WAIT_MS)
     samples: dict[int, int] = {}
@@ -93,8 +93,8 @@ def test_the_viewer_over_500_images(qtbot, make_window, tiny_model: Path, images
         if n == 1:
             loaded, analysed = window.image.loaded, window.image.analysed
             renderer = loaded.renderer
-            one_image = nbytes(loaded.radiograph.pixels, renderer._index, analysed.heatmaps.maps,  # noqa: SLF001
-                               *analysed.heatmaps._rgba.values())  # noqa: SLF001
+            one_image = nbytes(loaded.radiograph.pixels, renderer._index, analysed.heatmaps.maps,
+                               *analysed.heatmaps._rgba.values())
             del loaded, analysed, renderer
         if n % 100 == 0:
             window.image.wait()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime as real_datetime
+import functools
 import logging
 import os
 import subprocess
@@ -57,7 +58,7 @@ ALICE = Person("Quorvath", "Zendric", "QZ-5518-0042", "19380217")
 BOB = Person("Brimley", "Oskarine", "BO-2291-7733", "19510923")
 
 
-def identified(pixels: np.ndarray | None, person: Person, **changes: object):  # noqa: ANN201
+def identified(pixels: np.ndarray | None, person: Person, **changes: object):
     ds = dicom_dataset(pixels, patient_name=person.name, patient_id=person.patient_id, birth_date=person.birth)
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = SOP_INSTANCE
     ds.OtherPatientIDs = person.patient_id + "-OLD"
@@ -175,11 +176,11 @@ class FrozenClock:
 
     class datetime(real_datetime.datetime):  # noqa: N801 - stands in for the module's class
         @classmethod
-        def now(cls, tz=None):  # noqa: ANN001, ANN206
-            return real_datetime.datetime(2026, 11, 22, 9, 30, tzinfo=real_datetime.timezone.utc)
+        def now(cls, tz=None):
+            return real_datetime.datetime(2026, 11, 22, 9, 30, tzinfo=real_datetime.UTC)
 
 
-def test_window_texts_and_the_exported_png(qtbot, make_window, tiny_model: Path, tmp_path: Path,  # noqa: ANN001
+def test_window_texts_and_the_exported_png(qtbot, make_window, tiny_model: Path, tmp_path: Path,
                                            caplog: pytest.LogCaptureFixture,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from viewer.ui import export as export_module
@@ -199,9 +200,9 @@ def test_window_texts_and_the_exported_png(qtbot, make_window, tiny_model: Path,
         for person in (ALICE, BOB):
             folder = identified_folder(tmp_path / f"patient_{person is BOB:d}" / "study", person)
             done: list[str] = []
-            window.folder.analysis_done.connect(lambda: done.append("analysis"))
+            window.folder.analysis_done.connect(functools.partial(done.append, "analysis"))
             window.open_path(folder)
-            qtbot.waitUntil(lambda: bool(done), timeout=WAIT_MS)
+            qtbot.waitUntil(functools.partial(bool, done), timeout=WAIT_MS)
             window.folder.analysis_done.disconnect()
             outcomes = []
             for path in sorted(folder.iterdir()):  # every header read and shown in the tags panel
@@ -210,7 +211,7 @@ def test_window_texts_and_the_exported_png(qtbot, make_window, tiny_model: Path,
                     qtbot.waitUntil(lambda: window.image.analysed is not None, timeout=WAIT_MS)
                     assert window.tags.source.rowCount() > 10
                 outcomes.append(outcome)
-                texts += [window.findings.message.text(), window.windowTitle(), window.canvas._placeholder or ""]  # noqa: SLF001
+                texts += [window.findings.message.text(), window.windowTitle(), window.canvas._placeholder or ""]
             assert outcomes.count("shown") == 3 and outcomes.count("failed") == 6
             texts += [f"{file}: {reason}" for file, reason in window.errors.entries()]
             texts += [window.model_panel.text.toPlainText(), window.errors.summary.text()]

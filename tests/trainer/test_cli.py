@@ -127,11 +127,13 @@ def test_config_file_sets_defaults_and_flags_override(tiny_data: Path, tmp_path:
                         "--epochs", "1", "--no-export"], capsys)
     assert code == 0, err
     resolved = yaml.safe_load((out / "config.yaml").read_text())
-    assert (resolved["epochs"], resolved["batch_size"], resolved["views"], resolved["no_export"]) == (1, 8, ["PA"], True)
+    assert (resolved["epochs"], resolved["batch_size"], resolved["views"], resolved["no_export"]) == (1, 8,
+            ["PA"], True)
     assert not (out / "model.onnx").exists() and (out / "metrics.json").is_file()
 
 
-def test_stop_and_resume_from_the_command_line(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stop_and_resume_from_the_command_line(tiny_data: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
     code, printed, err = run(["train", "--data", str(tiny_data), "--out", str(out), "--no-export", "--stop-after", "1",
                               *TINY], capsys)
@@ -200,7 +202,8 @@ def test_unreadable_images_are_named_counted_and_skipped_by_default(flags: list[
     assert yaml.safe_load((out / "config.yaml").read_text())["bad_images"] == "skip"
 
 
-def test_split_lists_give_the_official_split(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_split_lists_give_the_official_split(tiny_data: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
     names = sorted(p.name for p in (tiny_data / "images").glob("*.png"))
     test = [n for n in names if int(n[:8]) % 4 == 0]
     lists = tmp_path / "lists"
@@ -242,7 +245,8 @@ def test_wrong_arch_weights_give_one_clear_message(file_arch: str, arch: str, ti
     argv[argv.index("--arch") + 1] = arch
     code, _, err = run(["train", "--data", str(tiny_data), "--out", str(tmp_path / "out"), "--weights", str(weights),
                         *argv], capsys)
-    assert_one_clear_error(code, err, f"{file_arch}.pth", f"do not fit --arch {arch}", "pass the --arch the file was made for")
+    assert_one_clear_error(code, err, f"{file_arch}.pth", f"do not fit --arch {arch}",
+            "pass the --arch the file was made for")
 
 
 @pytest.mark.parametrize(
@@ -257,7 +261,8 @@ def test_wrong_arch_weights_give_one_clear_message(file_arch: str, arch: str, ti
         (["evaluate", "--predictions", "/nonexistent/p.csv", "--labels-csv", "/nonexistent/D.csv"], ["not found"]),
     ],
 )
-def test_bad_options_give_one_clear_message(argv: list[str], fragments: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_options_give_one_clear_message(argv: list[str], fragments: list[str],
+                                            capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(argv, capsys)
     assert_one_clear_error(code, err, *fragments)
 

@@ -128,7 +128,8 @@ def test_bootstrap_interval_is_seeded_and_brackets_the_estimate() -> None:
     assert report["auroc"]["c"] is None  # no positives: no AUROC
     assert report["mean_auroc"] == pytest.approx(np.mean([report["auroc"][x]["value"] for x in "ab"]), abs=1e-6)
     assert evaluate_scores(y, scores, ["a", "b", "c"], resamples=400, seed=1).to_dict() == report
-    assert evaluate_scores(y, scores, ["a", "b", "c"], resamples=400, seed=2).auroc["a"].ci95 != report["auroc"]["a"]["ci95"]
+    assert evaluate_scores(y, scores, ["a", "b", "c"], resamples=400,
+            seed=2).auroc["a"].ci95 != report["auroc"]["a"]["ci95"]
 
 
 def test_mean_auroc_interval_matches_scikit_learn_on_the_same_resamples() -> None:
@@ -142,7 +143,8 @@ def test_mean_auroc_interval_matches_scikit_learn_on_the_same_resamples() -> Non
     for counts in bootstrap_counts(120, 300, seed=3):
         for row in counts:
             drawn = np.repeat(np.arange(120), row)
-            values = [roc_auc_score(y[drawn, j], scores[drawn, j]) for j in (0, 1) if 0 < y[drawn, j].sum() < len(drawn)]
+            values = [roc_auc_score(y[drawn, j], scores[drawn, j]) for j in (0, 1) if 0 < y[drawn,
+                    j].sum() < len(drawn)]
             means.append(np.mean(values))
     low, high = report["mean_auroc_ci95"]
     assert [low, high] == pytest.approx(np.percentile(means, [2.5, 97.5]), abs=1e-6)
@@ -176,7 +178,8 @@ def test_the_records_keep_the_json_form_of_metrics_json_and_the_card() -> None:
     assert form["bootstrap"] == {"resamples": 20, "seed": 4, "unit": "patient", "interval": "percentile 95%"}
     assert list(evaluate_scores(y, p, ["a", "b"], resamples=0).to_dict()["auroc"]["a"]) == ["value", "n_pos", "n_neg"]
     points = operating_points(y, p, {"a": 0.5, "b": 0.25}, ["a", "b"], "rule").to_dict()
-    assert list(points) == ["rule", "per_label", "mean"] and list(points["mean"]) == ["sensitivity", "specificity", "f1"]
+    assert list(points) == ["rule", "per_label", "mean"] and list(points["mean"]) == ["sensitivity",
+            "specificity", "f1"]
     assert list(points["per_label"]["a"]) == ["threshold", "tp", "fp", "tn", "fn", "sensitivity", "specificity",
                                               "precision", "f1"]
     errors = ece_report(y, p, p, ["a", "b"], "test", "platt").to_dict()
@@ -226,7 +229,8 @@ def test_platt_calibration_recovers_a_known_miscalibration() -> None:
     assert calibration.details["identity_for"] == ["c"]
     assert calibration.details["val_nll_after"] < calibration.details["val_nll_before"]
     probabilities = calibration.apply(logits)
-    assert roc_auc_score(targets[:, 0], probabilities[:, 0]) == pytest.approx(roc_auc_score(targets[:, 0], logits[:, 0]))
+    assert roc_auc_score(targets[:, 0], probabilities[:, 0]) == pytest.approx(roc_auc_score(targets[:, 0],
+            logits[:, 0]))
     card = calibration.to_card(["a", "b", "c"])
     assert card["applied_in_graph"] is True and card["method"] == "platt"
     temperature = fit_calibration(logits, targets, "temperature", ["a", "b", "c"])
@@ -235,7 +239,8 @@ def test_platt_calibration_recovers_a_known_miscalibration() -> None:
 
 
 # -- cxr-train evaluate ----------------------------------------------------------------------------
-def write_predictions(path: Path, names: list[str], scores: np.ndarray, prefix: str, status: list[str] | None = None) -> Path:
+def write_predictions(path: Path, names: list[str], scores: np.ndarray, prefix: str,
+                      status: list[str] | None = None) -> Path:
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["Image Index", "path", "status", "error"] + [prefix + x for x in NIH_LABELS])
@@ -267,7 +272,8 @@ def test_evaluate_predictions_against_the_labels(tiny_data: Path, tmp_path: Path
         assert (got is None) if expected is None else got["value"] == pytest.approx(expected, abs=1e-6)
 
     out = tmp_path / "report.json"
-    code = main(["evaluate", "--predictions", str(path), "--data", str(tiny_data), "--json", str(out), "--bootstrap", "100"])
+    code = main(["evaluate", "--predictions", str(path), "--data", str(tiny_data), "--json", str(out),
+            "--bootstrap", "100"])
     printed = capsys.readouterr().out
     assert code == 0 and "mean" in printed and "Hernia" in printed
     assert json.loads(out.read_text())["auroc"] == json.loads(json.dumps(report["auroc"]))

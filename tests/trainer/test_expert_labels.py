@@ -32,7 +32,8 @@ def write_csv(folder: Path, rows: list[str]) -> Path:
 def test_reads_the_split_header_and_yes_no(tmp_path: Path) -> None:
     path = write_csv(tmp_path, [row("a.png", "NO", "YES", "NO", "YES"), row("b.png", "YES", "NO", "", "NO")])
     labels = read_expert_labels(path)
-    assert labels["a.png"] == {"Pneumothorax": True, "Nodule or mass": True, "Airspace opacity": False, "Fracture": False}
+    assert labels["a.png"] == {"Pneumothorax": True, "Nodule or mass": True, "Airspace opacity": False,
+            "Fracture": False}
     assert labels["b.png"]["Airspace opacity"] is None and labels["b.png"]["Fracture"] is True
 
 

@@ -40,7 +40,8 @@ def real_images(tiny_data: Path, size: int, n: int = 3) -> np.ndarray:
 
 def calibration() -> Calibration:
     rng = np.random.default_rng(0)
-    return Calibration("platt", rng.uniform(0.5, 2.0, 14).astype(np.float32), rng.normal(0, 1, 14).astype(np.float32), {})
+    return Calibration("platt", rng.uniform(0.5, 2.0, 14).astype(np.float32), rng.normal(0, 1,
+            14).astype(np.float32), {})
 
 
 def test_export_writes_a_pair_the_viewer_accepts(tiny_data: Path, tmp_path: Path) -> None:
@@ -77,22 +78,27 @@ def test_model_id_follows_the_weights() -> None:
     with torch.no_grad():
         net.classifier.bias[3] += 1e-3
     assert model_id_of(ExportClassifier(net, calibration())) != before
-    assert model_id_of(ExportClassifier(net, Calibration.identity(14))) != model_id_of(ExportClassifier(net, calibration()))
+    assert model_id_of(ExportClassifier(net, Calibration.identity(14))) != model_id_of(ExportClassifier(net,
+            calibration()))
 
 
-def test_a_wrong_sidecar_is_refused_and_removed(tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_sidecar_is_refused_and_removed(tiny_data: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     real = export_module.gradcam_weights
     # Grad-CAM without the 1/(h*w) and calibration scale factors: same maps up to a positive
     # factor per label, which the pre-ReLU comparison with autograd must catch
-    monkeypatch.setattr(export_module, "gradcam_weights", lambda c, hw: real(c, hw) * 64 / c.calibration_scale.numpy()[:, None, None, None])
+    monkeypatch.setattr(export_module, "gradcam_weights", lambda c, hw: real(c,
+            hw) * 64 / c.calibration_scale.numpy()[:, None, None, None])
     with pytest.raises(ExportCheckError, match="gradcam: pre-ReLU sums differ from autograd"):
-        export_pair(build_model("tiny", NIH_LABELS), calibration(), fields_for("tiny", 64), tmp_path, "m", real_images(tiny_data, 64))
+        export_pair(build_model("tiny", NIH_LABELS), calibration(), fields_for("tiny", 64), tmp_path, "m",
+                real_images(tiny_data, 64))
     assert not list(tmp_path.glob("*.onnx"))
 
     # the maps of another label: caught by pytorch-grad-cam's maps too
     monkeypatch.setattr(export_module, "gradcam_weights", lambda c, hw: np.roll(real(c, hw), 1, axis=0))
     with pytest.raises(ExportCheckError, match="maps correlate with pytorch-grad-cam at"):
-        export_pair(build_model("tiny", NIH_LABELS), calibration(), fields_for("tiny", 64), tmp_path, "m", real_images(tiny_data, 64))
+        export_pair(build_model("tiny", NIH_LABELS), calibration(), fields_for("tiny", 64), tmp_path, "m",
+                real_images(tiny_data, 64))
     assert not list(tmp_path.glob("*.onnx"))
 
 
@@ -102,7 +108,8 @@ def test_an_invalid_card_is_refused_before_anything_is_written(tmp_path: Path) -
     fields = fields_for("tiny", 64)
     fields["thresholds"] = {"rule": "test", "values": {"Atelectasis": 2.0}}
     with pytest.raises(ModelCardError, match="thresholds.values"):
-        export_pair(build_model("tiny", NIH_LABELS), calibration(), fields, tmp_path, "m", np.zeros((1, 64, 64), np.float32))
+        export_pair(build_model("tiny", NIH_LABELS), calibration(), fields, tmp_path, "m", np.zeros((1, 64, 64),
+                np.float32))
     assert not list(tmp_path.glob("*.onnx"))
 
 
@@ -110,7 +117,8 @@ def test_an_invalid_card_is_refused_before_anything_is_written(tmp_path: Path) -
 def test_densenet121_export_at_64_pixels(tiny_data: Path, tmp_path: Path) -> None:
     torch.manual_seed(0)
     net = build_model("densenet121", NIH_LABELS)
-    result = export_pair(net, calibration(), fields_for("densenet121", 64), tmp_path, "dn", real_images(tiny_data, 64, 2))
+    result = export_pair(net, calibration(), fields_for("densenet121", 64), tmp_path, "dn",
+            real_images(tiny_data, 64, 2))
     assert all(check["passed"] for check in result.checks.values())
     assert ModelPair.open(result.classifier_path).feature_shape == (1024, 2, 2)
 

@@ -17,7 +17,8 @@ from trainer.models.weights import load_weights, normalise_key
 from viewer.core.nih import NIH_LABELS
 
 
-@pytest.mark.parametrize(("arch", "channels"), [("tiny", 32), ("densenet121", 1024), ("resnet18", 512), ("resnet50", 2048),
+@pytest.mark.parametrize(("arch", "channels"), [("tiny", 32), ("densenet121", 1024), ("resnet18", 512),
+        ("resnet50", 2048),
                                               ("mobilenet_v3_large", 960), ("mobilenet_v3_small", 576)])
 def test_every_arch_ends_in_gap_and_one_linear_layer(arch: str, channels: int) -> None:
     torch.manual_seed(0)
@@ -111,7 +112,8 @@ def assert_backbone_loaded(net: torch.nn.Module, state: dict, rename=lambda k: k
         assert torch.equal(own[name], value), name
 
 
-def test_torchvision_densenet_file_loads_and_its_1000_class_head_is_left(densenet_state: OrderedDict, tmp_path: Path) -> None:
+def test_torchvision_densenet_file_loads_and_its_1000_class_head_is_left(densenet_state: OrderedDict,
+                                                                         tmp_path: Path) -> None:
     net = build_model("densenet121", NIH_LABELS)
     head_before = net.classifier.weight.clone()
     report = load_weights(net, save(densenet_state, tmp_path / "imagenet.pth"))
@@ -144,7 +146,8 @@ def test_chexnet_style_file_with_module_prefix_and_old_keys(densenet_state: Orde
 
 def test_normalise_key_examples() -> None:
     assert normalise_key("module.module.features.conv0.weight") == "features.conv0.weight"
-    assert normalise_key("features.denseblock2.denselayer3.conv.2.weight") == "features.denseblock2.denselayer3.conv2.weight"
+    expected = "features.denseblock2.denselayer3.conv2.weight"
+    assert normalise_key("features.denseblock2.denselayer3.conv.2.weight") == expected
     assert normalise_key("densenet121.classifier.0.bias") == "densenet121.classifier.bias"
 
 

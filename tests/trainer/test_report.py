@@ -48,7 +48,8 @@ def test_report_scores_what_the_viewer_predicts(folder: Path, capsys: pytest.Cap
     model = make_model_pair(folder / "models")
     out = folder / "report"
     status = main(["report", "--model", str(model), "--data", str(folder / "nih"), "--split-file",
-                   str(folder / "split.csv"), "--out", str(out), "--tta", "flip", "--bootstrap", "20", "--threads", "1"])
+                   str(folder / "split.csv"), "--out", str(out), "--tta", "flip", "--bootstrap", "20",
+                   "--threads", "1"])
     assert status == 0
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     markdown = (out / "report.md").read_text(encoding="utf-8")

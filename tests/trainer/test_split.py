@@ -68,7 +68,8 @@ def test_split_is_reproducible_and_depends_on_the_seed() -> None:
     assert names(a, samples, a.test) == names(b, list(reversed(samples)), b.test)  # file order is irrelevant
     assert a == stratified_patient_split(samples, NIH_LABELS, 0.15, 0.2, seed=7)
     assert a.test != stratified_patient_split(samples, NIH_LABELS, 0.15, 0.2, seed=8).test
-    assert split_hash(samples, a) == split_hash(samples, stratified_patient_split(samples, NIH_LABELS, 0.15, 0.2, seed=7))
+    assert split_hash(samples, a) == split_hash(samples, stratified_patient_split(samples, NIH_LABELS, 0.15,
+            0.2, seed=7))
 
 
 def test_official_lists_make_the_test_split(tmp_path: Path) -> None:

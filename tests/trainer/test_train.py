@@ -57,7 +57,8 @@ def test_posneg_weights_balance_each_label_and_average_one() -> None:
     assert (balanced.negative == 1).all()
 
 
-def test_weighting_is_on_by_default_and_computed_on_the_training_split(tiny_config: TrainConfig, tmp_path: Path) -> None:
+def test_weighting_is_on_by_default_and_computed_on_the_training_split(tiny_config: TrainConfig,
+                                                                       tmp_path: Path) -> None:
     assert TrainConfig().pos_weight == "posneg"
     trainer = make_trainer(dataclasses.replace(tiny_config, epochs=1), tmp_path)
     expected = class_weights(trainer.train_set.targets, "posneg", tiny_config.pos_weight_max)
@@ -243,7 +244,8 @@ def test_early_stopping_on_the_validation_loss_by_default(tiny_config: TrainConf
     assert [float(line.split(",")[2]) for line in history[1:]] == [0.6, 0.5, 0.55, 0.52, 0.51]
 
 
-def test_early_stopping_after_patience(tiny_config: TrainConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_early_stopping_after_patience(tiny_config: TrainConfig, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
     config = dataclasses.replace(tiny_config, epochs=6, patience=2, monitor="val_auroc")
     trainer = make_trainer(config, tmp_path)
     aurocs = iter([0.6, 0.7, 0.65, 0.69, 0.9, 0.9])
