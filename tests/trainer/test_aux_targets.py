@@ -116,6 +116,7 @@ def test_the_aux_head_learns_a_visible_target_and_leaves_the_findings_alone(tiny
     assert roc_auc_score(targets[:, 0].numpy(), aux[:, 0].numpy()) > 0.9
 
 
+@pytest.mark.slow
 def test_an_aux_run_exports_only_the_findings_and_reexports_from_its_checkpoint(
         tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"

@@ -118,6 +118,7 @@ def _checkpoint(run: Path, name: str = "last.pt") -> dict:
     return torch.load(run / "checkpoints" / name, map_location="cpu", weights_only=True)
 
 
+@pytest.mark.slow
 def test_two_processes_train_what_one_process_trains(runs: dict[str, Path]) -> None:
     one, two = _checkpoint(runs["single"]), _checkpoint(runs["ddp"])
     for key, value in one["model"].items():
@@ -132,6 +133,7 @@ def test_two_processes_train_what_one_process_trains(runs: dict[str, Path]) -> N
     assert metrics[1]["mean_auroc"] == pytest.approx(metrics[0]["mean_auroc"], abs=1e-9)
 
 
+@pytest.mark.slow
 def test_only_the_main_process_writes_and_reports(runs: dict[str, Path]) -> None:
     log = (runs["ddp"] / "train.log").read_text(encoding="utf-8")
     assert "(2 processes)" in log
@@ -143,6 +145,7 @@ def test_only_the_main_process_writes_and_reports(runs: dict[str, Path]) -> None
     assert not list(runs["ddp"].rglob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_resume_under_ddp_continues_exactly(runs: dict[str, Path]) -> None:
     straight, resumed = _checkpoint(runs["ddp"]), _checkpoint(runs["resumed"])
     assert resumed["epoch"] == 3

@@ -86,6 +86,7 @@ def test_worker_defaults() -> None:
     assert resolve_workers(-1, torch.device("cuda"), processes_per_machine=64) == 1
 
 
+@pytest.mark.slow
 def test_tensorboard_logs_each_epoch(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -102,6 +103,7 @@ def test_tensorboard_logs_each_epoch(tiny_data: Path, tmp_path: Path, capsys: py
     assert events.Tags()["images"], "the Grad-CAM images of the validation images"
 
 
+@pytest.mark.slow
 def test_int8_variant_from_the_exporter(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
     assert main(["train", "--data", str(tiny_data), "--out", str(out), *TINY]) == 0
