@@ -71,7 +71,7 @@ def add_train_options(parser: argparse.ArgumentParser, suppress: bool = False) -
             parser.add_argument(flag, action="store_true", **kwargs)
         elif is_list:
             parser.add_argument(flag, nargs="+" if item.name in ("views", "split_lists") else None,
-                                action="append" if item.name == "tried" else None, type=kind, **kwargs)
+                                action="append" if item.name == "tried" else "store", type=kind, **kwargs)
         else:
             parser.add_argument(flag, type=kind, **kwargs)
     # --bad-images under the names of its two choices (--skip-bad-images was once the only way)

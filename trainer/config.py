@@ -105,14 +105,17 @@ class TrainConfig:
                        "weight ~ Beta(a, a) with this a (e.g. 0.2); 0 = off")
 
     # weight averaging and early stopping
-    average: str = opt("none", "weights to keep: none, ema (exponential moving average), swa (stochastic weight averaging)")
+    average: str = opt("none", "weights to keep: none, ema (exponential moving average), "
+                       "swa (stochastic weight averaging)")
     ema_decay: float = opt(0.998, "EMA decay per optimizer step")
     swa_start: float = opt(0.75, "SWA averages the epochs after this share of --epochs")
-    monitor: str = opt("val_loss", "validation figure that picks the kept epoch: val_loss (lowest) or val_auroc (highest)")
+    monitor: str = opt("val_loss", "validation figure that picks the kept epoch: "
+                       "val_loss (lowest) or val_auroc (highest)")
     patience: int = opt(3, "early stopping: stop after this many epochs without a better --monitor; 0 = never")
 
     # after training
-    calibration: str = opt("platt", "per-label calibration on validation, baked into the graph: none, temperature, platt")
+    calibration: str = opt("platt", "per-label calibration on validation, baked into the graph: "
+                           "none, temperature, platt")
     bootstrap: int = opt(1000, "bootstrap resamples (by patient) for the 95%% intervals of the test AUROCs")
     ood_sample: int = opt(300, "training images the out-of-distribution statistics are fitted on")
     gallery: int = opt(12, "test images drawn with their heatmaps in gallery.png; 0 = none")

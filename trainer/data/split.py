@@ -96,7 +96,10 @@ def stratified_patient_split(
     rng.shuffle(patients)
 
     targets = label_matrix(samples, labels)
-    counts = np.stack([targets[by_patient[p]].sum(axis=0) for p in patients]) if patients else np.zeros((0, len(labels)))
+    if patients:
+        counts = np.stack([targets[by_patient[p]].sum(axis=0) for p in patients])
+    else:
+        counts = np.zeros((0, len(labels)))
     n_images = np.array([len(by_patient[p]) for p in patients], np.float64)
     want_labels = fractions[:, None] * counts.sum(axis=0)[None, :]
     want_images = fractions * n_images.sum()
@@ -129,13 +132,14 @@ def stratified_patient_split(
         place(int(j), want_images.copy())
 
     parts: list[list[int]] = [[], [], []]
-    for j, patient in enumerate(patients):
-        parts[assigned[j]].extend(by_patient[patient])
+    for patient, part in zip(patients, assigned):
+        parts[part].extend(by_patient[patient])
     method = (
         f"random by patient, iterative stratification over the findings (seed {seed}; "
         f"fractions train/val/test {fractions[0]:.2f}/{val_fraction:.2f}/{test_fraction:.2f})"
     )
-    return Split(*(tuple(sorted(p)) for p in parts), method=method)
+    train, val, test = (tuple(sorted(p)) for p in parts)
+    return Split(train, val, test, method=method)
 
 
 # -- the official NIH lists -------------------------------------------------------------------------
@@ -347,7 +351,8 @@ def read_split_csv(path: Path, samples: Sequence[Sample]) -> Split:
             for row in csv.DictReader(handle):
                 name, which = row.get("Image Index"), row.get("split")
                 if name is None or which not in parts:
-                    raise TrainerError(f"{path}: not a split file (needs columns 'Image Index' and 'split' = train/val/test)")
+                    raise TrainerError(f"{path}: not a split file "
+                                       "(needs columns 'Image Index' and 'split' = train/val/test)")
                 if name in position:
                     parts[which].append(position[name])
     except FileNotFoundError:
@@ -360,4 +365,5 @@ def read_split_csv(path: Path, samples: Sequence[Sample]) -> Split:
             f"{path}: {len(samples) - len(listed)} of the images found are not in this split file; "
             "use the same data as the run that wrote it, or make a new split"
         )
-    return Split(*(tuple(sorted(parts[n])) for n in SPLITS), method=f"from {path.name}")
+    train, val, test = (tuple(sorted(parts[n])) for n in SPLITS)
+    return Split(train, val, test, method=f"from {path.name}")

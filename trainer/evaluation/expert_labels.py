@@ -172,7 +172,8 @@ def markdown(section: Mapping[str, Any]) -> str:
     """The expert-label table: AUROC, counts, mapping, and the NIH labels' agreement."""
     lines = [f"{section['images_with_expert_labels']} of the {section['images_evaluated']} images evaluated have "
              "Google's adjudicated labels.", "",
-             "| expert finding | model score | images | pos/neg | AUROC | each component alone | NIH labels vs expert (sens/spec) |",
+             "| expert finding | model score | images | pos/neg | AUROC | each component alone "
+             "| NIH labels vs expert (sens/spec) |",
              "|---|---|---:|---:|---:|---|---|"]
     for finding, entry in section["findings"].items():
         score = f"max({', '.join(entry['components'])})" if len(entry["components"]) > 1 else (

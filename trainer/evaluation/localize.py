@@ -153,8 +153,10 @@ def localize_pair(
         label=label,
         agreements=agreements,
         detected=detected,
-        iobb=np.array([[iobb(d, a.box) for a in agreements] for d in detected], np.float64).reshape(-1, len(agreements)),
-        iou=np.array([[iou(d, a.box) for a in agreements] for d in detected], np.float64).reshape(-1, len(agreements)),
+        iobb=np.array([[iobb(d, a.box) for a in agreements] for d in detected],
+                      np.float64).reshape(-1, len(agreements)),
+        iou=np.array([[iou(d, a.box) for a in agreements] for d in detected],
+                     np.float64).reshape(-1, len(agreements)),
     )
 
 
@@ -319,7 +321,8 @@ def markdown(section: dict[str, Any], thresholds: Sequence[float] = REPORTED_T) 
             cells = " | ".join(f"{_cell(entry, measure, t)} | {_wang_cell(measure, t, label)}" for t in thresholds)
             lines.append(f"| {label} | {boxes} | {cells} |")
         total = section["all"]
-        lines.append(f"| all | {total['boxes']} | " + " | ".join(f"{_cell(total, measure, t)} | " for t in thresholds) + "|")
+        total_cells = " | ".join(f"{_cell(total, measure, t)} | " for t in thresholds)
+        lines.append(f"| all | {total['boxes']} | " + total_cells + "|")
     lines += ["", "**Pointing game** (the map's maximum inside a ground-truth box of that finding)", "",
               "| finding | pairs | hits | rate |", "|---|---:|---:|---:|"]
     for label, entry in list(per_label.items()) + [("all", section["all"])]:

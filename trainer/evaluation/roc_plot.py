@@ -9,13 +9,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only: the trainer never opens a window
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import roc_curve  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import roc_curve
 
-from viewer.core.findings import flagged  # noqa: E402
+from viewer.core.findings import flagged
 
-from .metrics import auroc  # noqa: E402
+from .metrics import auroc
 
 
 def plot_roc_curves(

@@ -54,7 +54,8 @@ class Thresholds:
 
 def choose_thresholds(targets: np.ndarray, probabilities: np.ndarray, labels: Sequence[str]) -> Thresholds:
     """Each label's Youden threshold on validation (0.5 where validation has one class only)."""
-    values, per_label = {}, {}
+    values: dict[str, float] = {}
+    per_label: dict[str, dict[str, Any]] = {}
     for j, label in enumerate(labels):
         found = youden_threshold(targets[:, j], probabilities[:, j])
         if found is None:

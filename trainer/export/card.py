@@ -64,7 +64,7 @@ def card_fields(
     record = {
         "trainer_version": __version__,
         "git_commit": git_commit(),
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         **training,
     }
     return {

@@ -35,6 +35,10 @@ OPSET = 18
 class ExportClassifier(nn.Module):
     """What ``NAME.onnx`` computes: calibrated probabilities and the Grad-CAM features."""
 
+    # buffers (``register_buffer``), declared so that they type as tensors
+    calibration_scale: torch.Tensor
+    calibration_bias: torch.Tensor
+
     def __init__(self, net: CxrNet, calibration: Calibration) -> None:
         super().__init__()
         self.net = net
@@ -112,6 +116,8 @@ def classifier_proto(classifier: ExportClassifier, size: int) -> onnx.ModelProto
         )
     except Exception as exc:  # the exporter raises many types; the reason is in the message
         raise TrainerError(f"torch.onnx.export failed: {one_line(exc)}") from None
+    if program is None:  # only the legacy exporter (dynamo=False) returns nothing
+        raise TrainerError("torch.onnx.export returned no ONNX program")
     proto = program.model_proto
     proto.producer_name, proto.producer_version = "cxr-train", __version__
     return proto

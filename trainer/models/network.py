@@ -38,6 +38,10 @@ class CxrNet(nn.Module):
     in torchvision's layout load with few renames (see ``weights.py``).
     """
 
+    # buffers (``register_buffer``), declared so that they type as tensors
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, arch: str, labels: Sequence[str], drop_rate: float = 0.0, aux_outputs: int = 0) -> None:
         super().__init__()
         spec = architecture(arch)  # ValueError for an unknown arch

@@ -44,8 +44,10 @@ def add_report_command(commands: Any) -> None:
     parser.add_argument("--labels-csv", metavar="FILE", help="the Data_Entry CSV, if not found from --data")
     parser.add_argument("--split-file", metavar="split.csv",
                         help="the training run's split.csv (default: split.csv beside the model, if any)")
-    parser.add_argument("--subset", choices=SUBSETS, help="which split to evaluate (default test; all without a split file)")
-    parser.add_argument("--out", metavar="DIR", help="where report.json and report.md go (default runs/report-NAME-TIME)")
+    parser.add_argument("--subset", choices=SUBSETS,
+                        help="which split to evaluate (default test; all without a split file)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="where report.json and report.md go (default runs/report-NAME-TIME)")
     parser.add_argument("--tta", choices=TTA_MODES, default="none", help="test-time augmentation to compare with")
     parser.add_argument("--bbox-csv", metavar="FILE", help="BBox_List_2017.csv, if not found from --data")
     parser.add_argument("--expert-labels", metavar="FILE",

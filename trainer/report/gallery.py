@@ -14,14 +14,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only: the trainer never opens a window
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Rectangle
 
-from viewer.core.boxes import BoxTable  # noqa: E402
-from viewer.core.findings import flagged  # noqa: E402
-from viewer.core.heatmap import normalize_to_uint8, upsample  # noqa: E402
-from viewer.core.model import ModelPair  # noqa: E402
+from viewer.core.boxes import BoxTable
+from viewer.core.findings import flagged
+from viewer.core.heatmap import normalize_to_uint8, upsample
+from viewer.core.model import ModelPair
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,8 @@ def select_images(
     table = load_labelled_images(data, labels_csv)
     if split_file is None:
         if subset not in (None, "all"):
-            raise TrainerError(f"--subset {subset} needs --split-file (the split.csv of the run that trained the model)")
+            raise TrainerError(f"--subset {subset} needs --split-file "
+                               "(the split.csv of the run that trained the model)")
         return Selection(table.samples, {"subset": "all", "split_file": None, "images": len(table.samples),
                                          "note": "no split file: every labelled image, which may include "
                                                  "images the model was trained on"}), table.csv_path
@@ -160,9 +161,11 @@ def classification_section(predictions: Predictions, labels: tuple[str, ...], ca
         "card_mean_auroc": card_metrics.get("mean_auroc")}
     if predictions.tta is not None:
         augmented = evaluate_scores(targets, predictions.tta, labels, resamples, seed, groups=groups)
-        change = paired_auroc_change(targets, predictions.probabilities, predictions.tta, labels, resamples, seed, groups)
+        change = paired_auroc_change(targets, predictions.probabilities, predictions.tta, labels, resamples, seed,
+                                     groups)
+        max_change = float(np.abs(predictions.tta - predictions.probabilities).max())
         section["tta"] = {"mode": tta, "report": augmented.to_dict(), "change": change,
-                          "max_abs_probability_change": round(float(np.abs(predictions.tta - predictions.probabilities).max()), 6)}
+                          "max_abs_probability_change": round(max_change, 6)}
     return section
 
 

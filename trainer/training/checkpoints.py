@@ -59,7 +59,8 @@ def atomic_save(state: dict[str, Any], path: Path) -> None:
     except (OSError, RuntimeError) as exc:  # torch reports a full disk as a RuntimeError
         tmp.unlink(missing_ok=True)
         free = shutil.disk_usage(path.parent).free
-        raise TrainerError(f"{path}: could not be written ({one_line(exc, 200)}; {free / 1e6:.1f} MB free on its disk); "
+        raise TrainerError(f"{path}: could not be written "
+                           f"({one_line(exc, 200)}; {free / 1e6:.1f} MB free on its disk); "
                            "the previous checkpoint is kept: free some space and continue with --resume") from None
     tmp.replace(path)
 

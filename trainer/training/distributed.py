@@ -223,13 +223,15 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
         y = centred * torch.rsqrt(var + self.eps).view(1, -1, 1, 1)
         if self.affine:
             y = y * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
-        if self.track_running_stats:
+        tracked, running_mean, running_var = self.num_batches_tracked, self.running_mean, self.running_var
+        # the three buffers exist exactly when track_running_stats is set
+        if self.track_running_stats and tracked is not None and running_mean is not None and running_var is not None:
             with torch.no_grad():
-                self.num_batches_tracked.add_(1)
-                momentum = (1.0 / float(self.num_batches_tracked)) if self.momentum is None else self.momentum
+                tracked.add_(1)
+                momentum = (1.0 / float(tracked)) if self.momentum is None else self.momentum
                 unbiased = var * (n / (n - 1).clamp(min=1))
-                self.running_mean.lerp_(mean.detach(), momentum)
-                self.running_var.lerp_(unbiased.detach(), momentum)
+                running_mean.lerp_(mean.detach(), momentum)
+                running_var.lerp_(unbiased.detach(), momentum)
         return y.to(x.dtype)
 
 

@@ -32,11 +32,11 @@ import numpy as np
 import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from ..config import TrainConfig
-from ..data.datasets import TrainImages
+from ..data.datasets import EvalImages, TrainImages
 from ..errors import TrainerError
 from ..evaluation.metrics import mean_auroc, per_label_auroc
 from .checkpoints import atomic_save, checkpoint_header, load_checkpoint, plain_state
@@ -72,7 +72,7 @@ class Trainer:
         config: TrainConfig,
         model: nn.Module,
         train_set: TrainImages,
-        val_set: Dataset | None,
+        val_set: EvalImages | None,
         val_targets: np.ndarray,
         out: Path,
         split_hash: str,
@@ -92,10 +92,11 @@ class Trainer:
         self.device = context.device(resolve_device(config.device))
         self.model.to(self.device)
         self.precision = choose_precision(config.precision, self.device)
-        if (self.precision.mixed or self.device.type == "cuda") and hasattr(model, "set_channels_last"):
+        set_channels_last = getattr(model, "set_channels_last", None)  # CxrNet's
+        if (self.precision.mixed or self.device.type == "cuda") and set_channels_last is not None:
             # measured on this project's 2-core AMX machine: bf16 autocast alone gains little,
             # with channels-last tensors DenseNet121 trains about 3-4x faster than in fp32
-            model.set_channels_last(True)
+            set_channels_last(True)
         self.local_batch = check_batch(context, config.batch_size, len(train_set))
         self.workers = resolve_workers(config.workers, self.device, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
         # the module the training steps call: the network itself, or its DDP wrapper (which also
@@ -196,9 +197,9 @@ class Trainer:
             mark = time.perf_counter()
         bar.close()
         elapsed = self.context.max(time.perf_counter() - start)
-        total_loss, seen, waited = self.context.sum([total_loss, float(seen), waited])
+        total_loss, total_seen, waited = self.context.sum([total_loss, float(seen), waited])
         waited /= self.context.world_size  # the processes' mean waiting time
-        return total_loss / max(seen, 1), seen / max(elapsed, 1e-9), waited / max(elapsed, 1e-9)
+        return total_loss / max(total_seen, 1), total_seen / max(elapsed, 1e-9), waited / max(elapsed, 1e-9)
 
     def evaluation_model(self) -> nn.Module:
         """The weights validation judges: the EMA when averaging that way, else the model."""
@@ -297,11 +298,14 @@ class Trainer:
                 f"last epoch ({self.epoch}); no validation figure to choose by", None)
 
     def _log_tensorboard(self, record: EpochRecord) -> None:
+        board = self.tensorboard
+        if board is None:
+            return
         per_label = (per_label_auroc(self.val_targets, self.last_val_logits, getattr(self.model, "labels", ()))
                      if self.last_val_logits is not None else {})
-        self.tensorboard.epoch(record.epoch, train_loss=record.train_loss, val_loss=record.val_loss,
-                               val_auroc=per_label, mean_auroc=record.val_auroc, lr=record.lr,
-                               images_per_second=record.images_per_second, model=self.evaluation_model())
+        board.epoch(record.epoch, train_loss=record.train_loss, val_loss=record.val_loss,
+                    val_auroc=per_label, mean_auroc=record.val_auroc, lr=record.lr,
+                    images_per_second=record.images_per_second, model=self.evaluation_model())
 
     def write_history_csv(self) -> Path:
         """The per-epoch log, ``history.csv`` in the run folder (``history.write_history_csv``)."""

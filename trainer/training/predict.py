@@ -17,5 +17,6 @@ def predict_logits(model: nn.Module, dataset: Dataset, batch_size: int = 32, wor
     device = next(model.parameters()).device
     out = [model(images.to(device)).float().cpu().numpy() for images, _ in loader]
     model.train(was_training)
-    n_labels = model.classifier.out_features if hasattr(model, "classifier") else 0
+    classifier = getattr(model, "classifier", None)  # a CxrNet's head; other modules may have none
+    n_labels = classifier.out_features if classifier is not None else 0
     return np.concatenate(out) if out else np.zeros((0, n_labels), np.float32)

@@ -47,7 +47,7 @@ import random
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -265,7 +265,7 @@ def _card_with_note(card: ModelCard, n_images: int, calibration_source: str, nam
         "calibration_source": calibration_source,
         "preprocessing": "viewer.core.preprocess at the card's input size",
         "from_model_id": card.model_id,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     data["training"] = training
     return ModelCard.from_dict(data, source="the quantised model card")
