@@ -48,12 +48,17 @@ def default_model() -> tuple[Path, str]:
 def _section(name: str, settings: Settings) -> list[Row]:
     """Import lazily: a section's heavy imports (torch, Qt) cost only when it runs."""
     if name == "decode":
-        from viewer.core.onnx_card import read_card
+        from viewer.core.model import ModelPair
 
         from . import decode
 
-        size = read_card(settings.model).input.height
-        return decode.rows(settings, size)
+        # Decoding is timed as the viewer and the batch decode: with the model's ONNX Runtime
+        # sessions open. Opening one changes the whole process (OpenCV's own read + resize runs
+        # ~10% faster afterwards, measured), so a bench that did not would time another state.
+        model = ModelPair.open(settings.model)
+        rows = decode.rows(settings, model.card.input.height)
+        del model
+        return rows
     if name == "inference":
         from . import inference
 
