@@ -222,7 +222,7 @@ class _HeaderReader:
                     return _skip(path, self.root, "empty file (0 bytes)", claimed)
                 kind = sniff_format(path, head)
                 if kind is not None and kind != SourceFormat.DICOM:
-                    return self._raster(path, kind, raster_dimensions(file_reader(handle), kind))
+                    return self._raster(path, kind, raster_dimensions(file_reader(handle, head), kind))
         except PermissionError:
             return _skip(path, self.root, "cannot be read: permission denied", claimed)
         except OSError as exc:

@@ -27,9 +27,13 @@ def bytes_reader(data: bytes | memoryview) -> ReadAt:
     return lambda offset, size: bytes(data[offset : offset + size])
 
 
-def file_reader(handle: BinaryIO) -> ReadAt:
-    """``read_at`` over an open binary file (moves its position)."""
+def file_reader(handle: BinaryIO, head: bytes = b"") -> ReadAt:
+    """``read_at`` over an open binary file (moves its position). ``head``, the file's first
+    bytes when the caller has read them already, serves the reads that fall inside it (a PNG's
+    or BMP's size), so a folder scan does not go back to the file for them."""
     def read_at(offset: int, size: int) -> bytes:
+        if offset + size <= len(head):
+            return head[offset : offset + size]
         handle.seek(offset)
         return handle.read(size)
     return read_at
