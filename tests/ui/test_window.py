@@ -112,6 +112,10 @@ def test_bad_files_are_listed_in_the_errors_panel(qtbot, make_window, tiny_model
     assert "ignored" in window.errors.summary.text()
     assert window.errors_dock.isVisible()  # shown without a dialog
     assert "error" in window.errors_button.text()
+    window.errors_dock.close()  # closed by the user; the status bar's button brings it back
+    assert not window.errors_dock.isVisible()
+    qtbot.mouseClick(window.errors_button, Qt.MouseButton.LeftButton)
+    assert window.errors_dock.isVisible()
     # The good images are all still there.
     shown = {image.name for image in window.browser.visible_images()}
     assert {"chest_0.png", "chest_1.png", "chest_2.png", "image.dcm"} <= shown
