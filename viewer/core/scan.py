@@ -22,11 +22,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pydicom
 from pydicom.errors import InvalidDicomError
 
+from .dicom_values import date_text, int_value, text_value
 from .errors import CxrError, display_name, one_line
 from .loader.dicom_header import missing_image_reason
 from .loader.headers import file_reader, raster_dimensions
@@ -40,6 +40,7 @@ ProgressCallback = Callable[[int, "int | None"], None]
 
 _NIH_NAME = re.compile(r"^(\d{4,})_(\d{3,})\.(?:png|jpe?g)$", re.IGNORECASE)
 _DICOM_AGE = re.compile(r"^\s*(\d{1,3})\s*([DWMY]?)\s*$", re.IGNORECASE)
+_MAX_AGE = 150  # years: a larger AS value is a typo or garbage, not an age
 _DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 # Only these elements are converted; pydicom skips the values of all others (faster headers).
 _HEADER_TAGS = [
@@ -245,29 +246,30 @@ class _HeaderReader:
             return _skip(path, self.root, "not a DICOM file", claimed)
         except Exception as exc:  # pydicom raises many types on damaged headers
             return _skip(path, self.root, f"damaged DICOM header ({one_line(exc, 200)})", claimed or SourceFormat.DICOM)
-        sop_class = str(ds.get("SOPClassUID", "") or getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID", ""))
+        sop_class = text_value(ds, "SOPClassUID") or text_value(getattr(ds, "file_meta", None),
+                                                                 "MediaStorageSOPClassUID")
         if sop_class == _DICOMDIR_SOP_CLASS:
             return _skip(path, self.root, "DICOMDIR (an index of the export, not an image)")
-        rows, columns = _int(ds.get("Rows")), _int(ds.get("Columns"))
+        rows, columns = int_value(ds, "Rows"), int_value(ds, "Columns")
         if rows is None or columns is None:
             if not preamble and not sop_class:  # force=True reads almost anything: not DICOM
                 return _skip(path, self.root, "not a DICOM file", claimed)
             return _skip(path, self.root, missing_image_reason(ds), SourceFormat.DICOM)
 
-        patient_id = _text(ds.get("PatientID"))
-        patient_name = _text(ds.get("PatientName"))
+        patient_id = text_value(ds, "PatientID")
+        patient_name = text_value(ds, "PatientName")
         if patient_id:
             patient = ("dicom-id", patient_id)
         elif patient_name:
             patient = ("dicom-name", patient_name)
         else:  # anonymised without even a pseudonym: one patient per study (or folder)
-            patient = ("dicom-anonymous", _text(ds.get("StudyInstanceUID")) or str(path.parent))
-        study_uid = _text(ds.get("StudyInstanceUID"))
-        study_date = _format_date(_text(ds.get("StudyDate")))
-        study_description = _text(ds.get("StudyDescription"))
-        study = (patient, study_uid or (study_date, _text(ds.get("StudyID")), study_description, str(path.parent)))
-        series_number = _int(ds.get("SeriesNumber"))
-        series = (study, _text(ds.get("SeriesInstanceUID")) or series_number)
+            patient = ("dicom-anonymous", text_value(ds, "StudyInstanceUID") or str(path.parent))
+        study_uid = text_value(ds, "StudyInstanceUID")
+        study_date = date_text(ds, "StudyDate")
+        study_description = text_value(ds, "StudyDescription")
+        study = (patient, study_uid or (study_date, text_value(ds, "StudyID"), study_description, str(path.parent)))
+        series_number = int_value(ds, "SeriesNumber")  # only sorts: an unusable one is ignored
+        series = (study, text_value(ds, "SeriesInstanceUID") or series_number)
         return ScannedImage(
             path=path,
             relative_path=_relative(path, self.root),
@@ -279,15 +281,15 @@ class _HeaderReader:
             patient_id=patient_id or None,
             study_label=" ".join(x for x in (study_date, study_description) if x) or "Study",
             series_number=series_number,
-            series_description=_text(ds.get("SeriesDescription")),
-            instance_number=_int(ds.get("InstanceNumber")),
-            modality=_text(ds.get("Modality")) or None,
-            view_position=_text(ds.get("ViewPosition")).upper() or None,
-            sex=_text(ds.get("PatientSex")).upper() or None,
-            age=_dicom_age(_text(ds.get("PatientAge"))),
+            series_description=text_value(ds, "SeriesDescription"),
+            instance_number=int_value(ds, "InstanceNumber"),
+            modality=text_value(ds, "Modality") or None,
+            view_position=text_value(ds, "ViewPosition").upper() or None,
+            sex=text_value(ds, "PatientSex").upper() or None,
+            age=_dicom_age(text_value(ds, "PatientAge")),
             rows=rows,
             columns=columns,
-            frames=_int(ds.get("NumberOfFrames")) or 1,
+            frames=max(1, int_value(ds, "NumberOfFrames") or 1),
         )
 
     # PNG / JPEG / ... -------------------------------------------------------------------------
@@ -380,36 +382,11 @@ def _relative(path: Path, root: Path) -> Path:
         return Path(path.name)
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
-        value = value[0] if len(value) else ""
-    return str(value).strip()
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(_text(value))
-    except ValueError:
-        try:
-            return int(float(_text(value)))
-        except ValueError:
-            return None
-
-
 def _patient_label(name: str, patient_id: str) -> str:
     name = " ".join(part for part in name.replace("^", " ").split())
     if name and patient_id:
         return f"{name} ({patient_id})"
     return name or patient_id or "Unknown patient"
-
-
-def _format_date(value: str) -> str:
-    """DICOM DA ``20040826`` -> ``2004-08-26``; anything else unchanged."""
-    if len(value) == 8 and value.isdigit():
-        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
-    return value
 
 
 def _dicom_age(value: str) -> int | None:
@@ -418,4 +395,6 @@ def _dicom_age(value: str) -> int | None:
     if not match:
         return None
     number, unit = int(match.group(1)), match.group(2).upper() or "Y"
-    return number if unit == "Y" else 0
+    if unit != "Y":
+        return 0
+    return number if number <= _MAX_AGE else None

@@ -14,6 +14,7 @@ import pydicom
 from pydicom.pixels.processing import apply_color_lut
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
+from ..dicom_values import text_value
 from ..display_transforms import modality_values
 from ..errors import ImageLoadError, one_line
 from ..radiograph import Photometric, Radiograph, SourceFormat
@@ -25,7 +26,6 @@ from .dicom_header import (
     pixel_element,
     pixel_spacing,
     read_header,
-    text_value,
     transfer_syntax,
     usable_voi_lut,
 )
@@ -47,7 +47,7 @@ def load_dicom(path: Path) -> Radiograph:
                     path, "has image attributes but no pixel data", "the file is probably truncated: re-export it"
                 )
             raise ImageLoadError(path, f"has no pixel data: it is a {missing_image_reason(ds)}")
-        shape = geometry(path, ds)
+        shape = geometry(path, ds, notes)
         frames = shape["frames"]
         if element is not None and fast_path_applies(ds, syntax, element, shape):
             stored = read_native_frame(path, fh, element, shape, notes)
@@ -70,7 +70,7 @@ def load_dicom(path: Path) -> Radiograph:
         raise ImageLoadError(path, f"has pixel data of unexpected shape {stored.shape}")
 
     padding = None if colour else padding_mask(ds, stored)
-    pixels = _modality_values(path, ds, stored, colour)
+    pixels = _modality_values(path, ds, stored, colour, notes)
 
     spacing, spacing_source = pixel_spacing(ds)
     if spacing is None and ("PixelSpacing" in ds or "ImagerPixelSpacing" in ds):
@@ -94,13 +94,14 @@ def load_dicom(path: Path) -> Radiograph:
     )
 
 
-def _modality_values(path: Path, ds: pydicom.Dataset, stored: np.ndarray, colour: bool) -> np.ndarray:
+def _modality_values(path: Path, ds: pydicom.Dataset, stored: np.ndarray, colour: bool,
+                     notes: list[str]) -> np.ndarray:
     """Stored values -> modality units; colour (already grey) has no modality transform."""
     try:
         if colour:
             pixels = stored if stored.dtype.kind in "ui" else stored.astype(np.float32, copy=False)
         else:
-            pixels = modality_values(stored, ds)
+            pixels = modality_values(stored, ds, notes)
     except Exception as exc:
         raise ImageLoadError(path, f"has an unusable modality LUT or rescale ({one_line(exc)})") from None
     if stored.dtype.kind == "f" and not np.isfinite(pixels).all():

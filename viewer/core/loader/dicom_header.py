@@ -1,8 +1,9 @@
 """The DICOM header: read once up to the pixel data, then the values the loader needs from it.
 
 ``read_header`` leaves the file positioned at the pixel data element, which ``pixel_element``
-describes without reading its value. The value readers (``int_value``, ``text_value``) never
-raise: a damaged value reads as its default, so one bad element cannot stop a load.
+describes without reading its value. Every value is read through ``viewer.core.dicom_values``,
+whose readers never raise: a damaged value reads as its default (with a note where it changes
+what is shown), so one bad element cannot stop a load.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any
 import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
-from pydicom.multival import MultiValue
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from ..dicom_values import as_float, first_frame_group, float_values, has_value, int_value, text_value, text_values
 from ..display_transforms import voi_lut_to_unit
 from ..errors import ImageLoadError, one_line
 from ..radiograph import Window, WindowFunction
@@ -58,7 +59,7 @@ def missing_image_reason(ds: pydicom.Dataset) -> str:
     is an object that is not an image.
     """
     meta = getattr(ds, "file_meta", None)
-    sop = text_value(ds, "SOPClassUID", "") or (str(meta.get("MediaStorageSOPClassUID", "") or "") if meta else "")
+    sop = text_value(ds, "SOPClassUID") or text_value(meta, "MediaStorageSOPClassUID")
     name = UID(sop).name if sop else ""
     if not sop or not UID(sop).is_valid or "Image" in name:  # a cut UID is not valid
         return "damaged or truncated DICOM file: its header ends before the image attributes (Rows/Columns)"
@@ -100,37 +101,18 @@ def pixel_element(fh: Any, ds: pydicom.Dataset) -> dict[str, Any] | None:
     return {"keyword": keyword, "vr": vr, "length": length, "offset": offset, "little": endian == "<"}
 
 
-def int_value(ds: pydicom.Dataset, keyword: str, default: int | None = None) -> int | None:
-    """The element's (first) value as an int; ``default`` when absent, empty or unreadable."""
-    try:
-        value = ds.get(keyword)
-        if value is None or value == "":
-            return default
-        if isinstance(value, (list, tuple, MultiValue)):
-            value = value[0]
-        return int(value)
-    except Exception:
-        return default
+def geometry(path: Path, ds: pydicom.Dataset, notes: list[str] | None = None) -> dict[str, int]:
+    """Image size and sample format from the header, refused when absurd (before any allocation).
 
-
-def text_value(ds: pydicom.Dataset, keyword: str, default: str) -> str:
-    """The element's value as stripped text; ``default`` when absent, empty or unreadable."""
-    try:
-        value = ds.get(keyword)
-        return str(value).strip() if value not in (None, "") else default
-    except Exception:
-        return default
-
-
-def geometry(path: Path, ds: pydicom.Dataset) -> dict[str, int]:
-    """Image size and sample format from the header, refused when absurd (before any allocation)."""
+    A frame count or bit depth that cannot be read is ignored with a note in ``notes`` (1 frame;
+    the usual depths); missing or unusable Rows/Columns refuse the file."""
     rows, cols = int_value(ds, "Rows"), int_value(ds, "Columns")
     if rows is None or cols is None:
         raise ImageLoadError(path, "has no valid Rows/Columns in its header", "re-export the file")
-    samples = int_value(ds, "SamplesPerPixel", 1) or 1
-    frames = int_value(ds, "NumberOfFrames", 1) or 1
-    bits_allocated = int_value(ds, "BitsAllocated", 16) or 16
-    bits_stored = int_value(ds, "BitsStored", bits_allocated) or bits_allocated
+    samples = int_value(ds, "SamplesPerPixel", 1, notes=notes) or 1
+    frames = int_value(ds, "NumberOfFrames", 1, notes=notes) or 1
+    bits_allocated = int_value(ds, "BitsAllocated", 16, notes=notes) or 16
+    bits_stored = int_value(ds, "BitsStored", bits_allocated, notes=notes) or bits_allocated
     if rows <= 0 or cols <= 0:
         raise ImageLoadError(path, f"claims an empty image ({cols} x {rows} pixels)")
     if frames < 0 or samples not in (1, 3):
@@ -143,17 +125,17 @@ def geometry(path: Path, ds: pydicom.Dataset) -> dict[str, int]:
         "frames": frames,
         "bits_allocated": bits_allocated,
         "bits_stored": bits_stored,
-        "signed": int_value(ds, "PixelRepresentation", 0) or 0,
+        "signed": int_value(ds, "PixelRepresentation", 0, notes=notes) or 0,
     }
 
 
 def pixel_spacing(ds: pydicom.Dataset) -> tuple[tuple[float, float] | None, str | None]:
     """Row/column spacing in mm; None when missing, zero or nonsense (RG1's is [0, 0])."""
     for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
-        try:
-            row, col = (float(v) for v in ds.get(keyword))
-        except Exception:
+        values = float_values(ds, keyword)
+        if values is None or len(values) != 2:
             continue
+        row, col = values
         if 0 < row < 100 and 0 < col < 100:
             return (row, col), keyword
     return None, None
@@ -173,37 +155,36 @@ def usable_voi_lut(ds: pydicom.Dataset, notes: list[str]) -> bool:
 
 def header_windows(ds: pydicom.Dataset, notes: list[str]) -> list[Window]:
     """Every usable window the header offers, in header order (the first is the default);
-    each value that had to be ignored adds a line to ``notes``."""
-    try:
-        centers, widths = ds.get("WindowCenter"), ds.get("WindowWidth")
-        explanations = _as_list(ds.get("WindowCenterWidthExplanation", []))
-        named = text_value(ds, "VOILUTFunction", "LINEAR").upper()
-    except Exception:
-        notes.append("the header's window values are unreadable and were ignored")
+    each value that had to be ignored adds a line to ``notes``.
+
+    An enhanced multi-frame object keeps its windows in the first frame's Frame VOI LUT
+    functional group instead of the top level; they are read from there."""
+    source = ds
+    if not has_value(ds, "WindowCenter") and not has_value(ds, "WindowWidth"):
+        source = first_frame_group(ds, "FrameVOILUTSequence") or ds
+    centers, widths = text_values(source, "WindowCenter"), text_values(source, "WindowWidth")
+    if not centers or not widths:
+        if has_value(source, "WindowCenter") or has_value(source, "WindowWidth"):
+            notes.append("the header's window values are incomplete or unreadable and were ignored")
         return []
-    if centers is None or widths is None:
-        return []
+    explanations = text_values(source, "WindowCenterWidthExplanation")
+    named = text_value(source, "VOILUTFunction", "LINEAR").upper()
     function = WindowFunction.parse(named)
     if function != named:
-        notes.append(f"unknown VOI LUT function {named!r} in the header: treated as LINEAR")
+        notes.append(f"unknown VOI LUT function {named[:40]!r} in the header: treated as LINEAR")
     windows = []
-    for i, (center, width) in enumerate(zip(_as_list(centers), _as_list(widths))):
-        try:
-            center_f, width_f = float(center), float(width)
-        except (TypeError, ValueError):
-            notes.append(f"header window {i + 1} is not a number and was ignored")
+    for i, (center_text, width_text) in enumerate(zip(centers, widths)):
+        center, width = as_float(center_text), as_float(width_text)
+        if center is None or width is None:
+            notes.append(f"header window {i + 1} is not a pair of finite numbers and was ignored")
             continue
-        valid = width_f >= 1.0 if function == WindowFunction.LINEAR else width_f > 0.0  # C.11.2.1.2/3
-        if not (np.isfinite(center_f) and np.isfinite(width_f) and valid):
-            notes.append(f"header window {i + 1} (width {width}) is not a valid {function} window and was ignored")
+        valid = width >= 1.0 if function == WindowFunction.LINEAR else width > 0.0  # C.11.2.1.2/3
+        if not valid:
+            notes.append(f"header window {i + 1} (width {width:g}) is not a valid {function} window and was ignored")
             continue
-        name = str(explanations[i]) if i < len(explanations) and explanations[i] else f"Header {i + 1}"
-        windows.append(Window(center_f, width_f, name, function))
+        name = explanations[i] if i < len(explanations) and explanations[i] else f"Header {i + 1}"
+        windows.append(Window(center, width, name, function))
     return windows
-
-
-def _as_list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, (list, tuple, MultiValue)) else [value]
 
 
 def syntax_name(syntax: UID) -> str:

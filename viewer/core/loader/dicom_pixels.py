@@ -26,8 +26,9 @@ from pydicom.uid import (
     JPEG2000Lossless,
 )
 
+from ..dicom_values import int_value
 from ..errors import ImageLoadError, one_line
-from .dicom_header import PIXEL_TAGS, int_value, missing_image_reason, syntax_name
+from .dicom_header import PIXEL_TAGS, missing_image_reason, syntax_name
 from .guards import refuse_codestream_bomb
 
 _NATIVE_LITTLE = {ExplicitVRLittleEndian, ImplicitVRLittleEndian}
