@@ -18,6 +18,7 @@ import numpy as np
 from pydicom.multival import MultiValue
 from pydicom.pixels.processing import apply_modality_lut
 
+from .dicom_values import first_frame_group, float_value, has_value, text_value
 from .radiograph import Radiograph, Window, WindowFunction
 
 AUTO_PERCENTILES = (0.5, 99.5)
@@ -167,29 +168,64 @@ def _lut_entries(item: Any, ds: Any, entries: int) -> np.ndarray:
     else:
         value = element.value
         data = np.asarray(list(value) if isinstance(value, (list, tuple, MultiValue)) else [value], dtype=np.int64)
-    data = data[:entries]
-    if data.size == 0:
-        raise ValueError("the VOI LUT has no entries")
-    return data
+    if data.size < entries:  # indexing past the data would show every brighter value as white
+        raise ValueError(f"the VOI LUT has {data.size} entries where its descriptor says {entries}")
+    return data[:entries]
 
 
-def modality_values(stored: np.ndarray, ds: Any) -> np.ndarray:
+def modality_values(stored: np.ndarray, ds: Any, notes: list[str] | None = None) -> np.ndarray:
     """Stored greyscale values -> modality units (C.11.1): float32, or ``stored`` itself when the
     modality transform is the identity (the common radiograph; saves a full-size copy).
 
-    Raises ``ValueError`` (or pydicom's own error) for an unusable LUT or rescale.
+    An enhanced multi-frame object keeps its rescale in the first frame's Pixel Value
+    Transformation functional group; it is read from there. An empty slope or intercept reads
+    as 1 or 0 with a note. Raises ``ValueError`` (or pydicom's own error) for an unusable LUT
+    or rescale, including one that would take the values beyond what float32 can hold.
     """
     if ds.get("ModalityLUTSequence"):
         return np.asarray(apply_modality_lut(stored, ds), dtype=np.float32)
-    if "RescaleSlope" in ds and "RescaleIntercept" in ds:
+    source = ds
+    if "RescaleSlope" not in ds and "RescaleIntercept" not in ds:
+        source = first_frame_group(ds, "PixelValueTransformationSequence") or ds
+    if "RescaleSlope" in source or "RescaleIntercept" in source:
+        slope, intercept = _rescale(stored, source, notes)
         # pydicom's apply_modality_lut rescales in float64 (two full-size 8-byte copies); this
         # is the same multiply-add in float32, which is exact for <= 24-bit stored values.
-        slope, intercept = float(ds.RescaleSlope), float(ds.RescaleIntercept)
-        if not (np.isfinite(slope) and np.isfinite(intercept)) or slope == 0:
-            raise ValueError(f"rescale slope {slope} / intercept {intercept}")
         pixels: np.ndarray = np.multiply(stored, np.float32(slope), dtype=np.float32)
         pixels += np.float32(intercept)
         return pixels
     if stored.dtype.kind in "ui":
         return stored  # identity: stored values are modality values; no copy
     return stored.astype(np.float32, copy=False)
+
+
+# Modality values must leave room for the window arithmetic in float32 (max ~3.4e38).
+_MAX_MODALITY_VALUE = 1e30
+
+
+def _rescale(stored: np.ndarray, source: Any, notes: list[str] | None) -> tuple[float, float]:
+    """(slope, intercept), checked: finite, a slope that is not 0, and results float32 can hold."""
+    values = {}
+    for keyword, default in (("RescaleSlope", 1.0), ("RescaleIntercept", 0.0)):
+        if not has_value(source, keyword):
+            if keyword in source and notes is not None:
+                notes.append(f"the header's {keyword} is empty: {default:g} assumed")
+            values[keyword] = default
+            continue
+        value = float_value(source, keyword)
+        if value is None:
+            raise ValueError(f"{keyword} {text_value(source, keyword, 'unreadable')[:40]!r} is not a finite number")
+        values[keyword] = value
+    slope, intercept = values["RescaleSlope"], values["RescaleIntercept"]
+    if slope == 0:
+        raise ValueError("rescale slope 0 would make every pixel the same value")
+    if stored.dtype.kind in "ui":  # the stored type's range bounds the result without a pass
+        info = np.iinfo(stored.dtype)
+        low, high = float(info.min), float(info.max)
+    else:
+        low, high = float(np.min(stored)), float(np.max(stored))
+    reach = max(abs(slope * low + intercept), abs(slope * high + intercept))
+    if not reach <= _MAX_MODALITY_VALUE:
+        raise ValueError(f"rescale slope {slope:g} and intercept {intercept:g} take the pixel values to "
+                         f"{reach:.3g}, beyond what the viewer can compute with ({_MAX_MODALITY_VALUE:g})")
+    return slope, intercept
