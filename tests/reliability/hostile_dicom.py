@@ -118,3 +118,19 @@ def dicom_bytes(ds: object) -> bytes:
     buffer = BytesIO()
     ds.save_as(buffer, enforce_file_format=True, little_endian=True, implicit_vr=False)  # type: ignore[attr-defined]
     return buffer.getvalue()
+
+
+def dataset_start(data: bytes) -> int:
+    """Offset of the first dataset element after the file meta group (file with a preamble)."""
+    return _dataset_start(data)
+
+
+def insertion_point(data: bytes, tag: int) -> int:
+    """Offset of the first top-level element at or after ``tag`` (or the end of ``data``)."""
+    at = _dataset_start(data)
+    while at + 8 <= len(data):
+        group, element = struct.unpack("<HH", data[at : at + 4])
+        if (group << 16 | element) >= tag:
+            return at
+        at = _element_end(data, at)
+    return len(data)
