@@ -23,12 +23,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pydicom
-from pydicom.errors import InvalidDicomError
+from pydicom.tag import BaseTag, Tag
 
 from .dicom_values import date_text, int_value, text_value
-from .errors import CxrError, display_name, one_line
-from .loader.dicom_header import missing_image_reason
+from .errors import CxrError, ImageLoadError, display_name
+from .loader.dicom_header import NotDicomError, missing_image_reason, read_header
 from .loader.headers import file_reader, raster_dimensions
 from .loader.sniff import HEAD_BYTES, claimed_format, is_dicom_candidate, sniff_format
 from .nih import DataEntryError, NihEntry, find_data_entry, read_data_entry
@@ -43,12 +42,12 @@ _DICOM_AGE = re.compile(r"^\s*(\d{1,3})\s*([DWMY]?)\s*$", re.IGNORECASE)
 _MAX_AGE = 150  # years: a larger AS value is a typo or garbage, not an age
 _DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 # Only these elements are converted; pydicom skips the values of all others (faster headers).
-_HEADER_TAGS = [
+_HEADER_TAGS: list[BaseTag | int] = [Tag(keyword) for keyword in (
     "SOPClassUID", "PatientID", "PatientName", "PatientSex", "PatientAge", "StudyInstanceUID",
     "StudyDate", "StudyDescription", "StudyID", "SeriesInstanceUID", "SeriesNumber",
     "SeriesDescription", "InstanceNumber", "Modality", "ViewPosition", "Rows", "Columns",
     "NumberOfFrames",
-]
+)]
 _PROGRESS_INTERVAL = 0.05  # seconds between progress calls: a UI needs no more than 20 a second
 
 
@@ -239,13 +238,15 @@ class _HeaderReader:
 
     # DICOM ------------------------------------------------------------------------------------
     def _dicom(self, path: Path, preamble: bool, claimed: SourceFormat | None) -> ScanItem:
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_HEADER_TAGS,
-                                 force=not preamble)
-        except InvalidDicomError:
-            return _skip(path, self.root, "not a DICOM file", claimed)
-        except Exception as exc:  # pydicom raises many types on damaged headers
-            return _skip(path, self.root, f"damaged DICOM header ({one_line(exc, 200)})", claimed or SourceFormat.DICOM)
+        try:  # the loader's header reader: the same bounds, bomb checks and words
+            with open(path, "rb") as handle:
+                ds, _ = read_header(path, handle, specific_tags=_HEADER_TAGS, defer_size=None)
+        except NotDicomError as exc:
+            return _skip(path, self.root, exc.reason, claimed)
+        except ImageLoadError as exc:
+            return _skip(path, self.root, exc.reason, claimed or SourceFormat.DICOM)
+        except OSError as exc:
+            return _skip(path, self.root, f"cannot be read ({os_reason(exc)})", claimed)
         sop_class = text_value(ds, "SOPClassUID") or text_value(getattr(ds, "file_meta", None),
                                                                  "MediaStorageSOPClassUID")
         if sop_class == _DICOMDIR_SOP_CLASS:

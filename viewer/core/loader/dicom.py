@@ -30,14 +30,12 @@ from .dicom_header import (
     usable_voi_lut,
 )
 from .dicom_pixels import decode_with_pydicom, fast_path_applies, padding_mask, read_native_frame
-from .guards import refuse_deflate_bomb
 
 
 def load_dicom(path: Path) -> Radiograph:
     """The first frame of the DICOM file at ``path``; ``ImageLoadError`` when it cannot be shown."""
     notes: list[str] = []
     with open(path, "rb") as fh:
-        refuse_deflate_bomb(path, fh)
         ds, forced = read_header(path, fh)
         syntax = transfer_syntax(ds)
         element = None if syntax == DeflatedExplicitVRLittleEndian else pixel_element(fh, ds)
@@ -52,7 +50,7 @@ def load_dicom(path: Path) -> Radiograph:
         if element is not None and fast_path_applies(ds, syntax, element, shape):
             stored = read_native_frame(path, fh, element, shape, notes)
         else:
-            stored = decode_with_pydicom(path, fh, ds, syntax, forced, element, frames, notes)
+            stored = decode_with_pydicom(path, fh, ds, syntax, forced, element, shape, notes)
     if frames > 1:
         notes.append(f"multi-frame image ({frames} frames): showing the first frame only")
 

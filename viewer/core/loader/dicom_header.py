@@ -10,44 +10,92 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
-from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.tag import BaseTag
+from pydicom.uid import (
+    UID,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
 
 from ..dicom_values import as_float, first_frame_group, float_values, has_value, int_value, text_value, text_values
 from ..display_transforms import voi_lut_to_unit
 from ..errors import ImageLoadError, one_line
 from ..radiograph import Window, WindowFunction
-from .guards import refuse_size
+from .dicom_stream import MAX_HEADER_BYTES, BoundedReader, MetaError, read_file_meta, starts_with_zeros
+from .guards import MAX_INFLATED_BYTES, refuse_deflate_bomb, refuse_size
 
 _DEFER = 2 * 1024 * 1024  # header values this large (private blobs, overlays) are read only if used
+
+
+class NotDicomError(ImageLoadError):
+    """The file is not DICOM at all (as opposed to a damaged DICOM file)."""
 
 
 PIXEL_TAGS = {0x7FE00010: "PixelData", 0x7FE00008: "FloatPixelData", 0x7FE00009: "DoubleFloatPixelData"}
 
 
-def read_header(path: Path, fh: Any) -> tuple[pydicom.Dataset, bool]:
-    """The dataset up to (not including) the pixel data; ``fh`` is left at the pixel data tag."""
+def read_header(
+    path: Path, fh: Any, *, specific_tags: list[BaseTag | int] | None = None, defer_size: int | None = _DEFER,
+) -> tuple[pydicom.Dataset, bool]:
+    """The dataset up to (not including) the pixel data, and whether it had to be read without
+    a preamble (forced); ``fh`` is left at the pixel data tag. The folder scan passes
+    ``specific_tags`` (the values it shows; others are skipped, not converted).
+
+    The cost is bounded by what a header can be, not by the file: the file meta is parsed
+    first (a deflated dataset is measured before pydicom inflates it), a dataset that starts
+    with zeros is refused, and the parse ends after ``MAX_HEADER_BYTES`` of reads or at an
+    element of the command group inside the dataset (zeros, or garbage). Raises
+    ``ImageLoadError`` for anything that is not a readable DICOM header.
+    """
     try:
-        return pydicom.dcmread(fh, stop_before_pixels=True, defer_size=_DEFER), False
+        meta = read_file_meta(fh)
+    except MetaError as exc:
+        raise ImageLoadError(path, f"is a damaged or truncated DICOM file: {exc}", "re-export the file") from None
+    refuse_deflate_bomb(path, fh, meta)
+    if starts_with_zeros(fh, meta.dataset_offset):
+        if not meta.preamble:
+            raise NotDicomError(path, "is not a DICOM file (no DICOM preamble, and zeros where a dataset would start)")
+        raise ImageLoadError(path, "is a damaged DICOM file: zeros where its dataset should start",
+                             "the file was probably cut or overwritten: re-export it")
+    deflated = meta.transfer_syntax == DeflatedExplicitVRLittleEndian
+    # A deflated dataset is read whole by pydicom; its size was bounded by the bomb check.
+    reader = BoundedReader(fh, MAX_INFLATED_BYTES + meta.dataset_offset if deflated else MAX_HEADER_BYTES)
+    fh.seek(0)
+    try:
+        ds = pydicom.filereader.read_partial(
+            cast(BinaryIO, reader), stop_when=_header_end, defer_size=defer_size, force=not meta.preamble,
+            specific_tags=specific_tags,
+        )
     except InvalidDicomError:
-        pass  # no preamble: some exports omit it. Try again, but only accept a real image dataset.
+        raise NotDicomError(path, "is not a DICOM file") from None
     except Exception as exc:
         raise ImageLoadError(
             path, f"has a damaged or truncated DICOM header ({one_line(exc)})", "re-export the file"
         ) from None
-    fh.seek(0)
-    try:
-        ds = pydicom.dcmread(fh, stop_before_pixels=True, defer_size=_DEFER, force=True)
-        looks_like_image = "Rows" in ds or "SOPClassUID" in ds
-    except Exception as exc:
-        raise ImageLoadError(path, f"is not a readable DICOM file ({one_line(exc)})") from None
-    if not looks_like_image:
-        raise ImageLoadError(path, "is not a DICOM file (no DICOM preamble and no image attributes)")
-    return ds, True
+    if reader.exhausted:
+        raise ImageLoadError(
+            path, f"has a DICOM header larger than {MAX_HEADER_BYTES >> 20} MB before its pixel data",
+            "the file is damaged, or not an image: re-export it",
+        )
+    # Values pydicom deferred are read later by reopening the file by name, not through ``reader``.
+    ds.filename, ds.buffer, ds.fileobj_type = str(path), None, open
+    if not meta.preamble and "Rows" not in ds and "SOPClassUID" not in ds:  # force reads almost anything
+        raise NotDicomError(path, "is not a DICOM file (no DICOM preamble and no image attributes)")
+    return ds, not meta.preamble
+
+
+def _header_end(tag: BaseTag, vr: str | None, length: int) -> bool:
+    """pydicom's stop condition for a header: the pixel data, or an element of the command
+    group (0000) inside the dataset, which only zeros or garbage produce (pydicom reads a real
+    command group before the dataset, on its own)."""
+    return int(tag) in PIXEL_TAGS or tag.group == 0
 
 
 def missing_image_reason(ds: pydicom.Dataset) -> str:

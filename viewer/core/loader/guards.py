@@ -6,15 +6,16 @@ a hostile file costs a few kilobytes of reading, never gigabytes of memory.
 
 from __future__ import annotations
 
+import os
 import zlib
 from pathlib import Path
 from typing import Any
 
-import pydicom
 from pydicom.encaps import generate_fragments
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
-from ..errors import ImageLoadError, one_line
+from ..errors import ImageLoadError
+from .dicom_stream import FileMeta
 from .headers import codestream_dimensions
 
 MAX_PIXELS = 100_000_000  # 10,000 x 10,000: larger than any real radiograph
@@ -32,26 +33,23 @@ def refuse_size(path: Path, width: int, height: int, samples: int = 1) -> None:
         )
 
 
-def refuse_deflate_bomb(path: Path, fh: Any) -> None:
-    """A deflated dataset is inflated whole by pydicom: measure it first, without keeping it."""
-    start = fh.read(4096)
-    fh.seek(0)
-    if DeflatedExplicitVRLittleEndian.encode() not in start:
+def refuse_deflate_bomb(path: Path, fh: Any, meta: FileMeta) -> None:
+    """A deflated dataset is inflated whole by pydicom: measure it first, as a stream, without
+    keeping it. The transfer syntax comes from the parsed file meta group (wherever in it the
+    syntax sits); reading stops at the end of the deflate stream, whatever follows it."""
+    if meta.transfer_syntax != DeflatedExplicitVRLittleEndian:
         return
-    try:
-        meta = pydicom.filereader.read_file_meta_info(path)
-        group_length = int(meta.FileMetaInformationGroupLength)
-    except Exception as exc:
-        raise ImageLoadError(path, f"has a damaged DICOM file meta header ({one_line(exc)})") from None
-    if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
-        return
-    # The deflated stream starts after the preamble (if any) and the file meta group, whose
-    # length is the group length value plus its own 12-byte element.
-    fh.seek((132 if start[128:132] == b"DICM" else 0) + 12 + group_length)
+    fh.seek(0, os.SEEK_END)
+    if fh.tell() - meta.dataset_offset > MAX_INFLATED_BYTES:  # pydicom reads all of it first
+        raise ImageLoadError(
+            path,
+            f"is a deflated DICOM of more than {MAX_INFLATED_BYTES:,} bytes; refused before decoding to protect memory",
+        )
+    fh.seek(meta.dataset_offset)
     inflater, total = zlib.decompressobj(-zlib.MAX_WBITS), 0
     try:
-        while chunk := fh.read(1 << 20):
-            while chunk:
+        while not inflater.eof and (chunk := fh.read(1 << 20)):
+            while chunk and not inflater.eof:
                 total += len(inflater.decompress(chunk, 1 << 24))
                 chunk = inflater.unconsumed_tail
                 if total > MAX_INFLATED_BYTES:
