@@ -179,19 +179,23 @@ def test_damaged_compressed_file_gives_a_clear_error(name, syntax, problem) -> N
 
 
 def test_only_the_first_frame_is_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Multi-frame compressed data: pydicom is asked for frame 0 alone, not the whole stack."""
+    """Multi-frame compressed data: pydicom is given frame 0's fragments alone, not the stack."""
     import viewer.core.loader.dicom_pixels as loader
 
     asked = []
     original = loader.decode_dicom_pixels
 
     def spy(ds, **kwargs):
-        asked.append(kwargs.get("index"))
+        asked.append((kwargs.get("index"), int(ds.get("NumberOfFrames", 1)), len(ds.PixelData)))
         return original(ds, **kwargs)
 
     monkeypatch.setattr(loader, "decode_dicom_pixels", spy)
-    radiograph = load_radiograph(local_test_file("color3d_jpeg_baseline.dcm"))
-    assert asked == [0] and radiograph.number_of_frames == 120
+    path = local_test_file("color3d_jpeg_baseline.dcm")
+    radiograph = load_radiograph(path)
+    ((index, frames, size),) = asked
+    assert index is None and frames == 1 and size < path.stat().st_size / 50
+    assert radiograph.number_of_frames == 120
+    assert radiograph.header is not None and int(radiograph.header.NumberOfFrames) == 120  # the header as read
 
 
 # -- the bundle decodes with the viewer's own dependencies alone --------------------------

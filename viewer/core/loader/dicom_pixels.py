@@ -9,7 +9,6 @@ which releases the GIL. Encapsulated data is checked for cut fragments and bombs
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from pydicom.uid import (
 
 from ..dicom_values import int_value
 from ..errors import ImageLoadError, one_line
+from .dicom_fragments import encapsulated_first_frame, native_first_frame
 from .dicom_header import PIXEL_TAGS, missing_image_reason, syntax_name
 from .guards import refuse_codestream_bomb
 
@@ -99,13 +99,15 @@ def decode_with_pydicom(
     syntax: UID,
     forced: bool,
     element: dict[str, Any] | None,
-    frames: int,
+    shape: dict[str, int],
     notes: list[str],
 ) -> np.ndarray:
     """Decode the first frame with pydicom's decoders (compressed, big endian, colour, float).
 
-    The pixel data value is read from where the header ended and decoded from the dataset we
-    already have, so the header is parsed once; only a deflated dataset is read again whole.
+    Only the first frame's bytes are read from where the header ended (``dicom_fragments``)
+    and decoded on a shallow copy of the dataset we already have, so the header is parsed
+    once and nothing past the first frame is read; only a deflated dataset is read again whole
+    (its inflated size was bounded before).
     """
     if not syntax.is_transfer_syntax:
         raise ImageLoadError(
@@ -113,40 +115,60 @@ def decode_with_pydicom(
             f"uses the transfer syntax {syntax}, which the viewer cannot decode (not a syntax it knows)",
             "convert it to an uncompressed or standard compressed syntax (e.g. with dcmtk or gdcmconv)",
         )
-    index = 0 if frames > 1 else None
     if element is None:  # deflated: pydicom inflates the whole dataset (its size was checked)
         fh.seek(0)
         try:
-            source = pydicom.dcmread(fh, force=forced)
+            inflated = pydicom.dcmread(fh, force=forced)
         except Exception as exc:
             raise ImageLoadError(path, f"has damaged deflated data ({one_line(exc)})", "re-export the file") from None
-        if not any(keyword in source for keyword in PIXEL_TAGS.values()):
-            raise ImageLoadError(path, f"has no pixel data: it is a {missing_image_reason(source)}")
-        return _pydicom_decode(path, source, syntax, index)
+        if not any(keyword in inflated for keyword in PIXEL_TAGS.values()):
+            raise ImageLoadError(path, f"has no pixel data: it is a {missing_image_reason(inflated)}")
+        return _pydicom_decode(path, inflated, syntax, 0 if shape["frames"] > 1 else None)
 
-    keyword, length = element["keyword"], element["length"]
-    fh.seek(element["offset"])
-    value = fh.read() if length == 0xFFFFFFFF else fh.read(length)  # undefined: fragments to the end
-    if syntax.is_encapsulated and keyword == "PixelData":
-        refuse_codestream_bomb(path, value)
-        _check_fragments_complete(path, value, frames, notes)
+    keyword = element["keyword"]
+    encapsulated = syntax.is_encapsulated and keyword == "PixelData"
+    if encapsulated:
+        frame = encapsulated_first_frame(path, fh, element, shape, notes, syntax_name(syntax))
+        refuse_codestream_bomb(path, frame.value)
+    else:
+        frame = native_first_frame(path, fh, element, shape)
     if element["vr"] is not None:
         vr = element["vr"].decode("ascii", "replace")
     else:
         vr = {"FloatPixelData": "OF", "DoubleFloatPixelData": "OD"}.get(keyword, "OB")
-        if vr == "OB" and (int_value(ds, "BitsAllocated", 8) or 8) > 8 and not syntax.is_encapsulated:
+        if vr == "OB" and shape["bits_allocated"] > 8 and not syntax.is_encapsulated:
             vr = "OW"
     if syntax in _JPEG2000 and keyword == "PixelData":
-        decoded = decode_jpeg2000_grey(ds, value, frames)
+        decoded = decode_jpeg2000_grey(ds, frame.value, frame.frames)
         if decoded is not None:
             return decoded
-    if not ds.file_meta.get("TransferSyntaxUID"):  # a file without meta: the encoding pydicom found
-        ds.file_meta.TransferSyntaxUID = syntax
-    ds.add_new(pydicom.tag.Tag(keyword), vr, value)
-    try:
-        return _pydicom_decode(path, ds, syntax, index)
-    finally:
-        del ds[keyword]  # the Radiograph keeps the header without its pixel bytes
+    source = _decoding_dataset(ds, syntax, frame.frames if frame.frames != shape["frames"] else None)
+    source.add_new(pydicom.tag.Tag(keyword), vr, frame.value)
+    return _pydicom_decode(path, source, syntax, 0 if frame.frames > 1 else None)
+
+
+# What pydicom's decoders read besides the pixel data itself (PS3.3 C.7.6.3, the Image Pixel module).
+_PIXEL_MODULE = ("Rows", "Columns", "SamplesPerPixel", "BitsAllocated", "BitsStored", "HighBit",
+                 "PixelRepresentation", "PhotometricInterpretation", "PlanarConfiguration", "NumberOfFrames")
+
+
+def _decoding_dataset(ds: pydicom.Dataset, syntax: UID, frames: int | None) -> pydicom.Dataset:
+    """A new dataset with the header's image pixel module, to decode a value of our own in:
+    the Radiograph keeps the header as read. ``frames`` replaces NumberOfFrames when the value
+    holds fewer frames than the header says (the first one's alone)."""
+    source = pydicom.Dataset()
+    source.file_meta = pydicom.dataset.FileMetaDataset()
+    source.file_meta.TransferSyntaxUID = syntax
+    for keyword in _PIXEL_MODULE:
+        try:
+            if keyword in ds:
+                source[keyword] = ds[keyword]  # the element objects are shared, never changed
+        except Exception:  # an unreadable value: the decoder then reports what it misses
+            continue
+    if frames is not None:
+        del source.NumberOfFrames  # a new element in the new dataset, not the shared one changed
+        source.NumberOfFrames = frames
+    return source
 
 
 _JPEG2000 = {JPEG2000Lossless, JPEG2000}
@@ -202,33 +224,6 @@ def _pydicom_decode(path: Path, ds: pydicom.Dataset, syntax: UID, index: int | N
         raise ImageLoadError(
             path, f"pixel data could not be decoded ({syntax_name(syntax)}: {one_line(exc)})", remedy
         ) from None
-
-
-def _check_fragments_complete(path: Path, data: bytes, frames: int, notes: list[str]) -> None:
-    """Refuse an encapsulated image whose fragments the file cuts short.
-
-    JPEG-LS and JPEG 2000 decoders return a partial image from a truncated codestream without
-    complaint, which would show a silently incomplete radiograph. With several frames only the
-    first one matters (it is the one shown); a cut later frame is noted.
-    """
-    at, index = 0, 0
-    while at + 8 <= len(data):
-        group, elem, length = struct.unpack("<HHL", data[at : at + 8])
-        if (group, elem) == (0xFFFE, 0xE0DD):  # sequence delimiter: everything was there
-            return
-        if (group, elem) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF:
-            return  # not well-formed items: leave the verdict to the decoder
-        if at + 8 + length > len(data):
-            if frames > 1 and index > 1:
-                notes.append("the file is truncated: some later frames are incomplete")
-                return
-            raise ImageLoadError(
-                path,
-                f"is truncated: compressed fragment {index} needs {length:,} bytes, the file has "
-                f"{len(data) - at - 8:,}",
-                "copy or export the file again",
-            )
-        at, index = at + 8 + length, index + 1
 
 
 def padding_mask(ds: pydicom.Dataset, stored: np.ndarray) -> np.ndarray | None:
