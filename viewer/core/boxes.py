@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
+from .csv_limits import LabelFileError, bounded_lines
 from .errors import FileProblem
 from .heatmap import Box
 from .labels import canonical_label
@@ -70,7 +71,7 @@ class BoxTable:
         path = Path(csv_path)
         try:
             with open(path, newline="", encoding="utf-8-sig") as handle:
-                rows = csv.reader(handle)
+                rows = csv.reader(bounded_lines(handle))
                 header = next(rows, None)
                 if header is None:
                     raise BoxListError(path, "is empty", "restore BBox_List_2017.csv from the NIH download")
@@ -78,6 +79,8 @@ class BoxTable:
                 boxes = _read_rows(path, rows, columns)
         except BoxListError:
             raise
+        except LabelFileError as exc:
+            raise BoxListError(path, str(exc), "restore BBox_List_2017.csv from the NIH download") from None
         except UnicodeDecodeError:
             raise BoxListError(
                 path, "is not a text CSV file", "restore BBox_List_2017.csv from the NIH download"

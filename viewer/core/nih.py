@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .csv_limits import LabelFileError, bounded_lines
 from .errors import FileProblem
 from .labels import NIH_LABELS
 
@@ -91,7 +92,7 @@ def read_data_entry(csv_path: str | os.PathLike[str]) -> dict[str, NihEntry]:
     try:
         # utf-8-sig: a spreadsheet that re-saved the file may have put a byte-order mark first.
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = csv.reader(handle)
+            rows = csv.reader(bounded_lines(handle))
             header = next(rows, None)
             if header is None:
                 raise DataEntryError(path, "is empty", "use the Data_Entry_2017 CSV of the NIH download")
@@ -101,6 +102,8 @@ def read_data_entry(csv_path: str | os.PathLike[str]) -> dict[str, NihEntry]:
         raise
     except FileNotFoundError:
         raise DataEntryError(path, "not found") from None
+    except LabelFileError as exc:
+        raise DataEntryError(path, str(exc), "use the Data_Entry_2017 CSV of the NIH download") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataEntryError(path, f"cannot be read as a CSV file ({exc})") from None
 
