@@ -234,7 +234,7 @@ def test_hostile_names_and_values_are_shown_as_text(qtbot, make_window, tmp_path
 
 def test_a_5000_character_value_is_elided_and_its_full_text_reachable(qtbot, make_window, tmp_path: Path,
                                                                      tiny_model: Path) -> None:
-    study = "Study " + "".join(f"{i:05d} " for i in range(833))  # 5,004 characters, no two alike
+    study = "Study " + " ".join(f"{i:05d}" for i in range(833))  # 5,003 characters, no two alike
     name = "Given" + "n" * 4995
     root = tmp_path / "long values"
     chest_dicom(root / "long.dcm", seed=5, patient_name=f"Family^{name}")
