@@ -21,8 +21,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from PySide6.QtCore import Qt, QTimer, QUrl
-from PySide6.QtGui import QTextDocument
+from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
+from PySide6.QtGui import QImage, QPixmap, QTextDocument
 from PySide6.QtWidgets import QApplication, QMessageBox, QTextEdit
 
 from tests.factories import NIH_LABELS, make_model_pair
@@ -163,14 +163,19 @@ def misrendered(shown: Shown) -> list[str]:
     return problems
 
 
-def resolved_images(widgets: list[QTextEdit], targets: list[QUrl]) -> list[str]:
-    """Rich-text views whose document loads ``targets`` (images on disk) when asked for them."""
+def resolved_images(widgets: list[QTextEdit], picture: Path, urls: list[QUrl]) -> list[str]:
+    """Rich-text views whose document, asked for the image ``picture`` by ``urls``, answers with
+    that file's content (as bytes or as an image of its size; a placeholder is not it)."""
+    content, size = picture.read_bytes(), QImage(str(picture)).size()
     found = []
     for widget in widgets:
-        for url in targets:
+        for url in urls:
             resource = widget.document().resource(QTextDocument.ResourceType.ImageResource, url)
-            if resource is not None and not (hasattr(resource, "isEmpty") and resource.isEmpty()) \
-                    and not (hasattr(resource, "isNull") and resource.isNull()):
+            if isinstance(resource, (QImage, QPixmap)):
+                loaded = resource.size() == size
+            else:
+                loaded = isinstance(resource, (bytes, QByteArray)) and bytes(resource) == content
+            if loaded:
                 found.append(f"{widget.objectName() or type(widget).__name__} loaded {url.toString()}")
     return found
 
@@ -226,7 +231,8 @@ def test_hostile_names_and_values_are_shown_as_text(qtbot, make_window, tmp_path
         failures.append("the model panel does not show the card's image tag as text")
     views = [w for w in QApplication.allWidgets() if isinstance(w, QTextEdit)]
     assert window.model_panel.text in views
-    resolved = resolved_images(views, [QUrl("zqimg.png"), QUrl.fromLocalFile(str(parent / "zqimg.png"))])
+    picture = parent / "zqimg.png"
+    resolved = resolved_images(views, picture, [QUrl("zqimg.png"), QUrl.fromLocalFile(str(picture))])
     if resolved:
         failures.append("rich-text views load images from disk:\n" + "\n".join(resolved))
     assert not failures, "\n\n".join(failures)
