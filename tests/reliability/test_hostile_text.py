@@ -10,8 +10,8 @@ File > Open Folder, every image is clicked, a finding is clicked, the help box i
 after each step every string of every widget is rendered as Qt renders it (``rendered.py``):
 the sentinel must read literally wherever its word appears, no image may be embedded, and it
 must show up in the places the user sees it (so the test cannot pass with the text missing).
-A second test gives a DICOM values of 5,000 characters: the rows show them elided, their
-tooltips in full.
+A second test gives a DICOM file values of 5,000 characters: the rows show them elided,
+their tooltips in full.
 """
 
 from __future__ import annotations
