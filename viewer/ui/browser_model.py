@@ -4,7 +4,9 @@
 summary once analysed (a patient's or study's triage score is its best image's);
 ``StudyFilterProxy`` filters by text and flags and sorts in folder or triage order (the order's
 rule is ``viewer.viewmodel.browser_summary.triage_before``). The widget is ``browser.py``.
-Patient labels may be identifying: they are shown in the browser and nowhere else.
+Patient labels may be identifying: they are shown in the browser and nowhere else. Names,
+patient and study labels come from the folder and its headers: a row shows them as plain text
+elided past ``plain_text.ELIDE_AT`` characters, its tooltip (escaped) in full.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from PySide6.QtGui import QImage, QPixmap, QStandardItem, QStandardItemModel
 
 from viewer.core.scan import ScannedImage
 from viewer.viewmodel.browser_summary import UNANALYSED, ImageSummary, group_score, triage_before
+
+from .plain_text import elide, tooltip
 
 KIND_ROLE = Qt.ItemDataRole.UserRole + 10
 IMAGE_ROLE = Qt.ItemDataRole.UserRole + 11
@@ -90,14 +94,14 @@ class StudyTreeModel(QStandardItemModel):
         return created
 
     def _image_item(self, image: ScannedImage) -> QStandardItem:
-        item = QStandardItem(_image_text(image))
+        item = QStandardItem(elide(_image_text(image)))
         item.setEditable(False)
         item.setData("image", KIND_ROLE)
         item.setData(image, IMAGE_ROLE)
         item.setData(self._order, ORDER_ROLE)
         item.setData(UNANALYSED, TRIAGE_ROLE)
         item.setData(_search_text(image), SEARCH_ROLE)
-        item.setToolTip(image.display_path)
+        item.setToolTip(tooltip(image.display_path))
         self._order += 1
         return item
 
@@ -118,7 +122,7 @@ class StudyTreeModel(QStandardItemModel):
         item.setData(_search_text(item.data(IMAGE_ROLE)) + " " + flags.lower(), SEARCH_ROLE)
         item.setData(score, TRIAGE_ROLE)
         if summary.flagged:
-            item.setToolTip(item.data(IMAGE_ROLE).display_path + "\nflagged: " + summary.flagged_text)
+            item.setToolTip(tooltip(item.data(IMAGE_ROLE).display_path + "\nflagged: " + summary.flagged_text))
         parent = item.parent()
         while parent is not None:
             parent.setData(group_score(parent.data(TRIAGE_ROLE), score), TRIAGE_ROLE)
@@ -130,7 +134,10 @@ class StudyTreeModel(QStandardItemModel):
         return self._images.get(path)
 
     def _group_item(self, text: str, kind: str, key: int) -> QStandardItem:
-        item = QStandardItem(text)
+        shown = elide(text)
+        item = QStandardItem(shown)
+        if shown != text:
+            item.setToolTip(tooltip(text))
         item.setEditable(False)
         item.setData(kind, KIND_ROLE)
         item.setData(key, ORDER_ROLE)
@@ -145,7 +152,7 @@ class StudyTreeModel(QStandardItemModel):
     def _label_group(self, item: QStandardItem) -> None:
         base = item.data(Qt.ItemDataRole.UserRole)
         count = self._counts.get(id(item), 0)
-        item.setText(f"{base}  ({count} image{'s' if count != 1 else ''})")
+        item.setText(f"{elide(base)}  ({count} image{'s' if count != 1 else ''})")
 
 
 def _image_text(image: ScannedImage) -> str:

@@ -2,7 +2,9 @@
 
 A folder export can hold thousands of bad files: rows are kept in a plain list behind a table
 model, added in batches (one model notification per batch) and de-duplicated with a set, so
-the GUI thread's work per error stays constant however many there are.
+the GUI thread's work per error stays constant however many there are. File names and reasons
+(which start with a path) are the folder's: a cell shows them as plain text, elided past
+``plain_text.ELIDE_AT`` characters, and its tooltip in full.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QPushButton,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
+
+from .plain_text import PlainLabel, elide, tooltip
 
 COLUMNS = ("File", "Reason")
 
@@ -59,9 +62,13 @@ class ErrorsModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+        if not index.isValid():
             return None
-        return self.rows[index.row()][index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return elide(self.rows[index.row()][index.column()])
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return tooltip(self.rows[index.row()][index.column()])
+        return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
@@ -89,7 +96,7 @@ class ErrorsPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setWordWrap(False)
-        self.summary = QLabel()
+        self.summary = PlainLabel()
         self.clear_button = QPushButton("Clear")
         self.clear_button.clicked.connect(self.clear)
         self._ignored = 0

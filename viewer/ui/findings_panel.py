@@ -5,6 +5,11 @@ threshold marked on it, the value, and a mark where the NIH dataset itself lists
 for this image. Flagged rows (probability at or above the current operating point) stand out.
 Below the list: the selected finding's details (threshold rule, AUROC, agreement with the
 ground-truth box), the heatmap controls and the operating-point control.
+
+Labels come from the model card and the NIH label file, notes and messages from the loader
+(a DICOM value, a file's path): messages and notes are plain text, and the two places with
+markup of the panel's own (the dataset labels and the details) escape what they show and load
+no resources (``rich_text.RichTextLabel``).
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from viewer.viewmodel.image_findings import FindingRow
 from viewer.viewmodel.operating_point import SENSITIVITY_STEPS
 
 from .colormaps import COLORMAPS, DEFAULT_COLORMAP
+from .plain_text import MESSAGE_ELIDE_AT, PlainLabel, elide, escape
+from .rich_text import RichTextLabel
 
 FLAG_COLOUR = QColor(220, 60, 50)
 BAR_COLOUR = QColor(90, 130, 170)
@@ -89,7 +96,7 @@ class FindingsModel(QAbstractListModel):
 
 
 def _tooltip(row: FindingRow) -> str:
-    lines = [f"<b>{row.label}</b>", f"probability {row.probability:.3f}",
+    lines = [f"<b>{escape(elide(row.label))}</b>", f"probability {row.probability:.3f}",
              f"threshold {row.threshold:.3f} ({'flagged' if row.flagged else 'below threshold'})"]
     if row.auroc is not None:
         ci = f" (95% CI {row.auroc_ci[0]:.2f}\N{EN DASH}{row.auroc_ci[1]:.2f})" if row.auroc_ci else ""
@@ -198,10 +205,8 @@ class FindingsPanel(QWidget):
         self.setObjectName("findingsPanel")
         self.model = FindingsModel()
 
-        self.dataset_label = QLabel()
+        self.dataset_label = RichTextLabel()
         self.dataset_label.setObjectName("datasetLabels")
-        self.dataset_label.setWordWrap(True)
-        self.dataset_label.setTextFormat(Qt.TextFormat.RichText)
         self.dataset_label.hide()
 
         self.list = QListView()
@@ -213,7 +218,7 @@ class FindingsPanel(QWidget):
         self.list.setMouseTracking(True)
         self.list.selectionModel().currentChanged.connect(self._on_current_changed)
 
-        self.message = QLabel()
+        self.message = PlainLabel(limit=MESSAGE_ELIDE_AT)  # a load error or why there is no model
         self.message.setObjectName("findingsMessage")
         self.message.setWordWrap(True)
         self.message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -222,11 +227,8 @@ class FindingsPanel(QWidget):
         self.stack.addWidget(self.message)
         self.stack.addWidget(self.list)
 
-        self.details = QLabel()
+        self.details = RichTextLabel()
         self.details.setObjectName("findingDetails")
-        self.details.setWordWrap(True)
-        self.details.setTextFormat(Qt.TextFormat.RichText)
-        self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
 
         self.show_heatmap = QCheckBox("Heatmap (H)")
         self.show_heatmap.setChecked(True)
@@ -249,7 +251,7 @@ class FindingsPanel(QWidget):
         self.sensitivity.setToolTip("Operating point: left = fewer flags (more specific), "
                                     "right = more flags (more sensitive); centre = the model card's thresholds")
         self.sensitivity.valueChanged.connect(self._on_sensitivity)
-        self.sensitivity_text = QLabel()
+        self.sensitivity_text = PlainLabel()
         self.sensitivity_text.setObjectName("operatingPoint")
         self.sensitivity_text.setWordWrap(True)
 
@@ -274,7 +276,7 @@ class FindingsPanel(QWidget):
         legend.setWordWrap(True)
         layout.addWidget(legend)
         layout.addWidget(self.details)
-        self.notes = QLabel()
+        self.notes = PlainLabel(limit=MESSAGE_ELIDE_AT)  # the loader's notes quote header values
         self.notes.setObjectName("findingNotes")
         self.notes.setWordWrap(True)
         self.notes.setStyleSheet("color: #777;")
@@ -321,8 +323,8 @@ class FindingsPanel(QWidget):
         if labels is None:
             self.dataset_label.hide()
             return
-        text = ", ".join(x.replace("_", " ") for x in labels) if labels else "No Finding"
-        self.dataset_label.setText(f"<b>NIH dataset labels:</b> {text}")
+        text = ", ".join(elide(x.replace("_", " ")) for x in labels) if labels else "No Finding"
+        self.dataset_label.setHtml(f"<b>NIH dataset labels:</b> {escape(text)}")
         self.dataset_label.show()
 
     def set_notes(self, notes: list[str] | tuple[str, ...], warning: bool = False) -> None:
@@ -333,7 +335,9 @@ class FindingsPanel(QWidget):
         self.notes.setVisible(bool(notes))
 
     def set_details(self, html: str) -> None:
-        self.details.setText(html)
+        """``html``: rich text whose outside parts (the label, box names) are escaped, as
+        ``ImageFindingsState.details_html`` makes it."""
+        self.details.setHtml(html)
 
     def set_operating_point_text(self, text: str) -> None:
         self.sensitivity_text.setText(text)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
@@ -27,6 +28,7 @@ from .folder_session import FolderSession
 from .image_session import ImageSession
 from .model_panel import ModelPanel
 from .model_session import ModelSession
+from .plain_text import elide, tooltip
 from .settings import AppSettings
 from .tags_panel import TagsPanel
 from .window_actions import WindowActionsMixin
@@ -116,11 +118,11 @@ class MainWindow(WindowActionsMixin, WindowStatusMixin, WindowExportsMixin, Wind
             self.errors.add_error(display_name(path), "no such file or folder")
             self.show_message(f"{display_name(path)}: no such file or folder")
             return
-        self.setWindowTitle(f"{APP_TITLE} \N{EM DASH} {display_name(path.name or path)}")
+        self.setWindowTitle(f"{APP_TITLE} \N{EM DASH} {elide(display_name(path.name or path))}")
         if path.is_dir():
             self.settings.add_recent_folder(path)
             self._rebuild_recent_menu()
-        self.image.clear(f"Scanning {display_name(path.name or path)}\N{HORIZONTAL ELLIPSIS}")
+        self.image.clear(f"Scanning {elide(display_name(path.name or path))}\N{HORIZONTAL ELLIPSIS}")
         self.folder.open(path)
 
     def choose_folder(self) -> None:
@@ -153,7 +155,10 @@ class MainWindow(WindowActionsMixin, WindowStatusMixin, WindowExportsMixin, Wind
                                                       renderer.percentiles, renderer.value_min, renderer.value_max)
         self.presets.clear()
         for label, window in zip(self.window_presets.labels(), self.window_presets.windows, strict=True):
-            self.presets.addItem(label, window)
+            # a header window's label holds its explanation, which is the file's text
+            self.presets.addItem(elide(label), window)
+            if elide(label) != label:
+                self.presets.setItemData(self.presets.count() - 1, tooltip(label), Qt.ItemDataRole.ToolTipRole)
         self.act_invert.setChecked(False)
 
     def apply_preset(self, index: int) -> None:

@@ -1,14 +1,21 @@
-"""The model panel: the model card in words, or why there is no model."""
+"""The model panel: the model card in words, or why there is no model.
+
+Every string of a card is the model file's (free-form fields included, such as
+``metrics.auroc[label].n_pos``): all of them are escaped into the panel's rich text, and the
+view loads no resources (``rich_text.RichTextBrowser``).
+"""
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
-from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from viewer.core.model_card import ModelCard
 from viewer.viewmodel.card import auroc_interval, card_interval
+
+from .plain_text import escape
+from .rich_text import RichTextBrowser
 
 NOT_FOR_DIAGNOSIS = "Not for diagnostic use."
 
@@ -19,16 +26,15 @@ class ModelPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("modelPanel")
-        self.text = QTextBrowser()
+        self.text = RichTextBrowser()
         self.text.setObjectName("modelCard")
-        self.text.setOpenExternalLinks(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.text)
         self.show_loading(None)
 
     def show_loading(self, model_path: str | None) -> None:
-        what = (f"Opening model {html.escape(model_path)}\N{HORIZONTAL ELLIPSIS}" if model_path
+        what = (f"Opening model {escape(_short(model_path))}\N{HORIZONTAL ELLIPSIS}" if model_path
                 else "No model loaded yet.")
         self.text.setHtml(f"<p>{what}</p>{_warning()}")
 
@@ -36,7 +42,7 @@ class ModelPanel(QWidget):
         """No model: the viewer works as a plain viewer; say why and how to get one."""
         self.text.setHtml(
             "<h3>No model: plain viewer</h3>"
-            f"<p>{html.escape(reason)}</p>"
+            f"<p>{escape(reason)}</p>"
             "<p>Images, windowing, tags and measurements work as usual. To see findings, start "
             "with <code>--model NAME.onnx</code> (with <code>NAME.gradcam.onnx</code> beside it), "
             "as written by <code>cxr-train export</code>.</p>" + _warning()
@@ -54,7 +60,7 @@ def _warning() -> str:
 
 def card_html(card: ModelCard) -> str:
     """The card as HTML: identity, training data, per-label AUROC and threshold, intended use."""
-    e = html.escape
+    e = escape
     training = card.training or {}
     metrics = card.metrics or {}
     thresholds = card.threshold_values()
@@ -71,8 +77,8 @@ def card_html(card: ModelCard) -> str:
             ci = auroc_interval(card, label)
             if ci is not None:
                 auroc_text += f" <small>({ci[0]:.2f}\N{EN DASH}{ci[1]:.2f})</small>"
-        rows.append(f"<tr><td>{e(label.replace('_', ' '))}</td><td align='right'>{auroc_text}</td>"
-                    f"<td align='right'>{positives if positives is not None else ''}</td>"
+        rows.append(f"<tr><td>{e(_short(label.replace('_', ' ')))}</td><td align='right'>{auroc_text}</td>"
+                    f"<td align='right'>{e(_short(positives))}</td>"
                     f"<td align='right'>{thresholds[label]:.3f}</td></tr>")
     summary = []
     if isinstance(metrics.get("mean_auroc"), (int, float)):
@@ -90,10 +96,10 @@ def card_html(card: ModelCard) -> str:
     split_text = ""
     if sizes:
         split_text = ", ".join(f"{k} {v}" for k, v in sizes.items())
-        split_text = f"<br><b>Split</b> ({e(_short(split.get('unit', '')))}): {e(split_text)}"
+        split_text = f"<br><b>Split</b> ({e(_short(split.get('unit', '')))}): {e(_short(split_text))}"
     return (
-        f"<h3>{e(card.name)}</h3>"
-        f"<p><b>Architecture:</b> {e(card.arch)}, input {card.input.width}\N{MULTIPLICATION SIGN}"
+        f"<h3>{e(_short(card.name))}</h3>"
+        f"<p><b>Architecture:</b> {e(_short(card.arch))}, input {card.input.width}\N{MULTIPLICATION SIGN}"
         f"{card.input.height} grey<br><b>Model id:</b> <code>{e(card.model_id[:16])}\N{HORIZONTAL ELLIPSIS}</code></p>"
         f"<p><b>Trained on:</b> {e(_short(training.get('data')))}<br>"
         f"<b>Epochs:</b> {e(_short(training.get('epochs')))}, <b>seed</b> {e(_short(training.get('seed')))}, "
@@ -108,7 +114,7 @@ def card_html(card: ModelCard) -> str:
         "<tr><th align='left'>Label</th><th align='right'>Test AUROC (95% CI)</th>"
         "<th align='right'>Positives</th><th align='right'>Threshold</th></tr>" + "".join(rows) + "</table>"
         + _training_notes(training)
-        + f"<p><b>Intended use:</b> {e(card.intended_use)}</p>" + _warning()
+        + f"<p><b>Intended use:</b> {e(_short(card.intended_use, 2_000))}</p>" + _warning()
     )
 
 
@@ -117,10 +123,10 @@ def _training_notes(training: dict[str, Any]) -> str:
     ``tried``), as HTML; empty for a card without them."""
     parts = []
     if training.get("chosen_weights"):
-        parts.append(f"<p><b>Weights kept:</b> {html.escape(_short(training['chosen_weights']))}</p>")
+        parts.append(f"<p><b>Weights kept:</b> {escape(_short(training['chosen_weights']))}</p>")
     tried = training.get("tried")
     if isinstance(tried, list) and tried:
-        items = "".join(f"<li>{html.escape(_short(item, 600))}</li>" for item in tried)
+        items = "".join(f"<li>{escape(_short(item, 600))}</li>" for item in tried)
         parts.append(f"<p><b>What was tried:</b></p><ul>{items}</ul>")
     return "".join(parts)
 

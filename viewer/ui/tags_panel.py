@@ -1,4 +1,8 @@
-"""The DICOM tags panel: every header element as a tree (sequences nested), with search."""
+"""The DICOM tags panel: every header element as a tree (sequences nested), with search.
+
+Header values are the file's, so they are shown as plain text: a row shows a value elided past
+``plain_text.ELIDE_AT`` characters, its tooltip the whole value.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QAbstractItemView, QLabel, QLineEdit, QTreeView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTreeView, QVBoxLayout, QWidget
 
-MAX_VALUE_CHARS = 200
+from .plain_text import MESSAGE_ELIDE_AT, PlainLabel, elide, tooltip
+
 MAX_SEQUENCE_ITEMS = 50  # a sequence with thousands of items (rare) shows its first ones
 COLUMNS = ("Tag", "Name", "VR", "Value")
 
@@ -63,7 +68,8 @@ class TagsPanel(QWidget):
         self.tree.setColumnWidth(0, 92)
         self.tree.setColumnWidth(1, 140)
         self.tree.setColumnHidden(2, True)  # the VR is in each row's tooltip: room for values
-        self.note = QLabel()
+        self.note = PlainLabel(limit=MESSAGE_ELIDE_AT)  # a load error starts with the file's path
+        self.note.setObjectName("tagsNote")
         self.note.setWordWrap(True)
         self.search.textChanged.connect(self._on_search)
 
@@ -83,7 +89,7 @@ class TagsPanel(QWidget):
                 for element in dataset:
                     self._add_element(root, element)
             except Exception as exc:  # a damaged header still shows what could be read
-                root.appendRow(_row("", "(the rest of the header could not be read)", "", str(exc)[:200]))
+                root.appendRow(_row("", "(the rest of the header could not be read)", "", str(exc)))
         self.note.setText(note or "")
         self.note.setVisible(bool(note))
         self._on_search(self.search.text())
@@ -123,18 +129,19 @@ def _value_text(element: DataElement) -> str:
     if element.VR in ("OB", "OW", "OF", "OD", "OL", "OV", "UN") and isinstance(element.value, (bytes, bytearray)):
         return f"<{len(element.value)} bytes>"
     try:
-        text = str(element.value)
+        return str(element.value)
     except Exception:  # undecodable values are shown, not fatal
-        text = repr(element.value)
-    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + "\N{HORIZONTAL ELLIPSIS}"
+        return repr(element.value)
 
 
 def _row(*texts: str) -> list[QStandardItem]:
+    """The items of one element: each shows its text elided; the tooltip of each holds the
+    element's tag, name, VR and whole value."""
     tag, name, vr, value = texts
-    tip = f"{tag} {name}" + (f" [{vr}]" if vr else "") + (f"\n{value}" if value else "")
+    tip = tooltip(f"{tag} {name}" + (f" [{vr}]" if vr else "") + (f"\n{value}" if value else ""))
     items = []
     for text in texts:
-        item = QStandardItem(text)
+        item = QStandardItem(elide(text))
         item.setEditable(False)
         item.setToolTip(tip)
         items.append(item)

@@ -19,6 +19,7 @@ from viewer.core.errors import display_name
 from viewer.viewmodel.windowing import PRESET_KEYS
 
 from .canvas import TOOL_PAN, TOOL_RULER
+from .plain_text import menu_text, tooltip
 
 if TYPE_CHECKING:  # the QMainWindow this is mixed into, for type checkers only
     from PySide6.QtWidgets import QMainWindow as _Window
@@ -183,7 +184,8 @@ class WindowActionsMixin(_Window):
         self.recent_menu.clear()
         folders = self.settings.recent_folders()
         for folder in folders:
-            action = self.recent_menu.addAction(display_name(folder))
+            action = self.recent_menu.addAction(menu_text(display_name(folder)))
+            action.setToolTip(tooltip(display_name(folder)))  # else Qt's tooltip is the text, guessed as HTML
             action.triggered.connect(lambda _=False, f=folder: self.open_path(f))
         if folders:
             self.recent_menu.addSeparator()
@@ -203,7 +205,10 @@ class WindowActionsMixin(_Window):
         self.canvas.tool = TOOL_RULER if on else TOOL_PAN
 
     def _show_help(self) -> None:
-        QMessageBox.information(self, "Keyboard and mouse", HELP_TEXT)
+        box = QMessageBox(QMessageBox.Icon.Information, "Keyboard and mouse", HELP_TEXT,
+                          QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # the text is ours, but a message box guesses too
+        box.exec()
 
 
 def _key_sequence(shortcut: Shortcut) -> QKeySequence:

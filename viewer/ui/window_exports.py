@@ -7,6 +7,7 @@ operating point, and the CSV flags every analysed image of the folder at it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,7 @@ class WindowExportsMixin(_Window):
     models: ModelSession
     image: ImageSession
     folder: FolderSession
+    show_message: Callable[..., None]  # the status bar's (window_status)
 
     def export_footer(self) -> list[str]:
         """Footer of an exported view for what is on screen now."""
@@ -62,16 +64,16 @@ class WindowExportsMixin(_Window):
             written = save_view_png(self.canvas, self.export_footer(), Path(out))
         except ExportError as exc:
             self.errors.add_error(display_name(out), str(exc))
-            self.statusBar().showMessage(str(exc), MESSAGE_MS)
+            self.show_message(str(exc), MESSAGE_MS)
             return None
-        self.statusBar().showMessage(f"Saved {display_name(written)}", 5000)
+        self.show_message(f"Saved {display_name(written)}", 5000)
         return written
 
     def export_csv(self, out: Path | None = None) -> Path | None:
         """Write the findings of every analysed image (asks where without ``out``)."""
         predictor = self.models.predictor
         if predictor is None:
-            self.statusBar().showMessage("No model: there are no findings to export.", MESSAGE_MS)
+            self.show_message("No model: there are no findings to export.", MESSAGE_MS)
             return None
         if out is None:
             name, _ = QFileDialog.getSaveFileName(self, "Export Folder Findings", "findings.csv", "CSV (*.csv)")
@@ -87,5 +89,5 @@ class WindowExportsMixin(_Window):
             return None
         pending = len(self.folder.images) - count
         more = f" ({pending} not analysed yet)" if pending else ""
-        self.statusBar().showMessage(f"Wrote {count} rows to {display_name(out)}{more}", MESSAGE_MS)
+        self.show_message(f"Wrote {count} rows to {display_name(out)}{more}", MESSAGE_MS)
         return Path(out)

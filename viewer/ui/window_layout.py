@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QVBoxLayout, QWidget
+
+from .plain_text import MESSAGE_ELIDE_AT, PlainLabel
 
 if TYPE_CHECKING:  # the QMainWindow this is mixed into, for type checkers only
     from PySide6.QtWidgets import QMainWindow as _Window
@@ -39,7 +41,7 @@ class WindowLayoutMixin(_Window):
     model_panel: ModelPanel
 
     def _build_layout(self) -> None:
-        self.banner = QLabel()
+        self.banner = PlainLabel(limit=MESSAGE_ELIDE_AT)
         self.banner.setObjectName("oodBanner")
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet(BANNER_STYLE)

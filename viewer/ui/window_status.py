@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QDockWidget, QLabel, QProgressBar, QPushButton
+from PySide6.QtWidgets import QDockWidget, QProgressBar, QPushButton
 
 from viewer.core.radiograph import Window
 from viewer.viewmodel.measurement import CursorInfo, Measurement
+
+from .plain_text import MESSAGE_ELIDE_AT, PlainLabel, elide
 
 if TYPE_CHECKING:  # the QMainWindow this is mixed into, for type checkers only
     from PySide6.QtWidgets import QMainWindow as _Window
@@ -34,13 +36,13 @@ class WindowStatusMixin(_Window):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.cursor_label = QLabel()
+        self.cursor_label = PlainLabel()
         self.cursor_label.setObjectName("cursorReadout")
         self.cursor_label.setMinimumWidth(210)
-        self.window_label = QLabel()
+        self.window_label = PlainLabel()
         self.window_label.setObjectName("windowReadout")
         self.window_label.setMinimumWidth(170)
-        self.measure_label = QLabel()
+        self.measure_label = PlainLabel()
         self.progress = QProgressBar()
         self.progress.setObjectName("progress")
         self.progress.setMaximumWidth(260)
@@ -60,8 +62,8 @@ class WindowStatusMixin(_Window):
 
     def show_message(self, text: str, msecs: int = MESSAGE_MS) -> None:
         """A passing message in the status bar (never the patient's name: callers say files by
-        their display name)."""
-        self.statusBar().showMessage(text, msecs)
+        their display name). The status bar draws plain text; a long message is elided."""
+        self.statusBar().showMessage(elide(text, MESSAGE_ELIDE_AT), msecs)
 
     def _on_cursor(self, info: CursorInfo | None) -> None:
         if info is None:
