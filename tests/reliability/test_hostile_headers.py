@@ -114,3 +114,23 @@ def test_the_batch_writes_a_row_for_every_file(
     assert rows["zz_good.dcm"]["status"] == rows["zz_good.png"]["status"] == "ok"
     unclear = [f"{path}: {row['error']}" for path, row in rows.items() if GENERIC in row["error"]]
     assert not unclear, "\n".join(unclear[:20])
+
+
+def test_the_tags_panel_lists_every_element_around_an_unreadable_one(qtbot, tmp_path: Path) -> None:
+    """An IS of inf between the image attributes: the panel lists it as unreadable and every
+    element after it still (it used to stop there, dropping Rows, Columns and the rest)."""
+    import pydicom
+
+    from viewer.ui.tags_panel import TagsPanel
+
+    path = tmp_path / "frames_inf.dcm"
+    path.write_bytes(set_element(dicom_bytes(dicom_dataset(chest_pixels(64, 56))), "NumberOfFrames", "IS", b"inf"))
+    header = pydicom.dcmread(path, stop_before_pixels=True)
+    panel = TagsPanel()
+    qtbot.addWidget(panel)
+    panel.show_header(header)
+    model = panel.source
+    listed = {model.item(row, 0).text(): model.item(row, 3).text() for row in range(model.rowCount())}
+    assert len(listed) == len(header)
+    assert listed["(0028,0010)"] == "64" and listed["(0028,0011)"] == "56"  # Rows, Columns: after it
+    assert "OverflowError" in listed["(0028,0008)"]
