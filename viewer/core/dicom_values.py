@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-MAX_TEXT = 1024  # longer strings are cut: no attribute the viewer reads is this long (LO: 64)
+MAX_TEXT = 10_000  # longer strings are cut: no real attribute is this long (LO: 64 characters)
 _INT_RANGE = (-(2**31), 2**31 - 1)  # IS and SL; US/SS/UL values all fit
 _UNREADABLE = object()
 
@@ -130,19 +131,20 @@ def float_values(ds: Any, keyword: str, *, notes: list[str] | None = None) -> li
     return [real for real in reals if real is not None]
 
 
-def _clean(text: str) -> str:
+def _clean(text: str, limit: int = MAX_TEXT) -> str:
     """Printable text: control characters become spaces, the ends are stripped, the length bounded."""
+    if len(text) > limit:
+        text = text[:limit] + "\N{HORIZONTAL ELLIPSIS}"
     if not text.isprintable():
         text = "".join(ch if ch.isprintable() else " " for ch in text)
-    text = text.strip()
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "\N{HORIZONTAL ELLIPSIS}"
+    return text.strip()
 
 
-def _as_text(value: Any) -> str:
+def _as_text(value: Any, limit: int = MAX_TEXT) -> str:
     if isinstance(value, (bytes, bytearray)):
-        return _clean(bytes(value).decode("latin-1"))
+        return _clean(bytes(value[: limit + 1]).decode("latin-1"), limit)
     try:
-        return _clean(str(value))
+        return _clean(str(value), limit)
     except Exception:
         return ""
 
@@ -201,3 +203,73 @@ def first_frame_group(ds: Any, macro: str) -> Dataset | None:
             if found:
                 return found[0]
     return None
+
+
+_BINARY_VRS = ("OB", "OW", "OF", "OD", "OL", "OV", "UN")
+MAX_SEQUENCE_ITEMS = 50  # a sequence with thousands of items (rare) is listed by its first ones
+MAX_DEPTH = 12  # sequences nested deeper than any real header are not walked further
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderRow:
+    """One element of a header as the tags panel lists it; a sequence has ``items``, each a
+    tuple of rows."""
+
+    tag: str  # "(0028,0010)"
+    name: str
+    vr: str
+    value: str
+    items: tuple[tuple[HeaderRow, ...], ...] = ()
+
+
+def header_rows(ds: Any, depth: int = 0) -> list[HeaderRow]:
+    """Every element of ``ds`` as text, sequences nested, one element at a time: an element
+    whose value cannot be converted is listed with "(unreadable: ...)" and the rest still are."""
+    rows = []
+    try:
+        tags = list(ds.keys())
+    except Exception:
+        return [HeaderRow("", "(the header could not be listed)", "", "")]
+    for tag in tags:
+        rows.append(_header_row(ds, tag, depth))
+    return rows
+
+
+def _header_row(ds: Any, tag: Any, depth: int) -> HeaderRow:
+    label = f"({tag.group:04X},{tag.element:04X})"
+    try:
+        element = ds[tag]
+        name = element.name or element.keyword or "Private tag"
+        vr = str(element.VR)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:
+        return HeaderRow(label, "(unreadable element)", "", _clean(f"{type(exc).__name__}: {exc}"))
+    if vr == "SQ":
+        items = sequence_items(ds, element.keyword) if element.keyword else _items_of(element)
+        nested = () if depth >= MAX_DEPTH else tuple(
+            tuple(header_rows(item, depth + 1)) for item in items[:MAX_SEQUENCE_ITEMS])
+        count = f"{len(items)} item(s)" + ("" if depth < MAX_DEPTH else ", nested too deeply to list")
+        return HeaderRow(label, name, vr, count, nested)
+    return HeaderRow(label, name, vr, _value_text(element))
+
+
+def _items_of(element: Any) -> Sequence[Dataset]:
+    try:
+        return [item for item in element.value or [] if isinstance(item, Dataset)]
+    except Exception:
+        return ()
+
+
+def _value_text(element: Any) -> str:
+    try:
+        value = element.value
+        if element.VR in _BINARY_VRS and isinstance(value, (bytes, bytearray)):
+            return f"<{len(value)} bytes>"
+        if isinstance(value, (list, tuple, MultiValue)):
+            return _clean("\\".join(str(item) for item in value[:1000]), MAX_TEXT)
+        return _as_text(value, MAX_TEXT)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:
+        return _clean(f"(unreadable: {type(exc).__name__})")

@@ -6,15 +6,14 @@ Header values are the file's, so they are shown as plain text: a row shows a val
 
 from __future__ import annotations
 
-from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTreeView, QVBoxLayout, QWidget
 
+from ..core.dicom_values import HeaderRow, header_rows
 from .plain_text import MESSAGE_ELIDE_AT, PlainLabel, elide, tooltip
 
-MAX_SEQUENCE_ITEMS = 50  # a sequence with thousands of items (rare) shows its first ones
 COLUMNS = ("Tag", "Name", "VR", "Value")
 
 
@@ -83,13 +82,8 @@ class TagsPanel(QWidget):
     def show_header(self, dataset: Dataset | None, note: str | None = None) -> None:
         """Show ``dataset`` (a pydicom Dataset), or only ``note`` when there is none."""
         self.source.removeRows(0, self.source.rowCount())
-        if dataset is not None:
-            root = self.source.invisibleRootItem()
-            try:
-                for element in dataset:
-                    self._add_element(root, element)
-            except Exception as exc:  # a damaged header still shows what could be read
-                root.appendRow(_row("", "(the rest of the header could not be read)", "", str(exc)))
+        if dataset is not None:  # element by element: an unreadable one is listed as such
+            self._add_rows(self.source.invisibleRootItem(), header_rows(dataset))
         self.note.setText(note or "")
         self.note.setVisible(bool(note))
         self._on_search(self.search.text())
@@ -98,21 +92,14 @@ class TagsPanel(QWidget):
         """Top-level rows that pass the search (for tests and the status line)."""
         return self.proxy.rowCount()
 
-    def _add_element(self, parent: QStandardItem, element: DataElement) -> None:
-        tag = f"({element.tag.group:04X},{element.tag.element:04X})"
-        name = element.name if element.name else element.keyword or "Private tag"
-        vr = str(element.VR)
-        if vr == "SQ":
-            items = list(element.value or [])
-            row = _row(tag, name, vr, f"{len(items)} item(s)")
-            parent.appendRow(row)
-            for i, item in enumerate(items[:MAX_SEQUENCE_ITEMS], start=1):
+    def _add_rows(self, parent: QStandardItem, rows: list[HeaderRow]) -> None:
+        for row in rows:
+            items = _row(row.tag, row.name, row.vr, row.value)
+            parent.appendRow(items)
+            for i, children in enumerate(row.items, start=1):
                 item_row = _row("", f"Item {i}", "", "")
-                row[0].appendRow(item_row)
-                for child in item:
-                    self._add_element(item_row[0], child)
-            return
-        parent.appendRow(_row(tag, name, vr, _value_text(element)))
+                items[0].appendRow(item_row)
+                self._add_rows(item_row[0], list(children))
 
     def _on_search(self, text: str) -> None:
         from PySide6.QtCore import QRegularExpression
@@ -123,15 +110,6 @@ class TagsPanel(QWidget):
         )
         if text.strip():
             self.tree.expandAll()
-
-
-def _value_text(element: DataElement) -> str:
-    if element.VR in ("OB", "OW", "OF", "OD", "OL", "OV", "UN") and isinstance(element.value, (bytes, bytearray)):
-        return f"<{len(element.value)} bytes>"
-    try:
-        return str(element.value)
-    except Exception:  # undecodable values are shown, not fatal
-        return repr(element.value)
 
 
 def _row(*texts: str) -> list[QStandardItem]:
