@@ -6,13 +6,15 @@ colour) or a real PNG/JPEG (NIH ChestX-ray14 images from ../shared/data when pre
 generated chest phantom), changed by a few mutations: bytes set, flipped, inserted, deleted,
 duplicated or spliced from another file, the file cut short, a DICOM element's value or length
 replaced by a boundary value (Rows, Columns, BitsAllocated, the transfer syntax, the pixel data
-length...), and PNG chunk CRCs recomputed afterwards so the damage reaches the decoder instead
-of stopping at the checksum.
+length...), any header value the viewer reads re-encoded with a hostile value of its VR
+(``hostile_dicom``: inf, 1e999, empty, multi-valued, wrongly encoded, random bytes), and PNG
+chunk CRCs recomputed afterwards so the damage reaches the decoder instead of stopping at the
+checksum.
 
-``LoaderWorker`` runs ``load_radiograph`` (and ``preprocess`` on what loads) on each case in a
-child process under a memory limit: a case that takes longer than the time limit is a hang, a
-child that dies is a crash, and any exception other than the project's own (``CxrError``) is a
-failure. Used by tests/reliability/test_fuzz.py (CI) and bench/fuzz_loader.py (long runs).
+``LoaderWorker`` runs the folder scan on each case, then ``load_radiograph`` (and ``preprocess``
+and the tags panel's header listing on what loads) in a child process under a memory limit: a
+case that takes longer than the time limit is a hang, a child that dies is a crash, and any
+exception other than the project's own (``CxrError``), or any from the scan, is a failure. Used by tests/reliability/test_fuzz.py (CI) and bench/fuzz_loader.py (long runs).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from io import BytesIO
 from pathlib import Path
 
 from hypothesis import strategies as st
+
+from tests.reliability.hostile_dicom import hostile_cases, set_element
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_NIH = REPO.parent / "shared" / "data" / "nih-sample"
@@ -139,7 +143,7 @@ def mutated_files(draw: st.DrawFn) -> tuple[str, bytes]:
         size = len(data)
         action = draw(st.sampled_from(
             ["set", "flip", "insert", "delete", "duplicate", "truncate", "splice", "header", "field", "field",
-             "length"]))
+             "length", "value", "value"]))
         at = draw(st.integers(0, max(0, size - 1)))
         if action == "set" and data:
             data[at] = draw(st.integers(0, 255))
@@ -175,6 +179,14 @@ def mutated_files(draw: st.DrawFn) -> tuple[str, bytes]:
                 text = draw(st.sampled_from([b"0", b"-1", b"65535", b"1e308", b"nan", b"1.2.840.10008.1.2.4.50",
                                              b"MONOCHROME1", b"RGB", b"\xff\xfe"]))
                 data[tell : tell + length] = text[:length].ljust(length, b" ")
+        elif action == "value" and name.endswith(".dcm"):  # a header value the viewer reads, made hostile
+            keyword, vr, value = draw(st.sampled_from(hostile_cases()))
+            if draw(st.integers(0, 3)) == 0:
+                value = draw(st.binary(max_size=64))
+            try:
+                data = bytearray(set_element(bytes(data), keyword, vr, value))
+            except (ValueError, struct.error):  # not explicit little endian with a preamble (any more)
+                pass
     if name.endswith(".png") and draw(st.booleans()):
         fix_png_crcs(data)
     return name, bytes(data)
@@ -269,9 +281,11 @@ def _serve(folder: Path, memory_limit: int) -> None:
 
     import numpy as np
 
+    from viewer.core.dicom_values import header_rows
     from viewer.core.errors import CxrError, display_name
     from viewer.core.loader import load_radiograph
     from viewer.core.preprocess import preprocess
+    from viewer.core.scan import ScannedImage, SkippedFile, scan_folder
 
     resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))  # runaway allocation -> MemoryError
     warnings.simplefilter("ignore")  # damaged files make pydicom warn on every case; outcomes are what count
@@ -280,8 +294,20 @@ def _serve(folder: Path, memory_limit: int) -> None:
         name, data = pickle.loads(stdin.read(struct.unpack("<I", header)[0]))
         path = folder / f"case_{name}"
         path.write_bytes(data)
+        try:  # the scan reads the same header first: it may skip the file, never raise
+            listed = list(scan_folder(path))
+            if len(listed) != 1 or not isinstance(listed[0], (ScannedImage, SkippedFile)):
+                raise AssertionError(f"the scan listed {listed!r}")
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            stdout.write(json.dumps({"kind": "escaped", "detail": f"scan: {type(exc).__name__}: {exc}"[:500]}) + "\n")
+            stdout.flush()
+            continue
         try:
             radiograph = load_radiograph(path)
+            if radiograph.header is not None:
+                header_rows(radiograph.header)  # what the tags panel lists
             grey = preprocess(radiograph, 64, 64)
             if grey.shape != (64, 64) or grey.dtype != np.float32 or not np.isfinite(grey).all() or (
                 grey.min() < 0 or grey.max() > 1
