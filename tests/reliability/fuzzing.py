@@ -14,7 +14,8 @@ checksum.
 ``LoaderWorker`` runs the folder scan on each case, then ``load_radiograph`` (and ``preprocess``
 and the tags panel's header listing on what loads) in a child process under a memory limit: a
 case that takes longer than the time limit is a hang, a child that dies is a crash, and any
-exception other than the project's own (``CxrError``), or any from the scan, is a failure. Used by tests/reliability/test_fuzz.py (CI) and bench/fuzz_loader.py (long runs).
+exception other than the project's own (``CxrError``), or any from the scan, is a failure.
+Used by tests/reliability/test_fuzz.py (CI) and bench/fuzz_loader.py (long runs).
 """
 
 from __future__ import annotations
