@@ -8,7 +8,8 @@ valid UTF-8 are written escaped (``display_name``).
 
 Every file that is, or claims to be, an image (by extension or DICOM content) gets a row, so a
 broken file shows up with its reason; other files are only counted. Nothing is written inside
-the scanned folder: the CSV goes to ``<out>.partial`` and is renamed to ``out`` when complete.
+the scanned folder: the CSV goes to a new ``<out>.partial`` and is renamed to ``out`` when complete
+(``safe_write``: a link planted at either name is replaced, never written through).
 
 Throughput: a small thread pool decodes and preprocesses images ahead of the model while ONNX
 Runtime (which releases the GIL) runs batches of ``batch_size`` on the calling thread.

@@ -34,6 +34,7 @@ import numpy as np
 
 from .errors import FileProblem
 from .labels import canonical_label
+from .safe_write import ReplacingFile
 
 PROB_PREFIX = "prob_"
 FLAG_PREFIX = "flag_"
@@ -106,8 +107,9 @@ class PredictionsWriter:
 
 
 class PredictionsFile:
-    """A predictions CSV written to ``<out>.partial`` and renamed to ``out`` once complete, so
-    that a half-written file never carries the final name.
+    """A predictions CSV written to a new ``<out>.partial`` and renamed to ``out`` once complete
+    (``safe_write.ReplacingFile``): a half-written file never carries the final name, and a link
+    planted at either name is replaced, never written through.
 
     Opening raises ``OSError``; ``with PredictionsFile(...) as writer`` gives the
     ``PredictionsWriter``. The rename happens when the block ends without an exception; after
@@ -115,13 +117,12 @@ class PredictionsFile:
     """
 
     def __init__(self, out: str | os.PathLike[str], labels: Sequence[str], include_patient_id: bool = False) -> None:
-        self.out = Path(os.fspath(out))
-        self.partial = self.out.with_name(self.out.name + ".partial")
-        self._handle = open(self.partial, "w", newline="", encoding="utf-8")
+        self._file = ReplacingFile(out)
+        self.out, self.partial = self._file.out, self._file.partial
         try:
-            self.writer = PredictionsWriter(self._handle, labels, include_patient_id)
+            self.writer = PredictionsWriter(self._file.handle, labels, include_patient_id)
         except BaseException:
-            self._handle.close()
+            self._file.abandon()
             raise
 
     def __enter__(self) -> PredictionsWriter:
@@ -129,9 +130,7 @@ class PredictionsFile:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        self._handle.close()
-        if exc_type is None:
-            os.replace(self.partial, self.out)
+        self._file.__exit__(exc_type, exc, traceback)
 
 
 # -- reading ------------------------------------------------------------------------------------
