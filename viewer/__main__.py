@@ -151,6 +151,10 @@ def batch_parser() -> argparse.ArgumentParser:
         prog=f"{PROG} batch",
         description="Run the model on every image under FOLDER and write one CSV row per image "
                     "(readable by cxr-train evaluate --predictions). Nothing is written inside FOLDER.",
+        epilog="A text cell (file name, path, error, patient_id) that starts with =, +, -, @, a tab or a "
+               "carriage return, or with an apostrophe, is written with an apostrophe before it, so that "
+               "a spreadsheet shows it as text instead of running it as a formula; cxr-train evaluate "
+               "reads the names back without it.",
     )
     parser.add_argument("folder", type=Path, metavar="FOLDER", help="folder to scan (recursively)")
     parser.add_argument("--out", type=Path, required=True, metavar="results.csv", help="the CSV to write")

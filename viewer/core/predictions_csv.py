@@ -14,9 +14,14 @@ and by the trainer (``predictions_val.csv``/``predictions_test.csv`` of a run); 
   never an identifier from the file;
 * ``patient_id`` only when asked for (``include_patient_id``).
 
-An error row leaves every probability, flag and OOD cell empty. The reader also takes CSVs of
-other tools: an ``Image Index`` (or ``path``) column and one probability column per label,
-named ``prob_<Label>`` or just by the label, in any spelling ``labels.canonical_label`` knows.
+An error row leaves every probability, flag and OOD cell empty. A text cell (``Image Index``,
+``path``, ``error``, ``patient_id``) that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return is written with an apostrophe before it, so that a spreadsheet shows it as text
+instead of running it as a formula (file names are chosen by whoever made the folder); one that
+starts with an apostrophe gets a second, so the reader can undo exactly what the writer did.
+The reader also takes CSVs of other tools: an ``Image Index`` (or ``path``) column and one
+probability column per label, named ``prob_<Label>`` or just by the label, in any spelling
+``labels.canonical_label`` knows.
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ FLAG_PREFIX = "flag_"
 LEADING_COLUMNS: tuple[str, ...] = ("Image Index", "path", "status", "error")
 TRAILING_COLUMNS: tuple[str, ...] = ("ood_score", "ood_flag", "patient_key", "study_key")
 PATIENT_ID_COLUMN = "patient_id"
+# What makes a cell a formula to Excel, LibreOffice and Google Sheets (OWASP, "CSV injection"),
+# and the usual defence: an apostrophe, which spreadsheets take as "this cell is text".
+FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+TEXT_MARK = "'"
 
 
 class PredictionsCsvError(FileProblem):
@@ -52,6 +61,21 @@ def csv_columns(labels: Sequence[str], include_patient_id: bool = False) -> list
     columns = [*LEADING_COLUMNS, *(PROB_PREFIX + x for x in labels), *(FLAG_PREFIX + x for x in labels),
                *TRAILING_COLUMNS]
     return columns + ([PATIENT_ID_COLUMN] if include_patient_id else [])
+
+
+def neutralise(cell: str) -> str:
+    """``cell`` as a spreadsheet will show it rather than run it: an apostrophe before a cell that
+    starts with a formula character, and before one that starts with an apostrophe (so that
+    ``restore`` gives back exactly ``cell``)."""
+    return TEXT_MARK + cell if cell.startswith((*FORMULA_STARTS, TEXT_MARK)) else cell
+
+
+def restore(cell: str) -> str:
+    """The text ``neutralise`` was given. A cell of another tool that merely starts with an
+    apostrophe (not one before a formula character or a second apostrophe) is kept as it is."""
+    if cell.startswith(TEXT_MARK) and cell[1:].startswith((*FORMULA_STARTS, TEXT_MARK)):
+        return cell[1:]
+    return cell
 
 
 def _key(value: int | None) -> str:
@@ -99,9 +123,10 @@ class PredictionsWriter:
 
     def _row(self, name: str, path: str, status: str, error: str, probs: list[str], flags: list[str],
              ood: list[str], patient_key: int | None, study_key: int | None, patient_id: str | None) -> None:
-        row = [name, path, status, error, *probs, *flags, *ood, _key(patient_key), _key(study_key)]
+        row = [neutralise(name), neutralise(path), status, neutralise(error), *probs, *flags, *ood,
+               _key(patient_key), _key(study_key)]
         if self.include_patient_id:
-            row.append(patient_id or "")
+            row.append(neutralise(patient_id or ""))
         self._writer.writerow(row)
         self.rows += 1
 
@@ -150,6 +175,7 @@ def read_predictions(path: str | os.PathLike[str]) -> PredictionsTable:
 
     Label columns are ``prob_<Label>`` when any exist, else columns named like the NIH labels.
     ``flag_<Label>`` columns are read too. Rows whose ``status`` is not ``ok`` are counted, not read.
+    Names come back as they were before ``neutralise`` (a name's own blanks kept).
     """
     path = Path(os.fspath(path))
     try:
@@ -172,7 +198,7 @@ def read_predictions(path: str | os.PathLike[str]) -> PredictionsTable:
         if (row.get("status") or "ok").strip() not in ("ok", ""):
             skipped += 1
             continue
-        name = (row.get("Image Index") or "").strip() or os.path.basename((row.get("path") or "").strip())
+        name = _text_cell(row.get("Image Index")) or os.path.basename(_text_cell(row.get("path")))
         try:
             values = [float(row[c]) for c in prob_columns]
             if has_flags:
@@ -184,6 +210,14 @@ def read_predictions(path: str | os.PathLike[str]) -> PredictionsTable:
     shape = (len(names), len(labels))
     return PredictionsTable(names, np.asarray(scores, np.float64).reshape(shape), labels,
                             np.asarray(flags, np.float64).reshape(shape) if has_flags else None, skipped)
+
+
+def _text_cell(cell: str | None) -> str:
+    """A name cell's text: a neutralised one restored exactly (a tab at its start is part of the
+    name), any other with the blanks around it (other tools' CSVs) removed."""
+    cell = cell or ""
+    restored = restore(cell)
+    return restored if restored != cell else cell.strip()
 
 
 def _label_columns(path: Path, columns: list[str]) -> tuple[list[str], list[str]]:
