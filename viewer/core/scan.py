@@ -166,7 +166,7 @@ def scan_folder(
         if not root_is_dir and not root_path.is_file():
             raise ScanError(f"{display_name(root_path)}: no such folder or file")
     except OSError as exc:
-        raise ScanError(f"{display_name(root_path)}: cannot be opened ({exc.strerror or exc})") from None
+        raise ScanError(f"{display_name(root_path)}: cannot be opened ({os_reason(exc)})") from None
 
     progress(0, None)
     if root_is_dir:

@@ -15,6 +15,7 @@ regular file elsewhere is followed: a curated subset of a dataset is often a fol
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -98,8 +99,11 @@ def walk_files(root: Path, cancelled: Callable[[], bool] | None = None, *,
                     yield Unwalked(path, "broken link: its target does not exist", "file")
                 else:  # FIFO, socket, device (or a link to one): opening one could block forever
                     yield Unwalked(path, "not a regular file (a pipe, socket or device)", "file")
-            except OSError as exc:
-                yield Unwalked(path, f"cannot be examined ({os_reason(exc)})", "file")
+            except OSError as exc:  # e.g. a folder nested past the path limit: its files are missing
+                if _is_folder(entry):
+                    yield Unwalked(path, f"folder cannot be opened ({os_reason(exc)})", "folder")
+                else:
+                    yield Unwalked(path, f"cannot be examined ({os_reason(exc)})", "file")
         stack.extend(reversed(subfolders))  # depth first, in name order
 
 
@@ -117,6 +121,15 @@ def _link_refusal(link: Path, real_root: str, leave: bool) -> str | None:
     return None
 
 
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    """Whether ``entry`` is a folder itself (not a link), from the listing when the file system
+    gives types there, as Linux's do: no call on its path, which may be what fails."""
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
 def _inside(path: str, folder: str) -> bool:
     """Whether the real path ``path`` is ``folder`` or under it."""
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
@@ -126,4 +139,6 @@ def os_reason(exc: OSError) -> str:
     """Why an OS call failed, in words for a user ("permission denied", the OS's message)."""
     if isinstance(exc, PermissionError):
         return "permission denied"
+    if exc.errno == errno.ENAMETOOLONG:  # the OS says "File name too long" of the whole path
+        return "path longer than the system allows: shorten the names of the folders above it"
     return exc.strerror or type(exc).__name__
