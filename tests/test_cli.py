@@ -111,7 +111,7 @@ def record_run_gui(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
     """Replace viewer.ui.app with a recorder: these tests check what the CLI hands the UI."""
     calls: list[tuple] = []
     module = types.ModuleType("viewer.ui.app")
-    module.run_gui = lambda path, model, demo, screenshot, threads=None: calls.append(
+    module.run_gui = lambda path, model, demo, screenshot, threads=None, follow_links=False: calls.append(
         (path, model, demo, screenshot)) or 0
     monkeypatch.setitem(sys.modules, "viewer.ui.app", module)
     return calls

@@ -1,5 +1,5 @@
-"""The command line: ``cxr-viewer [PATH] [--model M.onnx] [--demo] [--screenshot OUT.png]``,
-``cxr-viewer --version`` and ``cxr-viewer batch FOLDER --out results.csv``.
+"""The command line: ``cxr-viewer [PATH] [--model M.onnx] [--demo] [--screenshot OUT.png]
+[--follow-links]``, ``cxr-viewer --version`` and ``cxr-viewer batch FOLDER --out results.csv``.
 
 Without ``--model`` the GUI gets ``model=None`` and opens the bundled demo model itself (or, when
 it is missing, runs as a plain viewer and says why); the batch uses the demo model or stops. On
@@ -21,6 +21,8 @@ from viewer import __version__
 PROG = "cxr-viewer"
 THREADS_HELP = "ONNX Runtime threads for the model (default: $CXR_THREADS if set, else all cores)"
 DEFAULT_SCREENSHOT = "cxr-viewer-screenshot.png"
+FOLLOW_LINKS_HELP = ("also follow links to folders outside the folder opened (by default they are listed as "
+                     "not followed; links into /proc, /sys and /dev never are)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,12 +50,13 @@ def gui_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", type=Path, metavar="OUT.png",
                         help="save a screenshot of the window once the findings are shown, then exit")
     parser.add_argument("--threads", type=_positive_int, metavar="N", help=THREADS_HELP)
+    parser.add_argument("--follow-links", action="store_true", help=FOLLOW_LINKS_HELP)
     parser.add_argument("--version", action="store_true", help="print the version and the bundled model, then exit")
     return parser
 
 
 def gui_main(argv: list[str]) -> int:
-    """``cxr-viewer [PATH] [--model M.onnx] [--demo] [--screenshot OUT.png] [--version]``."""
+    """``cxr-viewer [PATH] [--model M.onnx] [--demo] [--screenshot OUT.png] [--follow-links] [--version]``."""
     parser = gui_parser()
     args = parser.parse_args(argv)
     if args.version:
@@ -87,7 +90,7 @@ def gui_main(argv: list[str]) -> int:
     except ImportError as exc:
         return _fail(_gui_unavailable(exc))
     # model=None: the UI opens the bundled demo model, or says in its model panel why it cannot
-    return int(run_gui(path, args.model, args.demo, screenshot, threads) or 0)
+    return int(run_gui(path, args.model, args.demo, screenshot, threads, follow_links=args.follow_links) or 0)
 
 
 def _headless_setup(screenshot: Path | None) -> Path | None:
@@ -151,6 +154,10 @@ def batch_parser() -> argparse.ArgumentParser:
         prog=f"{PROG} batch",
         description="Run the model on every image under FOLDER and write one CSV row per image "
                     "(readable by cxr-train evaluate --predictions). Nothing is written inside FOLDER.",
+        epilog="A text cell (file name, path, error, patient_id) that starts with =, +, -, @, a tab or a "
+               "carriage return, or with an apostrophe, is written with an apostrophe before it, so that "
+               "a spreadsheet shows it as text instead of running it as a formula; cxr-train evaluate "
+               "reads the names back without it.",
     )
     parser.add_argument("folder", type=Path, metavar="FOLDER", help="folder to scan (recursively)")
     parser.add_argument("--out", type=Path, required=True, metavar="results.csv", help="the CSV to write")
@@ -162,6 +169,7 @@ def batch_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=_positive_int, metavar="N", help=THREADS_HELP)
     parser.add_argument("--batch-size", type=_positive_int, metavar="K", default=None,
                         help="images per model call (default: 8)")
+    parser.add_argument("--follow-links", action="store_true", help=FOLLOW_LINKS_HELP)
     return parser
 
 
@@ -175,7 +183,7 @@ def batch_main(argv: list[str]) -> int:
         summary = run_batch(
             args.folder, args.out, args.model, args.include_patient_id,
             threads=_threads(args.threads), batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
-            on_progress=TextProgress(sys.stderr),
+            on_progress=TextProgress(sys.stderr), follow_links=args.follow_links,
         )
     except CxrError as exc:
         return _fail(f"batch: {exc}")

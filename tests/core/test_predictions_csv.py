@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.core.test_scan import make_png
 from viewer.core.batch import run_batch
@@ -16,10 +18,13 @@ from viewer.core.findings import Findings, flags_at, read_only
 from viewer.core.inference import Predictor
 from viewer.core.labels import NIH_LABELS
 from viewer.core.predictions_csv import (
+    FORMULA_STARTS,
     PredictionsCsvError,
     PredictionsFile,
     csv_columns,
+    neutralise,
     read_predictions,
+    restore,
 )
 from viewer.core.pseudonyms import KeyNumbers
 
@@ -109,6 +114,18 @@ def test_round_trip_writer_to_reader(tmp_path: Path) -> None:
     assert table.labels == list(LABELS)
     np.testing.assert_allclose(table.scores, np.round(probabilities, 6), atol=1e-12)
     np.testing.assert_array_equal(table.flags, flags.astype(float))
+
+
+@given(st.text(alphabet=st.sampled_from("=+-@\t\r' aZ.,\""), max_size=8))
+def test_neutralised_cells_never_start_a_formula_and_restore_exactly(text: str) -> None:
+    assert not neutralise(text).startswith(FORMULA_STARTS)
+    assert restore(neutralise(text)) == text
+
+
+def test_the_reader_keeps_other_tools_apostrophes(tmp_path: Path) -> None:
+    path = tmp_path / "other.csv"
+    path.write_text("Image Index,Effusion\n'plain.png,0.5\n'=x.png,0.25\n", encoding="utf-8")
+    assert read_predictions(path).names == ["'plain.png", "=x.png"]
 
 
 def test_key_numbers_count_from_one_in_the_order_first_seen() -> None:

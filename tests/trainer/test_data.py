@@ -136,6 +136,20 @@ def test_image_files_are_found_once_through_links_and_loops(tmp_path: Path) -> N
     assert [p.name for p in found] == ["00000001_000.png", "00000002_000.png", "00000003_000.png"]
 
 
+def test_the_image_walk_follows_links_out_of_data(tmp_path: Path) -> None:
+    """A dataset assembled from links to other disks is found: the trainer's walk follows links
+    out of --data, where the viewer's scan does not (never into /proc: test_hostile_links.py)."""
+    from trainer.data.nih import find_image_files
+
+    elsewhere = tmp_path / "other disk" / "images_002"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "00000004_000.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    data = tmp_path / "nih"
+    data.mkdir()
+    (data / "images_002").symlink_to(elsewhere, target_is_directory=True)
+    assert [p.relative_to(data).as_posix() for p in find_image_files(data)] == ["images_002/00000004_000.png"]
+
+
 def test_a_dataset_reader_plugs_into_the_data_step(tiny_config: TrainConfig, tmp_path: Path) -> None:
     """``prepare_data`` splits and caches whatever its reader returns, asked with the run's options."""
     calls = []

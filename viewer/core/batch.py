@@ -7,8 +7,10 @@ pseudonymous numbers), and ``patient_id`` only with ``include_patient_id``. Name
 valid UTF-8 are written escaped (``display_name``).
 
 Every file that is, or claims to be, an image (by extension or DICOM content) gets a row, so a
-broken file shows up with its reason; other files are only counted. Nothing is written inside
-the scanned folder: the CSV goes to ``<out>.partial`` and is renamed to ``out`` when complete.
+broken file shows up with its reason; other files are only counted, and folders that were not
+scanned (unreadable, or links out of the folder not followed without ``follow_links``) listed. Nothing is written inside
+the scanned folder: the CSV goes to a new ``<out>.partial`` and is renamed to ``out`` when complete
+(``safe_write``: a link planted at either name is replaced, never written through).
 
 Throughput: a small thread pool decodes and preprocesses images ahead of the model while ONNX
 Runtime (which releases the GIL) runs batches of ``batch_size`` on the calling thread.
@@ -52,8 +54,9 @@ class _Predictor(Protocol):  # what batch needs of inference.Predictor
 
 @dataclass
 class BatchSummary:
-    """What a finished batch did; ``unscanned_folders`` could not be entered (listed by path);
-    ``data_problems`` are label files beside the images that could not be used."""
+    """What a finished batch did; ``unscanned_folders`` could not be entered and
+    ``links_not_followed`` lead out of the folder (both listed by path); ``data_problems`` are
+    label files beside the images that could not be used."""
 
     out: Path
     rows: int = 0
@@ -62,6 +65,7 @@ class BatchSummary:
     other_files: int = 0
     seconds: float = 0.0
     unscanned_folders: list[str] = field(default_factory=list)
+    links_not_followed: list[str] = field(default_factory=list)
     data_problems: list[str] = field(default_factory=list)
 
     @property
@@ -76,12 +80,18 @@ class BatchSummary:
             f"({self.images_per_second:.1f} images/s)"
         )
         if self.unscanned_folders:
-            text += f"; {len(self.unscanned_folders)} folders could not be read: " + ", ".join(
-                self.unscanned_folders[:5]
-            ) + (" ..." if len(self.unscanned_folders) > 5 else "")
+            text += f"; {len(self.unscanned_folders)} folders could not be read: " + _first(self.unscanned_folders)
+        if self.links_not_followed:
+            text += (f"; {len(self.links_not_followed)} links to folders outside the folder not followed "
+                     "(--follow-links follows them): " + _first(self.links_not_followed))
         for problem in self.data_problems:
             text += f"; {problem}"
         return text
+
+
+def _first(paths: list[str], count: int = 5) -> str:
+    """The first ``count`` of ``paths``, with "..." when there are more."""
+    return ", ".join(paths[:count]) + (" ..." if len(paths) > count else "")
 
 
 # progress(done_files, total_files or None, ok, errors)
@@ -98,12 +108,14 @@ def run_batch(
     batch_size: int = DEFAULT_BATCH_SIZE,
     decode_workers: int | None = None,
     on_progress: BatchProgress | None = None,
+    follow_links: bool = False,
 ) -> BatchSummary:
     """Run the model on every image under ``folder`` and write the CSV ``out``.
 
     ``model_path`` defaults to the bundled demo model. ``threads`` is ONNX Runtime's thread
     count. Raises ``BatchSetupError`` (one clear line) only when the batch cannot start; any
     problem with a single file becomes that file's ``error`` row and the batch goes on.
+    ``follow_links``: also follow links to folders outside ``folder`` (``scan_folder``).
     """
     started = time.perf_counter()
     root, out_path = _check_paths(folder, out)
@@ -117,7 +129,7 @@ def run_batch(
     with csv_file as rows:
         writer = _RowWriter(rows, summary)
         pipeline = _Pipeline(predictor, writer, max(1, batch_size), decode_workers, summary, on_progress)
-        pipeline.run(root)
+        pipeline.run(root, follow_links)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -174,12 +186,12 @@ class _Pipeline:
         # Rows waiting for the next model call, in scan order: (item, prepared image or error).
         self.pending: list[tuple[ScannedImage | SkippedFile, np.ndarray | str]] = []
 
-    def run(self, root: Path) -> None:
+    def run(self, root: Path, follow_links: bool = False) -> None:
         # Enough decodes in flight that the pool keeps working while the model runs a batch.
         window = 2 * self.batch_size + self.workers
         in_flight: deque[tuple[ScannedImage | SkippedFile, Future[np.ndarray] | None]] = deque()
         with ThreadPoolExecutor(self.workers, thread_name_prefix="cxr-decode") as pool:
-            for item in self._scan(root):
+            for item in self._scan(root, follow_links):
                 future = pool.submit(self.predictor.prepare, item.path) if isinstance(item, ScannedImage) else None
                 in_flight.append((item, future))
                 while len(in_flight) >= window:
@@ -188,20 +200,22 @@ class _Pipeline:
                 self._collect(*in_flight.popleft())
         self._flush()
 
-    def _scan(self, root: Path) -> Iterator[ScannedImage | SkippedFile]:
+    def _scan(self, root: Path, follow_links: bool) -> Iterator[ScannedImage | SkippedFile]:
         """The files that get a row; others are counted (and unreadable folders listed)."""
         def progress(done: int, total: int | None) -> None:
             self.total = total
 
         try:
-            for item in scan_folder(root, on_progress=progress):
+            for item in scan_folder(root, on_progress=progress, follow_links=follow_links):
                 if isinstance(item, DataFileProblem):
                     self.summary.data_problems.append(f"{item.display_path}: {item.reason}")
                     continue
                 if isinstance(item, ScannedImage) or item.claimed_format is not None:
                     yield item
                     continue
-                if item.folder:
+                if item.link_not_followed:
+                    self.summary.links_not_followed.append(item.display_path)
+                elif item.folder:
                     self.summary.unscanned_folders.append(f"{item.display_path} ({item.reason})")
                 self.summary.other_files += 1
                 self._advance()

@@ -14,9 +14,14 @@ and by the trainer (``predictions_val.csv``/``predictions_test.csv`` of a run); 
   never an identifier from the file;
 * ``patient_id`` only when asked for (``include_patient_id``).
 
-An error row leaves every probability, flag and OOD cell empty. The reader also takes CSVs of
-other tools: an ``Image Index`` (or ``path``) column and one probability column per label,
-named ``prob_<Label>`` or just by the label, in any spelling ``labels.canonical_label`` knows.
+An error row leaves every probability, flag and OOD cell empty. A text cell (``Image Index``,
+``path``, ``error``, ``patient_id``) that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return is written with an apostrophe before it, so that a spreadsheet shows it as text
+instead of running it as a formula (file names are chosen by whoever made the folder); one that
+starts with an apostrophe gets a second, so the reader can undo exactly what the writer did.
+The reader also takes CSVs of other tools: an ``Image Index`` (or ``path``) column and one
+probability column per label, named ``prob_<Label>`` or just by the label, in any spelling
+``labels.canonical_label`` knows.
 """
 
 from __future__ import annotations
@@ -34,12 +39,17 @@ import numpy as np
 
 from .errors import FileProblem
 from .labels import canonical_label
+from .safe_write import ReplacingFile
 
 PROB_PREFIX = "prob_"
 FLAG_PREFIX = "flag_"
 LEADING_COLUMNS: tuple[str, ...] = ("Image Index", "path", "status", "error")
 TRAILING_COLUMNS: tuple[str, ...] = ("ood_score", "ood_flag", "patient_key", "study_key")
 PATIENT_ID_COLUMN = "patient_id"
+# What makes a cell a formula to Excel, LibreOffice and Google Sheets (OWASP, "CSV injection"),
+# and the usual defence: an apostrophe, which spreadsheets take as "this cell is text".
+FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+TEXT_MARK = "'"
 
 
 class PredictionsCsvError(FileProblem):
@@ -51,6 +61,21 @@ def csv_columns(labels: Sequence[str], include_patient_id: bool = False) -> list
     columns = [*LEADING_COLUMNS, *(PROB_PREFIX + x for x in labels), *(FLAG_PREFIX + x for x in labels),
                *TRAILING_COLUMNS]
     return columns + ([PATIENT_ID_COLUMN] if include_patient_id else [])
+
+
+def neutralise(cell: str) -> str:
+    """``cell`` as a spreadsheet will show it rather than run it: an apostrophe before a cell that
+    starts with a formula character, and before one that starts with an apostrophe (so that
+    ``restore`` gives back exactly ``cell``)."""
+    return TEXT_MARK + cell if cell.startswith((*FORMULA_STARTS, TEXT_MARK)) else cell
+
+
+def restore(cell: str) -> str:
+    """The text ``neutralise`` was given. A cell of another tool that merely starts with an
+    apostrophe (not one before a formula character or a second apostrophe) is kept as it is."""
+    if cell.startswith(TEXT_MARK) and cell[1:].startswith((*FORMULA_STARTS, TEXT_MARK)):
+        return cell[1:]
+    return cell
 
 
 def _key(value: int | None) -> str:
@@ -98,16 +123,18 @@ class PredictionsWriter:
 
     def _row(self, name: str, path: str, status: str, error: str, probs: list[str], flags: list[str],
              ood: list[str], patient_key: int | None, study_key: int | None, patient_id: str | None) -> None:
-        row = [name, path, status, error, *probs, *flags, *ood, _key(patient_key), _key(study_key)]
+        row = [neutralise(name), neutralise(path), status, neutralise(error), *probs, *flags, *ood,
+               _key(patient_key), _key(study_key)]
         if self.include_patient_id:
-            row.append(patient_id or "")
+            row.append(neutralise(patient_id or ""))
         self._writer.writerow(row)
         self.rows += 1
 
 
 class PredictionsFile:
-    """A predictions CSV written to ``<out>.partial`` and renamed to ``out`` once complete, so
-    that a half-written file never carries the final name.
+    """A predictions CSV written to a new ``<out>.partial`` and renamed to ``out`` once complete
+    (``safe_write.ReplacingFile``): a half-written file never carries the final name, and a link
+    planted at either name is replaced, never written through.
 
     Opening raises ``OSError``; ``with PredictionsFile(...) as writer`` gives the
     ``PredictionsWriter``. The rename happens when the block ends without an exception; after
@@ -115,13 +142,12 @@ class PredictionsFile:
     """
 
     def __init__(self, out: str | os.PathLike[str], labels: Sequence[str], include_patient_id: bool = False) -> None:
-        self.out = Path(os.fspath(out))
-        self.partial = self.out.with_name(self.out.name + ".partial")
-        self._handle = open(self.partial, "w", newline="", encoding="utf-8")
+        self._file = ReplacingFile(out)
+        self.out, self.partial = self._file.out, self._file.partial
         try:
-            self.writer = PredictionsWriter(self._handle, labels, include_patient_id)
+            self.writer = PredictionsWriter(self._file.handle, labels, include_patient_id)
         except BaseException:
-            self._handle.close()
+            self._file.abandon()
             raise
 
     def __enter__(self) -> PredictionsWriter:
@@ -129,9 +155,7 @@ class PredictionsFile:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        self._handle.close()
-        if exc_type is None:
-            os.replace(self.partial, self.out)
+        self._file.__exit__(exc_type, exc, traceback)
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -151,6 +175,7 @@ def read_predictions(path: str | os.PathLike[str]) -> PredictionsTable:
 
     Label columns are ``prob_<Label>`` when any exist, else columns named like the NIH labels.
     ``flag_<Label>`` columns are read too. Rows whose ``status`` is not ``ok`` are counted, not read.
+    Names come back as they were before ``neutralise`` (a name's own blanks kept).
     """
     path = Path(os.fspath(path))
     try:
@@ -173,7 +198,7 @@ def read_predictions(path: str | os.PathLike[str]) -> PredictionsTable:
         if (row.get("status") or "ok").strip() not in ("ok", ""):
             skipped += 1
             continue
-        name = (row.get("Image Index") or "").strip() or os.path.basename((row.get("path") or "").strip())
+        name = _text_cell(row.get("Image Index")) or os.path.basename(_text_cell(row.get("path")))
         try:
             values = [float(row[c]) for c in prob_columns]
             if has_flags:
@@ -185,6 +210,14 @@ def read_predictions(path: str | os.PathLike[str]) -> PredictionsTable:
     shape = (len(names), len(labels))
     return PredictionsTable(names, np.asarray(scores, np.float64).reshape(shape), labels,
                             np.asarray(flags, np.float64).reshape(shape) if has_flags else None, skipped)
+
+
+def _text_cell(cell: str | None) -> str:
+    """A name cell's text: a neutralised one restored exactly (a tab at its start is part of the
+    name), any other with the blanks around it (other tools' CSVs) removed."""
+    cell = cell or ""
+    restored = restore(cell)
+    return restored if restored != cell else cell.strip()
 
 
 def _label_columns(path: Path, columns: list[str]) -> tuple[list[str], list[str]]:

@@ -4,7 +4,8 @@
 (DICOM read with ``stop_before_pixels``; PNG/JPEG/BMP/TIFF only sniffed and their size read from
 the header) and one ``SkippedFile`` per file it does not show, with the reason. Nothing stops
 it: symlink loops, unreadable files and folders, and file names that are not valid UTF-8 become
-``SkippedFile`` entries or are handled, never exceptions.
+``SkippedFile`` entries or are handled, never exceptions. Links to folders outside the scanned
+folder are not followed (reported) unless ``follow_links`` is given (``walk.py``).
 
 Patients, studies and series get pseudonymous keys (1, 2, 3, ... in the order first seen) that
 are stable within one scan. Identifying header values (PatientID, PatientName) only ever reach
@@ -105,7 +106,9 @@ class SkippedFile:
     ``claimed_format`` is the format the file claims to be by its name or first bytes (for
     example a ``.png`` that is not a PNG, or a DICOM file without an image), or None for files
     that do not pretend to be images (notes, CSVs, hidden files). ``folder`` is True for a
-    folder that could not be entered: whatever it holds was not scanned.
+    folder that could not be entered: whatever it holds was not scanned; ``link_not_followed``
+    is True as well when that folder is a link the scan chose not to follow (it leads out of
+    the scanned folder).
     """
 
     path: Path
@@ -113,6 +116,7 @@ class SkippedFile:
     reason: str
     claimed_format: SourceFormat | None = None
     folder: bool = False
+    link_not_followed: bool = False
 
     @property
     def name(self) -> str:
@@ -142,6 +146,7 @@ def scan_folder(
     *,
     on_progress: ProgressCallback | None = None,
     cancelled: Callable[[], bool] | None = None,
+    follow_links: bool = False,
 ) -> Iterator[ScanItem]:
     """Yield a ``ScannedImage`` or ``SkippedFile`` for every file under ``root``, as it goes,
     and a ``DataFileProblem`` for a label file beside them that cannot be used.
@@ -150,7 +155,8 @@ def scan_folder(
     gets a real total while headers are read; during the listing it gets ``(0, None)``.
     ``cancelled()`` is checked before every file and folder; the generator just ends when it
     returns True. ``root`` may also be a single file. Raises ``ScanError`` only when ``root``
-    itself does not exist or cannot be opened.
+    itself does not exist or cannot be opened. ``follow_links``: follow links to folders outside
+    ``root`` too (never into ``/proc``, ``/sys`` or ``/dev``); without it they are reported.
     """
     root_path = Path(os.fsdecode(os.fspath(root)))
     is_cancelled = cancelled or (lambda: False)
@@ -160,11 +166,11 @@ def scan_folder(
         if not root_is_dir and not root_path.is_file():
             raise ScanError(f"{display_name(root_path)}: no such folder or file")
     except OSError as exc:
-        raise ScanError(f"{display_name(root_path)}: cannot be opened ({exc.strerror or exc})") from None
+        raise ScanError(f"{display_name(root_path)}: cannot be opened ({os_reason(exc)})") from None
 
     progress(0, None)
     if root_is_dir:
-        work = _list_tree(root_path, is_cancelled)
+        work = _list_tree(root_path, is_cancelled, follow_links)
         if work is None:
             return
     else:
@@ -183,17 +189,17 @@ def scan_folder(
 
 
 # -- listing ----------------------------------------------------------------------------------
-def _list_tree(root: Path, cancelled: Callable[[], bool]) -> list[Path | SkippedFile] | None:
+def _list_tree(root: Path, cancelled: Callable[[], bool], follow_links: bool) -> list[Path | SkippedFile] | None:
     """Every file under ``root`` in a stable order (sorted by name, depth first), plus skip
     records for what the walk left out. None when cancelled."""
     work: list[Path | SkippedFile] = []
-    for entry in walk_files(root, cancelled):
+    for entry in walk_files(root, cancelled, follow_links=follow_links):
         if isinstance(entry, Path):
             work.append(entry)
         else:  # a file that is not regular may still claim to be an image by its name
             claimed = claimed_format(entry.path) if entry.kind == "file" else None
             work.append(SkippedFile(entry.path, _relative(entry.path, root), entry.reason, claimed,
-                                    folder=entry.kind == "folder"))
+                                    folder=entry.kind in ("folder", "link"), link_not_followed=entry.kind == "link"))
     return None if cancelled() else work
 
 

@@ -32,12 +32,13 @@ SCREENSHOT_TIMEOUT_MS = 300_000  # a slow machine and a big model; never hang fo
 
 
 def run_gui(path: Path | None, model: Path | None, demo: bool, screenshot: Path | None,
-            threads: int | None = None) -> int:
+            threads: int | None = None, *, follow_links: bool = False) -> int:
     """Run the viewer on ``path`` (folder or file; the demo study with ``demo``).
 
     ``model`` is the classifier ONNX file (its ``.gradcam.onnx`` beside it); by default the
     bundled demo model, and without one the viewer is a plain viewer that says why.
     ``threads`` is ONNX Runtime's thread count for the model (None: all cores).
+    ``follow_links``: the folder scans also follow links to folders outside the opened folder.
     Returns the process exit code.
     """
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -57,7 +58,7 @@ def run_gui(path: Path | None, model: Path | None, demo: bool, screenshot: Path 
         with tempfile.TemporaryDirectory(prefix="cxr-viewer-") as tmp:
             # A screenshot run leaves the user's settings (layout, recent folders) alone.
             window = MainWindow(AppSettings.at(Path(tmp) / "settings.ini"), model_path, no_model_reason, icon,
-                                threads)
+                                threads, follow_links=follow_links)
             try:
                 if path is None:
                     print("cxr-viewer: --screenshot needs a folder or file to show (or --demo)", file=sys.stderr)
@@ -67,7 +68,7 @@ def run_gui(path: Path | None, model: Path | None, demo: bool, screenshot: Path 
                 return 0 if result.ok else 1
             finally:
                 window.close()
-    window = MainWindow(AppSettings(), model_path, no_model_reason, icon, threads)
+    window = MainWindow(AppSettings(), model_path, no_model_reason, icon, threads, follow_links=follow_links)
     window.show()
     if path is not None:
         window.open_path(Path(path))

@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF
-from PySide6.QtGui import QColor, QFont, QImage, QPainter
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF
+from PySide6.QtGui import QColor, QFont, QImage, QImageWriter, QPainter
 
 from viewer.core.errors import CxrError, display_name
 from viewer.core.findings import Findings
 from viewer.core.model_card import ModelCard
 from viewer.core.predictions_csv import PredictionsFile
+from viewer.core.safe_write import write_bytes
 
 from .canvas import ImageCanvas
 from .model_panel import NOT_FOR_DIAGNOSIS
@@ -75,13 +76,25 @@ def render_view(canvas: ImageCanvas, lines: list[str]) -> QImage:
 
 
 def save_view_png(canvas: ImageCanvas, lines: list[str], out: Path) -> Path:
-    """Render and write the PNG; raises ``ExportError`` when it cannot be written."""
+    """Render and write the PNG; raises ``ExportError`` when it cannot be written.
+
+    Encoded in memory and written by ``safe_write``: ``QImage.save(path)`` would open the path
+    itself and write through a link planted there.
+    """
     if canvas.radiograph is None:
         raise ExportError("there is no image on screen to export")
     out = out if out.suffix.lower() == ".png" else out.with_suffix(".png")
-    if not render_view(canvas, lines).save(str(out)):  # the format follows the .png suffix
-        raise ExportError(f"{display_name(out)}: could not be written (check the folder and its permissions)")
-    return out
+    encoded = QByteArray()
+    buffer = QBuffer(encoded)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    writer = QImageWriter(buffer, QByteArray(b"png"))
+    if not writer.write(render_view(canvas, lines)):
+        raise ExportError(f"{display_name(out)}: the view could not be encoded as PNG ({writer.errorString()})")
+    buffer.close()
+    try:
+        return write_bytes(out, bytes(encoded.data()))
+    except OSError as exc:
+        raise ExportError(f"{display_name(out)}: could not be written ({exc.strerror or exc})") from None
 
 
 def write_findings_csv(out: Path, rows: Iterable[FolderRow], labels: tuple[str, ...],

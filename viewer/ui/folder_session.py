@@ -88,9 +88,10 @@ class FolderSession(QObject):
     data_file_problem = Signal(str, str)  # file, reason: from any thread, shown in the errors panel
 
     def __init__(self, browser: StudyBrowser, errors: ErrorsPanel, models: ModelSession,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, *, follow_links: bool = False) -> None:
         super().__init__(parent)
         self.browser, self.errors, self.models = browser, errors, models
+        self.follow_links = follow_links  # scans follow links to folders outside the opened one
         self._scan_pool = single_thread_pool("scan")
         self._analysis_pool = single_thread_pool("analysis")
         self._scan_events = ScanEvents(self)
@@ -135,7 +136,8 @@ class FolderSession(QObject):
         self.browser.clear()
         self.errors.clear()
         self.folder_opened.emit(root)
-        self._scan_pool.start(ScanJob(self._scan_id, root, self._scan_events, self._scan_token))
+        self._scan_pool.start(ScanJob(self._scan_id, root, self._scan_events, self._scan_token,
+                                      follow_links=self.follow_links))
 
     def shutdown(self) -> None:
         """Cancel everything and wait for the workers (window closing)."""

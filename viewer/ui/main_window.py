@@ -46,11 +46,12 @@ IMAGE_FILTER = "Radiographs (*.dcm *.dicom *.dic *.png *.jpg *.jpeg *.tif *.tiff
 
 class MainWindow(WindowActionsMixin, WindowStatusMixin, WindowExportsMixin, WindowLayoutMixin, QMainWindow):
     """The viewer window. ``open_path`` opens a folder or file; ``model_path`` (or a reason why
-    there is none) decides whether findings are shown."""
+    there is none) decides whether findings are shown; ``follow_links``: the folder scans also
+    follow links to folders outside the opened folder."""
 
     def __init__(self, settings: AppSettings, model_path: Path | None = None,
                  no_model_reason: str | None = None, icon: QIcon | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, *, follow_links: bool = False) -> None:
         super().__init__()
         self.settings = settings
         self.setWindowTitle(APP_TITLE)
@@ -70,7 +71,7 @@ class MainWindow(WindowActionsMixin, WindowStatusMixin, WindowExportsMixin, Wind
         self.window_presets = WindowPresets()  # of the image on screen
 
         self.models = ModelSession(self)
-        self.folder = FolderSession(self.browser, self.errors, self.models, self)
+        self.folder = FolderSession(self.browser, self.errors, self.models, self, follow_links=follow_links)
         # The folder's box tables change with the folder: look them up through it each time.
         self.image = ImageSession(self.canvas, self.findings, self.tags, self.banner, self.errors, self.models,
                                   lambda path, w, h: self.folder.boxes.boxes_for(path, w, h), self)

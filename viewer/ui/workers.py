@@ -130,9 +130,11 @@ class ScanEvents(QObject):
 class ScanJob(Worker):
     """Streams ``scan_folder(root)`` to the GUI in batches, first image at once."""
 
-    def __init__(self, scan_id: int, root: Path, events: ScanEvents, token: CancelToken) -> None:
+    def __init__(self, scan_id: int, root: Path, events: ScanEvents, token: CancelToken, *,
+                 follow_links: bool = False) -> None:
         super().__init__(token)
         self.scan_id, self.root, self.events = scan_id, root, events
+        self.follow_links = follow_links
 
     def work(self) -> None:
         images: list[ScannedImage] = []
@@ -155,7 +157,8 @@ class ScanJob(Worker):
             last_flush = time.monotonic()
 
         try:
-            for item in scan_folder(self.root, on_progress=progress, cancelled=lambda: self.token.cancelled):
+            for item in scan_folder(self.root, on_progress=progress, cancelled=lambda: self.token.cancelled,
+                                    follow_links=self.follow_links):
                 if time.monotonic() - last_yield >= _YIELD_SECONDS:
                     yield_to_gui()
                     last_yield = time.monotonic()
