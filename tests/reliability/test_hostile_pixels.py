@@ -86,3 +86,15 @@ def test_a_large_but_representable_rescale_still_loads(tmp_path: Path) -> None:
     save(ds, tmp_path / "large_slope.dcm")
     grey = preprocess(load_radiograph(tmp_path / "large_slope.dcm"), 32, 32)
     assert np.isfinite(grey).all() and grey.max() > grey.min()
+
+
+@pytest.mark.parametrize(("center", "width"), [("600", "1e300"), ("1e300", "400"), ("-1e39", "1e38")])
+def test_a_window_beyond_float32_is_ignored_with_a_note(tmp_path: Path, center: str, width: str) -> None:
+    """Found by the fuzzer's hostile header values: a width of 1e300 made every prepared pixel NaN."""
+    ds = dicom_dataset(chest_pixels(64, 56))
+    ds.WindowCenter, ds.WindowWidth = center, width
+    save(ds, tmp_path / "huge_window.dcm")
+    radiograph = load_radiograph(tmp_path / "huge_window.dcm")
+    assert radiograph.windows == [] and any("window 1" in note for note in radiograph.notes), radiograph.notes
+    grey = preprocess(radiograph, 32, 32)
+    assert np.isfinite(grey).all() and grey.max() > grey.min()
