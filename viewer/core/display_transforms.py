@@ -22,6 +22,9 @@ from .dicom_values import first_frame_group, float_value, has_value, text_value
 from .radiograph import Radiograph, Window, WindowFunction
 
 AUTO_PERCENTILES = (0.5, 99.5)
+# Modality values and windows must leave room for the window arithmetic in float32 (max ~3.4e38).
+MAX_MODALITY_VALUE = 1e30
+MAX_WINDOW_VALUE = 1e32  # wider than any window over modality values (at most 2e30 across)
 
 
 def window_to_unit(values: np.ndarray, window: Window, *, invert: bool = False) -> np.ndarray:
@@ -36,6 +39,8 @@ def window_to_unit(values: np.ndarray, window: Window, *, invert: bool = False) 
     center, width = float(window.center), float(window.width)
     if not (np.isfinite(center) and np.isfinite(width)):
         raise ValueError(f"window center {center} / width {width} are not finite")
+    if abs(center) > MAX_WINDOW_VALUE or width > MAX_WINDOW_VALUE:
+        raise ValueError(f"window center {center:g} / width {width:g} are beyond float32 arithmetic")
     function = window.function
     if function == WindowFunction.SIGMOID:
         if width <= 0:
@@ -199,10 +204,6 @@ def modality_values(stored: np.ndarray, ds: Any, notes: list[str] | None = None)
     return stored.astype(np.float32, copy=False)
 
 
-# Modality values must leave room for the window arithmetic in float32 (max ~3.4e38).
-_MAX_MODALITY_VALUE = 1e30
-
-
 def _rescale(stored: np.ndarray, source: Any, notes: list[str] | None) -> tuple[float, float]:
     """(slope, intercept), checked: finite, a slope that is not 0, and results float32 can hold."""
     values = {}
@@ -225,7 +226,7 @@ def _rescale(stored: np.ndarray, source: Any, notes: list[str] | None) -> tuple[
     else:
         low, high = float(np.min(stored)), float(np.max(stored))
     reach = max(abs(slope * low + intercept), abs(slope * high + intercept))
-    if not reach <= _MAX_MODALITY_VALUE:
+    if not reach <= MAX_MODALITY_VALUE:
         raise ValueError(f"rescale slope {slope:g} and intercept {intercept:g} take the pixel values to "
-                         f"{reach:.3g}, beyond what the viewer can compute with ({_MAX_MODALITY_VALUE:g})")
+                         f"{reach:.3g}, beyond what the viewer can compute with ({MAX_MODALITY_VALUE:g})")
     return slope, intercept

@@ -25,7 +25,7 @@ from pydicom.uid import (
 )
 
 from ..dicom_values import as_float, first_frame_group, float_values, has_value, int_value, text_value, text_values
-from ..display_transforms import voi_lut_to_unit
+from ..display_transforms import MAX_WINDOW_VALUE, voi_lut_to_unit
 from ..errors import ImageLoadError, one_line
 from ..radiograph import Window, WindowFunction
 from .dicom_stream import MAX_HEADER_BYTES, BoundedReader, MetaError, read_file_meta, starts_with_zeros
@@ -227,6 +227,9 @@ def header_windows(ds: pydicom.Dataset, notes: list[str]) -> list[Window]:
             notes.append(f"header window {i + 1} is not a pair of finite numbers and was ignored")
             continue
         valid = width >= 1.0 if function == WindowFunction.LINEAR else width > 0.0  # C.11.2.1.2/3
+        if abs(center) > MAX_WINDOW_VALUE or width > MAX_WINDOW_VALUE:  # float32 arithmetic would give NaN
+            notes.append(f"header window {i + 1} (centre {center:g}, width {width:g}) is out of range and was ignored")
+            continue
         if not valid:
             notes.append(f"header window {i + 1} (width {width:g}) is not a valid {function} window and was ignored")
             continue
