@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from tests.core.test_scan import SECRET_ID, deny, make_dicom, make_jpeg, make_png
-from viewer.core.batch import IDENTIFIER_REMOVED, BatchSetupError, TextProgress, run_batch
+from viewer.core.batch import BatchSetupError, TextProgress, run_batch
+from viewer.core.identity import REMOVED
 from viewer.core.inference import Predictor
 from viewer.core.labels import NIH_LABELS
 from viewer.core.predictions_csv import csv_columns
@@ -132,7 +133,7 @@ def test_identifiers_are_scrubbed_from_error_messages(
     out = tmp_path / "r.csv"
     run_batch(folder, out, tiny_model)
     (row,) = [r for r in rows_of(out) if r["path"] == "dicom/IM1.dcm"]
-    assert row["status"] == "error" and IDENTIFIER_REMOVED in row["error"]
+    assert row["status"] == "error" and REMOVED in row["error"]
     assert SECRET_ID not in out.read_text(encoding="utf-8")
 
 

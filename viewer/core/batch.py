@@ -4,13 +4,17 @@ The columns and rows are the predictions CSV's (``predictions_csv``): file name,
 status and error, ``prob_<Label>`` and ``flag_<Label>`` (at the card's thresholds) for each label
 of the model card, ``ood_score``/``ood_flag``, ``patient_key``/``study_key`` (the scan's
 pseudonymous numbers), and ``patient_id`` only with ``include_patient_id``. Names that are not
-valid UTF-8 are written escaped (``display_name``).
+valid UTF-8 are written escaped (``display_name``). Paths are relative to the folder, and the
+names, IDs and birth dates of every DICOM header found in it are removed from the name, path and
+error cells and from the summary line, in all their forms (``identity.Scrubber``): PACS exports
+name folders after the patient.
 
 Every file that is, or claims to be, an image (by extension or DICOM content) gets a row, so a
 broken file shows up with its reason; other files are only counted, and folders that were not
-scanned (unreadable, or links out of the folder not followed without ``follow_links``) listed. Nothing is written inside
-the scanned folder: the CSV goes to a new ``<out>.partial`` and is renamed to ``out`` when complete
-(``safe_write``: a link planted at either name is replaced, never written through).
+scanned (unreadable, or links out of the folder not followed without ``follow_links``) listed.
+Nothing is written inside the scanned folder: the CSV goes to a new ``<out>.partial`` and is
+renamed to ``out`` when complete (``safe_write``: a link planted at either name is replaced,
+never written through).
 
 Throughput: a small thread pool decodes and preprocesses images ahead of the model while ONNX
 Runtime (which releases the GIL) runs batches of ``batch_size`` on the calling thread.
@@ -31,12 +35,12 @@ from typing import IO, Any, Protocol
 import numpy as np
 
 from .errors import CxrError, ImageLoadError, display_name, one_line
+from .identity import Scrubber
 from .predictions_csv import PredictionsFile, PredictionsWriter
 from .resources import MissingResourceError, demo_model_path
 from .scan import DataFileProblem, ScanError, ScannedImage, SkippedFile, scan_folder
 
 DEFAULT_BATCH_SIZE = 8
-IDENTIFIER_REMOVED = "[identifier removed]"
 
 
 class BatchSetupError(CxrError):
@@ -67,6 +71,8 @@ class BatchSummary:
     unscanned_folders: list[str] = field(default_factory=list)
     links_not_followed: list[str] = field(default_factory=list)
     data_problems: list[str] = field(default_factory=list)
+    # the identities of the folder's headers: removed from every path the summary prints
+    scrubber: Scrubber = field(default_factory=Scrubber, repr=False)
 
     @property
     def images_per_second(self) -> float:
@@ -86,7 +92,7 @@ class BatchSummary:
                      "(--follow-links follows them): " + _first(self.links_not_followed))
         for problem in self.data_problems:
             text += f"; {problem}"
-        return text
+        return self.scrubber.scrub(text)
 
 
 def _first(paths: list[str], count: int = 5) -> str:
@@ -123,7 +129,7 @@ def run_batch(
     labels = tuple(predictor.labels)
     summary = BatchSummary(out=out_path)
     try:
-        csv_file = PredictionsFile(out_path, labels, include_patient_id)
+        csv_file = PredictionsFile(out_path, labels, include_patient_id, summary.scrubber)
     except OSError as exc:
         raise BatchSetupError(f"{display_name(out_path)}: cannot be written ({exc.strerror or exc})") from None
     with csv_file as rows:
@@ -207,6 +213,8 @@ class _Pipeline:
 
         try:
             for item in scan_folder(root, on_progress=progress, follow_links=follow_links):
+                if isinstance(item, ScannedImage):
+                    self.summary.scrubber.add(item.identity)
                 if isinstance(item, DataFileProblem):
                     self.summary.data_problems.append(f"{item.display_path}: {item.reason}")
                     continue
@@ -283,23 +291,12 @@ class _RowWriter:
             keys = {"patient_key": scanned.patient_key, "study_key": scanned.study_key,
                     "patient_id": scanned.patient_id}
         if isinstance(outcome, str):
-            self.rows.write_error(item.name, item.display_path, _scrub(outcome, scanned), **keys)
+            self.rows.write_error(item.name, item.display_path, outcome, **keys)
             self.summary.errors += 1
         else:
             self.rows.write_findings(item.name, item.display_path, outcome, **keys)
             self.summary.ok += 1
         self.summary.rows += 1
-
-
-def _scrub(message: str, item: ScannedImage | None) -> str:
-    """Remove the patient's identifiers from an error text (defence in depth: messages come
-    from libraries that might quote header values)."""
-    if item is None:
-        return message
-    for secret in (item.patient_id, item.patient_label):
-        if secret and len(secret) >= 3 and secret in message:
-            message = message.replace(secret, IDENTIFIER_REMOVED)
-    return message
 
 
 # -- progress on a terminal -------------------------------------------------------------------

@@ -4,8 +4,10 @@ Written by ``cxr-viewer batch`` (``batch.py``), by the viewer's CSV export of a 
 and by the trainer (``predictions_val.csv``/``predictions_test.csv`` of a run); read by
 ``cxr-train evaluate --predictions``. Columns, in order:
 
-* ``Image Index`` (the file name), ``path`` (relative, ``/``-separated), ``status`` (``ok`` or
-  ``error``), ``error`` (why, on an error row);
+* ``Image Index`` (the file name), ``path`` (relative to the opened folder, ``/``-separated),
+  ``status`` (``ok`` or ``error``), ``error`` (why, on an error row); with a scrubber (the batch
+  and the window's export give the folder's), the names, IDs and birth dates of the folder's
+  DICOM headers are removed from these three in all their forms (``identity``);
 * ``prob_<Label>`` (6 decimals) and ``flag_<Label>`` (``1``/``0``) for each label of the model,
   in the card's order;
 * ``ood_score`` (6 decimals) and ``ood_flag`` (``1``/``0``), both empty when the model has no
@@ -38,6 +40,7 @@ from typing import IO, Any
 import numpy as np
 
 from .errors import FileProblem
+from .identity import Scrubber
 from .labels import canonical_label
 from .safe_write import ReplacingFile
 
@@ -82,15 +85,33 @@ def _key(value: int | None) -> str:
     return "" if value is None else str(int(value))
 
 
-class PredictionsWriter:
-    """Writes the header, then one row per image, to an open text ``handle`` (``newline=""``)."""
+# The cells a path or a message can be in: the scrubber's business (``patient_id`` is asked for).
+SCRUBBED_COLUMNS: tuple[int, ...] = (0, 1, 3)  # Image Index, path, error
 
-    def __init__(self, handle: IO[str], labels: Sequence[str], include_patient_id: bool = False) -> None:
+
+class PredictionsWriter:
+    """Writes the header, then one row per image, to an open text ``handle`` (``newline=""``).
+
+    With a ``scrubber`` (``identity.Scrubber``), the identifying values of the headers it knows
+    are removed from the file name, path and error cells as each row is written; ``stale`` says
+    whether it learned new ones after the first row (``PredictionsFile`` then redoes the file).
+    """
+
+    def __init__(self, handle: IO[str], labels: Sequence[str], include_patient_id: bool = False,
+                 scrubber: Scrubber | None = None) -> None:
         self.labels = tuple(labels)
         self.include_patient_id = include_patient_id
         self.rows = 0
+        self.scrubber = scrubber
+        self._version_at_first_row: int | None = None
         self._writer = csv.writer(handle)
         self._writer.writerow(csv_columns(self.labels, include_patient_id))
+
+    @property
+    def stale(self) -> bool:
+        """Whether rows were written before the scrubber learned all it knows now."""
+        return (self.scrubber is not None and self._version_at_first_row is not None
+                and self.scrubber.version != self._version_at_first_row)
 
     def write_findings(self, name: str, path: str, findings: Any, *, patient_key: int | None = None,
                        study_key: int | None = None, patient_id: str | None = None) -> None:
@@ -123,6 +144,10 @@ class PredictionsWriter:
 
     def _row(self, name: str, path: str, status: str, error: str, probs: list[str], flags: list[str],
              ood: list[str], patient_key: int | None, study_key: int | None, patient_id: str | None) -> None:
+        if self.scrubber is not None:
+            if self._version_at_first_row is None:
+                self._version_at_first_row = self.scrubber.version
+            name, path, error = (self.scrubber.scrub(text) for text in (name, path, error))
         row = [neutralise(name), neutralise(path), status, neutralise(error), *probs, *flags, *ood,
                _key(patient_key), _key(study_key)]
         if self.include_patient_id:
@@ -141,11 +166,12 @@ class PredictionsFile:
     one, the ``.partial`` file is left for inspection and ``out`` is untouched.
     """
 
-    def __init__(self, out: str | os.PathLike[str], labels: Sequence[str], include_patient_id: bool = False) -> None:
+    def __init__(self, out: str | os.PathLike[str], labels: Sequence[str], include_patient_id: bool = False,
+                 scrubber: Scrubber | None = None) -> None:
         self._file = ReplacingFile(out)
         self.out, self.partial = self._file.out, self._file.partial
         try:
-            self.writer = PredictionsWriter(self._file.handle, labels, include_patient_id)
+            self.writer = PredictionsWriter(self._file.handle, labels, include_patient_id, scrubber)
         except BaseException:
             self._file.abandon()
             raise
@@ -155,7 +181,25 @@ class PredictionsFile:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None:
+        if exc_type is None and self.writer.stale:
+            self._rescrub()
         self._file.__exit__(exc_type, exc, traceback)
+
+    def _rescrub(self) -> None:
+        """Write the file again with what the scrubber knows now: a path written before the
+        header naming its patient was read (a broken file first in its folder) loses it too."""
+        scrubber = self.writer.scrubber
+        assert scrubber is not None
+        self._file.handle.close()
+        fd = os.open(self._file.partial, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, newline="", encoding="utf-8") as old:
+            self._file = ReplacingFile(self.out)  # unlinks the name; ``old`` still reads its file
+            rows, writer = csv.reader(old), csv.writer(self._file.handle)
+            writer.writerow(next(rows))
+            for row in rows:
+                for column in SCRUBBED_COLUMNS:
+                    row[column] = scrubber.scrub(row[column])
+                writer.writerow(row)
 
 
 # -- reading ------------------------------------------------------------------------------------

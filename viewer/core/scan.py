@@ -28,6 +28,7 @@ from pydicom.tag import BaseTag, Tag
 
 from .dicom_values import date_text, int_value, text_value
 from .errors import CxrError, ImageLoadError, display_name
+from .identity import Identity
 from .loader.dicom_header import NotDicomError, missing_image_reason, read_header
 from .loader.headers import file_reader, raster_dimensions
 from .loader.sniff import HEAD_BYTES, claimed_format, is_dicom_candidate, sniff_format
@@ -44,7 +45,7 @@ _MAX_AGE = 150  # years: a larger AS value is a typo or garbage, not an age
 _DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 # Only these elements are converted; pydicom skips the values of all others (faster headers).
 _HEADER_TAGS: list[BaseTag | int] = [Tag(keyword) for keyword in (
-    "SOPClassUID", "PatientID", "PatientName", "PatientSex", "PatientAge", "StudyInstanceUID",
+    "SOPClassUID", "PatientID", "PatientName", "PatientBirthDate", "PatientSex", "PatientAge", "StudyInstanceUID",
     "StudyDate", "StudyDescription", "StudyID", "SeriesInstanceUID", "SeriesNumber",
     "SeriesDescription", "InstanceNumber", "Modality", "ViewPosition", "Rows", "Columns",
     "NumberOfFrames",
@@ -64,6 +65,8 @@ class ScannedImage:
     scan. ``patient_label`` and ``patient_id`` may hold DICOM PatientName/PatientID: show them in
     the browser, never write them to logs, errors or CSV files. ``labels`` are the NIH
     Data_Entry findings (empty tuple = "No Finding"), or None when the image has no entry.
+    ``identity`` holds the header's name, ID and birth date, for outputs to remove them from
+    the paths they write (``identity.Scrubber``); it is in no ``repr``.
     """
 
     path: Path
@@ -87,6 +90,7 @@ class ScannedImage:
     frames: int = 1
     follow_up: int | None = None  # NIH follow-up number
     labels: tuple[str, ...] | None = None
+    identity: Identity | None = field(default=None, repr=False, compare=False)  # to scrub outputs with
 
     @property
     def name(self) -> str:
@@ -297,6 +301,7 @@ class _HeaderReader:
             rows=rows,
             columns=columns,
             frames=max(1, int_value(ds, "NumberOfFrames") or 1),
+            identity=Identity(patient_name, patient_id, text_value(ds, "PatientBirthDate")),
         )
 
     # PNG / JPEG / ... -------------------------------------------------------------------------
@@ -307,12 +312,12 @@ class _HeaderReader:
         if match is None:
             # No header to group by: each folder is one "patient" and one study.
             folder = relative.parent.as_posix()
-            identity = ("folder", folder)
+            group = ("folder", folder)
             label = display_name(folder if folder != "." else (self.root.name or str(self.root)))
-            study = (identity, "folder")
+            study = (group, "folder")
             return ScannedImage(
                 path=path, relative_path=relative, format=kind,
-                patient_key=self.patient_keys(identity), study_key=self.study_keys(study),
+                patient_key=self.patient_keys(group), study_key=self.study_keys(study),
                 series_key=self.series_keys((study, None)), patient_label=label, patient_id=None,
                 study_label=label, rows=rows, columns=columns,
             )
