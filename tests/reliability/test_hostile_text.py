@@ -63,8 +63,10 @@ def hostile_folder(parent: Path) -> Path:
     (sub / f"{NAME} broken.png").write_bytes(good[: len(good) * 2 // 3])  # cut inside the pixels
     (root / f"{NAME} empty.dcm").write_bytes(b"")
     chest_png(root / "00000001_000.png", seed=3)
-    chest_dicom(root / f"{NAME}.dcm", seed=4, window=(2048, 4096), patient_name=f"{SENTINEL}^Doe",
-                patient_id=HOSTILE)
+    # The patient's name and ID hold markup too, but not the sentinel's word: identities are
+    # removed from the paths in the title and the errors panel, where the sentinel must read.
+    chest_dicom(root / f"{NAME}.dcm", seed=4, window=(2048, 4096), patient_name="<b>zqp</b>^Doe",
+                patient_id=f"<b>zqp</b>-77 {IMAGE_TAG}")
     _set_dicom_values(root / f"{NAME}.dcm", StudyDescription=HOSTILE, SeriesDescription=HOSTILE,
                       VOILUTFunction=HOSTILE, WindowCenterWidthExplanation=HOSTILE, ViewPosition=HOSTILE,
                       InstitutionName=HOSTILE)

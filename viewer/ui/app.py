@@ -189,8 +189,8 @@ def print_findings(window: MainWindow, result: ScreenshotResult, stream: TextIO)
     for path, reason in window.errors.entries():
         print(f"error: {path}: {reason}", file=stream)
     rg = window.canvas.radiograph
-    if rg is not None:
-        print(f"Image: {display_name(rg.path)}", file=stream)
+    if rg is not None:  # relative to the folder and without identities, as the CSVs write paths
+        print(f"Image: {window.folder.shown_path(rg.path)}", file=stream)
     for line in findings_table(window):
         print(line, file=stream)
     if window.canvas.heatmap_label:

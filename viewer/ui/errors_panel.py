@@ -4,7 +4,9 @@ A folder export can hold thousands of bad files: rows are kept in a plain list b
 model, added in batches (one model notification per batch) and de-duplicated with a set, so
 the GUI thread's work per error stays constant however many there are. File names and reasons
 (which start with a path) are the folder's: a cell shows them as plain text, elided past
-``plain_text.ELIDE_AT`` characters, and its tooltip in full.
+``plain_text.ELIDE_AT`` characters, and its tooltip in full. Both are shown through the open
+folder's ``identity.Scrubber`` (set with ``set_scrubber``), applied when a cell is drawn, so a
+row listed before the header naming its patient was read loses the name too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from viewer.core.identity import Scrubber
+
 from .plain_text import PlainLabel, elide, tooltip
 
 COLUMNS = ("File", "Reason")
@@ -34,6 +38,7 @@ class ErrorsModel(QAbstractTableModel):
         super().__init__()
         self.rows: list[tuple[str, str]] = []
         self._seen: set[tuple[str, str]] = set()
+        self.scrubber = Scrubber()
 
     def add(self, entries: Iterable[tuple[str, str]]) -> int:
         """Append the entries not listed yet; returns how many were new."""
@@ -65,10 +70,16 @@ class ErrorsModel(QAbstractTableModel):
         if not index.isValid():
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return elide(self.rows[index.row()][index.column()])
+            return elide(self.scrubber.scrub(self.rows[index.row()][index.column()]))
         if role == Qt.ItemDataRole.ToolTipRole:
-            return tooltip(self.rows[index.row()][index.column()])
+            return tooltip(self.scrubber.scrub(self.rows[index.row()][index.column()]))
         return None
+
+    def rescrubbed(self) -> None:
+        """The scrubber learned an identity: every cell may read differently now."""
+        if self.rows:
+            last = self.index(len(self.rows) - 1, len(COLUMNS) - 1)
+            self.dataChanged.emit(self.index(0, 0), last, [Qt.ItemDataRole.DisplayRole])
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
@@ -131,11 +142,22 @@ class ErrorsPanel(QWidget):
         self._update_summary()
         self.errors_changed.emit(0)
 
+    def set_scrubber(self, scrubber: Scrubber) -> None:
+        """Show every row through ``scrubber`` (the open folder's identities)."""
+        self.model.scrubber = scrubber
+        self.model.rescrubbed()
+
+    def rescrubbed(self) -> None:
+        """The scrubber learned more: redraw what is listed."""
+        self.model.rescrubbed()
+
     def count(self) -> int:
         return len(self.model.rows)
 
     def entries(self) -> list[tuple[str, str]]:
-        return list(self.model.rows)
+        """The rows as shown: the open folder's identities removed."""
+        scrub = self.model.scrubber.scrub
+        return [(scrub(file), scrub(reason)) for file, reason in self.model.rows]
 
     def _update_summary(self) -> None:
         n = self.count()

@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QImageWriter, QPainter
 
 from viewer.core.errors import CxrError, display_name
 from viewer.core.findings import Findings
+from viewer.core.identity import Scrubber
 from viewer.core.model_card import ModelCard
 from viewer.core.predictions_csv import PredictionsFile
 from viewer.core.safe_write import write_bytes
@@ -98,15 +99,16 @@ def save_view_png(canvas: ImageCanvas, lines: list[str], out: Path) -> Path:
 
 
 def write_findings_csv(out: Path, rows: Iterable[FolderRow], labels: tuple[str, ...],
-                       thresholds_for: Callable[[Findings], np.ndarray]) -> int:
+                       thresholds_for: Callable[[Findings], np.ndarray], scrubber: Scrubber | None = None) -> int:
     """Write one row per analysed image as a predictions CSV (``viewer.core.predictions_csv``,
     the batch's columns); returns the row count.
 
     ``thresholds_for(findings)`` gives the thresholds of the current operating point, so the
-    ``flag_`` columns match what the viewer shows. Patient IDs are never written.
+    ``flag_`` columns match what the viewer shows. Patient IDs are never written; ``scrubber``
+    (the folder's identities) removes names, IDs and birth dates from the names and paths.
     """
     try:
-        with PredictionsFile(out, labels) as writer:
+        with PredictionsFile(out, labels, scrubber=scrubber) as writer:
             for row in rows:
                 image, f = row.image, row.findings
                 if f is None:

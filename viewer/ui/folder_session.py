@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from viewer.core import boxes as core_boxes
 from viewer.core.errors import display_name
 from viewer.core.findings import Findings
+from viewer.core.identity import Scrubber
 from viewer.core.scan import DataFileProblem, ScannedImage, SkippedFile
 from viewer.viewmodel.browser_summary import summarize
 
@@ -86,6 +87,7 @@ class FolderSession(QObject):
     analysis_done = Signal()
     image_analysed = Signal(object)
     data_file_problem = Signal(str, str)  # file, reason: from any thread, shown in the errors panel
+    identities_learned = Signal()  # the scrubber knows more: texts with paths may read differently
 
     def __init__(self, browser: StudyBrowser, errors: ErrorsPanel, models: ModelSession,
                  parent: QObject | None = None, *, follow_links: bool = False) -> None:
@@ -108,6 +110,9 @@ class FolderSession(QObject):
         self.data_file_problem.connect(self.errors.add_error)
 
         self.root: Path | None = None
+        # The folder's patients' names, IDs and birth dates, learned from its headers as the scan
+        # goes: every path the window writes or shows outside the browser goes through it.
+        self.scrubber = Scrubber()
         self.boxes = BoxTables(self.data_file_problem.emit)
         self.images: list[ScannedImage] = []
         self.rows: dict[Path, FolderRow] = {}
@@ -128,6 +133,8 @@ class FolderSession(QObject):
         self._scan_id += 1
         self._scan_token = CancelToken()
         self.root = root
+        self.scrubber = Scrubber()
+        self.errors.set_scrubber(self.scrubber)
         self.boxes = BoxTables(self.data_file_problem.emit)
         self.images = []
         self.rows = {}
@@ -138,6 +145,15 @@ class FolderSession(QObject):
         self.folder_opened.emit(root)
         self._scan_pool.start(ScanJob(self._scan_id, root, self._scan_events, self._scan_token,
                                       follow_links=self.follow_links))
+
+    def shown_path(self, path: Path) -> str:
+        """``path`` as outputs write it: relative to the open folder, identities removed."""
+        root = self.root if self.root is not None and self.root.is_dir() else None
+        try:
+            relative = path.relative_to(root) if root is not None else Path(path.name)
+        except ValueError:
+            relative = Path(path.name)
+        return self.scrubber.scrub(display_name(relative.as_posix()))
 
     def shutdown(self) -> None:
         """Cancel everything and wait for the workers (window closing)."""
@@ -160,6 +176,12 @@ class FolderSession(QObject):
         if scan_id != self._scan_id:
             return
         self.images.extend(images)
+        version = self.scrubber.version
+        for image in images:
+            self.scrubber.add(image.identity)
+        if self.scrubber.version != version:
+            self.errors.rescrubbed()
+            self.identities_learned.emit()
         self.browser.add_images(images)
         self._feed_analysis(images)
         if not self._first_sent and images:

@@ -8,6 +8,7 @@ canvas: nothing is computed on the click.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -58,11 +59,12 @@ class ImageSession(QObject):
 
     def __init__(self, canvas: ImageCanvas, findings: FindingsPanel, tags: TagsPanel, banner: QLabel,
                  errors: ErrorsPanel, models: ModelSession, boxes_for: BoxLookup,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, *, scrub: Callable[[str], str] = str) -> None:
         super().__init__(parent)
         self.canvas, self.findings, self.tags, self.banner = canvas, findings, tags, banner
         self.errors, self.models = errors, models
         self.boxes_for = boxes_for  # (path, width, height) -> ground-truth boxes, of the open folder
+        self.scrub = scrub  # removes the open folder's identities from a path shown outside the browser
         # Decoding and inference have a thread each: the next image is decoded while the
         # model may still be busy with the last one (whose result is then dropped).
         self._pool = single_thread_pool("image")
@@ -215,10 +217,11 @@ class ImageSession(QObject):
         self.image_failed.emit(path, reason)
         if generation != self.generation:
             return
-        self.canvas.clear(f"This file cannot be shown.\n\n{reason}")
+        message = f"{self.scrub(self._shown_name(path))}: {reason}"
+        self.canvas.clear(f"This file cannot be shown.\n\n{message}")
         self.findings.show_message("No image.")
-        self.tags.show_header(None, reason)
-        self.status_message.emit(reason)
+        self.tags.show_header(None, message)
+        self.status_message.emit(message)
 
     def _on_inference_failed(self, generation: int, path: str, reason: str) -> None:
         self.errors.add_error(self._shown_name(path), f"the model could not run on it: {reason}")

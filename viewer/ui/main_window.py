@@ -55,6 +55,7 @@ class MainWindow(WindowActionsMixin, WindowStatusMixin, WindowExportsMixin, Wind
         super().__init__()
         self.settings = settings
         self.setWindowTitle(APP_TITLE)
+        self._opened_name = ""
         self.setObjectName("mainWindow")
         if icon is not None:
             self.setWindowIcon(icon)
@@ -74,7 +75,8 @@ class MainWindow(WindowActionsMixin, WindowStatusMixin, WindowExportsMixin, Wind
         self.folder = FolderSession(self.browser, self.errors, self.models, self, follow_links=follow_links)
         # The folder's box tables change with the folder: look them up through it each time.
         self.image = ImageSession(self.canvas, self.findings, self.tags, self.banner, self.errors, self.models,
-                                  lambda path, w, h: self.folder.boxes.boxes_for(path, w, h), self)
+                                  lambda path, w, h: self.folder.boxes.boxes_for(path, w, h), self,
+                                  scrub=lambda text: self.folder.scrubber.scrub(text))
 
         self._build_status_bar()
         self._build_actions()
@@ -95,6 +97,7 @@ class MainWindow(WindowActionsMixin, WindowStatusMixin, WindowExportsMixin, Wind
         self.folder.first_image_found.connect(self._on_first_image)
         self.folder.progressed.connect(self._on_progress)
         self.folder.scan_done.connect(self._on_scan_done)
+        self.folder.identities_learned.connect(self._update_title)
         self.folder.analysis_done.connect(self._on_analysis_done)
         self.models.model_ready.connect(self._on_model_ready)
         self.models.model_unavailable.connect(self._on_model_unavailable)
@@ -119,12 +122,21 @@ class MainWindow(WindowActionsMixin, WindowStatusMixin, WindowExportsMixin, Wind
             self.errors.add_error(display_name(path), "no such file or folder")
             self.show_message(f"{display_name(path)}: no such file or folder")
             return
-        self.setWindowTitle(f"{APP_TITLE} \N{EM DASH} {elide(display_name(path.name or path))}")
         if path.is_dir():
             self.settings.add_recent_folder(path)
             self._rebuild_recent_menu()
-        self.image.clear(f"Scanning {elide(display_name(path.name or path))}\N{HORIZONTAL ELLIPSIS}")
         self.folder.open(path)
+        self._opened_name = display_name(path.name or path)
+        self._update_title()
+        shown = elide(self.folder.scrubber.scrub(self._opened_name))
+        self.image.clear(f"Scanning {shown}\N{HORIZONTAL ELLIPSIS}")
+
+    def _update_title(self) -> None:
+        """The window's title: the open folder's name, without the identities its headers hold
+        (a PACS export names the patient's folder after the patient)."""
+        if self._opened_name:
+            shown = elide(self.folder.scrubber.scrub(self._opened_name))
+            self.setWindowTitle(f"{APP_TITLE} \N{EM DASH} {shown}")
 
     def choose_folder(self) -> None:
         """Ask for a folder and open it."""

@@ -83,7 +83,7 @@ class WindowExportsMixin(_Window):
         rows = [self.folder.rows[i.path] for i in self.folder.images if i.path in self.folder.rows]
         try:
             count = write_findings_csv(Path(out), rows, tuple(predictor.labels),
-                                       self.models.operating_point.thresholds_for)
+                                       self.models.operating_point.thresholds_for, self.folder.scrubber)
         except ExportError as exc:
             self.errors.add_error(display_name(out), str(exc))
             return None

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the QMainWindow this is mixed into, for type checkers only
     from PySide6.QtWidgets import QMainWindow as _Window
 
     from .canvas import ImageCanvas
+    from .folder_session import FolderSession
 else:
     _Window = object
 
@@ -33,6 +34,7 @@ class WindowStatusMixin(_Window):
 
     canvas: ImageCanvas
     errors_dock: QDockWidget
+    folder: FolderSession
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -61,9 +63,10 @@ class WindowStatusMixin(_Window):
             bar.addPermanentWidget(widget)
 
     def show_message(self, text: str, msecs: int = MESSAGE_MS) -> None:
-        """A passing message in the status bar (never the patient's name: callers say files by
-        their display name). The status bar draws plain text; a long message is elided."""
-        self.statusBar().showMessage(elide(text, MESSAGE_ELIDE_AT), msecs)
+        """A passing message in the status bar, never with the patient's name, ID or birth date:
+        callers say files by their display name, and the open folder's identities are removed
+        (paths can hold them). The status bar draws plain text; a long message is elided."""
+        self.statusBar().showMessage(elide(self.folder.scrubber.scrub(text), MESSAGE_ELIDE_AT), msecs)
 
     def _on_cursor(self, info: CursorInfo | None) -> None:
         if info is None:

@@ -32,7 +32,7 @@ from PySide6.QtGui import QImage
 
 from viewer.core.boxes import GroundTruthBox
 from viewer.core.display_transforms import to_unit_grey
-from viewer.core.errors import CxrError, display_name, one_line
+from viewer.core.errors import CxrError, FileProblem, display_name, one_line
 from viewer.core.findings import Findings
 from viewer.core.heatmap import Agreement
 from viewer.core.inference import Predictor
@@ -79,7 +79,11 @@ def yield_to_gui() -> None:
 
 
 def reason_of(exc: BaseException) -> str:
-    """One line for the errors panel. Our own errors already name the problem and the fix."""
+    """One line for the errors panel. Our own errors already name the problem and the fix; a
+    file's problem without its path (the panel's first column names the file, relative to the
+    folder and scrubbed of identifiers: an absolute path would undo both)."""
+    if isinstance(exc, FileProblem):
+        return exc.reason
     if isinstance(exc, CxrError):
         return str(exc)
     text = one_line(exc, empty="")
@@ -233,7 +237,7 @@ class LoadJob(Worker):
         try:
             radiograph = load_radiograph(self.path)
         except CxrError as exc:
-            self.events.failed.emit(self.generation, display_name(self.path), str(exc))
+            self.events.failed.emit(self.generation, display_name(self.path), reason_of(exc))
             return
         if self.token.cancelled:
             return
@@ -268,7 +272,7 @@ class InferJob(Worker):
         try:
             findings = self.predictor.predict(rg)  # cached by path, mtime and size
         except CxrError as exc:
-            self.events.inference_failed.emit(self.generation, display_name(self.loaded.path), str(exc))
+            self.events.inference_failed.emit(self.generation, display_name(self.loaded.path), reason_of(exc))
             return
         if self.token.cancelled:
             return
