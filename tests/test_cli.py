@@ -202,7 +202,7 @@ def test_batch_end_to_end_on_a_generated_folder(mixed_folder: Path, tiny_model: 
     assert result.returncode == 0, result.stderr
     assert snapshot(mixed_folder) == before  # nothing written next to the images
     columns, rows = read_rows(out)
-    assert columns[:4] == ["Image Index", "path", "status", "error"]
+    assert columns[:5] == ["Image Index", "path", "status", "error", "notes"]
     assert columns[-4:] == ["ood_score", "ood_flag", "patient_key", "study_key"]
     assert len([c for c in columns if c.startswith("prob_")]) == 14
     by_path = {row["path"]: row for row in rows}

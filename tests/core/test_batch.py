@@ -125,7 +125,7 @@ def test_identifiers_are_scrubbed_from_error_messages(
     real_prepare = Predictor.prepare
 
     def leaky(self: Predictor, source: object) -> np.ndarray:
-        if str(source).endswith("IM1.dcm"):
+        if str(getattr(source, "path", source)).endswith("IM1.dcm"):
             raise ValueError(f"bad value in element PatientID={SECRET_ID}")
         return real_prepare(self, source)
 

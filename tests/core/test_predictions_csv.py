@@ -4,6 +4,7 @@ writers (cxr-viewer batch, the trainer's run; the UI export in tests/ui/test_exp
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ def findings(probabilities: list[float], ood_score: float, ood_flag: bool = Fals
 
 
 def test_the_columns_of_the_design() -> None:
-    assert csv_columns(("A", "B")) == ["Image Index", "path", "status", "error", "prob_A", "prob_B", "flag_A",
+    assert csv_columns(("A", "B")) == ["Image Index", "path", "status", "error", "notes", "prob_A", "prob_B", "flag_A",
                                        "flag_B", "ood_score", "ood_flag", "patient_key", "study_key"]
     assert csv_columns(("A",), include_patient_id=True)[-1] == "patient_id"
 
@@ -65,12 +66,22 @@ def test_rows_are_formatted_as_the_contract_says(tmp_path: Path) -> None:
         assert writer.rows == 4
     header, *rows = rows_of(out)
     assert header == csv_columns(LABELS, include_patient_id=True)
-    assert rows[0] == ["a.png", "sub/a.png", "ok", "", "0.250000", "0.500000", "0.123457", "0", "1", "0",
+    assert rows[0] == ["a.png", "sub/a.png", "ok", "", "", "0.250000", "0.500000", "0.123457", "0", "1", "0",
                        "1.500000", "1", "1", "1", "4711"]
-    assert rows[1] == ["b.png", "b.png", "ok", "", "0.900000", "0.000000", "1.000000", "1", "0", "1",
+    assert rows[1] == ["b.png", "b.png", "ok", "", "", "0.900000", "0.000000", "1.000000", "1", "0", "1",
                        "", "", "2", "2", ""]  # NaN: the model has no OOD check
     assert rows[2][-6:] == ["1", "0.250000", "0", "", "", ""]  # no keys given: empty
-    assert rows[3] == ["d.png", "d.png", "error", "not a PNG (damaged)", "", "", "", "", "", "", "", "", "2", "3", ""]
+    assert rows[3] == ["d.png", "d.png", "error", "not a PNG (damaged)", "", "", "", "", "", "", "", "", "", "2", "3",
+                       ""]
+
+
+def test_notes_are_one_cell_of_an_ok_row(tmp_path: Path) -> None:
+    out = tmp_path / "p.csv"
+    noted = replace(findings([0.2, 0.4, 0.6], 1.0), notes=("the first of 3 frames", "-colour converted"))
+    with PredictionsFile(out, LABELS) as writer:
+        writer.write_findings("a.png", "a.png", noted)
+    (row,) = rows_of(out)[1:]
+    assert row[2:5] == ["ok", "", "the first of 3 frames; -colour converted"]
 
 
 def test_without_patient_ids_there_is_no_column_for_them(tmp_path: Path) -> None:

@@ -162,5 +162,5 @@ def test_the_export_actions_ask_where_and_write_there(qtbot, make_window, tiny_m
     window.act_export_csv.trigger()
     assert asked == ["Export View as PNG", "Export Folder Findings"]
     assert (tmp_path / "view.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (tmp_path / "findings.csv").read_text().startswith("Image Index,path,status,error,prob_")
+    assert (tmp_path / "findings.csv").read_text().startswith("Image Index,path,status,error,notes,prob_")
     assert not window.errors.entries()

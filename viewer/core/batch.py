@@ -28,14 +28,15 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, NamedTuple, Protocol
 
 import numpy as np
 
 from .errors import CxrError, ImageLoadError, display_name, one_line
 from .identity import Scrubber
+from .loader import load_radiograph
 from .predictions_csv import PredictionsFile, PredictionsWriter
 from .resources import MissingResourceError, demo_model_path
 from .scan import DataFileProblem, ScanError, ScannedImage, SkippedFile, scan_folder
@@ -179,6 +180,13 @@ def _open_predictor(model_path: str | os.PathLike[str] | None, threads: int | No
 
 
 # -- the pipeline -----------------------------------------------------------------------------
+class Prepared(NamedTuple):
+    """An image ready for the model, and what the loader noted while reading it."""
+
+    image: np.ndarray
+    notes: tuple[str, ...]
+
+
 class _Pipeline:
     """Scan -> decode ahead in a thread pool -> batched inference -> rows in scan order."""
 
@@ -190,15 +198,15 @@ class _Pipeline:
         self.done = 0
         self.total: int | None = None
         # Rows waiting for the next model call, in scan order: (item, prepared image or error).
-        self.pending: list[tuple[ScannedImage | SkippedFile, np.ndarray | str]] = []
+        self.pending: list[tuple[ScannedImage | SkippedFile, Prepared | str]] = []
 
     def run(self, root: Path, follow_links: bool = False) -> None:
         # Enough decodes in flight that the pool keeps working while the model runs a batch.
         window = 2 * self.batch_size + self.workers
-        in_flight: deque[tuple[ScannedImage | SkippedFile, Future[np.ndarray] | None]] = deque()
+        in_flight: deque[tuple[ScannedImage | SkippedFile, Future[Prepared] | None]] = deque()
         with ThreadPoolExecutor(self.workers, thread_name_prefix="cxr-decode") as pool:
             for item in self._scan(root, follow_links):
-                future = pool.submit(self.predictor.prepare, item.path) if isinstance(item, ScannedImage) else None
+                future = pool.submit(self._prepare, item.path) if isinstance(item, ScannedImage) else None
                 in_flight.append((item, future))
                 while len(in_flight) >= window:
                     self._collect(*in_flight.popleft())
@@ -230,9 +238,14 @@ class _Pipeline:
         except ScanError as exc:  # the folder vanished between the check and the scan
             raise BatchSetupError(str(exc)) from None
 
-    def _collect(self, item: ScannedImage | SkippedFile, future: Future[np.ndarray] | None) -> None:
+    def _prepare(self, path: Path) -> Prepared:
+        """The model's input for ``path``, with the loader's notes (what it noticed and handled)."""
+        radiograph = load_radiograph(path)
+        return Prepared(self.predictor.prepare(radiograph), tuple(radiograph.notes))
+
+    def _collect(self, item: ScannedImage | SkippedFile, future: Future[Prepared] | None) -> None:
         if future is None:
-            result: np.ndarray | str = item.reason  # type: ignore[union-attr]  # a SkippedFile
+            result: Prepared | str = item.reason  # type: ignore[union-attr]  # a SkippedFile
         else:
             try:
                 result = future.result()
@@ -243,14 +256,16 @@ class _Pipeline:
             except Exception as exc:  # a bug or an exotic file: report it on the row, go on
                 result = f"unexpected error while reading ({type(exc).__name__}: {one_line(exc, 200, empty='')})"
         self.pending.append((item, result))
-        if sum(isinstance(r, np.ndarray) for _, r in self.pending) >= self.batch_size:
+        if sum(isinstance(r, Prepared) for _, r in self.pending) >= self.batch_size:
             self._flush()
 
     def _flush(self) -> None:
-        images = [r for _, r in self.pending if isinstance(r, np.ndarray)]
+        images = [r.image for _, r in self.pending if isinstance(r, Prepared)]
         findings = iter(self._predict(images))
         for item, result in self.pending:
-            outcome = next(findings) if isinstance(result, np.ndarray) else result
+            outcome = next(findings) if isinstance(result, Prepared) else result
+            if isinstance(result, Prepared) and result.notes and not isinstance(outcome, str):
+                outcome = replace(outcome, notes=result.notes + tuple(outcome.notes))
             self.writer.write(item, outcome)
             self._advance()
         self.pending.clear()

@@ -5,9 +5,12 @@ and by the trainer (``predictions_val.csv``/``predictions_test.csv`` of a run); 
 ``cxr-train evaluate --predictions``. Columns, in order:
 
 * ``Image Index`` (the file name), ``path`` (relative to the opened folder, ``/``-separated),
-  ``status`` (``ok`` or ``error``), ``error`` (why, on an error row); with a scrubber (the batch
-  and the window's export give the folder's), the names, IDs and birth dates of the folder's
-  DICOM headers are removed from these three in all their forms (``identity``);
+  ``status`` (``ok`` or ``error``), ``error`` (why, on an error row), ``notes`` (on an ``ok``
+  row, what was noticed and how it was handled: a header value ignored, the first of several
+  frames shown, an image that does not look like a chest X-ray; ``; ``-separated); with a
+  scrubber (the batch and the window's export give the folder's), the names, IDs and birth
+  dates of the folder's DICOM headers are removed from these cells in all their forms
+  (``identity``);
 * ``prob_<Label>`` (6 decimals) and ``flag_<Label>`` (``1``/``0``) for each label of the model,
   in the card's order;
 * ``ood_score`` (6 decimals) and ``ood_flag`` (``1``/``0``), both empty when the model has no
@@ -17,7 +20,7 @@ and by the trainer (``predictions_val.csv``/``predictions_test.csv`` of a run); 
 * ``patient_id`` only when asked for (``include_patient_id``).
 
 An error row leaves every probability, flag and OOD cell empty. A text cell (``Image Index``,
-``path``, ``error``, ``patient_id``) that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+``path``, ``error``, ``notes``, ``patient_id``) that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
 carriage return is written with an apostrophe before it, so that a spreadsheet shows it as text
 instead of running it as a formula (file names are chosen by whoever made the folder); one that
 starts with an apostrophe gets a second, so the reader can undo exactly what the writer did.
@@ -46,7 +49,7 @@ from .safe_write import ReplacingFile
 
 PROB_PREFIX = "prob_"
 FLAG_PREFIX = "flag_"
-LEADING_COLUMNS: tuple[str, ...] = ("Image Index", "path", "status", "error")
+LEADING_COLUMNS: tuple[str, ...] = ("Image Index", "path", "status", "error", "notes")
 TRAILING_COLUMNS: tuple[str, ...] = ("ood_score", "ood_flag", "patient_key", "study_key")
 PATIENT_ID_COLUMN = "patient_id"
 # What makes a cell a formula to Excel, LibreOffice and Google Sheets (OWASP, "CSV injection"),
@@ -86,7 +89,7 @@ def _key(value: int | None) -> str:
 
 
 # The cells a path or a message can be in: the scrubber's business (``patient_id`` is asked for).
-SCRUBBED_COLUMNS: tuple[int, ...] = (0, 1, 3)  # Image Index, path, error
+SCRUBBED_COLUMNS: tuple[int, ...] = (0, 1, 3, 4)  # Image Index, path, error, notes
 
 
 class PredictionsWriter:
@@ -116,14 +119,14 @@ class PredictionsWriter:
     def write_findings(self, name: str, path: str, findings: Any, *, patient_key: int | None = None,
                        study_key: int | None = None, patient_id: str | None = None) -> None:
         """An ``ok`` row from a ``findings.Findings`` (its flags as they are: re-flag it first with
-        ``at_thresholds`` for another operating point)."""
+        ``at_thresholds`` for another operating point), its notes in the ``notes`` cell."""
         self.write_ok(name, path, findings.probabilities, findings.flags, ood_score=findings.ood_score,
                       ood_flag=bool(findings.ood_flag), patient_key=patient_key, study_key=study_key,
-                      patient_id=patient_id)
+                      patient_id=patient_id, notes=findings.notes)
 
     def write_ok(self, name: str, path: str, probabilities: Any, flags: Any, *, ood_score: float | None = None,
                  ood_flag: bool = False, patient_key: int | None = None, study_key: int | None = None,
-                 patient_id: str | None = None) -> None:
+                 patient_id: str | None = None, notes: Sequence[str] = ()) -> None:
         """An ``ok`` row. ``ood_score`` None or NaN: the model has no OOD check (both cells empty)."""
         probs = np.asarray(probabilities, np.float64).reshape(-1)
         marks = np.asarray(flags, bool).reshape(-1)
@@ -133,23 +136,23 @@ class PredictionsWriter:
             ood = ["", ""]
         else:
             ood = [f"{float(ood_score):.6f}", "1" if ood_flag else "0"]
-        self._row(name, path, "ok", "", [f"{p:.6f}" for p in probs], ["1" if f else "0" for f in marks], ood,
-                  patient_key, study_key, patient_id)
+        self._row(name, path, "ok", "", "; ".join(notes), [f"{p:.6f}" for p in probs],
+                  ["1" if f else "0" for f in marks], ood, patient_key, study_key, patient_id)
 
     def write_error(self, name: str, path: str, error: str, *, patient_key: int | None = None,
                     study_key: int | None = None, patient_id: str | None = None) -> None:
         """An ``error`` row: the reason, and empty probability, flag and OOD cells."""
         empty = [""] * len(self.labels)
-        self._row(name, path, "error", error, empty, empty, ["", ""], patient_key, study_key, patient_id)
+        self._row(name, path, "error", error, "", empty, empty, ["", ""], patient_key, study_key, patient_id)
 
-    def _row(self, name: str, path: str, status: str, error: str, probs: list[str], flags: list[str],
+    def _row(self, name: str, path: str, status: str, error: str, notes: str, probs: list[str], flags: list[str],
              ood: list[str], patient_key: int | None, study_key: int | None, patient_id: str | None) -> None:
         if self.scrubber is not None:
             if self._version_at_first_row is None:
                 self._version_at_first_row = self.scrubber.version
-            name, path, error = (self.scrubber.scrub(text) for text in (name, path, error))
-        row = [neutralise(name), neutralise(path), status, neutralise(error), *probs, *flags, *ood,
-               _key(patient_key), _key(study_key)]
+            name, path, error, notes = (self.scrubber.scrub(text) for text in (name, path, error, notes))
+        row = [neutralise(name), neutralise(path), status, neutralise(error), neutralise(notes), *probs, *flags,
+               *ood, _key(patient_key), _key(study_key)]
         if self.include_patient_id:
             row.append(neutralise(patient_id or ""))
         self._writer.writerow(row)
