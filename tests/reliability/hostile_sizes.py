@@ -1,6 +1,7 @@
 """Files whose cost would follow their size on disk rather than the image they declare, and a
 child process that measures what reading one costs: bytes read (``rchar`` of /proc/self/io)
-and the growth of its peak memory, never seconds.
+and the growth of its peak memory (``VmHWM``, reset through /proc/self/clear_refs: the
+``ru_maxrss`` of a child keeps the peak of the process it was forked from), never seconds.
 
 Big files are sparse (``truncate``): 2 GB of zeros cost no disk, but a reader that reads them
 pays in full. The deflate bomb is a real deflated DICOM whose dataset inflates to hundreds of MB.
@@ -95,7 +96,7 @@ def huge_csv_line(path: Path, header: str, size: int = GB) -> Path:
 
 
 _CHILD = r"""
-import json, resource, sys
+import json, sys
 from pathlib import Path
 from viewer.core.process_settings import configure_process
 configure_process()
@@ -103,6 +104,10 @@ from viewer.core.boxes import BoxTable
 from viewer.core.errors import CxrError
 from viewer.core.loader import load_radiograph
 from viewer.core.scan import scan_folder
+
+def status(field):
+    with open("/proc/self/status") as lines:
+        return int(next(line for line in lines if line.startswith(field)).split()[1]) * 1024
 
 def rchar():
     with open("/proc/self/io") as io:
@@ -124,11 +129,12 @@ def run(what, path):
 
 what, path, warm = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 run(what, warm)  # the imports and caches a first call pays are not the file's cost
-rss, before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, rchar()
+with open("/proc/self/clear_refs", "w") as clear:
+    clear.write("5")  # the peak resident set (VmHWM) starts again from now
+resident, before = status("VmRSS"), rchar()
 result = run(what, path)
 read = rchar() - before
-growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) * 1024
-print(json.dumps({"read": read, "memory": growth, "result": result}))
+print(json.dumps({"read": read, "memory": status("VmHWM") - resident, "result": result}))
 """
 
 

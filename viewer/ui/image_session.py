@@ -25,6 +25,7 @@ from .colormaps import DEFAULT_COLORMAP
 from .errors_panel import ErrorsPanel
 from .findings_panel import FindingsPanel
 from .model_session import ModelSession, ModelState
+from .plain_text import elide
 from .tags_panel import TagsPanel
 from .workers import (
     AnalysedImage,
@@ -217,7 +218,7 @@ class ImageSession(QObject):
         self.image_failed.emit(path, reason)
         if generation != self.generation:
             return
-        message = f"{self.scrub(self._shown_name(path))}: {reason}"
+        message = f"{elide(self.scrub(self._shown_name(path)))}: {reason}"  # the name as long as any name shown
         self.canvas.clear(f"This file cannot be shown.\n\n{message}")
         self.findings.show_message("No image.")
         self.tags.show_header(None, message)
