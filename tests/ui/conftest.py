@@ -71,3 +71,27 @@ def wait_for_findings(qtbot, window: MainWindow) -> None:
 def wait_for_image(qtbot, window: MainWindow) -> None:
     qtbot.waitUntil(lambda: window.image.loaded is not None and window.canvas.radiograph is not None,
                     timeout=WAIT_MS)
+
+
+SCREENSHOTS_ENV = "CXR_UI_SCREENSHOTS"  # a folder: UI tests save the states they check there
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest, tmp_path: Path):
+    """``screenshot(widget, name)`` saves a PNG of the real widget (the window, offscreen) and
+    returns its path: into ``$CXR_UI_SCREENSHOTS`` when set (to look at them), else the test's
+    temporary folder. Every UI fix saves the state it checks, so it can be looked at."""
+    import os
+
+    folder = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def save(widget, name: str) -> Path:
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.processEvents()
+        path = folder / f"{request.node.name}-{name}.png".replace("/", "_")
+        assert widget.grab().save(str(path)), f"could not save {path}"
+        return path
+
+    return save
