@@ -296,7 +296,7 @@ def _jpeg_baseline_dicom(path: Path, image: np.ndarray) -> None:
     ds = Dataset()
     ds.file_meta = meta
     ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
-    ds.PatientID, ds.PatientName, ds.Modality = "JPEG-TEST", "Test^Jpeg", "DX"
+    ds.PatientID, ds.PatientName, ds.Modality = "BUNDLE-TEST", "Test^Bundle", "DX"  # not a word of a file name
     ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
     ds.Rows, ds.Columns = image.shape
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
