@@ -29,13 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.scan import ScannedImage
+from viewer.viewmodel.browser_order import SORT_FOLDER, SORT_LABELS, SORT_TRIAGE, is_sort_mode
 from viewer.viewmodel.browser_summary import ImageSummary, Tone, summary_line
 
 from .browser_model import (
     IMAGE_ROLE,
     KIND_ROLE,
-    SORT_FOLDER,
-    SORT_TRIAGE,
     SUMMARY_ROLE,
     StudyFilterProxy,
     StudyTreeModel,
@@ -55,9 +54,11 @@ TONE_COLOURS = {  # the colour of an image's summary line
 
 
 class StudyBrowser(QWidget):
-    """Filterable, sortable tree of the open folder. Event: ``image_activated(ScannedImage)``."""
+    """Filterable, sortable tree of the open folder. Events: ``image_activated(ScannedImage)``,
+    ``sort_mode_changed(str)`` (a ``browser_order`` sort mode: what a setting keeps)."""
 
     image_activated = Signal(object)
+    sort_mode_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -74,12 +75,13 @@ class StudyBrowser(QWidget):
         self.filter.textChanged.connect(self._on_filter)
         self.flagged_only = QCheckBox("Flagged only")
         self.flagged_only.toggled.connect(self._on_flagged_only)
-        self.sort_mode = QComboBox()
-        self.sort_mode.setObjectName("browserSort")
-        self.sort_mode.addItems([SORT_FOLDER, SORT_TRIAGE])
-        self.sort_mode.setToolTip("Order of the images: as in the folder, or by the highest flagged "
-                                  "probability (triage)")
-        self.sort_mode.currentTextChanged.connect(self._on_sort_mode)
+        self.sort_box = QComboBox()
+        self.sort_box.setObjectName("browserSort")
+        for mode, label in SORT_LABELS.items():
+            self.sort_box.addItem(label, mode)
+        self.sort_box.setToolTip("Order of the images: as in the folder, or by the highest flagged "
+                                 "probability (triage)")
+        self.sort_box.currentIndexChanged.connect(self._on_sort_box)
 
         self.tree = QTreeView()
         self.tree.setObjectName("browserTree")
@@ -97,7 +99,7 @@ class StudyBrowser(QWidget):
 
         options = QHBoxLayout()
         options.addWidget(self.flagged_only)
-        options.addWidget(self.sort_mode, 1)
+        options.addWidget(self.sort_box, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.filter)
@@ -121,6 +123,19 @@ class StudyBrowser(QWidget):
 
     def set_summary(self, path: Path, summary: ImageSummary) -> None:
         self.model.set_summary(path, summary)
+
+    # -- order ----------------------------------------------------------------------------------
+    def sort_mode(self) -> str:
+        """The order the user chose: ``SORT_FOLDER`` or ``SORT_TRIAGE``."""
+        return str(self.sort_box.currentData())
+
+    def set_sort_mode(self, mode: str) -> bool:
+        """Show the images in ``mode``'s order (emits ``sort_mode_changed`` when it changes);
+        False, and nothing changes, when ``mode`` is not a sort mode (an old setting)."""
+        if not is_sort_mode(mode):
+            return False
+        self.sort_box.setCurrentIndex(self.sort_box.findData(mode))
+        return True
 
     # -- navigation ---------------------------------------------------------------------------
     def visible_images(self) -> list[ScannedImage]:
@@ -187,8 +202,10 @@ class StudyBrowser(QWidget):
         self.proxy.set_flagged_only(on)
         self.tree.expandAll()
 
-    def _on_sort_mode(self, mode: str) -> None:
+    def _on_sort_box(self, _index: int) -> None:
+        mode = self.sort_mode()
         self.proxy.set_mode(mode)
+        self.sort_mode_changed.emit(mode)
 
 
 class ImageRowDelegate(QStyledItemDelegate):

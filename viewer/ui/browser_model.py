@@ -17,6 +17,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRegularExpressio
 from PySide6.QtGui import QImage, QPixmap, QStandardItem, QStandardItemModel
 
 from viewer.core.scan import ScannedImage
+from viewer.viewmodel.browser_order import SORT_FOLDER, SORT_TRIAGE
 from viewer.viewmodel.browser_summary import UNANALYSED, ImageSummary, group_score, triage_before
 
 from .plain_text import elide, tooltip
@@ -28,9 +29,6 @@ TRIAGE_ROLE = Qt.ItemDataRole.UserRole + 13
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 14
 FLAGGED_ROLE = Qt.ItemDataRole.UserRole + 15
 SUMMARY_ROLE = Qt.ItemDataRole.UserRole + 16  # the image's ImageSummary, once analysed
-
-SORT_FOLDER = "Folder order"
-SORT_TRIAGE = "Highest flagged probability"
 
 class StudyTreeModel(QStandardItemModel):
     """Patients, studies and images as rows; images carry their ``ScannedImage``."""
