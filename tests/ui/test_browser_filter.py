@@ -30,8 +30,8 @@ def test_a_filter_kept_from_the_last_folder_still_opens_the_first_image_and_says
                     and window.canvas.radiograph.path == new_images[0], timeout=WAIT_MS)
     assert shown_names(browser) == []
     # ...and the browser says why it is empty, with the way out one click away.
+    qtbot.waitUntil(lambda: browser.filter_status.text() == "0 of 5 shown: filter 'hernia'", timeout=WAIT_MS)
     assert browser.filter_status.isVisible()
-    assert browser.filter_status.text() == "0 of 5 shown: filter 'hernia'"
     assert browser.clear_filter_button.isVisible()
     screenshot(window, "filter-hides-the-new-folder")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLineEdit,
+    QPushButton,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.scan import ScannedImage
+from viewer.viewmodel.browser_filter import filter_status
 from viewer.viewmodel.browser_order import SORT_FOLDER, SORT_LABELS, SORT_TRIAGE, is_sort_mode
 from viewer.viewmodel.browser_summary import ImageSummary, Tone, summary_line
 
@@ -39,10 +41,12 @@ from .browser_model import (
     StudyFilterProxy,
     StudyTreeModel,
 )
+from .plain_text import PlainLabel
 
 __all__ = ["SORT_FOLDER", "SORT_TRIAGE", "SUMMARY_ROLE", "ImageRowDelegate", "StudyBrowser"]
 
 ICON_SIZE = 48
+STATUS_DELAY_MS = 100  # rows arrive in bursts: the count of shown rows is redone once per burst
 TONE_COLOURS = {  # the colour of an image's summary line
     Tone.PENDING: QColor(140, 140, 140),
     Tone.NO_MODEL: QColor(140, 140, 140),
@@ -75,6 +79,24 @@ class StudyBrowser(QWidget):
         self.filter.textChanged.connect(self._on_filter)
         self.flagged_only = QCheckBox("Flagged only")
         self.flagged_only.toggled.connect(self._on_flagged_only)
+        # What the filter hides, and the one click that shows everything again: a filter typed
+        # for the last folder is still there when the next one opens.
+        self.filter_status = PlainLabel()
+        self.filter_status.setObjectName("browserFilterStatus")
+        self.clear_filter_button = QPushButton("Show all")
+        self.clear_filter_button.setObjectName("browserShowAll")
+        self.clear_filter_button.setToolTip("Clear the filter and show every image")
+        self.clear_filter_button.clicked.connect(self.clear_filter)
+        self._status_row = QWidget()
+        status_layout = QHBoxLayout(self._status_row)
+        status_layout.setContentsMargins(0, 0, 0, 0)
+        status_layout.addWidget(self.filter_status, 1)
+        status_layout.addWidget(self.clear_filter_button)
+        self._status_row.hide()
+        self._status_timer = QTimer(self)
+        self._status_timer.setSingleShot(True)
+        self._status_timer.setInterval(STATUS_DELAY_MS)
+        self._status_timer.timeout.connect(self._update_filter_status)
         self.sort_box = QComboBox()
         self.sort_box.setObjectName("browserSort")
         for mode, label in SORT_LABELS.items():
@@ -96,6 +118,12 @@ class StudyBrowser(QWidget):
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
         # A click on the current row opens it again (after another file was opened directly).
         self.tree.clicked.connect(lambda index: self._on_current_changed(index, QModelIndex()))
+        self._active: Path | None = None  # the image last opened from here, shown or not
+        self._restoring = False  # selecting the open image's row again opens nothing
+        # Rows the filter hides reach the proxy's signals not at all: count on the model's.
+        for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.modelReset,
+                       self.model.dataChanged):
+            signal.connect(self._schedule_filter_status)
 
         options = QHBoxLayout()
         options.addWidget(self.flagged_only)
@@ -104,11 +132,14 @@ class StudyBrowser(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.filter)
         layout.addLayout(options)
+        layout.addWidget(self._status_row)
         layout.addWidget(self.tree, 1)
 
     # -- content ------------------------------------------------------------------------------
     def clear(self) -> None:
         self.model.clear_all()
+        self._active = None
+        self._update_filter_status()
 
     def add_images(self, images: list[ScannedImage]) -> None:
         # new patients and studies open, so their images show; groups the user closed stay
@@ -147,16 +178,25 @@ class StudyBrowser(QWidget):
         return index.siblingAtColumn(0).data(IMAGE_ROLE) if index.isValid() else None
 
     def select_path(self, path: Path) -> bool:
-        """Make the image at ``path`` current (emits ``image_activated``); False if not shown."""
+        """Open the image at ``path`` (emits ``image_activated``) and select its row; False when
+        the filter hides the row: the image opens all the same, and its row is selected once the
+        filter shows it. False, and nothing opens, for a path not in the folder."""
         item = self.model.item_for(path)
         if item is None:
             return False
         index = self.proxy.mapFromSource(item.index())
         if not index.isValid():
+            self._active = path
+            self.image_activated.emit(item.data(IMAGE_ROLE))
             return False
         self.tree.setCurrentIndex(index)
         self.tree.scrollTo(index)
         return True
+
+    def clear_filter(self) -> None:
+        """Show every image: no filter text, not only the flagged ones."""
+        self.filter.clear()
+        self.flagged_only.setChecked(False)
 
     def step(self, delta: int) -> ScannedImage | None:
         """Select the next (+1) or previous (-1) shown image; returns it."""
@@ -191,16 +231,49 @@ class StudyBrowser(QWidget):
     # -- slots --------------------------------------------------------------------------------
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         image = current.siblingAtColumn(0).data(IMAGE_ROLE) if current.isValid() else None
-        if image is not None:
+        if image is not None and not self._restoring:
+            self._active = image.path
             self.image_activated.emit(image)
 
     def _on_filter(self, text: str) -> None:
         self.proxy.set_text(text)
-        self.tree.expandAll()
+        self._after_filter_change()
 
     def _on_flagged_only(self, on: bool) -> None:
         self.proxy.set_flagged_only(on)
+        self._after_filter_change()
+
+    def _after_filter_change(self) -> None:
         self.tree.expandAll()
+        self._reselect_active()
+        self._update_filter_status()
+
+    def _reselect_active(self) -> None:
+        """The open image's row, hidden by a filter and shown again, is selected again (its
+        image is on screen already: nothing is opened)."""
+        if self.tree.currentIndex().isValid() or self._active is None:
+            return
+        item = self.model.item_for(self._active)
+        index = self.proxy.mapFromSource(item.index()) if item is not None else QModelIndex()
+        if index.isValid():
+            self._restoring = True
+            try:
+                self.tree.setCurrentIndex(index)
+            finally:
+                self._restoring = False
+            self.tree.scrollTo(index)
+
+    def _schedule_filter_status(self, *_args: object) -> None:
+        if self._status_row.isVisibleTo(self) or self.filter.text().strip() or self.flagged_only.isChecked():
+            self._status_timer.start()
+
+    def _update_filter_status(self) -> None:
+        """'0 of 5 shown: filter 'hernia'' with the Show all button, while anything is filtered."""
+        self._status_timer.stop()
+        text = filter_status(len(self._image_indexes()), self.model.image_count(), self.filter.text(),
+                             self.flagged_only.isChecked())
+        self.filter_status.setText(text or "")
+        self._status_row.setVisible(text is not None)
 
     def _on_sort_box(self, _index: int) -> None:
         mode = self.sort_mode()
