@@ -155,6 +155,10 @@ class StudyBrowser(QWidget):
     def set_summary(self, path: Path, summary: ImageSummary) -> None:
         self.model.set_summary(path, summary)
 
+    def set_summaries(self, summaries: list[tuple[Path, ImageSummary]]) -> None:
+        """Several images' summaries at once (a batch of results, or a moved operating point)."""
+        self.model.set_summaries(summaries)
+
     # -- order ----------------------------------------------------------------------------------
     def sort_mode(self) -> str:
         """The order the user chose: ``SORT_FOLDER`` or ``SORT_TRIAGE``."""

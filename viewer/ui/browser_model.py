@@ -1,9 +1,9 @@
 """The study browser's data: patients -> studies -> images as a Qt item model, filtered and sorted.
 
 ``StudyTreeModel`` holds the rows as the scan streams them in, with each image's thumbnail and
-summary once analysed (a patient's or study's triage score is its best image's);
-``StudyFilterProxy`` filters by text and flags and sorts in folder or triage order (the order's
-rule is ``viewer.viewmodel.browser_summary.triage_before``). The widget is ``browser.py``.
+summary once analysed (a patient's or study's triage key is its best image's, recomputed when
+any of them changes); ``StudyFilterProxy`` filters by text and flags and sorts in folder or
+triage order (the order's rules are ``viewer.viewmodel.browser_order``). The widget is ``browser.py``.
 Patient labels may be identifying: they are shown in the browser and nowhere else. Names,
 patient and study labels come from the folder and its headers: a row shows them as plain text
 elided past ``plain_text.ELIDE_AT`` characters, its tooltip (escaped) in full.
@@ -17,15 +17,15 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRegularExpressio
 from PySide6.QtGui import QImage, QPixmap, QStandardItem, QStandardItemModel
 
 from viewer.core.scan import ScannedImage
-from viewer.viewmodel.browser_order import SORT_FOLDER, SORT_TRIAGE
-from viewer.viewmodel.browser_summary import UNANALYSED, ImageSummary, group_score, triage_before
+from viewer.viewmodel.browser_order import PENDING, SORT_FOLDER, SORT_TRIAGE, group_key, triage_before, triage_key
+from viewer.viewmodel.browser_summary import ImageSummary
 
 from .plain_text import elide, tooltip
 
 KIND_ROLE = Qt.ItemDataRole.UserRole + 10
 IMAGE_ROLE = Qt.ItemDataRole.UserRole + 11
 ORDER_ROLE = Qt.ItemDataRole.UserRole + 12
-TRIAGE_ROLE = Qt.ItemDataRole.UserRole + 13
+TRIAGE_ROLE = Qt.ItemDataRole.UserRole + 13  # a browser_order.TriageKey
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 14
 FLAGGED_ROLE = Qt.ItemDataRole.UserRole + 15
 SUMMARY_ROLE = Qt.ItemDataRole.UserRole + 16  # the image's ImageSummary, once analysed
@@ -97,7 +97,7 @@ class StudyTreeModel(QStandardItemModel):
         item.setData("image", KIND_ROLE)
         item.setData(image, IMAGE_ROLE)
         item.setData(self._order, ORDER_ROLE)
-        item.setData(UNANALYSED, TRIAGE_ROLE)
+        item.setData(PENDING, TRIAGE_ROLE)
         item.setData(_search_text(image), SEARCH_ROLE)
         item.setToolTip(tooltip(image.display_path))
         self._order += 1
@@ -109,24 +109,35 @@ class StudyTreeModel(QStandardItemModel):
             item.setData(QPixmap.fromImage(thumbnail), Qt.ItemDataRole.DecorationRole)
 
     def set_summary(self, path: Path, summary: ImageSummary) -> None:
-        """Record an image's findings; its patient and study take the highest score below them."""
-        item = self._images.get(path)
-        if item is None:
-            return
-        score = summary.triage_score
-        flags = " ".join(x for x, _ in summary.flagged)
-        item.setData(summary, SUMMARY_ROLE)
-        item.setData(bool(summary.flagged), FLAGGED_ROLE)
-        item.setData(_search_text(item.data(IMAGE_ROLE)) + " " + flags.lower(), SEARCH_ROLE)
-        item.setData(score, TRIAGE_ROLE)
-        if summary.flagged:
-            item.setToolTip(tooltip(item.data(IMAGE_ROLE).display_path + "\nflagged: " + summary.flagged_text))
-        parent = item.parent()
-        while parent is not None:
-            parent.setData(group_score(parent.data(TRIAGE_ROLE), score), TRIAGE_ROLE)
-            if summary.flagged:
-                parent.setData(True, FLAGGED_ROLE)
-            parent = parent.parent()
+        """Record an image's findings (see ``set_summaries``)."""
+        self.set_summaries([(path, summary)])
+
+    def set_summaries(self, summaries: list[tuple[Path, ImageSummary]]) -> None:
+        """Record images' findings; then every patient and study above them takes its best
+        image's key again, from all its images as they are now (a moved operating point takes
+        flags away as well as adding them). Each group is recomputed once per call."""
+        touched: dict[int, QStandardItem] = {}
+        for path, summary in summaries:
+            item = self._images.get(path)
+            if item is None:
+                continue
+            image: ScannedImage = item.data(IMAGE_ROLE)
+            flags = " ".join(x for x, _ in summary.flagged)
+            item.setData(summary, SUMMARY_ROLE)
+            item.setData(bool(summary.flagged), FLAGGED_ROLE)
+            item.setData(_search_text(image) + " " + flags.lower(), SEARCH_ROLE)
+            item.setData(triage_key(summary), TRIAGE_ROLE)
+            text = image.display_path + ("\nflagged: " + summary.flagged_text if summary.flagged else "")
+            item.setToolTip(tooltip(text))
+            parent = item.parent()
+            while parent is not None:
+                touched[id(parent)] = parent
+                parent = parent.parent()
+        # the deepest groups first: a patient's key is its studies' keys, computed just before
+        for group in sorted(touched.values(), key=_depth, reverse=True):
+            key = group_key(group.child(row).data(TRIAGE_ROLE) for row in range(group.rowCount()))
+            if key != group.data(TRIAGE_ROLE):
+                group.setData(key, TRIAGE_ROLE)
 
     def item_for(self, path: Path) -> QStandardItem | None:
         return self._images.get(path)
@@ -139,7 +150,7 @@ class StudyTreeModel(QStandardItemModel):
         item.setEditable(False)
         item.setData(kind, KIND_ROLE)
         item.setData(key, ORDER_ROLE)
-        item.setData(UNANALYSED, TRIAGE_ROLE)
+        item.setData(PENDING, TRIAGE_ROLE)
         item.setData(text.lower(), SEARCH_ROLE)
         item.setData(text, Qt.ItemDataRole.UserRole)
         font = item.font()
@@ -151,6 +162,13 @@ class StudyTreeModel(QStandardItemModel):
         base = item.data(Qt.ItemDataRole.UserRole)
         count = self._counts.get(id(item), 0)
         item.setText(f"{elide(base)}  ({count} image{'s' if count != 1 else ''})")
+
+
+def _depth(item: QStandardItem) -> int:
+    depth, parent = 0, item.parent()
+    while parent is not None:
+        depth, parent = depth + 1, parent.parent()
+    return depth
 
 
 def _image_text(image: ScannedImage) -> str:

@@ -1,10 +1,8 @@
-"""What the study browser says about each image, and the triage order it sorts them in.
+"""What the study browser says about each image.
 
 An image's summary is its findings at the window's operating point (so moving the control
 re-flags the whole folder): the flagged labels, highest first, and the highest probability of
-any label. The triage order puts flagged images first by their highest flagged probability,
-then unflagged ones by their highest probability, and images without findings last; ties keep
-the folder's order.
+any label. The order the browser sorts them in is ``browser_order``'s.
 """
 
 from __future__ import annotations
@@ -16,8 +14,6 @@ from viewer.core.findings import Findings
 
 from .operating_point import OperatingPoint
 
-UNANALYSED = -1.0  # the triage score of an image without findings (not analysed, no model, error)
-
 
 @dataclass(frozen=True)
 class ImageSummary:
@@ -28,13 +24,6 @@ class ImageSummary:
     error: str | None = None
     out_of_distribution: bool = False  # the model's OOD check says the findings are meaningless
     no_model: bool = False  # shown without findings: there is no model
-
-    @property
-    def triage_score(self) -> float:
-        """Flagged images first (1 + highest flagged probability), then by highest probability."""
-        if self.error is not None or self.no_model:
-            return UNANALYSED
-        return 1.0 + self.flagged[0][1] if self.flagged else self.top_probability
 
     @property
     def flagged_text(self) -> str:
@@ -51,21 +40,6 @@ def summarize(findings: Findings | None, error: str | None, point: OperatingPoin
     flagged = sorted(((str(label), f.probability(label)) for label in f.flagged()), key=lambda item: -item[1])
     top = float(max(f.probabilities)) if len(f.probabilities) else 0.0
     return ImageSummary(tuple(flagged), top, out_of_distribution=bool(f.ood_flag))
-
-
-def triage_before(score: float | None, order: int, other_score: float | None, other_order: int) -> bool:
-    """True when an image (or group) with ``score`` sorts before the other in triage order:
-    higher score first, then folder order. A missing score counts as ``UNANALYSED``."""
-    a = UNANALYSED if score is None else score
-    b = UNANALYSED if other_score is None else other_score
-    if a != b:
-        return a > b
-    return order < other_order
-
-
-def group_score(current: float | None, image_score: float) -> float:
-    """A patient's or study's triage score: the highest of its images'."""
-    return max(UNANALYSED if current is None else current, image_score)
 
 
 class Tone(Enum):
