@@ -18,6 +18,7 @@ from tests.ui.browser_helpers import (
 )
 from tests.ui.conftest import WAIT_MS, wait_for_findings
 from viewer.ui.browser import SUMMARY_ROLE
+from viewer.viewmodel.browser_summary import Tone, summary_line
 
 
 def top_rows(browser) -> list[str]:
@@ -56,3 +57,32 @@ def test_moving_the_operating_point_reorders_patients_by_their_current_flags(
     # And back: the order follows the flags both ways.
     qtbot.keyClick(slider, Qt.Key.Key_Right)
     assert top_rows(browser)[0].startswith("NIH patient 1") and shown_names(browser) == [first.name, second.name]
+
+
+def test_an_image_that_is_not_a_frontal_chest_sorts_apart_untriaged(
+        qtbot, make_window, tmp_path: Path, monkeypatch, screenshot) -> None:
+    # Image 1 fails the out-of-distribution check with a strong "flag": it must not lead the
+    # triage list, but follow every image the model could triage, saying why.
+    folder = tmp_path / "nih"
+    paths = nih_pngs(folder, 4)
+    window = make_window(scripted_model(tmp_path / "model", {"Mass": 0.3}))
+    script_findings(qtbot, window, {
+        paths[0].name: Scripted({"Mass": 0.97}, ood=True),
+        paths[1].name: Scripted({"Mass": 0.6}),
+        paths[2].name: Scripted({"Mass": 0.2}),
+        paths[3].name: Scripted({"Mass": 0.1}),
+    })
+    with qtbot.waitSignal(window.folder.analysis_done, timeout=WAIT_MS):
+        open_folder_from_menu(qtbot, window, folder, monkeypatch)
+    browser = window.browser
+    choose_triage_order(qtbot, browser)
+    assert shown_names(browser) == [paths[1].name, paths[2].name, paths[3].name, paths[0].name]
+    assert top_rows(browser)[-1].startswith("NIH patient 1")
+    line = summary_line(browser.model.item_for(paths[0]).data(SUMMARY_ROLE))
+    assert line.text == "\N{WARNING SIGN} not a frontal chest: not triaged", line
+    assert line.tone is Tone.OUT_OF_DISTRIBUTION
+    # Flagged only means flagged for triage: not the image whose flags mean nothing.
+    browser.flagged_only.setChecked(True)
+    assert shown_names(browser) == [paths[1].name]
+    browser.flagged_only.setChecked(False)
+    screenshot(window, "not-triaged-last")
