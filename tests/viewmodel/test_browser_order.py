@@ -7,6 +7,7 @@ from functools import cmp_to_key
 
 from tests.viewmodel.helpers import card, findings
 from viewer.viewmodel.browser_order import (
+    NOT_TRIAGED,
     PENDING,
     Tier,
     TriageKey,
@@ -39,6 +40,8 @@ def test_triage_order_is_flagged_by_probability_then_the_rest_then_folder_order(
         "flagged strong": summarize(findings([0.9, 0.1, 0.1]), None, point),
         "pending": None,
         "clear low 2": summarize(findings([0.1, 0.1, 0.1]), None, point),
+        "not a chest, flagged": summarize(findings([0.99, 0.9, 0.9], ood=True), None, point),
+        "not a chest": summarize(findings([0.1, 0.1, 0.1], ood=True), None, point),
     }
     order = {name: i for i, name in enumerate(images)}
 
@@ -46,7 +49,9 @@ def test_triage_order_is_flagged_by_probability_then_the_rest_then_folder_order(
         return -1 if triage_before(triage_key(images[a]), order[a], triage_key(images[b]), order[b]) else 1
 
     assert sorted(images, key=cmp_to_key(compare)) == [
-        "flagged strong", "flagged weak", "clear high", "clear low", "clear low 2", "error", "pending"]
+        "flagged strong", "flagged weak", "clear high", "clear low", "clear low 2",
+        "not a chest, flagged", "not a chest", "error", "pending"]
+    assert triage_key(images["not a chest, flagged"]) == NOT_TRIAGED
 
 
 def test_a_flagged_image_outranks_an_unflagged_one_whatever_their_probabilities() -> None:

@@ -29,8 +29,10 @@ def test_an_image_without_findings_says_why() -> None:
     assert no_model.no_model and no_model.error is None
 
 
-def test_the_ood_check_reaches_the_summary() -> None:
-    assert summarize(findings([0.1, 0.2, 0.3], ood=True), None, OperatingPoint()).out_of_distribution
+def test_the_ood_check_reaches_the_summary_and_takes_its_flags_out_of_triage() -> None:
+    summary = summarize(findings([0.9, 0.2, 0.3], ood=True), None, OperatingPoint())
+    assert summary.out_of_distribution and summary.flagged and not summary.flagged_for_triage
+    assert summarize(findings([0.9, 0.2, 0.3]), None, OperatingPoint()).flagged_for_triage
 
 
 def test_summary_lines() -> None:
@@ -43,5 +45,5 @@ def test_summary_lines() -> None:
     clear = summary_line(ImageSummary((), 0.123))
     assert clear.text == "no flag (max 0.12)" and clear.tone is Tone.CLEAR and not clear.bold
     ood = summary_line(ImageSummary((("Mass", 0.5),), 0.5, out_of_distribution=True))
-    assert ood.text.startswith("\N{WARNING SIGN} not a chest X-ray? (OOD) \N{BLACK FLAG} Mass")
-    assert ood.tone is Tone.OUT_OF_DISTRIBUTION and ood.bold
+    assert ood.text == "\N{WARNING SIGN} not a frontal chest: not triaged"  # its flag means nothing
+    assert ood.tone is Tone.OUT_OF_DISTRIBUTION and not ood.bold

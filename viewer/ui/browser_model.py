@@ -124,7 +124,7 @@ class StudyTreeModel(QStandardItemModel):
             image: ScannedImage = item.data(IMAGE_ROLE)
             flags = " ".join(x for x, _ in summary.flagged)
             item.setData(summary, SUMMARY_ROLE)
-            item.setData(bool(summary.flagged), FLAGGED_ROLE)
+            item.setData(summary.flagged_for_triage, FLAGGED_ROLE)
             item.setData(_search_text(image) + " " + flags.lower(), SEARCH_ROLE)
             item.setData(triage_key(summary), TRIAGE_ROLE)
             text = image.display_path + ("\nflagged: " + summary.flagged_text if summary.flagged else "")

@@ -4,10 +4,12 @@ A sort mode is a short id that a settings file can keep (``SORT_FOLDER``, ``SORT
 label the browser shows for it (``SORT_LABELS``).
 
 The triage order puts first the images the model flags, by their highest flagged probability;
-then the images it does not flag, by their highest probability; then the images without
-findings (not analysed yet, no model, or not analysable). Ties keep the folder's order. A
-patient, study or series sorts by its best image *now*: its key is recomputed from its images'
-keys whenever one changes (the operating point moves every flag, down as well as up).
+then the images it does not flag, by their highest probability; then, apart, the images that
+fail the out-of-distribution check (not a frontal chest: their findings mean nothing, so they
+are not triaged, whatever they flag); then the images without findings (not analysed yet, no
+model, or not analysable). Ties keep the folder's order. A patient, study or series sorts by
+its best image *now*: its key is recomputed from its images' keys whenever one changes (the
+operating point moves every flag, down as well as up).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Tier(IntEnum):
 
     FLAGGED = 0  # by the highest flagged probability
     UNFLAGGED = 1  # by the highest probability
+    NOT_TRIAGED = 2  # out of distribution: in folder order
     PENDING = 3  # no findings: not analysed yet, no model, or the image could not be analysed
 
 
@@ -53,12 +56,15 @@ class TriageKey(NamedTuple):
 
 
 PENDING = TriageKey(Tier.PENDING, 0.0)
+NOT_TRIAGED = TriageKey(Tier.NOT_TRIAGED, 0.0)
 
 
 def triage_key(summary: ImageSummary | None) -> TriageKey:
     """An image's place in triage order from its summary (None: not analysed yet)."""
     if summary is None or summary.error is not None or summary.no_model:
         return PENDING
+    if summary.out_of_distribution:
+        return NOT_TRIAGED
     if summary.flagged:
         return TriageKey(Tier.FLAGGED, summary.flagged[0][1])
     return TriageKey(Tier.UNFLAGGED, summary.top_probability)

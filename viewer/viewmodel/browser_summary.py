@@ -26,6 +26,11 @@ class ImageSummary:
     no_model: bool = False  # shown without findings: there is no model
 
     @property
+    def flagged_for_triage(self) -> bool:
+        """Flagged, on an image the findings mean something for (not out of distribution)."""
+        return bool(self.flagged) and not self.out_of_distribution
+
+    @property
     def flagged_text(self) -> str:
         """'Edema 0.65, Mass 0.43' (empty when nothing is flagged)."""
         return ", ".join(f"{label} {p:.2f}" for label, p in self.flagged)
@@ -62,11 +67,17 @@ class SummaryLine:
     bold: bool = False
 
 
+NOT_TRIAGED_TEXT = "\N{WARNING SIGN} not a frontal chest: not triaged"
+
+
 def summary_line(summary: ImageSummary | None) -> SummaryLine:
-    """'⚑ Edema 0.65  +5 more', 'no flag (max 0.12)', 'not analysed yet'... An OOD image says so
-    first, whatever its flags, so a flag on it is not taken at face value."""
+    """'⚑ Edema 0.65  +5 more', 'no flag (max 0.12)', 'not analysed yet'... An image that fails
+    the out-of-distribution check says only that, whatever its flags: they mean nothing, and
+    the triage order sets it apart."""
     if summary is None:
         return SummaryLine("not analysed yet", Tone.PENDING)
+    if summary.out_of_distribution and summary.error is None and not summary.no_model:
+        return SummaryLine(NOT_TRIAGED_TEXT, Tone.OUT_OF_DISTRIBUTION)
     if summary.no_model:
         text, tone = "no findings (no model)", Tone.NO_MODEL
     elif summary.error:
@@ -77,6 +88,4 @@ def summary_line(summary: ImageSummary | None) -> SummaryLine:
         text, tone = f"\N{BLACK FLAG} {label.replace('_', ' ')} {probability:.2f}{more}", Tone.FLAGGED
     else:
         text, tone = f"no flag (max {summary.top_probability:.2f})", Tone.CLEAR
-    if summary.out_of_distribution:
-        text, tone = "\N{WARNING SIGN} not a chest X-ray? (OOD) " + text, Tone.OUT_OF_DISTRIBUTION
     return SummaryLine(text, tone, bold=bool(summary.flagged))
