@@ -26,7 +26,7 @@ from tests.ui.images import chest_dicom, chest_png
 from viewer.core.findings import Findings, flags_at, read_only
 from viewer.ui import main_window
 
-TRIAGE_LABEL = "Highest flagged probability"  # the sort box's words for the triage order
+TRIAGE_LABEL = "Triage order"  # the sort box's words for the triage order
 DATA_ENTRY_HEADER = (
     "Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,"
     "OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y]\n"

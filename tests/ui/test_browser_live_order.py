@@ -48,6 +48,7 @@ def test_results_arriving_do_not_move_the_rows_under_the_pointer_and_the_order_c
         qtbot.mouseMove(tree.viewport(), pointer)
         selected_top = tree.visualRect(tree.currentIndex()).top()
         assert tree.indexAt(pointer).data(IMAGE_ROLE).path == paths[5]
+        tree_place = (tree.mapTo(window, QPoint(0, 0)), tree.width())
 
         # Every result arrives while the pointer is there.
         with qtbot.waitSignal(window.folder.analysis_done, timeout=WAIT_MS):
@@ -56,6 +57,8 @@ def test_results_arriving_do_not_move_the_rows_under_the_pointer_and_the_order_c
         assert browser.current_image().path == paths[2]
         assert tree.visualRect(tree.currentIndex()).top() == selected_top  # the selection stayed put
         assert tree.indexAt(pointer).data(IMAGE_ROLE).path == paths[5]  # so did the row under the pointer
+        assert (tree.mapTo(window, QPoint(0, 0)), tree.width()) == tree_place  # and the list itself
+        assert browser.order_pending() and browser.resort_button.isEnabled()  # the user can ask for it
         screenshot(window, "results-arrived-under-the-pointer")
 
         # A click where the pointer rests selects the row the user sees there.
@@ -70,6 +73,7 @@ def test_results_arriving_do_not_move_the_rows_under_the_pointer_and_the_order_c
         assert browser.current_image().path == paths[5]
         assert tree.visualRect(tree.currentIndex()).top() == selected_top
         assert tree.viewport().rect().contains(tree.visualRect(tree.currentIndex()))
+        assert not browser.order_pending() and not browser.resort_button.isEnabled()
         screenshot(window, "sorted-at-the-pause")
     finally:
         gate.set()  # never leave a worker waiting

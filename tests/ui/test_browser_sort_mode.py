@@ -26,5 +26,5 @@ def test_the_sort_mode_is_read_set_and_announced(qtbot) -> None:
     # A stored setting restores it; a value from an old settings file changes nothing.
     assert browser.set_sort_mode(SORT_FOLDER) and browser.sort_mode() == SORT_FOLDER
     assert announced == [SORT_TRIAGE, SORT_FOLDER]
-    assert not browser.set_sort_mode("Highest flagged probability") and browser.sort_mode() == SORT_FOLDER
+    assert not browser.set_sort_mode("Triage order") and browser.sort_mode() == SORT_FOLDER  # a label, not a mode
     assert not browser.set_sort_mode("") and announced == [SORT_TRIAGE, SORT_FOLDER]

@@ -1,7 +1,7 @@
 """The study browser: patients -> studies -> images, with thumbnails, triage sort and a filter.
 
 The tree grows while the scan streams. Thumbnails and each image's highest flagged probability
-arrive later from the folder analysis; the "Highest flagged probability" order puts the images
+arrive later from the folder analysis; the triage order puts the images
 the model flags most strongly first (flagged before unflagged, unanalysed last), for triage.
 This module is the widget and how an image's row is painted (its summary line's words are
 ``viewer.viewmodel.browser_summary.summary_line``); the rows, filter and sort are
@@ -10,9 +10,10 @@ This module is the widget and how an image's row is painted (its summary line's 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -33,6 +34,7 @@ from viewer.core.scan import ScannedImage
 from viewer.viewmodel.browser_filter import filter_status
 from viewer.viewmodel.browser_order import SORT_FOLDER, SORT_LABELS, SORT_TRIAGE, is_sort_mode
 from viewer.viewmodel.browser_summary import ImageSummary, Tone, summary_line
+from viewer.viewmodel.live_order import LiveOrder
 
 from .browser_model import (
     IMAGE_ROLE,
@@ -101,9 +103,26 @@ class StudyBrowser(QWidget):
         self.sort_box.setObjectName("browserSort")
         for mode, label in SORT_LABELS.items():
             self.sort_box.addItem(label, mode)
-        self.sort_box.setToolTip("Order of the images: as in the folder, or by the highest flagged "
-                                 "probability (triage)")
+        self.sort_box.setToolTip("Order of the images: as in the folder, or for triage: flagged images "
+                                 "first by their highest flagged probability, then the others by their "
+                                 "highest probability, then images that are not a frontal chest")
+        # it may shrink (its text elided) rather than widen the dock for the button beside it
+        self.sort_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.sort_box.setMinimumContentsLength(8)
         self.sort_box.currentIndexChanged.connect(self._on_sort_box)
+        # Results arriving do not move the rows under the user; the new triage order is taken
+        # at a pause (viewmodel.live_order), or at once with this button. It is there in triage
+        # order and enabled when results are waiting: showing it then would move the rows.
+        self.live_order = LiveOrder()
+        self.resort_button = QPushButton("Re-sort")
+        self.resort_button.setObjectName("browserResort")
+        self.resort_button.setToolTip("Re-sort now: the triage order with the newest results (the list "
+                                      "waits for a pause, and while the pointer is on it)")
+        self.resort_button.clicked.connect(self._apply_order)
+        self.resort_button.hide()
+        self._resort_timer = QTimer(self)
+        self._resort_timer.setSingleShot(True)
+        self._resort_timer.timeout.connect(self._on_resort_due)
 
         self.tree = QTreeView()
         self.tree.setObjectName("browserTree")
@@ -112,12 +131,15 @@ class StudyBrowser(QWidget):
         self.tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.tree.setUniformRowHeights(False)
+        # by pixels, so a re-sort can keep the selected row exactly where it was on screen
+        self.tree.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.tree.setIndentation(12)
         self.tree.setHeaderHidden(True)
         self.tree.setItemDelegate(ImageRowDelegate(self.tree))
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
         # A click on the current row opens it again (after another file was opened directly).
         self.tree.clicked.connect(lambda index: self._on_current_changed(index, QModelIndex()))
+        self.tree.viewport().installEventFilter(self)
         self._active: Path | None = None  # the image last opened from here, shown or not
         self._restoring = False  # selecting the open image's row again opens nothing
         # Rows the filter hides reach the proxy's signals not at all: count on the model's.
@@ -128,6 +150,7 @@ class StudyBrowser(QWidget):
         options = QHBoxLayout()
         options.addWidget(self.flagged_only)
         options.addWidget(self.sort_box, 1)
+        options.addWidget(self.resort_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.filter)
@@ -155,14 +178,27 @@ class StudyBrowser(QWidget):
     def set_summary(self, path: Path, summary: ImageSummary) -> None:
         self.model.set_summary(path, summary)
 
-    def set_summaries(self, summaries: list[tuple[Path, ImageSummary]]) -> None:
-        """Several images' summaries at once (a batch of results, or a moved operating point)."""
+    def set_summaries(self, summaries: list[tuple[Path, ImageSummary]], *, reorder_now: bool = False) -> None:
+        """Several images' summaries at once. Results arriving reorder the list at a pause
+        (never under the pointer); ``reorder_now``: the user changed what the order means (the
+        operating point), so it follows at once. Either way the selected row keeps its place."""
         self.model.set_summaries(summaries)
+        if self.sort_mode() != SORT_TRIAGE or not summaries:
+            return
+        self.live_order.keys_changed()
+        if reorder_now:
+            self._apply_order()
+        else:
+            self._schedule_order()
 
     # -- order ----------------------------------------------------------------------------------
     def sort_mode(self) -> str:
         """The order the user chose: ``SORT_FOLDER`` or ``SORT_TRIAGE``."""
         return str(self.sort_box.currentData())
+
+    def order_pending(self) -> bool:
+        """New results have changed the triage order, and the list has not taken it yet."""
+        return self.live_order.stale
 
     def set_sort_mode(self, mode: str) -> bool:
         """Show the images in ``mode``'s order (emits ``sort_mode_changed`` when it changes);
@@ -281,8 +317,85 @@ class StudyBrowser(QWidget):
 
     def _on_sort_box(self, _index: int) -> None:
         mode = self.sort_mode()
-        self.proxy.set_mode(mode)
+        with self._anchored():
+            self.proxy.set_mode(mode)
+        self.live_order.applied(time.monotonic())
+        self._show_order_state()
         self.sort_mode_changed.emit(mode)
+
+    # -- the order while results arrive ---------------------------------------------------------
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.tree.viewport():
+            if event.type() == QEvent.Type.Enter:
+                self.live_order.pointer_entered()
+                self._schedule_order()
+            elif event.type() == QEvent.Type.Leave:
+                self.live_order.pointer_left(time.monotonic())
+                self._schedule_order()
+        return super().eventFilter(watched, event)
+
+    def _schedule_order(self) -> None:
+        due = self.live_order.due_in(time.monotonic())
+        if due is None:
+            self._resort_timer.stop()
+        else:
+            self._resort_timer.start(max(0, round(due * 1000)))
+        self._show_order_state()
+
+    def _on_resort_due(self) -> None:
+        due = self.live_order.due_in(time.monotonic())
+        if due is not None and due > 0:
+            self._resort_timer.start(max(1, round(due * 1000)))
+        elif due is not None:
+            self._apply_order()
+
+    def _apply_order(self) -> None:
+        """Take the triage order as the keys are now, the selected row kept where it is."""
+        self._resort_timer.stop()
+        if self.sort_mode() == SORT_TRIAGE:
+            with self._anchored():
+                self.proxy.take_order()
+        self.live_order.applied(time.monotonic())
+        self._show_order_state()
+
+    def _show_order_state(self) -> None:
+        self.resort_button.setVisible(self.sort_mode() == SORT_TRIAGE)
+        self.resort_button.setEnabled(self.live_order.stale)
+
+    def _anchored(self) -> _Anchor:
+        return _Anchor(self.tree)
+
+
+class _Anchor:
+    """Keeps a row where it is on screen while the rows are re-sorted: the selected row when it
+    is in view, else the top row (as mail clients keep the message being read in place)."""
+
+    def __init__(self, tree: QTreeView) -> None:
+        self.tree = tree
+        self.row = QPersistentModelIndex()
+        self.top = 0
+
+    def __enter__(self) -> _Anchor:
+        tree = self.tree
+        current = tree.currentIndex()
+        if current.isValid() and tree.viewport().rect().intersects(tree.visualRect(current)):
+            self.row = QPersistentModelIndex(current)
+        else:
+            self.row = QPersistentModelIndex(tree.indexAt(tree.viewport().rect().topLeft()))
+        self.top = tree.visualRect(self._index()).top() if self.row.isValid() else 0
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if not self.row.isValid():
+            return
+        rect = self.tree.visualRect(self._index())
+        if rect.isValid():
+            bar = self.tree.verticalScrollBar()
+            bar.setValue(bar.value() + rect.top() - self.top)
+
+    def _index(self) -> QModelIndex:
+        row = self.row
+        return row.model().index(row.row(), row.column(), row.parent())
 
 
 class ImageRowDelegate(QStyledItemDelegate):

@@ -17,7 +17,15 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRegularExpressio
 from PySide6.QtGui import QImage, QPixmap, QStandardItem, QStandardItemModel
 
 from viewer.core.scan import ScannedImage
-from viewer.viewmodel.browser_order import PENDING, SORT_FOLDER, SORT_TRIAGE, group_key, triage_before, triage_key
+from viewer.viewmodel.browser_order import (
+    PENDING,
+    SORT_FOLDER,
+    SORT_TRIAGE,
+    TriageKey,
+    group_key,
+    triage_before,
+    triage_key,
+)
 from viewer.viewmodel.browser_summary import ImageSummary
 
 from .plain_text import elide, tooltip
@@ -29,6 +37,7 @@ TRIAGE_ROLE = Qt.ItemDataRole.UserRole + 13  # a browser_order.TriageKey
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 14
 FLAGGED_ROLE = Qt.ItemDataRole.UserRole + 15
 SUMMARY_ROLE = Qt.ItemDataRole.UserRole + 16  # the image's ImageSummary, once analysed
+ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 17  # a number of its own for every row, for the shown order
 
 class StudyTreeModel(QStandardItemModel):
     """Patients, studies and images as rows; images carry their ``ScannedImage``."""
@@ -41,6 +50,7 @@ class StudyTreeModel(QStandardItemModel):
         self._images: dict[Path, QStandardItem] = {}
         self._counts: dict[int, int] = {}  # images under each group row, by id() of its item
         self._order = 0
+        self._row_ids = 0
 
     def clear_all(self) -> None:
         self.removeRows(0, self.rowCount())
@@ -52,6 +62,18 @@ class StudyTreeModel(QStandardItemModel):
 
     def image_count(self) -> int:
         return len(self._images)
+
+    def triage_keys(self) -> dict[int, TriageKey]:
+        """Every row's current triage key, by its ``ROW_ID_ROLE``: the order to show."""
+        keys: dict[int, TriageKey] = {}
+        for items in (self._patients.values(), self._studies.values(), self._images.values()):
+            for item in items:
+                keys[item.data(ROW_ID_ROLE)] = item.data(TRIAGE_ROLE)
+        return keys
+
+    def _new_row_id(self, item: QStandardItem) -> None:
+        self._row_ids += 1
+        item.setData(self._row_ids, ROW_ID_ROLE)
 
     def add_images(self, images: list[ScannedImage]) -> list[QStandardItem]:
         """Add a batch of scanned images under their patients and studies (images already
@@ -97,6 +119,7 @@ class StudyTreeModel(QStandardItemModel):
         item.setData("image", KIND_ROLE)
         item.setData(image, IMAGE_ROLE)
         item.setData(self._order, ORDER_ROLE)
+        self._new_row_id(item)
         item.setData(PENDING, TRIAGE_ROLE)
         item.setData(_search_text(image), SEARCH_ROLE)
         item.setToolTip(tooltip(image.display_path))
@@ -150,6 +173,7 @@ class StudyTreeModel(QStandardItemModel):
         item.setEditable(False)
         item.setData(kind, KIND_ROLE)
         item.setData(key, ORDER_ROLE)
+        self._new_row_id(item)
         item.setData(PENDING, TRIAGE_ROLE)
         item.setData(text.lower(), SEARCH_ROLE)
         item.setData(text, Qt.ItemDataRole.UserRole)
@@ -185,7 +209,12 @@ def _search_text(image: ScannedImage) -> str:
 
 class StudyFilterProxy(QSortFilterProxyModel):
     """Text filter over names, labels and flags (a group's match shows its images), a
-    flagged-only switch, and the two orders."""
+    flagged-only switch, and the two orders.
+
+    The triage order shown is the one taken last (``take_order``), not the keys as they change:
+    results arriving change the model's keys many times a second, and the widget decides when
+    the rows may move (``viewer.viewmodel.live_order``). Rows added since sort as not analysed.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -194,6 +223,13 @@ class StudyFilterProxy(QSortFilterProxyModel):
         self.flagged_only = False
         self.mode = SORT_FOLDER
         self._needle = ""
+        self._shown_keys: dict[int, TriageKey] = {}
+
+    def take_order(self) -> None:
+        """Sort by the model's keys as they are now."""
+        model = self.sourceModel()
+        self._shown_keys = model.triage_keys() if isinstance(model, StudyTreeModel) else {}
+        self.invalidate()
 
     def set_text(self, text: str) -> None:
         self._needle = text.strip().lower()
@@ -210,7 +246,7 @@ class StudyFilterProxy(QSortFilterProxyModel):
 
     def set_mode(self, mode: str) -> None:
         self.mode = mode
-        self.invalidate()
+        self.take_order()
         self.sort(0, Qt.SortOrder.AscendingOrder)
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
@@ -234,5 +270,6 @@ class StudyFilterProxy(QSortFilterProxyModel):
     def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:
         order, other_order = left.data(ORDER_ROLE) or 0, right.data(ORDER_ROLE) or 0
         if self.mode == SORT_TRIAGE:
-            return triage_before(left.data(TRIAGE_ROLE), order, right.data(TRIAGE_ROLE), other_order)
+            key, other_key = self._shown_keys.get(left.data(ROW_ID_ROLE)), self._shown_keys.get(right.data(ROW_ID_ROLE))
+            return triage_before(key, order, other_key, other_order)
         return order < other_order

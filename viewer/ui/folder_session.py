@@ -163,8 +163,9 @@ class FolderSession(QObject):
         self._analysis_pool.waitForDone()
 
     def refresh_summaries(self) -> None:
-        """Recompute every browser summary (after the operating point changed)."""
-        self.browser.set_summaries([self._summary(row) for row in self.rows.values()])
+        """Recompute every browser summary (after the operating point changed): the user changed
+        what the triage order means, so the browser takes it at once."""
+        self.browser.set_summaries([self._summary(row) for row in self.rows.values()], reorder_now=True)
 
     # -- scan events --------------------------------------------------------------------------
     def _on_scan_progressed(self, scan_id: int, done: int, total: object) -> None:

@@ -24,7 +24,7 @@ SORT_FOLDER = "folder"  # as the folder lists the images
 SORT_TRIAGE = "triage"  # the images the model flags most strongly first
 SORT_LABELS: dict[str, str] = {
     SORT_FOLDER: "Folder order",
-    SORT_TRIAGE: "Highest flagged probability",
+    SORT_TRIAGE: "Triage order",  # the sort box's tooltip says what it is
 }
 
 
