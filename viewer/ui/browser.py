@@ -1,4 +1,4 @@
-"""The study browser: patients -> studies -> images, with thumbnails, triage sort and a filter.
+"""The study browser: patients -> studies -> series -> images, with thumbnails, triage sort and a filter.
 
 The tree grows while the scan streams. Thumbnails and each image's highest flagged probability
 arrive later from the folder analysis; the triage order puts the images
@@ -35,6 +35,7 @@ from viewer.viewmodel.browser_filter import filter_status
 from viewer.viewmodel.browser_order import SORT_FOLDER, SORT_LABELS, SORT_TRIAGE, is_sort_mode
 from viewer.viewmodel.browser_summary import ImageSummary, Tone, summary_line
 from viewer.viewmodel.live_order import LiveOrder
+from viewer.viewmodel.series_text import has_series_row
 
 from .browser_model import (
     IMAGE_ROLE,
@@ -48,6 +49,9 @@ from .plain_text import PlainLabel
 __all__ = ["SORT_FOLDER", "SORT_TRIAGE", "SUMMARY_ROLE", "ImageRowDelegate", "StudyBrowser"]
 
 ICON_SIZE = 48
+# Wide enough for an instance row under its patient, study and series: the thumbnail and
+# 'Image 12 · PA · 2024-01-31 10:22' (the long sort label used to hold the dock this wide).
+MIN_WIDTH = 320
 STATUS_DELAY_MS = 100  # rows arrive in bursts: the count of shown rows is redone once per burst
 TONE_COLOURS = {  # the colour of an image's summary line
     Tone.PENDING: QColor(140, 140, 140),
@@ -69,6 +73,7 @@ class StudyBrowser(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("studyBrowser")
+        self.setMinimumWidth(MIN_WIDTH)
         self.model = StudyTreeModel()
         self.proxy = StudyFilterProxy()
         self.proxy.setSourceModel(self.model)
@@ -212,6 +217,10 @@ class StudyBrowser(QWidget):
     def visible_images(self) -> list[ScannedImage]:
         """Images in the order the tree shows them (after filter and sort)."""
         return [index.data(IMAGE_ROLE) for index in self._image_indexes()]
+
+    def series_members(self, image: ScannedImage) -> list[ScannedImage]:
+        """The images of ``image``'s series found so far (empty for an image without a series)."""
+        return self.model.series_members(image)
 
     def current_image(self) -> ScannedImage | None:
         index = self.tree.currentIndex()
@@ -431,8 +440,11 @@ class ImageRowDelegate(QStyledItemDelegate):
         painter.setFont(font)
         painter.setPen(colour)
         metrics = painter.fontMetrics()
-        name = metrics.elidedText(index.data(Qt.ItemDataRole.DisplayRole) or "", Qt.TextElideMode.ElideMiddle,
-                                  text_rect.width())
+        # a file name keeps its end (the extension, the number); an instance's words their start
+        image = index.data(IMAGE_ROLE)
+        instance = image is not None and has_series_row(image)
+        mode = Qt.TextElideMode.ElideRight if instance else Qt.TextElideMode.ElideMiddle
+        name = metrics.elidedText(index.data(Qt.ItemDataRole.DisplayRole) or "", mode, text_rect.width())
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft, name)
         summary: ImageSummary | None = index.data(SUMMARY_ROLE)
         line = summary_line(summary)

@@ -1,12 +1,15 @@
-"""The study browser's data: patients -> studies -> images as a Qt item model, filtered and sorted.
+"""The study browser's data: patients -> studies -> series -> images as a Qt item model,
+filtered and sorted.
 
-``StudyTreeModel`` holds the rows as the scan streams them in, with each image's thumbnail and
-summary once analysed (a patient's or study's triage key is its best image's, recomputed when
-any of them changes); ``StudyFilterProxy`` filters by text and flags and sorts in folder or
-triage order (the order's rules are ``viewer.viewmodel.browser_order``). The widget is ``browser.py``.
-Patient labels may be identifying: they are shown in the browser and nowhere else. Names,
-patient and study labels come from the folder and its headers: a row shows them as plain text
-elided past ``plain_text.ELIDE_AT`` characters, its tooltip (escaped) in full.
+``StudyTreeModel`` holds the rows as the scan streams them in: a DICOM image under its series
+row (number, description, count; ``viewer.viewmodel.series_text``), any other image directly
+under its study, with each image's thumbnail and summary once analysed (a patient's, study's
+or series' triage key is its best image's, recomputed when any of them changes);
+``StudyFilterProxy`` filters by text and flags and sorts in folder or triage order (the order's
+rules are ``viewer.viewmodel.browser_order``). The widget is ``browser.py``. Patient labels may
+be identifying: they are shown in the browser and nowhere else. Names, patient and study labels
+come from the folder and its headers: a row shows them as plain text elided past
+``plain_text.ELIDE_AT`` characters, its tooltip (escaped) in full.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRegularExpression, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QImage, QPixmap, QStandardItem, QStandardItemModel
 
+from viewer.core.patient_tree import image_order, series_order
 from viewer.core.scan import ScannedImage
 from viewer.viewmodel.browser_order import (
     PENDING,
@@ -27,26 +31,34 @@ from viewer.viewmodel.browser_order import (
     triage_key,
 )
 from viewer.viewmodel.browser_summary import ImageSummary
+from viewer.viewmodel.series_text import has_series_row, image_row_text, series_row_text, series_title
 
 from .plain_text import elide, tooltip
 
-KIND_ROLE = Qt.ItemDataRole.UserRole + 10
+KIND_ROLE = Qt.ItemDataRole.UserRole + 10  # "patient", "study", "series" or "image"
 IMAGE_ROLE = Qt.ItemDataRole.UserRole + 11
-ORDER_ROLE = Qt.ItemDataRole.UserRole + 12
+ORDER_ROLE = Qt.ItemDataRole.UserRole + 12  # a tuple: the folder order among the row's siblings
 TRIAGE_ROLE = Qt.ItemDataRole.UserRole + 13  # a browser_order.TriageKey
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 14
 FLAGGED_ROLE = Qt.ItemDataRole.UserRole + 15
 SUMMARY_ROLE = Qt.ItemDataRole.UserRole + 16  # the image's ImageSummary, once analysed
 ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 17  # a number of its own for every row, for the shown order
+SERIES_ROLE = Qt.ItemDataRole.UserRole + 18  # a series row's (number, description)
+GROUP_KINDS = ("patient", "study", "series")
 
 class StudyTreeModel(QStandardItemModel):
-    """Patients, studies and images as rows; images carry their ``ScannedImage``."""
+    """Patients, studies, series and images as rows; images carry their ``ScannedImage``.
+
+    The series row is the tree's level for a series (``KIND_ROLE`` "series", its number and
+    description in ``SERIES_ROLE``, its images as its rows): what shows a series shows it.
+    """
 
     def __init__(self) -> None:
         super().__init__(0, 1)
         self.setHorizontalHeaderLabels(["Image"])
         self._patients: dict[int, QStandardItem] = {}
         self._studies: dict[int, QStandardItem] = {}
+        self._series: dict[int, QStandardItem] = {}
         self._images: dict[Path, QStandardItem] = {}
         self._counts: dict[int, int] = {}  # images under each group row, by id() of its item
         self._order = 0
@@ -56,6 +68,7 @@ class StudyTreeModel(QStandardItemModel):
         self.removeRows(0, self.rowCount())
         self._patients.clear()
         self._studies.clear()
+        self._series.clear()
         self._images.clear()
         self._counts.clear()
         self._order = 0
@@ -66,7 +79,7 @@ class StudyTreeModel(QStandardItemModel):
     def triage_keys(self) -> dict[int, TriageKey]:
         """Every row's current triage key, by its ``ROW_ID_ROLE``: the order to show."""
         keys: dict[int, TriageKey] = {}
-        for items in (self._patients.values(), self._studies.values(), self._images.values()):
+        for items in (self._patients.values(), self._studies.values(), self._series.values(), self._images.values()):
             for item in items:
                 keys[item.data(ROW_ID_ROLE)] = item.data(TRIAGE_ROLE)
         return keys
@@ -75,13 +88,21 @@ class StudyTreeModel(QStandardItemModel):
         self._row_ids += 1
         item.setData(self._row_ids, ROW_ID_ROLE)
 
-    def add_images(self, images: list[ScannedImage]) -> list[QStandardItem]:
-        """Add a batch of scanned images under their patients and studies (images already
-        present are skipped); returns the patient and study rows the batch created.
+    def series_members(self, image: ScannedImage) -> list[ScannedImage]:
+        """The images of ``image``'s series found so far (empty for an image without a series)."""
+        item = self._images.get(image.path)
+        series = item.parent() if item is not None else None
+        if series is None or series.data(KIND_ROLE) != "series":
+            return []
+        return [series.child(row).data(IMAGE_ROLE) for row in range(series.rowCount())]
 
-        A scan delivers thousands of images: each study's new images go in with one
+    def add_images(self, images: list[ScannedImage]) -> list[QStandardItem]:
+        """Add a batch of scanned images under their patients, studies and series (images
+        already present are skipped); returns the group rows the batch created.
+
+        A scan delivers thousands of images: each group's new images go in with one
         ``appendRows`` and each touched group's label is set once, so the sorting proxy and the
-        view see one insertion per study rather than one per image and one relabel per image.
+        view see one insertion per group rather than one per image and one relabel per image.
         """
         created: list[QStandardItem] = []
         new_rows: dict[int, tuple[QStandardItem, list[QStandardItem]]] = {}
@@ -91,34 +112,45 @@ class StudyTreeModel(QStandardItemModel):
                 continue
             patient = self._patients.get(image.patient_key)
             if patient is None:
-                patient = self._group_item(image.patient_label, "patient", image.patient_key)
+                patient = self._group_item(image.patient_label, "patient", (image.patient_key,))
                 self._patients[image.patient_key] = patient
                 self.appendRow(patient)
                 created.append(patient)
             study = self._studies.get(image.study_key)
             if study is None:
-                study = self._group_item(image.study_label, "study", image.study_key)
+                study = self._group_item(image.study_label, "study", (image.study_key,))
                 self._studies[image.study_key] = study
                 patient.appendRow(study)
                 created.append(study)
+            groups = [patient, study]
+            if has_series_row(image):
+                series = self._series.get(image.series_key)
+                if series is None:
+                    series = self._series_item(image)
+                    self._series[image.series_key] = series
+                    study.appendRow(series)
+                    created.append(series)
+                groups.append(series)
             item = self._image_item(image)
-            new_rows.setdefault(id(study), (study, []))[1].append(item)
+            new_rows.setdefault(id(groups[-1]), (groups[-1], []))[1].append(item)
             self._images[image.path] = item
-            for group in (patient, study):
+            for group in groups:
                 self._counts[id(group)] = self._counts.get(id(group), 0) + 1
                 touched[id(group)] = group
-        for study, items in new_rows.values():
-            study.appendRows(items)
+        for parent, items in new_rows.values():
+            parent.appendRows(items)
         for group in touched.values():
             self._label_group(group)
         return created
 
     def _image_item(self, image: ScannedImage) -> QStandardItem:
-        item = QStandardItem(elide(_image_text(image)))
+        item = QStandardItem(elide(image_row_text(image)))
         item.setEditable(False)
         item.setData("image", KIND_ROLE)
         item.setData(image, IMAGE_ROLE)
-        item.setData(self._order, ORDER_ROLE)
+        # a series' images by instance number; other images (no number) as the folder lists them
+        number_first, number, _ = image_order(image)
+        item.setData((number_first, number, self._order), ORDER_ROLE)
         self._new_row_id(item)
         item.setData(PENDING, TRIAGE_ROLE)
         item.setData(_search_text(image), SEARCH_ROLE)
@@ -165,14 +197,20 @@ class StudyTreeModel(QStandardItemModel):
     def item_for(self, path: Path) -> QStandardItem | None:
         return self._images.get(path)
 
-    def _group_item(self, text: str, kind: str, key: int) -> QStandardItem:
+    def _series_item(self, image: ScannedImage) -> QStandardItem:
+        item = self._group_item(series_title(image.series_number, image.series_description), "series",
+                                series_order(image.series_number, image.series_key))
+        item.setData((image.series_number, image.series_description), SERIES_ROLE)
+        return item
+
+    def _group_item(self, text: str, kind: str, order: tuple[object, ...]) -> QStandardItem:
         shown = elide(text)
         item = QStandardItem(shown)
         if shown != text:
             item.setToolTip(tooltip(text))
         item.setEditable(False)
         item.setData(kind, KIND_ROLE)
-        item.setData(key, ORDER_ROLE)
+        item.setData(order, ORDER_ROLE)
         self._new_row_id(item)
         item.setData(PENDING, TRIAGE_ROLE)
         item.setData(text.lower(), SEARCH_ROLE)
@@ -183,8 +221,12 @@ class StudyTreeModel(QStandardItemModel):
         return item
 
     def _label_group(self, item: QStandardItem) -> None:
-        base = item.data(Qt.ItemDataRole.UserRole)
         count = self._counts.get(id(item), 0)
+        if item.data(KIND_ROLE) == "series":
+            number, description = item.data(SERIES_ROLE)
+            item.setText(series_row_text(number, elide(description), count))
+            return
+        base = item.data(Qt.ItemDataRole.UserRole)
         item.setText(f"{elide(base)}  ({count} image{'s' if count != 1 else ''})")
 
 
@@ -193,11 +235,6 @@ def _depth(item: QStandardItem) -> int:
     while parent is not None:
         depth, parent = depth + 1, parent.parent()
     return depth
-
-
-def _image_text(image: ScannedImage) -> str:
-    extras = [x for x in (image.view_position, image.modality) if x]
-    return image.name + (f"  [{' '.join(extras)}]" if extras else "")
 
 
 def _search_text(image: ScannedImage) -> str:
@@ -268,7 +305,7 @@ class StudyFilterProxy(QSortFilterProxyModel):
         return False
 
     def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:
-        order, other_order = left.data(ORDER_ROLE) or 0, right.data(ORDER_ROLE) or 0
+        order, other_order = left.data(ORDER_ROLE) or (), right.data(ORDER_ROLE) or ()
         if self.mode == SORT_TRIAGE:
             key, other_key = self._shown_keys.get(left.data(ROW_ID_ROLE)), self._shown_keys.get(right.data(ROW_ID_ROLE))
             return triage_before(key, order, other_key, other_order)
