@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.scan import ScannedImage
-from viewer.viewmodel.browser_filter import filter_status
+from viewer.viewmodel.browser_filter import filter_status, match_text
 from viewer.viewmodel.browser_order import SORT_FOLDER, SORT_LABELS, SORT_TRIAGE, is_sort_mode
-from viewer.viewmodel.browser_summary import ImageSummary, Tone, summary_line
+from viewer.viewmodel.browser_summary import ImageSummary, SummaryLine, Tone, summary_line
 from viewer.viewmodel.live_order import LiveOrder
 from viewer.viewmodel.series_text import has_series_row
 
@@ -61,6 +61,7 @@ TONE_COLOURS = {  # the colour of an image's summary line
     Tone.CLEAR: QColor(110, 150, 110),
     Tone.OUT_OF_DISTRIBUTION: QColor(200, 130, 0),
 }
+MATCH_COLOUR = QColor(40, 100, 170)  # what the filter matched
 
 
 class StudyBrowser(QWidget):
@@ -81,7 +82,11 @@ class StudyBrowser(QWidget):
 
         self.filter = QLineEdit()
         self.filter.setObjectName("browserFilter")
-        self.filter.setPlaceholderText("Filter: name, patient, label, finding\N{HORIZONTAL ELLIPSIS}")
+        self.filter.setPlaceholderText("Filter: name, patient, label, flag\N{HORIZONTAL ELLIPSIS}  (label:  flag:)")
+        self.filter.setToolTip("Text finds names, patients, studies, series, the dataset's labels and the "
+                               "model's flags; each row says what it matched.\nlabel:NAME finds the dataset's "
+                               "(ground-truth) labels only; flag:NAME the model's flags at the operating point "
+                               "only.")
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self._on_filter)
         self.flagged_only = QCheckBox("Flagged only")
@@ -221,6 +226,16 @@ class StudyBrowser(QWidget):
     def series_members(self, image: ScannedImage) -> list[ScannedImage]:
         """The images of ``image``'s series found so far (empty for an image without a series)."""
         return self.model.series_members(image)
+
+    def row_text(self, path: Path) -> list[str]:
+        """The lines the image's row shows (empty when the filter hides it): its name, its
+        summary, and while a filter is on, what it matched."""
+        item = self.model.item_for(path)
+        index = self.proxy.mapFromSource(item.index()) if item is not None else QModelIndex()
+        if not index.isValid():
+            return []
+        name, line, matched = ImageRowDelegate.lines(index)
+        return [name, line.text] + ([matched] if matched is not None else [])
 
     def current_image(self) -> ScannedImage | None:
         index = self.tree.currentIndex()
@@ -408,13 +423,22 @@ class _Anchor:
 
 
 class ImageRowDelegate(QStyledItemDelegate):
-    """Image rows: thumbnail, file name, and the top flagged finding (red) or its absence."""
+    """Image rows: thumbnail, file name (or instance), the top flagged finding (red) or its
+    absence, and while a filter is on, what of the image it matched."""
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         size = super().sizeHint(option, index)
         if index.data(KIND_ROLE) == "image":
             return QSize(size.width(), ICON_SIZE + 6)
         return size
+
+    @staticmethod
+    def lines(index: QModelIndex | QPersistentModelIndex) -> tuple[str, SummaryLine, str | None]:
+        """What an image row says: its name, its summary line, and what the filter matched."""
+        proxy = index.model()
+        reasons = proxy.match_reasons(index) if isinstance(proxy, StudyFilterProxy) else ()
+        return (index.data(Qt.ItemDataRole.DisplayRole) or "", summary_line(index.data(SUMMARY_ROLE)),
+                match_text(reasons))
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
@@ -436,6 +460,7 @@ class ImageRowDelegate(QStyledItemDelegate):
         text_left = box.right() + 8
         text_rect = rect.adjusted(text_left - rect.left(), 4, -4, -4)
         colour = option.palette.highlightedText().color() if selected else option.palette.text().color()
+        name, line, matched = self.lines(index)
         font = QFont(option.font)
         painter.setFont(font)
         painter.setPen(colour)
@@ -444,10 +469,16 @@ class ImageRowDelegate(QStyledItemDelegate):
         image = index.data(IMAGE_ROLE)
         instance = image is not None and has_series_row(image)
         mode = Qt.TextElideMode.ElideRight if instance else Qt.TextElideMode.ElideMiddle
-        name = metrics.elidedText(index.data(Qt.ItemDataRole.DisplayRole) or "", mode, text_rect.width())
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft, name)
-        summary: ImageSummary | None = index.data(SUMMARY_ROLE)
-        line = summary_line(summary)
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
+                         metrics.elidedText(name, mode, text_rect.width()))
+        if matched is not None:  # between the two: what the filter found, in small italics
+            italic = QFont(option.font)
+            italic.setItalic(True)
+            italic.setPointSizeF(italic.pointSizeF() * 0.9)
+            painter.setFont(italic)
+            painter.setPen(colour if selected else MATCH_COLOUR)
+            painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                             painter.fontMetrics().elidedText(matched, Qt.TextElideMode.ElideRight, text_rect.width()))
         small = QFont(option.font)
         small.setBold(line.bold)
         painter.setFont(small)

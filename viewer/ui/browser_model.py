@@ -14,13 +14,15 @@ come from the folder and its headers: a row shows them as plain text elided past
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRegularExpression, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QImage, QPixmap, QStandardItem, QStandardItemModel
 
 from viewer.core.patient_tree import image_order, series_order
 from viewer.core.scan import ScannedImage
+from viewer.viewmodel.browser_filter import Field, group_matches, image_facts, match_row, parse_query
 from viewer.viewmodel.browser_order import (
     PENDING,
     SORT_FOLDER,
@@ -39,7 +41,7 @@ KIND_ROLE = Qt.ItemDataRole.UserRole + 10  # "patient", "study", "series" or "im
 IMAGE_ROLE = Qt.ItemDataRole.UserRole + 11
 ORDER_ROLE = Qt.ItemDataRole.UserRole + 12  # a tuple: the folder order among the row's siblings
 TRIAGE_ROLE = Qt.ItemDataRole.UserRole + 13  # a browser_order.TriageKey
-SEARCH_ROLE = Qt.ItemDataRole.UserRole + 14
+SEARCH_ROLE = Qt.ItemDataRole.UserRole + 14  # an image's browser_filter.RowFacts; a group's text
 FLAGGED_ROLE = Qt.ItemDataRole.UserRole + 15
 SUMMARY_ROLE = Qt.ItemDataRole.UserRole + 16  # the image's ImageSummary, once analysed
 ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 17  # a number of its own for every row, for the shown order
@@ -153,7 +155,7 @@ class StudyTreeModel(QStandardItemModel):
         item.setData((number_first, number, self._order), ORDER_ROLE)
         self._new_row_id(item)
         item.setData(PENDING, TRIAGE_ROLE)
-        item.setData(_search_text(image), SEARCH_ROLE)
+        item.setData(image_facts(image), SEARCH_ROLE)
         item.setToolTip(tooltip(image.display_path))
         self._order += 1
         return item
@@ -177,10 +179,9 @@ class StudyTreeModel(QStandardItemModel):
             if item is None:
                 continue
             image: ScannedImage = item.data(IMAGE_ROLE)
-            flags = " ".join(x for x, _ in summary.flagged)
             item.setData(summary, SUMMARY_ROLE)
             item.setData(summary.flagged_for_triage, FLAGGED_ROLE)
-            item.setData(_search_text(image) + " " + flags.lower(), SEARCH_ROLE)
+            item.setData(image_facts(image, summary), SEARCH_ROLE)
             item.setData(triage_key(summary), TRIAGE_ROLE)
             text = image.display_path + ("\nflagged: " + summary.flagged_text if summary.flagged else "")
             item.setToolTip(tooltip(text))
@@ -213,7 +214,7 @@ class StudyTreeModel(QStandardItemModel):
         item.setData(order, ORDER_ROLE)
         self._new_row_id(item)
         item.setData(PENDING, TRIAGE_ROLE)
-        item.setData(text.lower(), SEARCH_ROLE)
+        item.setData(text, SEARCH_ROLE)
         item.setData(text, Qt.ItemDataRole.UserRole)
         font = item.font()
         font.setBold(kind == "patient")
@@ -237,16 +238,10 @@ def _depth(item: QStandardItem) -> int:
     return depth
 
 
-def _search_text(image: ScannedImage) -> str:
-    parts = [image.name, image.display_path, image.view_position or "", image.modality or ""]
-    if image.labels is not None:
-        parts.extend(image.labels or ("no finding",))
-    return " ".join(parts).lower()
-
-
 class StudyFilterProxy(QSortFilterProxyModel):
-    """Text filter over names, labels and flags (a group's match shows its images), a
-    flagged-only switch, and the two orders.
+    """The filter (``viewer.viewmodel.browser_filter``: plain text over names, dataset labels,
+    flags and group rows, whose match shows their images; ``label:`` and ``flag:``), a
+    flagged-only switch, and the two orders. ``match_reasons`` says why a shown row matched.
 
     The triage order shown is the one taken last (``take_order``), not the keys as they change:
     results arriving change the model's keys many times a second, and the widget decides when
@@ -259,7 +254,7 @@ class StudyFilterProxy(QSortFilterProxyModel):
         self.setDynamicSortFilter(True)
         self.flagged_only = False
         self.mode = SORT_FOLDER
-        self._needle = ""
+        self.query = parse_query("")
         self._shown_keys: dict[int, TriageKey] = {}
 
     def take_order(self) -> None:
@@ -269,17 +264,37 @@ class StudyFilterProxy(QSortFilterProxyModel):
         self.invalidate()
 
     def set_text(self, text: str) -> None:
-        self._needle = text.strip().lower()
-        self.setFilterRegularExpression(QRegularExpression(QRegularExpression.escape(self._needle)))
+        query = parse_query(text)
+        if query != self.query:
+            self._change_filter(lambda: setattr(self, "query", query))
 
     def set_flagged_only(self, on: bool) -> None:
+        self._change_filter(lambda: setattr(self, "flagged_only", on))
+
+    def _change_filter(self, change: Callable[[], None]) -> None:
         if hasattr(self, "beginFilterChange"):  # Qt >= 6.9; invalidateFilter() is deprecated there
             self.beginFilterChange()
-            self.flagged_only = on
+            change()
             self.endFilterChange()
         else:
-            self.flagged_only = on
+            change()
             self.invalidateFilter()
+
+    def match_reasons(self, index: QModelIndex | QPersistentModelIndex) -> tuple[str, ...]:
+        """Why the shown image row at ``index`` matches the filter ('label Hernia', 'flag Hernia
+        0.08', 'name', or 'study' when its study's row matched); empty without a filter."""
+        source = self.mapToSource(self.index(index.row(), 0, index.parent()))
+        if not self.query.active or source.data(KIND_ROLE) != "image":
+            return ()
+        reasons = match_row(self.query, source.data(SEARCH_ROLE))
+        if reasons:
+            return reasons
+        probe = source.parent()
+        while probe.isValid():
+            if group_matches(self.query, probe.data(SEARCH_ROLE) or ""):
+                return (str(probe.data(KIND_ROLE)),)
+            probe = probe.parent()
+        return ()
 
     def set_mode(self, mode: str) -> None:
         self.mode = mode
@@ -290,16 +305,19 @@ class StudyFilterProxy(QSortFilterProxyModel):
         model = self.sourceModel()
         index = model.index(source_row, 0, source_parent)
         kind = index.data(KIND_ROLE)
+        query = self.query
         if kind != "image":
             # A group is shown when one of its images is (recursive filtering) or it matches.
-            return bool(self._needle) and not self.flagged_only and self._needle in (index.data(SEARCH_ROLE) or "")
+            return not self.flagged_only and group_matches(query, index.data(SEARCH_ROLE) or "")
         if self.flagged_only and not index.data(FLAGGED_ROLE):
             return False
-        if not self._needle:
+        if not query.active or match_row(query, index.data(SEARCH_ROLE)):
             return True
-        probe = index
-        while probe.isValid():  # the image, its study or its patient matches
-            if self._needle in (probe.data(SEARCH_ROLE) or ""):
+        if query.field is not Field.ANY:
+            return False
+        probe = index.parent()
+        while probe.isValid():  # its series, study or patient matches
+            if group_matches(query, probe.data(SEARCH_ROLE) or ""):
                 return True
             probe = probe.parent()
         return False
