@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
-    QTreeView,
     QVBoxLayout,
     QWidget,
 )
@@ -44,6 +43,7 @@ from .browser_model import (
     StudyFilterProxy,
     StudyTreeModel,
 )
+from .browser_tree import BrowserTree, KeptInPlace, next_image
 from .plain_text import PlainLabel
 
 __all__ = ["SORT_FOLDER", "SORT_TRIAGE", "SUMMARY_ROLE", "ImageRowDelegate", "StudyBrowser"]
@@ -134,7 +134,7 @@ class StudyBrowser(QWidget):
         self._resort_timer.setSingleShot(True)
         self._resort_timer.timeout.connect(self._on_resort_due)
 
-        self.tree = QTreeView()
+        self.tree = BrowserTree()
         self.tree.setObjectName("browserTree")
         self.tree.setModel(self.proxy)
         self.tree.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
@@ -150,6 +150,7 @@ class StudyBrowser(QWidget):
         # A click on the current row opens it again (after another file was opened directly).
         self.tree.clicked.connect(lambda index: self._on_current_changed(index, QModelIndex()))
         self.tree.viewport().installEventFilter(self)
+        self.tree.image_step.connect(self.step)
         self._active: Path | None = None  # the image last opened from here, shown or not
         self._restoring = False  # selecting the open image's row again opens nothing
         # Rows the filter hides reach the proxy's signals not at all: count on the model's.
@@ -263,20 +264,17 @@ class StudyBrowser(QWidget):
         self.flagged_only.setChecked(False)
 
     def step(self, delta: int) -> ScannedImage | None:
-        """Select the next (+1) or previous (-1) shown image; returns it."""
-        indexes = self._image_indexes()
-        if not indexes:
-            return None
+        """Select the next (+1) or previous (-1) shown image after the current row, whatever
+        the rows between (headers are passed over, folded groups opened); returns the image
+        selected, the current one at either end."""
         current = self.tree.currentIndex().siblingAtColumn(0)
-        rows = [QPersistentModelIndex(i) for i in indexes]
-        try:
-            position = rows.index(QPersistentModelIndex(current)) + delta
-        except ValueError:
-            position = 0 if delta > 0 else len(indexes) - 1
-        position = min(len(indexes) - 1, max(0, position))
-        self.tree.setCurrentIndex(indexes[position])
-        self.tree.scrollTo(indexes[position])
-        return indexes[position].data(IMAGE_ROLE)
+        target = next_image(self.proxy, current, delta)
+        if not target.isValid():
+            return current.data(IMAGE_ROLE) if current.isValid() else None
+        self.tree.setCurrentIndex(target)
+        self.tree.scrollTo(target)  # opens the folded groups above it
+        image: ScannedImage = target.data(IMAGE_ROLE)
+        return image
 
     def _image_indexes(self) -> list[QModelIndex]:
         found: list[QModelIndex] = []
@@ -386,40 +384,8 @@ class StudyBrowser(QWidget):
         self.resort_button.setVisible(self.sort_mode() == SORT_TRIAGE)
         self.resort_button.setEnabled(self.live_order.stale)
 
-    def _anchored(self) -> _Anchor:
-        return _Anchor(self.tree)
-
-
-class _Anchor:
-    """Keeps a row where it is on screen while the rows are re-sorted: the selected row when it
-    is in view, else the top row (as mail clients keep the message being read in place)."""
-
-    def __init__(self, tree: QTreeView) -> None:
-        self.tree = tree
-        self.row = QPersistentModelIndex()
-        self.top = 0
-
-    def __enter__(self) -> _Anchor:
-        tree = self.tree
-        current = tree.currentIndex()
-        if current.isValid() and tree.viewport().rect().intersects(tree.visualRect(current)):
-            self.row = QPersistentModelIndex(current)
-        else:
-            self.row = QPersistentModelIndex(tree.indexAt(tree.viewport().rect().topLeft()))
-        self.top = tree.visualRect(self._index()).top() if self.row.isValid() else 0
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        if not self.row.isValid():
-            return
-        rect = self.tree.visualRect(self._index())
-        if rect.isValid():
-            bar = self.tree.verticalScrollBar()
-            bar.setValue(bar.value() + rect.top() - self.top)
-
-    def _index(self) -> QModelIndex:
-        row = self.row
-        return row.model().index(row.row(), row.column(), row.parent())
+    def _anchored(self) -> KeptInPlace:
+        return KeptInPlace(self.tree)
 
 
 class ImageRowDelegate(QStyledItemDelegate):
