@@ -1,11 +1,15 @@
 """The study browser: patients -> studies -> series -> images, with thumbnails, triage sort and a filter.
 
-The tree grows while the scan streams. Thumbnails and each image's highest flagged probability
-arrive later from the folder analysis; the triage order puts the images
-the model flags most strongly first (flagged before unflagged, unanalysed last), for triage.
-This module is the widget and how an image's row is painted (its summary line's words are
-``viewer.viewmodel.browser_summary.summary_line``); the rows, filter and sort are
-``browser_model.py``. Patient labels may be identifying: they are shown here and nowhere else.
+The tree grows while the scan streams. Thumbnails and each image's findings arrive later from
+the folder analysis; the triage order puts the images the model flags most strongly first
+(``viewer.viewmodel.browser_order``), and takes new results at a pause rather than under the
+user's pointer (``viewer.viewmodel.live_order``). A line says what the filter hides, with a
+button that shows everything again (``viewer.viewmodel.browser_filter``).
+
+This module is the widget: the filter, the order, and what is selected and opened. The rows,
+filter and sort are ``browser_model.py``, the tree's keys and the row kept in place across a
+re-sort ``browser_tree.py``, an image row's painting ``browser_rows.py``. Patient labels may be
+identifying: they are shown here and nowhere else.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -22,19 +26,15 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QPushButton,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
 
 from viewer.core.scan import ScannedImage
-from viewer.viewmodel.browser_filter import filter_status, match_text
+from viewer.viewmodel.browser_filter import filter_status
 from viewer.viewmodel.browser_order import SORT_FOLDER, SORT_LABELS, SORT_TRIAGE, is_sort_mode
-from viewer.viewmodel.browser_summary import ImageSummary, SummaryLine, Tone, summary_line
+from viewer.viewmodel.browser_summary import ImageSummary
 from viewer.viewmodel.live_order import LiveOrder
-from viewer.viewmodel.series_text import has_series_row
 
 from .browser_model import (
     IMAGE_ROLE,
@@ -43,25 +43,16 @@ from .browser_model import (
     StudyFilterProxy,
     StudyTreeModel,
 )
+from .browser_rows import ICON_SIZE, ImageRowDelegate
 from .browser_tree import BrowserTree, KeptInPlace, next_image
 from .plain_text import PlainLabel
 
-__all__ = ["SORT_FOLDER", "SORT_TRIAGE", "SUMMARY_ROLE", "ImageRowDelegate", "StudyBrowser"]
+__all__ = ["SORT_FOLDER", "SORT_TRIAGE", "SUMMARY_ROLE", "StudyBrowser"]
 
-ICON_SIZE = 48
 # Wide enough for an instance row under its patient, study and series: the thumbnail and
 # 'Image 12 · PA · 2024-01-31 10:22' (the long sort label used to hold the dock this wide).
 MIN_WIDTH = 320
 STATUS_DELAY_MS = 100  # rows arrive in bursts: the count of shown rows is redone once per burst
-TONE_COLOURS = {  # the colour of an image's summary line
-    Tone.PENDING: QColor(140, 140, 140),
-    Tone.NO_MODEL: QColor(140, 140, 140),
-    Tone.ERROR: QColor(150, 150, 150),
-    Tone.FLAGGED: QColor(220, 60, 50),
-    Tone.CLEAR: QColor(110, 150, 110),
-    Tone.OUT_OF_DISTRIBUTION: QColor(200, 130, 0),
-}
-MATCH_COLOUR = QColor(40, 100, 170)  # what the filter matched
 
 
 class StudyBrowser(QWidget):
@@ -386,69 +377,3 @@ class StudyBrowser(QWidget):
 
     def _anchored(self) -> KeptInPlace:
         return KeptInPlace(self.tree)
-
-
-class ImageRowDelegate(QStyledItemDelegate):
-    """Image rows: thumbnail, file name (or instance), the top flagged finding (red) or its
-    absence, and while a filter is on, what of the image it matched."""
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
-        size = super().sizeHint(option, index)
-        if index.data(KIND_ROLE) == "image":
-            return QSize(size.width(), ICON_SIZE + 6)
-        return size
-
-    @staticmethod
-    def lines(index: QModelIndex | QPersistentModelIndex) -> tuple[str, SummaryLine, str | None]:
-        """What an image row says: its name, its summary line, and what the filter matched."""
-        proxy = index.model()
-        reasons = proxy.match_reasons(index) if isinstance(proxy, StudyFilterProxy) else ()
-        return (index.data(Qt.ItemDataRole.DisplayRole) or "", summary_line(index.data(SUMMARY_ROLE)),
-                match_text(reasons))
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
-              index: QModelIndex | QPersistentModelIndex) -> None:
-        if index.data(KIND_ROLE) != "image":
-            super().paint(painter, option, index)
-            return
-        painter.save()
-        rect = option.rect
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        if selected:
-            painter.fillRect(rect, option.palette.highlight())
-        thumb = index.data(Qt.ItemDataRole.DecorationRole)
-        box = rect.adjusted(2, 3, 0, 0)
-        box.setSize(QSize(ICON_SIZE, ICON_SIZE))
-        if isinstance(thumb, QPixmap):
-            painter.drawPixmap(box, thumb)
-        else:
-            painter.fillRect(box, QColor(40, 40, 40))
-        text_left = box.right() + 8
-        text_rect = rect.adjusted(text_left - rect.left(), 4, -4, -4)
-        colour = option.palette.highlightedText().color() if selected else option.palette.text().color()
-        name, line, matched = self.lines(index)
-        font = QFont(option.font)
-        painter.setFont(font)
-        painter.setPen(colour)
-        metrics = painter.fontMetrics()
-        # a file name keeps its end (the extension, the number); an instance's words their start
-        image = index.data(IMAGE_ROLE)
-        instance = image is not None and has_series_row(image)
-        mode = Qt.TextElideMode.ElideRight if instance else Qt.TextElideMode.ElideMiddle
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
-                         metrics.elidedText(name, mode, text_rect.width()))
-        if matched is not None:  # between the two: what the filter found, in small italics
-            italic = QFont(option.font)
-            italic.setItalic(True)
-            italic.setPointSizeF(italic.pointSizeF() * 0.9)
-            painter.setFont(italic)
-            painter.setPen(colour if selected else MATCH_COLOUR)
-            painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-                             painter.fontMetrics().elidedText(matched, Qt.TextElideMode.ElideRight, text_rect.width()))
-        small = QFont(option.font)
-        small.setBold(line.bold)
-        painter.setFont(small)
-        painter.setPen(colour if selected else TONE_COLOURS[line.tone])
-        text = painter.fontMetrics().elidedText(line.text, Qt.TextElideMode.ElideRight, text_rect.width())
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft, text)
-        painter.restore()
