@@ -140,7 +140,7 @@ class StudyBrowser(QWidget):
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
         # A click on the current row opens it again (after another file was opened directly).
         self.tree.clicked.connect(lambda index: self._on_current_changed(index, QModelIndex()))
-        self.tree.viewport().installEventFilter(self)
+        self.tree.installEventFilter(self)  # the pointer on the list: its rows or its scroll bar
         self.tree.image_step.connect(self.step)
         self._active: Path | None = None  # the image last opened from here, shown or not
         self._restoring = False  # selecting the open image's row again opens nothing
@@ -164,6 +164,7 @@ class StudyBrowser(QWidget):
     def clear(self) -> None:
         self.model.clear_all()
         self._active = None
+        self._apply_order()  # nothing is waiting for a re-sort in an empty list
         self._update_filter_status()
 
     def add_images(self, images: list[ScannedImage]) -> None:
@@ -178,7 +179,7 @@ class StudyBrowser(QWidget):
         self.model.set_thumbnail(path, thumbnail)
 
     def set_summary(self, path: Path, summary: ImageSummary) -> None:
-        self.model.set_summary(path, summary)
+        self.set_summaries([(path, summary)])
 
     def set_summaries(self, summaries: list[tuple[Path, ImageSummary]], *, reorder_now: bool = False) -> None:
         """Several images' summaries at once. Results arriving reorder the list at a pause
@@ -338,7 +339,7 @@ class StudyBrowser(QWidget):
 
     # -- the order while results arrive ---------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.tree.viewport():
+        if watched is self.tree:
             if event.type() == QEvent.Type.Enter:
                 self.live_order.pointer_entered()
                 self._schedule_order()
