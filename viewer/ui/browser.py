@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QImage, QStandardItem
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -119,7 +119,7 @@ class StudyBrowser(QWidget):
         self.resort_button.setObjectName("browserResort")
         self.resort_button.setToolTip("Re-sort now: the triage order with the newest results (the list "
                                       "waits for a pause, and while the pointer is on it)")
-        self.resort_button.clicked.connect(self._apply_order)
+        self.resort_button.clicked.connect(lambda: self._apply_order())
         self.resort_button.hide()
         self._resort_timer = QTimer(self)
         self._resort_timer.setSingleShot(True)
@@ -185,12 +185,13 @@ class StudyBrowser(QWidget):
         """Several images' summaries at once. Results arriving reorder the list at a pause
         (never under the pointer); ``reorder_now``: the user changed what the order means (the
         operating point), so it follows at once. Either way the selected row keeps its place."""
-        self.model.set_summaries(summaries)
+        at_once = reorder_now and self.sort_mode() == SORT_TRIAGE
+        changed = self.model.set_summaries(summaries, announce=not at_once)
         if self.sort_mode() != SORT_TRIAGE or not summaries:
             return
         self.live_order.keys_changed()
-        if reorder_now:
-            self._apply_order()
+        if at_once:
+            self._apply_order(changed)  # the rows announced once: changed and placed
         else:
             self._schedule_order()
 
@@ -363,12 +364,12 @@ class StudyBrowser(QWidget):
         elif due is not None:
             self._apply_order()
 
-    def _apply_order(self) -> None:
+    def _apply_order(self, changed_too: list[QStandardItem] | None = None) -> None:
         """Take the triage order as the keys are now, the selected row kept where it is."""
         self._resort_timer.stop()
         if self.sort_mode() == SORT_TRIAGE:
             with self._anchored():
-                self.proxy.take_order()
+                self.proxy.take_order(changed_too)
         self.live_order.applied(time.monotonic())
         self._show_order_state()
 

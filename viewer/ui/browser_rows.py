@@ -35,10 +35,11 @@ class ImageRowDelegate(QStyledItemDelegate):
     absence, and while a filter is on, what of the image it matched."""
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
-        size = super().sizeHint(option, index)
+        # asked for every row whenever the rows move: an image row's size is known, the style is
+        # not asked (its width does not matter: the one column spans the view)
         if index.data(KIND_ROLE) == "image":
-            return QSize(size.width(), ICON_SIZE + 6)
-        return size
+            return QSize(ICON_SIZE * 4, ICON_SIZE + 6)
+        return super().sizeHint(option, index)
 
     @staticmethod
     def lines(index: QModelIndex | QPersistentModelIndex) -> tuple[str, SummaryLine, str | None]:
