@@ -69,3 +69,16 @@ def test_a_pacs_export_shows_series_rows_that_expand_to_their_instances(
     assert window.image.series_caption == (
         "Series 1 CHEST PA \N{MIDDLE DOT} image 2 of 3 \N{MIDDLE DOT} 2024-01-31 10:22")
     screenshot(window, "series-rows")
+
+
+def test_the_series_caption_carries_no_patient_identity(qtbot, make_window, tmp_path: Path, monkeypatch) -> None:
+    # A series description that holds the patient's name (a careless PACS): the caption the
+    # canvas draws (and an export may carry) leaves the name out.
+    path = dicom_instance(tmp_path / "export" / "IM000001", patient="DOE", study_uid="1.2.3", series_uid="1.2.3.1",
+                          series=3, description="DOE TEST CHEST", instance=1, view="PA", acquired=None)
+    window = make_window(None, "no model")
+    open_folder_from_menu(qtbot, window, tmp_path / "export", monkeypatch)
+    qtbot.waitUntil(lambda: window.image.scanned is not None and window.image.scanned.path == path, timeout=WAIT_MS)
+    caption = window.image.series_caption
+    assert caption is not None and caption.startswith("Series 3") and caption.endswith("image 1 of 1")
+    assert "DOE" not in caption and "TEST" not in caption, caption

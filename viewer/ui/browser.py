@@ -144,6 +144,13 @@ class StudyBrowser(QWidget):
         self.tree.image_step.connect(self.step)
         self._active: Path | None = None  # the image last opened from here, shown or not
         self._restoring = False  # selecting the open image's row again opens nothing
+        # The open image's row may come into view later too (a flag the filter looks for
+        # arrives): selected from the event loop, never inside the proxy's own insertion.
+        self._reselect_timer = QTimer(self)
+        self._reselect_timer.setSingleShot(True)
+        self._reselect_timer.setInterval(0)
+        self._reselect_timer.timeout.connect(self._reselect_active)
+        self.proxy.rowsInserted.connect(lambda *_args: self._reselect_timer.start())
         # Rows the filter hides reach the proxy's signals not at all: count on the model's.
         for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.modelReset,
                        self.model.dataChanged):
