@@ -194,7 +194,9 @@ class StudyBrowser(QWidget):
         operating point), so it follows at once. Either way the selected row keeps its place."""
         at_once = reorder_now and self.sort_mode() == SORT_TRIAGE
         changed = self.model.set_summaries(summaries, announce=not at_once)
-        if self.sort_mode() != SORT_TRIAGE or not summaries:
+        if self.sort_mode() != SORT_TRIAGE or not self.proxy.order_differs(changed):
+            if at_once:
+                self.model.announce(changed)
             return
         self.live_order.keys_changed()
         if at_once:

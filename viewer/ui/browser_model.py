@@ -296,6 +296,10 @@ class StudyFilterProxy(QSortFilterProxyModel):
         self.query = parse_query("")
         self._shown_keys: dict[int, TriageKey] = {}
 
+    def order_differs(self, items: list[QStandardItem]) -> bool:
+        """Whether any of these rows' keys is not the one the shown order was taken with."""
+        return any(self._shown_keys.get(item.data(ROW_ID_ROLE), PENDING) != item.data(TRIAGE_ROLE) for item in items)
+
     def take_order(self, changed_too: list[QStandardItem] | None = None) -> None:
         """Sort by the model's keys as they are now: only the rows whose key changed are placed
         again (a pause's worth of results moves a few rows, not a re-sort of the folder).
