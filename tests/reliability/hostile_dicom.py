@@ -23,7 +23,7 @@ READ_ATTRIBUTES = (
     "SOPClassUID", "PatientID", "PatientName", "PatientSex", "PatientAge", "PatientBirthDate",
     "StudyInstanceUID", "StudyDate", "StudyTime", "StudyDescription", "StudyID", "SeriesInstanceUID",
     "SeriesNumber", "SeriesDescription", "InstanceNumber", "Modality", "ViewPosition", "Rows", "Columns",
-    "NumberOfFrames", "AcquisitionDate", "AcquisitionTime", "Laterality",
+    "NumberOfFrames", "AcquisitionDate", "AcquisitionTime", "ContentDate", "ContentTime", "Laterality",
     # the loader
     "SamplesPerPixel", "PhotometricInterpretation", "BitsAllocated", "BitsStored", "HighBit",
     "PixelRepresentation", "PlanarConfiguration", "RescaleSlope", "RescaleIntercept", "RescaleType",

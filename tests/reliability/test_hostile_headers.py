@@ -62,7 +62,8 @@ def test_the_scan_lists_every_file_whatever_its_header_holds(
     # values that only sort or describe are ignored: the image is still listed as an image
     for name, (keyword, _) in made.items():
         if keyword in ("SeriesNumber", "InstanceNumber", "NumberOfFrames", "StudyDate", "PatientAge",
-                       "SeriesDescription", "Modality", "ViewPosition", "PatientSex", "StudyTime"):
+                       "SeriesDescription", "Modality", "ViewPosition", "PatientSex", "StudyTime",
+                       "AcquisitionDate", "AcquisitionTime", "ContentDate", "ContentTime"):
             assert isinstance(listed[name], ScannedImage), (name, made[name], listed[name])
 
 

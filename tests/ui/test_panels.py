@@ -125,10 +125,10 @@ def test_browser_triage_order_filter_and_flagged_only(qtbot, make_window, tiny_m
         flagged = f.probabilities[f.flags]
         return 1 + flagged.max() if flagged.size else float(f.probabilities.max())
 
-    browser.sort_mode.setCurrentText(SORT_TRIAGE)
+    browser.set_sort_mode(SORT_TRIAGE)
     names = [i.name for i in browser.visible_images()]
     assert names == sorted(names, key=score, reverse=True)
-    browser.sort_mode.setCurrentText(SORT_FOLDER)
+    browser.set_sort_mode(SORT_FOLDER)
     assert [i.name for i in browser.visible_images()] == [f"c{i}.png" for i in range(6)]
 
     qtbot.keyClicks(browser.filter, "c3")

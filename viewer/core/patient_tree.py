@@ -1,8 +1,9 @@
 """Scanned images as patients -> studies -> series -> images, the browser's and the batch's order.
 
 ``PatientTree`` grows one image at a time as a scan streams in (every level kept sorted), and
-``group_images`` builds it from a finished scan. Labels may be identifying (DICOM names): they
-are left out of ``repr``.
+``group_images`` builds it from a finished scan. ``series_order`` and ``image_order`` are the
+orders of a study's series and of a series' images, which the browser's folder order keeps
+too. Labels may be identifying (DICOM names): they are left out of ``repr``.
 """
 
 from __future__ import annotations
@@ -78,9 +79,9 @@ class PatientTree:
             series = SeriesGroup(image.series_key, image.series_number, image.series_description, image.modality)
             self._series[image.series_key] = series
             study.series.append(series)
-            study.series.sort(key=lambda s: (s.number is None, s.number or 0, s.key))
+            study.series.sort(key=lambda s: series_order(s.number, s.key))
         series.images.append(image)
-        series.images.sort(key=_image_order)
+        series.images.sort(key=image_order)
         return patient, study, series
 
 
@@ -93,5 +94,11 @@ def group_images(images: Iterable[ScanItem]) -> list[PatientGroup]:
     return tree.patients
 
 
-def _image_order(image: ScannedImage) -> tuple[bool, int, str]:
+def series_order(number: int | None, key: int) -> tuple[bool, int, int]:
+    """A study's series by series number (those without one last), then as first seen."""
+    return (number is None, number or 0, key)
+
+
+def image_order(image: ScannedImage) -> tuple[bool, int, str]:
+    """A series' images by instance number (those without one last), then by path."""
     return (image.instance_number is None, image.instance_number or 0, image.relative_path.as_posix())

@@ -48,8 +48,13 @@ _HEADER_TAGS: list[BaseTag | int] = [Tag(keyword) for keyword in (
     "SOPClassUID", "PatientID", "PatientName", "PatientBirthDate", "PatientSex", "PatientAge", "StudyInstanceUID",
     "StudyDate", "StudyDescription", "StudyID", "SeriesInstanceUID", "SeriesNumber",
     "SeriesDescription", "InstanceNumber", "Modality", "ViewPosition", "Rows", "Columns",
-    "NumberOfFrames",
+    "NumberOfFrames", "AcquisitionDate", "AcquisitionTime", "ContentDate", "ContentTime",
 )]
+# When an image was taken, in the order the header is asked: the acquisition, else the content
+# (the image's creation, which a CR or a secondary capture may have alone).
+_WHEN = (("AcquisitionDate", "AcquisitionTime"), ("ContentDate", "ContentTime"))
+_ISO_DATE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
+_CLOCK = re.compile(r"([01][0-9]|2[0-3]):?([0-5][0-9])")  # TM HHMM..., or HH:MM... (ACR-NEMA)
 _PROGRESS_INTERVAL = 0.05  # seconds between progress calls: a UI needs no more than 20 a second
 
 
@@ -90,6 +95,7 @@ class ScannedImage:
     frames: int = 1
     follow_up: int | None = None  # NIH follow-up number
     labels: tuple[str, ...] | None = None
+    acquired: str | None = None  # when the image was taken: "2024-01-31 10:22", or the date alone
     identity: Identity | None = field(default=None, repr=False, compare=False)  # to scrub outputs with
 
     @property
@@ -301,6 +307,7 @@ class _HeaderReader:
             rows=rows,
             columns=columns,
             frames=max(1, int_value(ds, "NumberOfFrames") or 1),
+            acquired=_acquired(ds),
             identity=Identity(patient_name, patient_id, text_value(ds, "PatientBirthDate")),
         )
 
@@ -399,6 +406,17 @@ def _patient_label(name: str, patient_id: str) -> str:
     if name and patient_id:
         return f"{name} ({patient_id})"
     return name or patient_id or "Unknown patient"
+
+
+def _acquired(ds: object) -> str | None:
+    """``2024-01-31 10:22`` from the acquisition (else the content) date and time; the date
+    alone when the time is unusable; None without a usable date (it only describes)."""
+    for date_keyword, time_keyword in _WHEN:
+        date = date_text(ds, date_keyword)
+        if _ISO_DATE.fullmatch(date):
+            clock = _CLOCK.match(text_value(ds, time_keyword))
+            return f"{date} {clock.group(1)}:{clock.group(2)}" if clock else date
+    return None
 
 
 def _dicom_age(value: str) -> int | None:

@@ -21,7 +21,7 @@ from viewer.core.errors import display_name
 from viewer.core.findings import Findings
 from viewer.core.identity import Scrubber
 from viewer.core.scan import DataFileProblem, ScannedImage, SkippedFile
-from viewer.viewmodel.browser_summary import summarize
+from viewer.viewmodel.browser_summary import ImageSummary, summarize
 
 from .browser import StudyBrowser
 from .display import grey_qimage
@@ -163,9 +163,9 @@ class FolderSession(QObject):
         self._analysis_pool.waitForDone()
 
     def refresh_summaries(self) -> None:
-        """Recompute every browser summary (after the operating point changed)."""
-        for row in self.rows.values():
-            self._show_summary(row)
+        """Recompute every browser summary (after the operating point changed): the user changed
+        what the triage order means, so the browser takes it at once."""
+        self.browser.set_summaries([self._summary(row) for row in self.rows.values()], reorder_now=True)
 
     # -- scan events --------------------------------------------------------------------------
     def _on_scan_progressed(self, scan_id: int, done: int, total: object) -> None:
@@ -274,17 +274,18 @@ class FolderSession(QObject):
             self.rows[row.image.path] = row
             if row.thumbnail is not None:
                 self.browser.set_thumbnail(row.image.path, row.thumbnail)
-            self._show_summary(row)
             if row.error is not None:
                 errors.append((row.image.display_path, row.error))
+        self.browser.set_summaries([self._summary(row) for row in rows])
+        for row in rows:
             self.image_analysed.emit(row)
         self.errors.add_errors(errors)
         if total >= 0:  # -1: a single result from an image the user opened
             task = "Analysing" if self.models.predictor is not None else "Thumbnails"
             self.progressed.emit(task, done, total)
 
-    def _show_summary(self, row: FolderRow) -> None:
-        self.browser.set_summary(row.image.path, summarize(row.findings, row.error, self.models.operating_point))
+    def _summary(self, row: FolderRow) -> tuple[Path, ImageSummary]:
+        return row.image.path, summarize(row.findings, row.error, self.models.operating_point)
 
     def _on_analysis_finished(self, run_id: int, cancelled: bool) -> None:
         self._running.pop(run_id, None)

@@ -8,7 +8,7 @@ canvas: nothing is computed on the click.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -19,6 +19,7 @@ from viewer.core.errors import display_name
 from viewer.core.inference import Predictor
 from viewer.core.scan import ScannedImage
 from viewer.viewmodel.image_findings import ImageFindingsState, no_model_message
+from viewer.viewmodel.series_text import series_caption
 
 from .canvas import ImageCanvas
 from .colormaps import DEFAULT_COLORMAP
@@ -60,12 +61,14 @@ class ImageSession(QObject):
 
     def __init__(self, canvas: ImageCanvas, findings: FindingsPanel, tags: TagsPanel, banner: QLabel,
                  errors: ErrorsPanel, models: ModelSession, boxes_for: BoxLookup,
-                 parent: QObject | None = None, *, scrub: Callable[[str], str] = str) -> None:
+                 parent: QObject | None = None, *, scrub: Callable[[str], str] = str,
+                 series_of: Callable[[ScannedImage], Sequence[ScannedImage]] = lambda _image: ()) -> None:
         super().__init__(parent)
         self.canvas, self.findings, self.tags, self.banner = canvas, findings, tags, banner
         self.errors, self.models = errors, models
         self.boxes_for = boxes_for  # (path, width, height) -> ground-truth boxes, of the open folder
         self.scrub = scrub  # removes the open folder's identities from a path shown outside the browser
+        self.series_of = series_of  # an image's series as found so far (the browser's series row)
         # Decoding and inference have a thread each: the next image is decoded while the
         # model may still be busy with the last one (whose result is then dropped).
         self._pool = single_thread_pool("image")
@@ -97,6 +100,17 @@ class ImageSession(QObject):
     def selected_label(self) -> str | None:
         """The finding whose heatmap is (or was last) on the canvas."""
         return self.state.selected_label
+
+    @property
+    def series_caption(self) -> str | None:
+        """What tells the image on screen apart from the rest of its series, for the canvas to
+        draw: 'Series 2 CHEST PA · image 3 of 12 · 2024-01-31 10:22' (the series as found so
+        far); None for an image without a series. Elided, and without the folder's identities
+        (a series description is the header's text)."""
+        if self.scanned is None:
+            return None
+        caption = series_caption(self.scanned, self.series_of(self.scanned))
+        return elide(self.scrub(caption)) if caption is not None else None
 
     # -- opening ------------------------------------------------------------------------------
     def open(self, image: ScannedImage | Path) -> None:

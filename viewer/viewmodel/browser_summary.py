@@ -1,10 +1,8 @@
-"""What the study browser says about each image, and the triage order it sorts them in.
+"""What the study browser says about each image.
 
 An image's summary is its findings at the window's operating point (so moving the control
 re-flags the whole folder): the flagged labels, highest first, and the highest probability of
-any label. The triage order puts flagged images first by their highest flagged probability,
-then unflagged ones by their highest probability, and images without findings last; ties keep
-the folder's order.
+any label. The order the browser sorts them in is ``browser_order``'s.
 """
 
 from __future__ import annotations
@@ -15,8 +13,6 @@ from enum import Enum
 from viewer.core.findings import Findings
 
 from .operating_point import OperatingPoint
-
-UNANALYSED = -1.0  # the triage score of an image without findings (not analysed, no model, error)
 
 
 @dataclass(frozen=True)
@@ -30,11 +26,9 @@ class ImageSummary:
     no_model: bool = False  # shown without findings: there is no model
 
     @property
-    def triage_score(self) -> float:
-        """Flagged images first (1 + highest flagged probability), then by highest probability."""
-        if self.error is not None or self.no_model:
-            return UNANALYSED
-        return 1.0 + self.flagged[0][1] if self.flagged else self.top_probability
+    def flagged_for_triage(self) -> bool:
+        """Flagged, on an image the findings mean something for (not out of distribution)."""
+        return bool(self.flagged) and not self.out_of_distribution
 
     @property
     def flagged_text(self) -> str:
@@ -51,21 +45,6 @@ def summarize(findings: Findings | None, error: str | None, point: OperatingPoin
     flagged = sorted(((str(label), f.probability(label)) for label in f.flagged()), key=lambda item: -item[1])
     top = float(max(f.probabilities)) if len(f.probabilities) else 0.0
     return ImageSummary(tuple(flagged), top, out_of_distribution=bool(f.ood_flag))
-
-
-def triage_before(score: float | None, order: int, other_score: float | None, other_order: int) -> bool:
-    """True when an image (or group) with ``score`` sorts before the other in triage order:
-    higher score first, then folder order. A missing score counts as ``UNANALYSED``."""
-    a = UNANALYSED if score is None else score
-    b = UNANALYSED if other_score is None else other_score
-    if a != b:
-        return a > b
-    return order < other_order
-
-
-def group_score(current: float | None, image_score: float) -> float:
-    """A patient's or study's triage score: the highest of its images'."""
-    return max(UNANALYSED if current is None else current, image_score)
 
 
 class Tone(Enum):
@@ -88,11 +67,17 @@ class SummaryLine:
     bold: bool = False
 
 
+NOT_TRIAGED_TEXT = "\N{WARNING SIGN} not a frontal chest: not triaged"
+
+
 def summary_line(summary: ImageSummary | None) -> SummaryLine:
-    """'⚑ Edema 0.65  +5 more', 'no flag (max 0.12)', 'not analysed yet'... An OOD image says so
-    first, whatever its flags, so a flag on it is not taken at face value."""
+    """'⚑ Edema 0.65  +5 more', 'no flag (max 0.12)', 'not analysed yet'... An image that fails
+    the out-of-distribution check says only that, whatever its flags: they mean nothing, and
+    the triage order sets it apart."""
     if summary is None:
         return SummaryLine("not analysed yet", Tone.PENDING)
+    if summary.out_of_distribution and summary.error is None and not summary.no_model:
+        return SummaryLine(NOT_TRIAGED_TEXT, Tone.OUT_OF_DISTRIBUTION)
     if summary.no_model:
         text, tone = "no findings (no model)", Tone.NO_MODEL
     elif summary.error:
@@ -103,6 +88,4 @@ def summary_line(summary: ImageSummary | None) -> SummaryLine:
         text, tone = f"\N{BLACK FLAG} {label.replace('_', ' ')} {probability:.2f}{more}", Tone.FLAGGED
     else:
         text, tone = f"no flag (max {summary.top_probability:.2f})", Tone.CLEAR
-    if summary.out_of_distribution:
-        text, tone = "\N{WARNING SIGN} not a chest X-ray? (OOD) " + text, Tone.OUT_OF_DISTRIBUTION
     return SummaryLine(text, tone, bold=bool(summary.flagged))

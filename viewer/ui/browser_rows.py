@@ -1,0 +1,97 @@
+"""How the study browser paints an image's row: thumbnail, name, summary line, and what the
+filter matched.
+
+The words are the view-models': the name is the row's text (``viewer.viewmodel.series_text``),
+the summary line ``viewer.viewmodel.browser_summary.summary_line``, the match
+``viewer.viewmodel.browser_filter.match_text``; here are their colours and places.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from viewer.viewmodel.browser_filter import match_text
+from viewer.viewmodel.browser_summary import SummaryLine, Tone, summary_line
+from viewer.viewmodel.series_text import has_series_row
+
+from .browser_model import IMAGE_ROLE, KIND_ROLE, SUMMARY_ROLE, StudyFilterProxy
+
+ICON_SIZE = 48
+TONE_COLOURS = {  # the colour of an image's summary line
+    Tone.PENDING: QColor(140, 140, 140),
+    Tone.NO_MODEL: QColor(140, 140, 140),
+    Tone.ERROR: QColor(150, 150, 150),
+    Tone.FLAGGED: QColor(220, 60, 50),
+    Tone.CLEAR: QColor(110, 150, 110),
+    Tone.OUT_OF_DISTRIBUTION: QColor(200, 130, 0),
+}
+MATCH_COLOUR = QColor(40, 100, 170)  # what the filter matched
+
+
+class ImageRowDelegate(QStyledItemDelegate):
+    """Image rows: thumbnail, file name (or instance), the top flagged finding (red) or its
+    absence, and while a filter is on, what of the image it matched."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        # asked for every row whenever the rows move: an image row's size is known, the style is
+        # not asked (its width does not matter: the one column spans the view)
+        if index.data(KIND_ROLE) == "image":
+            return QSize(ICON_SIZE * 4, ICON_SIZE + 6)
+        return super().sizeHint(option, index)
+
+    @staticmethod
+    def lines(index: QModelIndex | QPersistentModelIndex) -> tuple[str, SummaryLine, str | None]:
+        """What an image row says: its name, its summary line, and what the filter matched."""
+        proxy = index.model()
+        reasons = proxy.match_reasons(index) if isinstance(proxy, StudyFilterProxy) else ()
+        return (index.data(Qt.ItemDataRole.DisplayRole) or "", summary_line(index.data(SUMMARY_ROLE)),
+                match_text(reasons))
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        if index.data(KIND_ROLE) != "image":
+            super().paint(painter, option, index)
+            return
+        painter.save()
+        rect = option.rect
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            painter.fillRect(rect, option.palette.highlight())
+        thumb = index.data(Qt.ItemDataRole.DecorationRole)
+        box = rect.adjusted(2, 3, 0, 0)
+        box.setSize(QSize(ICON_SIZE, ICON_SIZE))
+        if isinstance(thumb, QPixmap):
+            painter.drawPixmap(box, thumb)
+        else:
+            painter.fillRect(box, QColor(40, 40, 40))
+        text_left = box.right() + 8
+        text_rect = rect.adjusted(text_left - rect.left(), 4, -4, -4)
+        colour = option.palette.highlightedText().color() if selected else option.palette.text().color()
+        name, line, matched = self.lines(index)
+        font = QFont(option.font)
+        painter.setFont(font)
+        painter.setPen(colour)
+        metrics = painter.fontMetrics()
+        # a file name keeps its end (the extension, the number); an instance's words their start
+        image = index.data(IMAGE_ROLE)
+        instance = image is not None and has_series_row(image)
+        mode = Qt.TextElideMode.ElideRight if instance else Qt.TextElideMode.ElideMiddle
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
+                         metrics.elidedText(name, mode, text_rect.width()))
+        if matched is not None:  # between the two: what the filter found, in small italics
+            italic = QFont(option.font)
+            italic.setItalic(True)
+            italic.setPointSizeF(italic.pointSizeF() * 0.9)
+            painter.setFont(italic)
+            painter.setPen(colour if selected else MATCH_COLOUR)
+            painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                             painter.fontMetrics().elidedText(matched, Qt.TextElideMode.ElideRight, text_rect.width()))
+        small = QFont(option.font)
+        small.setBold(line.bold)
+        painter.setFont(small)
+        painter.setPen(colour if selected else TONE_COLOURS[line.tone])
+        text = painter.fontMetrics().elidedText(line.text, Qt.TextElideMode.ElideRight, text_rect.width())
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft, text)
+        painter.restore()
