@@ -16,12 +16,12 @@ from viewer.ui.canvas import ImageCanvas, as_uint8_view
 
 
 def _ruler_drawn_at(canvas: ImageCanvas, at: QPointF) -> bool:
-    """A ruler's colour (light blue, on a grey image) within 2 pixels of ``at`` on screen."""
+    """A ruler's colour (a saturated one, on a grey image) within 2 pixels of ``at`` on screen."""
     QApplication.processEvents()
     pixels = as_uint8_view(canvas.grab().toImage()).astype(int)
     x, y = round(at.x()), round(at.y())
     near = pixels[y - 2: y + 3, x - 2: x + 3].reshape(-1, 3)
-    return bool(np.any((near[:, 2] > 200) & (near[:, 2] - near[:, 0] > 80)))
+    return bool(np.any(near.max(axis=1) - near.min(axis=1) > 80))
 
 
 def _folder(tmp_path: Path) -> Path:

@@ -1,15 +1,16 @@
-"""The image canvas: one radiograph with its heatmap, boxes and ruler, and the viewing tools.
+"""The image canvas: one radiograph with its heatmap, boxes and rulers, and the viewing tools.
 
 A plain ``QWidget`` that turns mouse events into view operations and holds what is on screen:
 the windowed grey image (levels made by ``GreyRenderer``), the heatmap QImage of the selected
-finding, ground-truth boxes and the distance ruler. The rules are the view-models': the view
+finding, ground-truth boxes and the rulers. The rules are the view-models': the view
 transform (``viewer.viewmodel.view_transform``), window/level (``windowing.WindowLevel``) and
-the ruler (``measurement``); painting is ``canvas_paint``. It holds no file, model or worker
-logic: the session hands it ready-made arrays and images.
+the rulers (``measurement``: several per image, kept by the image's path for the session);
+painting is ``canvas_paint``. It holds no file, model or worker logic: the session hands it
+ready-made arrays and images.
 
 Mouse: wheel zooms around the cursor; left-drag pans (measures with the ruler tool, or with
 Shift); right-drag or Ctrl+left-drag changes window (horizontal = width) and level (vertical =
-centre); double-click fits.
+centre); a click on a ruler selects it (Delete removes it); double-click fits.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from viewer.core.boxes import GroundTruthBox
 from viewer.core.radiograph import Radiograph, Window
-from viewer.viewmodel.measurement import Measurement, measure, pixel_under
+from viewer.viewmodel.measurement import HIT_TOLERANCE_PX, Measurement, MeasurementStore, measure, nearest, pixel_under
 from viewer.viewmodel.view_transform import ViewTransform, wheel_factor
 from viewer.viewmodel.windowing import WindowLevel
 
-from .canvas_paint import Scene, paint_scene, qtransform
+from .canvas_paint import Scene, paint_scene, qtransform, ruler_label_rects
 from .display import GreyFrame, GreyRenderer
 
 TOOL_PAN, TOOL_RULER = "pan", "ruler"
@@ -69,7 +70,9 @@ class ImageCanvas(QWidget):
         self._colormap = "Jet"
         self._boxes: list[GroundTruthBox] = []
         self._highlight_label: str | None = None
-        self._measurement: Measurement | None = None
+        self.rulers = MeasurementStore()  # every image's rulers, for the session
+        self._selected: int | None = None  # the selected ruler of the image on screen
+        self._drawing: int | None = None  # the ruler being drawn
         self._placeholder = "Open a folder or an image (File > Open Folder), or drop it here."
 
         self.tool = TOOL_PAN
@@ -112,8 +115,25 @@ class ImageCanvas(QWidget):
         return list(self._boxes)
 
     @property
+    def measurements(self) -> list[Measurement]:
+        """The rulers of the image on screen, in the order they were drawn."""
+        return self.rulers.of(self._image_key) if self._radiograph is not None else []
+
+    @property
+    def selected_measurement(self) -> int | None:
+        return self._selected
+
+    @property
     def measurement(self) -> Measurement | None:
-        return self._measurement
+        """The selected ruler, else the last one drawn (what the status bar shows)."""
+        rulers = self.measurements
+        if self._selected is not None and self._selected < len(rulers):
+            return rulers[self._selected]
+        return rulers[-1] if rulers else None
+
+    @property
+    def _image_key(self) -> str:
+        return str(self._radiograph.path) if self._radiograph is not None else ""
 
     def set_image(self, radiograph: Radiograph, renderer: GreyRenderer, frames: list[GreyFrame] | None = None) -> None:
         """Show a new radiograph with its default window, fitted, without overlays."""
@@ -124,13 +144,13 @@ class ImageCanvas(QWidget):
         self._heatmap_label = None
         self._boxes = []
         self._highlight_label = None
-        self._measurement = None
+        self._selected = self._drawing = None
         self.view.reset_orientation()
         self._frames = frames if frames is not None else renderer.render(self._levels.window)
         self._preview = []
         self.fit()
         self.window_changed.emit(self._levels.window)
-        self.measurement_changed.emit(None)
+        self.measurement_changed.emit(self.measurement)
 
     def clear(self, message: str) -> None:
         """No image: show ``message`` in the middle of the canvas."""
@@ -141,7 +161,7 @@ class ImageCanvas(QWidget):
         self._heatmap = None
         self._heatmap_label = None
         self._boxes = []
-        self._measurement = None
+        self._selected = self._drawing = None
         self._placeholder = message
         self.update()
 
@@ -190,10 +210,35 @@ class ImageCanvas(QWidget):
         self._boxes = list(boxes)
         self.update()
 
-    def clear_measurement(self) -> None:
-        self._measurement = None
+    def select_measurement(self, index: int | None) -> None:
+        """Select the ruler at ``index`` of ``measurements`` (None: none)."""
+        self._selected = index if index is None or 0 <= index < len(self.measurements) else None
         self.update()
-        self.measurement_changed.emit(None)
+        self.measurement_changed.emit(self.measurement)
+
+    def delete_selected_measurement(self) -> None:
+        """Remove the selected ruler, if one is."""
+        if self._selected is None or self._radiograph is None:
+            return
+        self.rulers.remove(self._image_key, self._selected)
+        self.select_measurement(None)
+
+    def clear_measurements(self) -> None:
+        """Remove every ruler of the image on screen."""
+        if self._radiograph is not None:
+            self.rulers.clear(self._image_key)
+        self.select_measurement(None)
+
+    def measurement_at(self, pos: QPointF) -> int | None:
+        """The ruler under widget point ``pos`` (within a few screen pixels), or None."""
+        if self._radiograph is None:
+            return None
+        p = self.widget_to_image(pos)
+        return nearest(self.measurements, (p.x(), p.y()), HIT_TOLERANCE_PX / self.view.zoom)
+
+    def measurement_label_rects(self) -> list[QRectF]:
+        """Where the rulers' labels are on screen (those in view), as they are painted."""
+        return [r for r in ruler_label_rects(self._scene()) if r is not None]
 
     # -- view operations ----------------------------------------------------------------------
     def fit(self) -> None:
@@ -278,11 +323,16 @@ class ImageCanvas(QWidget):
         ):
             self._drag_kind = "window"
             self._drag_window = self.window
+        elif button == Qt.MouseButton.LeftButton and not mods and self.measurement_at(event.position()) is not None:
+            # a click on a ruler picks it (for Delete), whatever the tool
+            self._drag_kind = None
+            self.select_measurement(self.measurement_at(event.position()))
         elif button == Qt.MouseButton.LeftButton and (
             self.tool == TOOL_RULER or mods & Qt.KeyboardModifier.ShiftModifier
         ):
             self._drag_kind = "ruler"
             self._drag_image_start = self.widget_to_image(event.position())
+            self._drawing = None
         elif button in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton):
             self._drag_kind = "pan"
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
@@ -298,7 +348,7 @@ class ImageCanvas(QWidget):
         elif self._drag_kind == "window" and self._drag_window is not None:
             self.set_window(self._dragged_window(pos), preview=True)
         elif self._drag_kind == "ruler" and self._drag_image_start is not None:
-            self._set_measurement(self._drag_image_start, self.widget_to_image(pos))
+            self._draw_ruler(self._drag_image_start, self.widget_to_image(pos))
         self._report_cursor(pos)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
@@ -306,6 +356,7 @@ class ImageCanvas(QWidget):
             self.set_window(self._dragged_window(event.position()))  # full resolution again
         elif self._drag_kind == "pan":
             self.view_changed.emit()
+        self._drawing = None
         self._drag_kind = None
         self.unsetCursor()
         event.accept()
@@ -323,13 +374,18 @@ class ImageCanvas(QWidget):
         delta = pos - self._drag_start
         return self._levels.dragged(self._drag_window, delta.x(), delta.y())
 
-    def _set_measurement(self, start: QPointF, end: QPointF) -> None:
+    def _draw_ruler(self, start: QPointF, end: QPointF) -> None:
+        """The ruler being drawn now ends at ``end``: added on the first move of a drag (a
+        click adds none), changed on the next ones, and selected."""
         rg = self._radiograph
         if rg is None:
             return
-        self._measurement = measure((start.x(), start.y()), (end.x(), end.y()), rg.pixel_spacing)
-        self.update()
-        self.measurement_changed.emit(self._measurement)
+        ruler = measure((start.x(), start.y()), (end.x(), end.y()), rg.pixel_spacing)
+        if self._drawing is None:
+            self._drawing = self.rulers.add(self._image_key, ruler)
+        else:
+            self.rulers.replace(self._image_key, self._drawing, ruler)
+        self.select_measurement(self._drawing)
 
     def _report_cursor(self, pos: QPointF) -> None:
         rg = self._radiograph
@@ -351,18 +407,21 @@ class ImageCanvas(QWidget):
 
         ``for_export`` leaves out the file name: an exported PNG carries no identifying text.
         """
+        paint_scene(painter, area, self._scene(), for_export=for_export)
+
+    def _scene(self) -> Scene:
+        """Everything on screen now, for one paint."""
         frame = self._frame_for_zoom()
         heatmap = self._heatmap if self._heatmap_visible else None
-        scene = Scene(
+        return Scene(
             radiograph=self._radiograph, frame=frame.image if frame is not None else None, view=self.view,
             viewport=(self.width(), self.height()), window=self.window, inverted=self.inverted,
             placeholder=self._placeholder, font=self.font(), heatmap=heatmap,
             heatmap_opacity=self._heatmap_opacity,
             heatmap_caption=self._heatmap_caption if self._heatmap_label else "",
             colormap=self._colormap, boxes=self._boxes, highlight_label=self._highlight_label,
-            measurement=self._measurement,
+            measurements=self.measurements, selected_measurement=self._selected,
         )
-        paint_scene(painter, area, scene, for_export=for_export)
 
     def _frame_for_zoom(self) -> GreyFrame | None:
         if self._preview:

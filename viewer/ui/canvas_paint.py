@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QLinearGradient, QPainter, QPen, QTransform
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QLinearGradient, QPainter, QPen, QTransform
 
 from viewer.core.boxes import GroundTruthBox
 from viewer.core.labels import same_label
 from viewer.core.radiograph import Radiograph, Window
-from viewer.viewmodel.measurement import Measurement
+from viewer.viewmodel.measurement import Measurement, label_origin
 from viewer.viewmodel.readout import readout
 from viewer.viewmodel.view_transform import ViewTransform
 
@@ -28,6 +28,7 @@ SMOOTH_BELOW_ZOOM = 3.0  # above this zoom the pixels are drawn as squares, as t
 BOX_COLOUR = QColor(255, 210, 0)
 HIGHLIGHTED_BOX_COLOUR = QColor(0, 255, 120)
 RULER_COLOUR = QColor(80, 200, 255)
+SELECTED_RULER_COLOUR = QColor(255, 230, 90)
 
 
 def qtransform(view: ViewTransform, width: float, height: float) -> QTransform:
@@ -53,7 +54,8 @@ class Scene:
     colormap: str = "Jet"
     boxes: Sequence[GroundTruthBox] = ()
     highlight_label: str | None = None
-    measurement: Measurement | None = None
+    measurements: Sequence[Measurement] = ()
+    selected_measurement: int | None = None  # index into measurements
 
 
 def paint_scene(painter: QPainter, area: QRectF, scene: Scene, *, for_export: bool) -> None:
@@ -81,18 +83,14 @@ def paint_scene(painter: QPainter, area: QRectF, scene: Scene, *, for_export: bo
 
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     _paint_boxes(painter, transform, scene)
-    if scene.measurement is not None:
-        _paint_measurement(painter, transform, scene.measurement)
+    _paint_measurements(painter, transform, scene)
     _paint_readout(painter, area, scene, for_export)
     if scene.heatmap is not None and scene.heatmap_caption:
         _paint_legend(painter, area, scene.colormap, scene.heatmap_caption)
 
 
 def _paint_boxes(painter: QPainter, transform: QTransform, scene: Scene) -> None:
-    font = QFont(scene.font)
-    font.setPointSizeF(max(8.0, font.pointSizeF()))
-    font.setBold(True)
-    painter.setFont(font)
+    painter.setFont(ruler_font(scene.font))
     for box in scene.boxes:
         highlighted = scene.highlight_label is not None and same_label(box.label, scene.highlight_label)
         colour = HIGHLIGHTED_BOX_COLOUR if highlighted else BOX_COLOUR
@@ -107,16 +105,42 @@ def _paint_boxes(painter: QPainter, transform: QTransform, scene: Scene) -> None
         _label_box(painter, QPointF(bounds.left(), bounds.top() - 4), f"GT: {box.label}", colour)
 
 
-def _paint_measurement(painter: QPainter, transform: QTransform, m: Measurement) -> None:
-    a = transform.map(QPointF(*m.start))
-    b = transform.map(QPointF(*m.end))
-    painter.setPen(QPen(QColor(0, 0, 0, 160), 4))
-    painter.drawLine(a, b)
-    painter.setPen(QPen(RULER_COLOUR, 2))
-    painter.drawLine(a, b)
-    for p in (a, b):
-        painter.drawEllipse(p, 3.5, 3.5)
-    _label_box(painter, (a + b) / 2 + QPointF(8, -8), m.text, RULER_COLOUR)
+def ruler_font(base: QFont) -> QFont:
+    """The font of the rulers' and boxes' labels."""
+    font = QFont(base)
+    font.setPointSizeF(max(8.0, font.pointSizeF()))
+    font.setBold(True)
+    return font
+
+
+def ruler_label_rects(scene: Scene) -> list[QRectF | None]:
+    """Where each ruler's label is drawn (None: the ruler is out of view), always inside the
+    viewport: the painter and the canvas's hit tests use this one placement."""
+    metrics = QFontMetricsF(ruler_font(scene.font))
+    transform = qtransform(scene.view, *scene.viewport)
+    rects: list[QRectF | None] = []
+    for m in scene.measurements:
+        a, b = transform.map(QPointF(*m.start)), transform.map(QPointF(*m.end))
+        size = (metrics.horizontalAdvance(m.text) + 8, metrics.height())
+        origin = label_origin((a.x(), a.y()), (b.x(), b.y()), size, scene.viewport)
+        rects.append(QRectF(origin[0], origin[1], *size) if origin is not None else None)
+    return rects
+
+
+def _paint_measurements(painter: QPainter, transform: QTransform, scene: Scene) -> None:
+    painter.setFont(ruler_font(scene.font))
+    for i, (m, rect) in enumerate(zip(scene.measurements, ruler_label_rects(scene))):
+        colour = SELECTED_RULER_COLOUR if i == scene.selected_measurement else RULER_COLOUR
+        a = transform.map(QPointF(*m.start))
+        b = transform.map(QPointF(*m.end))
+        painter.setPen(QPen(QColor(0, 0, 0, 160), 4))
+        painter.drawLine(a, b)
+        painter.setPen(QPen(colour, 2))
+        painter.drawLine(a, b)
+        for p in (a, b):
+            painter.drawEllipse(p, 3.5, 3.5)
+        if rect is not None:
+            _draw_label(painter, rect, m.text, colour)
 
 
 def _paint_readout(painter: QPainter, area: QRectF, scene: Scene, for_export: bool) -> None:
@@ -175,6 +199,10 @@ def _label_box(painter: QPainter, bottom_left: QPointF, text: str, colour: QColo
     metrics = painter.fontMetrics()
     rect = QRectF(bottom_left.x(), bottom_left.y() - metrics.height(), metrics.horizontalAdvance(text) + 8,
                   metrics.height())
+    _draw_label(painter, rect, text, colour)
+
+
+def _draw_label(painter: QPainter, rect: QRectF, text: str, colour: QColor) -> None:
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(QColor(0, 0, 0, 170))
     painter.drawRoundedRect(rect, 3, 3)

@@ -41,7 +41,8 @@ Keys:
   PgDown / J, PgUp / K: next / previous image
   F or ], Shift+F or [: next / previous finding (its heatmap)
   H: heatmap on/off    1-5: window presets    I: invert    R / Shift+R: rotate
-  X / Y: flip    Ctrl+0 / Home: fit    Ctrl+1: 1:1    Ctrl+R: reset    Esc: clear the ruler
+  X / Y: flip    Ctrl+0 / Home: fit    Ctrl+1: 1:1    Ctrl+R: reset
+  click a ruler, then Del: delete it    Ctrl+Del: delete every ruler of the image
 
 Not for diagnostic use."""
 
@@ -61,6 +62,7 @@ class WindowActionsMixin(_Window):
     export_csv: Callable[..., Path | None]
     apply_preset: Callable[[int], None]
     reset_view: Callable[[], None]
+    _build_canvas_actions: Callable[[], None]
 
     def _action(self, text: str, slot: Callable[..., object], shortcut: Shortcut | Sequence[Shortcut] | None = None,
                 checkable: bool = False, tip: str | None = None) -> QAction:
@@ -108,7 +110,6 @@ class WindowActionsMixin(_Window):
                                       tip="Default window, no rotation, flip or inversion, fitted")
         self.act_ruler = self._action("&Ruler", self._set_ruler, "M", checkable=True,
                                       tip="Measure a distance by dragging (or Shift+drag)")
-        self.act_clear_ruler = self._action("Clear Measurement", c.clear_measurement, "Esc")
 
         self.act_next = self._action("&Next Image", lambda: self.browser.step(1), ["PgDown", "J"],
                                      tip="Next image in the browser")
@@ -135,6 +136,7 @@ class WindowActionsMixin(_Window):
         self._build_menus()
         self._build_toolbar()
         self._rebuild_recent_menu()
+        self._build_canvas_actions()
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -151,7 +153,7 @@ class WindowActionsMixin(_Window):
         view_menu.addActions([self.act_rotate, self.act_rotate_left, self.act_flip_h, self.act_flip_v,
                               self.act_invert, self.act_reset])
         view_menu.addSeparator()
-        view_menu.addActions([self.act_ruler, self.act_clear_ruler, self.act_heatmap])
+        view_menu.addActions([self.act_ruler, self.act_heatmap])
         view_menu.addSeparator()
         for dock in self.docks:
             view_menu.addAction(dock.toggleViewAction())
