@@ -104,4 +104,5 @@ def test_an_unreadable_file_clears_the_window_read_out(qtbot, make_window, tmp_p
     assert window.canvas.radiograph is None
     assert window.window_label.text() == "", "the status bar keeps the window of the image before"
     assert window.presets.count() == 0, "the presets of the image before are still offered"
+    assert _shown(window.presets) == "" and not window.presets.isEnabled()
     screenshot(window, "unreadable")

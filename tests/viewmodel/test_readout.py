@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from viewer.core.radiograph import Radiograph, Window
-from viewer.viewmodel.readout import level_text, readout
+from viewer.viewmodel.readout import level_text, readout, window_text
 from viewer.viewmodel.view_transform import ViewTransform
 
 
@@ -40,5 +40,17 @@ def test_window_and_view_lines() -> None:
     assert readout(radiograph(), Window(0.5, 0.25), False, view, for_export=False).bottom_left == ("W 0.25  L 0.5",)
 
 
-def test_levels_read_in_whole_units_from_100() -> None:
-    assert level_text(4095.4) == "4095" and level_text(-150.6) == "-151" and level_text(0.12345) == "0.123"
+def test_levels_read_in_whole_units_for_integer_data_and_four_digits_otherwise() -> None:
+    assert level_text(334.688, integer=True) == "335" and level_text(87.6562, integer=True) == "88"
+    assert level_text(334.688) == "334.7" and level_text(87.6562) == "87.66" and level_text(0.12345) == "0.1235"
+    assert level_text(4095.4) == "4095" and level_text(-150.6) == "-150.6" and level_text(-0.0) == "0"
+    assert level_text(0.25, integer=True) == "0.25"  # below one unit: never shown as 0
+    assert window_text(Window(87.6562, 334.688), integer=True) == "W 335  L 88"
+
+
+def test_the_overlay_rounds_by_the_datas_type_unless_told() -> None:
+    view = ViewTransform()
+    window = Window(87.6562, 334.688, "Manual")
+    assert readout(radiograph(), window, False, view, for_export=False).bottom_left == ("W 335  L 88 (Manual)",)
+    assert readout(radiograph(), window, False, view, for_export=False, integer=False).bottom_left == (
+        "W 334.7  L 87.66 (Manual)",)

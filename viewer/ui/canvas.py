@@ -37,7 +37,7 @@ TOOL_PAN, TOOL_RULER = "pan", "ruler"
 class ImageCanvas(QWidget):
     """Shows one radiograph and the overlays of its selected finding.
 
-    Events: ``cursor_moved(CursorInfo | None)``, ``window_changed(Window)``,
+    Events: ``cursor_moved(CursorInfo | None)``, ``window_changed(Window | None)`` (None: no image),
     ``measurement_changed(Measurement | None)``, ``view_changed()``.
     """
 
@@ -93,6 +93,11 @@ class ImageCanvas(QWidget):
     @property
     def window(self) -> Window | None:  # type: ignore[override]
         return self._levels.window if self._levels is not None else None
+
+    @property
+    def integer_values(self) -> bool:
+        """The image's values are whole numbers (window read-outs show whole units)."""
+        return self._renderer is not None and self._renderer.integer_values
 
     @property
     def inverted(self) -> bool:
@@ -164,6 +169,10 @@ class ImageCanvas(QWidget):
         self._selected = self._drawing = None
         self._placeholder = message
         self.update()
+        # no image, no read-outs: nothing of the image before may stay in the status bar
+        self.window_changed.emit(None)
+        self.measurement_changed.emit(None)
+        self.cursor_moved.emit(None)
 
     def set_window(self, window: Window, *, preview: bool = False) -> None:
         """Apply a window; ``preview`` renders only the small level (during a drag)."""
@@ -421,6 +430,7 @@ class ImageCanvas(QWidget):
             heatmap_caption=self._heatmap_caption if self._heatmap_label else "",
             colormap=self._colormap, boxes=self._boxes, highlight_label=self._highlight_label,
             measurements=self.measurements, selected_measurement=self._selected,
+            integer_values=self.integer_values if self._renderer is not None else None,
         )
 
     def _frame_for_zoom(self) -> GreyFrame | None:

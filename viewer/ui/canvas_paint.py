@@ -56,6 +56,7 @@ class Scene:
     highlight_label: str | None = None
     measurements: Sequence[Measurement] = ()
     selected_measurement: int | None = None  # index into measurements
+    integer_values: bool | None = None  # the image's values are whole numbers (None: by their type)
 
 
 def paint_scene(painter: QPainter, area: QRectF, scene: Scene, *, for_export: bool) -> None:
@@ -148,7 +149,8 @@ def _paint_readout(painter: QPainter, area: QRectF, scene: Scene, for_export: bo
     font = QFont(scene.font)
     font.setPointSizeF(max(8.5, font.pointSizeF()))
     painter.setFont(font)
-    text = readout(scene.radiograph, scene.window, scene.inverted, scene.view, for_export=for_export)
+    text = readout(scene.radiograph, scene.window, scene.inverted, scene.view, for_export=for_export,
+                   integer=scene.integer_values)
     m = TEXT_MARGIN
     _text_lines(painter, area.topLeft() + QPointF(m, m), text.top_left, Qt.AlignmentFlag.AlignLeft)
     if text.bottom_left:

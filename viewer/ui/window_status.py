@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QDockWidget, QProgressBar, QPushButton
+from PySide6.QtWidgets import QComboBox, QDockWidget, QProgressBar, QPushButton
 
 from viewer.core.radiograph import Window
 from viewer.viewmodel.measurement import CursorInfo, Measurement
+from viewer.viewmodel.readout import window_text
+from viewer.viewmodel.windowing import WindowPresets
 
 from .plain_text import MESSAGE_ELIDE_AT, PlainLabel, elide
 
@@ -35,6 +37,8 @@ class WindowStatusMixin(_Window):
     canvas: ImageCanvas
     errors_dock: QDockWidget
     folder: FolderSession
+    presets: QComboBox
+    window_presets: WindowPresets
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -75,8 +79,21 @@ class WindowStatusMixin(_Window):
         value = f"{info.value:.0f}" if float(info.value).is_integer() else f"{info.value:.4g}"
         self.cursor_label.setText(f"x {info.x}, y {info.y}: {value}")
 
-    def _on_window_changed(self, window: Window) -> None:
-        self.window_label.setText(f"W {window.width:.6g}  L {window.center:.6g}")
+    def _on_window_changed(self, window: Window | None) -> None:
+        """The window in the status bar, rounded as the overlay rounds it, and the presets list
+        naming the preset it is, or "Manual"; both empty without an image."""
+        if window is None:
+            self.window_label.setText("")
+            self.window_presets = WindowPresets()
+            self.presets.clear()
+            self.presets.setPlaceholderText("")
+            self.presets.setEnabled(False)
+            return
+        self.window_label.setText(window_text(window, self.canvas.integer_values))
+        self.presets.setEnabled(True)
+        index = self.window_presets.index_of(window)
+        self.presets.setPlaceholderText("Manual")  # what the list shows when no preset is current
+        self.presets.setCurrentIndex(-1 if index is None else index)
 
     def _on_measurement(self, measurement: Measurement | None) -> None:
         self.measure_label.setText(f"Ruler: {measurement.text}" if measurement else "")

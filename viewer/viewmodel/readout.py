@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from viewer.core.radiograph import Radiograph, Window
 
 from .view_transform import ViewTransform
@@ -22,14 +24,31 @@ class Readout:
     top_right: tuple[str, ...]
 
 
-def level_text(value: float) -> str:
-    """A window width or level: whole units from 100 up, three significant digits below."""
-    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+def level_text(value: float, integer: bool = False) -> str:
+    """A window width or level as precise as it means something: whole units for integer data
+    (a drag moves the window by fractions of a unit that no pixel has) and from 1000 up, four
+    significant digits otherwise."""
+    value = value + 0.0  # no "-0"
+    if (integer and abs(value) >= 1) or abs(value) >= 1000:
+        return f"{value:.0f}"
+    return f"{value:.4g}"
+
+
+def window_text(window: Window, integer: bool = False) -> str:
+    """'W 400  L 40': the window as the overlay and the status bar both show it."""
+    return f"W {level_text(window.width, integer)}  L {level_text(window.center, integer)}"
+
+
+def integer_data(radiograph: Radiograph) -> bool:
+    """Whether the image's values are whole numbers by their type (the display's renderer
+    knows it exactly, after any rescale: pass its answer to ``readout`` where it is at hand)."""
+    return bool(np.issubdtype(radiograph.pixels.dtype, np.integer))
 
 
 def readout(radiograph: Radiograph, window: Window | None, inverted: bool, view: ViewTransform,
-            *, for_export: bool) -> Readout:
-    """The read-out of ``radiograph`` shown with ``window`` in ``view``."""
+            *, for_export: bool, integer: bool | None = None) -> Readout:
+    """The read-out of ``radiograph`` shown with ``window`` in ``view``; ``integer``: its values
+    are whole numbers (None: judged by their type)."""
     top_left = [] if for_export else [radiograph.path.name]
     top_left.append(f"{radiograph.width} x {radiograph.height} px  {radiograph.source_format.upper()}  "
                     f"{radiograph.photometric}")
@@ -40,7 +59,8 @@ def readout(radiograph: Radiograph, window: Window | None, inverted: bool, view:
     bottom_left: list[str] = []
     if window is not None:
         name = f" ({window.name})" if window.name else ""
-        bottom_left.append(f"W {level_text(window.width)}  L {level_text(window.center)}{name}")
+        whole = integer_data(radiograph) if integer is None else integer
+        bottom_left.append(f"{window_text(window, whole)}{name}")
         if inverted:
             bottom_left.append("inverted")
     top_right = [f"zoom {view.zoom * 100:.0f}%"]
