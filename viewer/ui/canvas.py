@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QImage, QMouseEvent, QPainter, QPaintEvent, QResizeEvent, QWheelEvent
+from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from viewer.core.boxes import GroundTruthBox
@@ -38,13 +38,15 @@ class ImageCanvas(QWidget):
     """Shows one radiograph and the overlays of its selected finding.
 
     Events: ``cursor_moved(CursorInfo | None)``, ``window_changed(Window | None)`` (None: no image),
-    ``measurement_changed(Measurement | None)``, ``view_changed()``.
+    ``measurement_changed(Measurement | None)``, ``view_changed()``, ``step_requested(int)``
+    (the user asked for the next (+1) or previous (-1) image: the window decides what that is).
     """
 
     cursor_moved = Signal(object)
     window_changed = Signal(object)
     measurement_changed = Signal(object)
     view_changed = Signal()
+    step_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -257,8 +259,11 @@ class ImageCanvas(QWidget):
         self.view_changed.emit()
 
     def actual_size(self) -> None:
-        """One image pixel per screen pixel, around the current centre."""
-        self.view.actual_size()
+        """One image pixel per screen pixel, around the current centre (an image smaller than
+        the view in its middle)."""
+        rg = self._radiograph
+        self.view.actual_size((rg.width, rg.height) if rg is not None else None,
+                              (float(self.width()), float(self.height())))
         self.update()
         self.view_changed.emit()
 
@@ -373,6 +378,22 @@ class ImageCanvas(QWidget):
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             self.fit()
+
+    # -- keys -------------------------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Arrow keys step through the images (up and down too: there are no stacks of slices
+        to scroll); Esc drops the ruler selection. The window's other keys are its actions."""
+        key = event.key()
+        if event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            super().keyPressEvent(event)
+        elif key in (Qt.Key.Key_Right, Qt.Key.Key_Down):
+            self.step_requested.emit(1)
+        elif key in (Qt.Key.Key_Left, Qt.Key.Key_Up):
+            self.step_requested.emit(-1)
+        elif key == Qt.Key.Key_Escape and self._selected is not None:
+            self.select_measurement(None)
+        else:
+            super().keyPressEvent(event)
 
     def leaveEvent(self, event: QEvent) -> None:
         self.cursor_moved.emit(None)
