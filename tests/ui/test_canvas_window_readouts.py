@@ -39,6 +39,7 @@ def test_after_a_right_drag_overlay_presets_and_status_bar_agree(qtbot, make_win
     window = make_window(None, "no model in this test")
     window.open_path(chest_dicom(tmp_path / "a.dcm", window=(2048, 4096)))
     wait_for_image(qtbot, window)
+    assert _shown(window.presets) == "Header 1  [1]", "a new image's window is not named in the presets list"
     _right_drag(qtbot, window, 43, 11)
     status = window.window_label.text()
     assert _shown(window.presets) == "Manual", "the presets list still names a preset after a manual drag"
@@ -50,6 +51,12 @@ def test_after_a_right_drag_overlay_presets_and_status_bar_agree(qtbot, make_win
     activate(qtbot, window)
     qtbot.keyClick(window.canvas, Qt.Key.Key_2)
     assert _shown(window.presets) == "Lung  [2]"
+
+    # another image opens with its own first preset named, not "Manual"
+    _right_drag(qtbot, window, 20, 20)
+    window.open_path(chest_png(tmp_path / "b.png"))
+    wait_for_image(qtbot, window)
+    assert _shown(window.presets) == "Full range  [1]"
 
 
 def test_float_data_shows_a_few_significant_digits(qtbot, make_window, tmp_path: Path) -> None:
