@@ -175,6 +175,7 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowStatusMixin, Windo
             if elide(label) != label:
                 self.presets.setItemData(self.presets.count() - 1, tooltip(label), Qt.ItemDataRole.ToolTipRole)
         self.act_invert.setChecked(False)
+        self._on_window_changed(self.canvas.window)  # the list names the window on screen
 
     def apply_preset(self, index: int) -> None:
         """Apply the window preset at ``index`` of the presets list (keys 1-5)."""
