@@ -95,11 +95,13 @@ def test_today_s_layout_is_the_default_and_the_preferences_page_changes_it(qtbot
 
     dialog = _PreferencesDialog(window)
     page = add_mouse_page(dialog, window)
+    dialog.resize(560, 520)
     dialog.show()
     qtbot.waitExposed(dialog)
     radiant = next(b for b in page.findChildren(QRadioButton) if "RadiAnt" in b.text())
     qtbot.mouseClick(radiant, LEFT, pos=QPoint(8, radiant.height() // 2))
     assert radiant.isChecked()
+    assert ("wheel", "next / previous image") in page.description_rows()
     screenshot(dialog, "mouse-page")
     dialog.accept()
     activate(qtbot, window)

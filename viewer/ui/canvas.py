@@ -8,9 +8,11 @@ the rulers (``measurement``: several per image, kept by the image's path for the
 painting is ``canvas_paint``. It holds no file, model or worker logic: the session hands it
 ready-made arrays and images.
 
-Mouse: wheel zooms around the cursor; left-drag pans (measures with the ruler tool, or with
-Shift); right-drag or Ctrl+left-drag changes window (horizontal = width) and level (vertical =
-centre); a click on a ruler selects it (Delete removes it); double-click fits.
+Mouse: what each button and the wheel do is the mouse layout's (``mouse_bindings``: today's by
+default, or RadiAnt / Weasis or OHIF habits), the left button's tool one of window/level, pan,
+zoom and measure; Ctrl+left-drag windows and Shift+left-drag measures in every layout; a click
+on a ruler selects it (Delete removes it); a right click that does not move opens the menu;
+double-click fits.
 """
 
 from __future__ import annotations
@@ -18,20 +20,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QResizeEvent, QWheelEvent
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QContextMenuEvent,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QResizeEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
 from viewer.core.boxes import GroundTruthBox
 from viewer.core.radiograph import Radiograph, Window
 from viewer.viewmodel.measurement import HIT_TOLERANCE_PX, Measurement, MeasurementStore, measure, nearest, pixel_under
+from viewer.viewmodel.mouse_bindings import CLICK_SLOP_PX, MouseBindings, Tool, Wheel, wheel_steps, zoom_drag_factor
 from viewer.viewmodel.view_transform import ViewTransform, wheel_factor
 from viewer.viewmodel.windowing import WindowLevel
 
 from .canvas_paint import Scene, paint_scene, qtransform, ruler_label_rects
 from .display import GreyFrame, GreyRenderer
 
-TOOL_PAN, TOOL_RULER = "pan", "ruler"
+TOOL_PAN, TOOL_RULER = Tool.PAN, Tool.MEASURE
+BUTTON_NAMES = {Qt.MouseButton.LeftButton: "left", Qt.MouseButton.MiddleButton: "middle",
+                Qt.MouseButton.RightButton: "right"}
 
 
 class ImageCanvas(QWidget):
@@ -39,7 +54,8 @@ class ImageCanvas(QWidget):
 
     Events: ``cursor_moved(CursorInfo | None)``, ``window_changed(Window | None)`` (None: no image),
     ``measurement_changed(Measurement | None)``, ``view_changed()``, ``step_requested(int)``
-    (the user asked for the next (+1) or previous (-1) image: the window decides what that is).
+    (the user asked for the next (+1) or previous (-1) image: the window decides what that is),
+    ``tool_changed(Tool)`` (the left button's tool).
     """
 
     cursor_moved = Signal(object)
@@ -47,6 +63,7 @@ class ImageCanvas(QWidget):
     measurement_changed = Signal(object)
     view_changed = Signal()
     step_requested = Signal(int)
+    tool_changed = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -77,13 +94,27 @@ class ImageCanvas(QWidget):
         self._drawing: int | None = None  # the ruler being drawn
         self._placeholder = "Open a folder or an image (File > Open Folder), or drop it here."
 
-        self.tool = TOOL_PAN
-        self._drag_kind: str | None = None
+        self.bindings = MouseBindings()
+        self.menu_actions: list[QAction | None] = []  # the right-click menu, set by the window
+        self._drag_kind: Tool | None = None
         self._drag_start = QPointF()
+        self._press: tuple[Qt.MouseButton, QPointF] = (Qt.MouseButton.NoButton, QPointF())
+        self._undo: tuple[Window | None, float, tuple[float, float], bool] = (None, 1.0, (0.0, 0.0), True)
+        self._wheel_rest = 0  # wheel turns too small to step an image yet
         self._drag_window: Window | None = None
         self._drag_image_start: QPointF | None = None
 
     # -- content ------------------------------------------------------------------------------
+    @property
+    def tool(self) -> Tool:
+        """What a plain left-drag does."""
+        return self.bindings.tool
+
+    @tool.setter
+    def tool(self, tool: Tool) -> None:
+        self.bindings.tool = Tool(tool)
+        self.tool_changed.emit(self.bindings.tool)
+
     @property
     def radiograph(self) -> Radiograph | None:
         return self._radiograph
@@ -321,54 +352,83 @@ class ImageCanvas(QWidget):
         super().resizeEvent(event)
 
     # -- mouse --------------------------------------------------------------------------------
+    def set_layout(self, name: str) -> None:
+        """Use the mouse layout ``name`` (``mouse_bindings.LAYOUTS``); the left button gets its tool."""
+        self.bindings.set_layout(name)
+        self.tool_changed.emit(self.bindings.tool)
+
     def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta().y()
         if delta and self._radiograph is not None:
-            self.zoom_by(wheel_factor(delta), event.position())
+            ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+            if self.bindings.wheel_for(ctrl=ctrl) is Wheel.ZOOM:
+                self.zoom_by(wheel_factor(delta), event.position())
+            else:
+                steps, self._wheel_rest = wheel_steps(self._wheel_rest, delta)
+                for _ in range(abs(steps)):
+                    self.step_requested.emit(1 if steps > 0 else -1)
         event.accept()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if self._radiograph is None:
             return
-        button, mods = event.button(), event.modifiers()
-        self._drag_start = event.position()
-        if button == Qt.MouseButton.RightButton or (
-            button == Qt.MouseButton.LeftButton and mods & Qt.KeyboardModifier.ControlModifier
-        ):
-            self._drag_kind = "window"
-            self._drag_window = self.window
-        elif button == Qt.MouseButton.LeftButton and not mods and self.measurement_at(event.position()) is not None:
+        button, mods, pos = event.button(), event.modifiers(), event.position()
+        self._press = (button, pos)
+        self._drag_start = pos
+        picked = self.measurement_at(pos) if button == Qt.MouseButton.LeftButton and not mods else None
+        if picked is not None:
             # a click on a ruler picks it (for Delete), whatever the tool
             self._drag_kind = None
-            self.select_measurement(self.measurement_at(event.position()))
-        elif button == Qt.MouseButton.LeftButton and (
-            self.tool == TOOL_RULER or mods & Qt.KeyboardModifier.ShiftModifier
-        ):
-            self._drag_kind = "ruler"
-            self._drag_image_start = self.widget_to_image(event.position())
+            self.select_measurement(picked)
+            event.accept()
+            return
+        self._drag_kind = self.bindings.drag_for(BUTTON_NAMES.get(button, ""),
+                                                 ctrl=bool(mods & Qt.KeyboardModifier.ControlModifier),
+                                                 shift=bool(mods & Qt.KeyboardModifier.ShiftModifier))
+        self._undo = (self.window, self.view.zoom, self.view.center, self.view.fitted)
+        if self._drag_kind is Tool.WINDOW:
+            self._drag_window = self.window
+        elif self._drag_kind is Tool.MEASURE:
+            self._drag_image_start = self.widget_to_image(pos)
             self._drawing = None
-        elif button in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton):
-            self._drag_kind = "pan"
+        elif self._drag_kind is Tool.PAN:
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
+        elif self._drag_kind is Tool.ZOOM:
+            self.setCursor(Qt.CursorShape.SizeVerCursor)
         event.accept()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
-        if self._drag_kind == "pan":
+        if self._drag_kind is Tool.PAN:
             delta = pos - self._drag_start
             self._drag_start = pos
             self.view.pan_screen(delta.x(), delta.y())
             self.update()
-        elif self._drag_kind == "window" and self._drag_window is not None:
+        elif self._drag_kind is Tool.WINDOW and self._drag_window is not None:
             self.set_window(self._dragged_window(pos), preview=True)
-        elif self._drag_kind == "ruler" and self._drag_image_start is not None:
+        elif self._drag_kind is Tool.ZOOM:
+            target = self._undo[1] * zoom_drag_factor(pos.y() - self._press[1].y())
+            self.view.zoom_about(target / self.view.zoom, (self._press[1].x(), self._press[1].y()),
+                                 self.width(), self.height())
+            self.update()
+        elif self._drag_kind is Tool.MEASURE and self._drag_image_start is not None:
             self._draw_ruler(self._drag_image_start, self.widget_to_image(pos))
         self._report_cursor(pos)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        if self._drag_kind == "window" and self._drag_window is not None:
-            self.set_window(self._dragged_window(event.position()))  # full resolution again
-        elif self._drag_kind == "pan":
+        pos = event.position()
+        button, pressed_at = self._press
+        moved = pos - pressed_at
+        if self._radiograph is not None and button == Qt.MouseButton.RightButton and event.button() == button and (
+                self._drag_kind is None or max(abs(moved.x()), abs(moved.y())) < CLICK_SLOP_PX):
+            # a right click, not a drag: undo what the press began, and open the menu
+            self._undo_gesture()
+            self._drag_kind = None
+            self.select_measurement(self.measurement_at(pos))
+            self.show_menu(pos.toPoint())
+        elif self._drag_kind is Tool.WINDOW and self._drag_window is not None:
+            self.set_window(self._dragged_window(pos))  # full resolution again
+        elif self._drag_kind in (Tool.PAN, Tool.ZOOM):
             self.view_changed.emit()
         self._drawing = None
         self._drag_kind = None
@@ -378,6 +438,32 @@ class ImageCanvas(QWidget):
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             self.fit()
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        """The menu key opens the menu in the middle (the mouse's right click is handled on
+        release, to tell it from a right-drag)."""
+        if event.reason() == QContextMenuEvent.Reason.Keyboard:
+            self.show_menu(QPoint(self.width() // 2, self.height() // 2))
+        event.accept()
+
+    def show_menu(self, pos: QPoint) -> None:
+        """The canvas's menu (``menu_actions``, None for a separator) at widget point ``pos``."""
+        if not self.menu_actions:
+            return
+        menu = QMenu(self)
+        for action in self.menu_actions:
+            menu.addSeparator() if action is None else menu.addAction(action)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(self.mapToGlobal(pos))
+
+    def _undo_gesture(self) -> None:
+        """Put the window and the view back as they were at the press."""
+        window, zoom, center, fitted = self._undo
+        if self._drag_kind is Tool.WINDOW and window is not None:
+            self.set_window(window)
+        elif self._drag_kind is Tool.ZOOM:
+            self.view.zoom, self.view.center, self.view.fitted = zoom, center, fitted
+            self.update()
 
     # -- keys -------------------------------------------------------------------------------------
     def keyPressEvent(self, event: QKeyEvent) -> None:

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QMenu, QMessageBox
 from viewer.core.errors import display_name
 from viewer.viewmodel.windowing import PRESET_KEYS
 
-from .canvas import TOOL_PAN, TOOL_RULER
 from .plain_text import menu_text, tooltip
 
 if TYPE_CHECKING:  # the QMainWindow this is mixed into, for type checkers only
@@ -108,8 +107,6 @@ class WindowActionsMixin(_Window):
         self.act_invert = self._action("&Invert", c.set_invert, "I", checkable=True, tip="Invert grey levels")
         self.act_reset = self._action("&Reset View", self.reset_view, "Ctrl+R",
                                       tip="Default window, no rotation, flip or inversion, fitted")
-        self.act_ruler = self._action("&Ruler", self._set_ruler, "M", checkable=True,
-                                      tip="Measure a distance by dragging (or Shift+drag)")
 
         self.act_next = self._action("&Next Image", lambda: self.browser.step(1), ["PgDown", "J"],
                                      tip="Next image in the browser")
@@ -153,7 +150,7 @@ class WindowActionsMixin(_Window):
         view_menu.addActions([self.act_rotate, self.act_rotate_left, self.act_flip_h, self.act_flip_v,
                               self.act_invert, self.act_reset])
         view_menu.addSeparator()
-        view_menu.addActions([self.act_ruler, self.act_heatmap])
+        view_menu.addAction(self.act_heatmap)
         view_menu.addSeparator()
         for dock in self.docks:
             view_menu.addAction(dock.toggleViewAction())
@@ -177,7 +174,7 @@ class WindowActionsMixin(_Window):
         toolbar.addWidget(QLabel(" Window "))
         toolbar.addWidget(self.presets)
         toolbar.addSeparator()
-        toolbar.addActions([self.act_ruler, self.act_heatmap])
+        toolbar.addAction(self.act_heatmap)
         toolbar.addSeparator()
         toolbar.addAction(self.act_export_png)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
@@ -202,9 +199,6 @@ class WindowActionsMixin(_Window):
         """The heatmap and finding commands mean something only while findings are shown."""
         for action in (self.act_heatmap, self.act_next_finding, self.act_prev_finding):
             action.setEnabled(enabled)
-
-    def _set_ruler(self, on: bool) -> None:
-        self.canvas.tool = TOOL_RULER if on else TOOL_PAN
 
     def _show_help(self) -> None:
         box = QMessageBox(QMessageBox.Icon.Information, "Keyboard and mouse", HELP_TEXT,
