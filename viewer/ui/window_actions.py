@@ -16,6 +16,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QMenu, QMessageBox, QToolBar
 
 from viewer.core.errors import display_name
+from viewer.viewmodel.bindings import help_text
 from viewer.viewmodel.windowing import PRESET_KEYS
 
 from .plain_text import menu_text, tooltip
@@ -31,19 +32,6 @@ else:
     _Window = object
 
 Shortcut = str | QKeySequence | QKeySequence.StandardKey
-HELP_TEXT = """Mouse on the image:
-  wheel: zoom around the cursor; left-drag: pan; double-click: fit
-  right-drag or Ctrl+left-drag: window (left/right) and level (up/down)
-  Shift+left-drag, or the Ruler tool (M): measure a distance (mm when the pixel spacing is known)
-
-Keys:
-  PgDown / J, PgUp / K: next / previous image
-  F or ], Shift+F or [: next / previous finding (its heatmap)
-  H: heatmap on/off    1-5: window presets    I: invert    R / Shift+R: rotate
-  X / Y: flip    Ctrl+0 / Home: fit    Ctrl+1: 1:1    Ctrl+R: reset
-  click a ruler, then Del: delete it    Ctrl+Del: delete every ruler of the image
-
-Not for diagnostic use."""
 
 
 class WindowActionsMixin(_Window):
@@ -201,7 +189,8 @@ class WindowActionsMixin(_Window):
             action.setEnabled(enabled)
 
     def _show_help(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.Information, "Keyboard and mouse", HELP_TEXT,
+        box = QMessageBox(QMessageBox.Icon.Information, "Keyboard and mouse",
+                          help_text(self.canvas.bindings.layout.name),
                           QMessageBox.StandardButton.Ok, self)
         box.setTextFormat(Qt.TextFormat.PlainText)  # the text is ours, but a message box guesses too
         box.exec()
