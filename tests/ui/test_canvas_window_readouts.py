@@ -31,7 +31,8 @@ def _right_drag(qtbot, window, dx: int, dy: int) -> None:
 
 def _overlay_window_line(window) -> str:
     c = window.canvas
-    return readout(c.radiograph, c.window, c.inverted, c.view, for_export=False).bottom_left[0]
+    lines = readout(c.radiograph, c.window, c.inverted, c.view, for_export=False).bottom_left
+    return next(line for line in lines if line.startswith("W "))
 
 
 def test_after_a_right_drag_overlay_presets_and_status_bar_agree(qtbot, make_window, tmp_path: Path,

@@ -36,12 +36,15 @@ from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
 from viewer.core.boxes import GroundTruthBox
 from viewer.core.radiograph import Radiograph, Window
+from viewer.core.scan import ScannedImage
+from viewer.viewmodel.annotations import ImageFacts, identity_lines, image_facts
 from viewer.viewmodel.measurement import HIT_TOLERANCE_PX, Measurement, MeasurementStore, measure, nearest, pixel_under
 from viewer.viewmodel.mouse_bindings import CLICK_SLOP_PX, MouseBindings, Tool, Wheel, wheel_steps, zoom_drag_factor
+from viewer.viewmodel.readout import Readout
 from viewer.viewmodel.view_transform import ViewTransform, wheel_factor
 from viewer.viewmodel.windowing import WindowLevel
 
-from .canvas_paint import Scene, paint_scene, qtransform, ruler_label_rects
+from .canvas_paint import Scene, paint_scene, qtransform, ruler_label_rects, scene_readout
 from .display import GreyFrame, GreyRenderer
 
 TOOL_PAN, TOOL_RULER = Tool.PAN, Tool.MEASURE
@@ -90,6 +93,9 @@ class ImageCanvas(QWidget):
         self._boxes: list[GroundTruthBox] = []
         self._highlight_label: str | None = None
         self.rulers = MeasurementStore()  # every image's rulers, for the session
+        self._facts = ImageFacts()  # what the corners say about the image
+        self._identity: tuple[str, ...] = ()  # the patient's name, ID, birth date: drawn only when shown
+        self._show_identity = False
         self._selected: int | None = None  # the selected ruler of the image on screen
         self._drawing: int | None = None  # the ruler being drawn
         self._placeholder = "Open a folder or an image (File > Open Folder), or drop it here."
@@ -173,9 +179,13 @@ class ImageCanvas(QWidget):
     def _image_key(self) -> str:
         return str(self._radiograph.path) if self._radiograph is not None else ""
 
-    def set_image(self, radiograph: Radiograph, renderer: GreyRenderer, frames: list[GreyFrame] | None = None) -> None:
-        """Show a new radiograph with its default window, fitted, without overlays."""
+    def set_image(self, radiograph: Radiograph, renderer: GreyRenderer, frames: list[GreyFrame] | None = None,
+                  scanned: ScannedImage | None = None) -> None:
+        """Show a new radiograph with its default window, fitted, without overlays; the corners
+        describe it from its header, else from what the folder scan knows of it (``scanned``)."""
         self._radiograph = radiograph
+        self._facts = image_facts(radiograph.header, scanned)
+        self._identity = identity_lines(radiograph.header, scanned)
         self._renderer = renderer
         self._levels = WindowLevel(renderer.default_window, renderer.value_min, renderer.value_max)
         self._heatmap = None
@@ -194,6 +204,7 @@ class ImageCanvas(QWidget):
         """No image: show ``message`` in the middle of the canvas."""
         self._radiograph = None
         self._renderer = None
+        self._facts, self._identity = ImageFacts(), ()
         self._frames = []
         self._preview = []
         self._heatmap = None
@@ -251,6 +262,20 @@ class ImageCanvas(QWidget):
     def set_boxes(self, boxes: Sequence[GroundTruthBox]) -> None:
         self._boxes = list(boxes)
         self.update()
+
+    @property
+    def identity_shown(self) -> bool:
+        return self._show_identity
+
+    def set_identity_shown(self, on: bool) -> None:
+        """Draw the patient's name, ID and birth date in the corner (on screen only: never in
+        an export, whatever this says)."""
+        self._show_identity = on
+        self.update()
+
+    def annotations(self) -> Readout:
+        """The corners' text and scale bar as they are on screen now."""
+        return scene_readout(self._scene(), for_export=False)
 
     def select_measurement(self, index: int | None) -> None:
         """Select the ruler at ``index`` of ``measurements`` (None: none)."""
@@ -521,7 +546,8 @@ class ImageCanvas(QWidget):
     def paint_scene(self, painter: QPainter, area: QRectF, *, for_export: bool) -> None:
         """Paint the whole view into ``area`` (the widget, or an export image of the same size).
 
-        ``for_export`` leaves out the file name: an exported PNG carries no identifying text.
+        ``for_export`` leaves out the identity, the file name and the study date: an exported
+        PNG carries no identifying text.
         """
         paint_scene(painter, area, self._scene(), for_export=for_export)
 
@@ -538,6 +564,7 @@ class ImageCanvas(QWidget):
             colormap=self._colormap, boxes=self._boxes, highlight_label=self._highlight_label,
             measurements=self.measurements, selected_measurement=self._selected,
             integer_values=self.integer_values if self._renderer is not None else None,
+            facts=self._facts, identity=self._identity if self._show_identity else (),
         )
 
     def _frame_for_zoom(self) -> GreyFrame | None:

@@ -1,4 +1,5 @@
-"""Painting the canvas: the image, its heatmap, ground-truth boxes, the ruler and the read-outs.
+"""Painting the canvas: the image, its heatmap, ground-truth boxes, the rulers, the corner
+read-outs and the scale bar.
 
 ``paint_scene`` draws one ``Scene`` (everything on screen, gathered by the canvas widget) into a
 painter: the widget's, or an export image's of the same size. The view transform's numbers
@@ -9,7 +10,7 @@ of the read-outs comes from ``viewer.viewmodel.readout``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QLinearGradient, QPainter, QPen, QTransform
@@ -17,8 +18,9 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QLinearGradient,
 from viewer.core.boxes import GroundTruthBox
 from viewer.core.labels import same_label
 from viewer.core.radiograph import Radiograph, Window
+from viewer.viewmodel.annotations import ImageFacts, ScaleBar
 from viewer.viewmodel.measurement import Measurement, label_origin
-from viewer.viewmodel.readout import readout
+from viewer.viewmodel.readout import Readout, readout
 from viewer.viewmodel.view_transform import ViewTransform
 
 from .colormaps import colormap_table
@@ -28,6 +30,8 @@ SMOOTH_BELOW_ZOOM = 3.0  # above this zoom the pixels are drawn as squares, as t
 BOX_COLOUR = QColor(255, 210, 0)
 HIGHLIGHTED_BOX_COLOUR = QColor(0, 255, 120)
 RULER_COLOUR = QColor(80, 200, 255)
+TEXT_COLOUR = QColor(235, 235, 235)
+IDENTITY_COLOUR = QColor(255, 190, 60)
 SELECTED_RULER_COLOUR = QColor(255, 230, 90)
 
 
@@ -57,11 +61,13 @@ class Scene:
     measurements: Sequence[Measurement] = ()
     selected_measurement: int | None = None  # index into measurements
     integer_values: bool | None = None  # the image's values are whole numbers (None: by their type)
+    facts: ImageFacts | None = None  # what the corners say about the image
+    identity: tuple[str, ...] = field(default=(), repr=False)  # drawn on screen only, when shown
 
 
 def paint_scene(painter: QPainter, area: QRectF, scene: Scene, *, for_export: bool) -> None:
-    """Paint ``scene`` into ``area``; ``for_export`` leaves the file name out (an exported PNG
-    carries no identifying text)."""
+    """Paint ``scene`` into ``area``; ``for_export`` leaves out the identity, the file name and
+    the study date (an exported PNG carries no identifying text)."""
     painter.fillRect(area, QColor(0, 0, 0))
     rg = scene.radiograph
     if rg is None or scene.frame is None:
@@ -149,14 +155,43 @@ def _paint_readout(painter: QPainter, area: QRectF, scene: Scene, for_export: bo
     font = QFont(scene.font)
     font.setPointSizeF(max(8.5, font.pointSizeF()))
     painter.setFont(font)
-    text = readout(scene.radiograph, scene.window, scene.inverted, scene.view, for_export=for_export,
-                   integer=scene.integer_values)
+    text = scene_readout(scene, for_export=for_export)
     m = TEXT_MARGIN
-    _text_lines(painter, area.topLeft() + QPointF(m, m), text.top_left, Qt.AlignmentFlag.AlignLeft)
+    top_left = area.topLeft() + QPointF(m, m)
+    if text.identity:  # in amber, so it is plain that identifying text is on screen
+        _text_lines(painter, top_left, text.identity, Qt.AlignmentFlag.AlignLeft, colour=IDENTITY_COLOUR)
+        top_left += QPointF(0, painter.fontMetrics().height() * (len(text.identity) + 0.5))
+    _text_lines(painter, top_left, text.top_left, Qt.AlignmentFlag.AlignLeft)
     if text.bottom_left:
         _text_lines(painter, area.bottomLeft() + QPointF(m, -m), text.bottom_left, Qt.AlignmentFlag.AlignLeft,
                     from_bottom=True)
     _text_lines(painter, area.topRight() + QPointF(-m, m), text.top_right, Qt.AlignmentFlag.AlignRight)
+    if text.scale is not None:
+        _paint_scale_bar(painter, area, text.scale)
+
+
+def scene_readout(scene: Scene, *, for_export: bool) -> Readout:
+    """The corners' text and scale bar of ``scene`` (an export: without identity, file name or
+    study date)."""
+    assert scene.radiograph is not None
+    return readout(scene.radiograph, scene.window, scene.inverted, scene.view, for_export=for_export,
+                   integer=scene.integer_values, facts=scene.facts, identity=scene.identity,
+                   viewport=scene.viewport)
+
+
+def _paint_scale_bar(painter: QPainter, area: QRectF, bar: ScaleBar) -> None:
+    """A horizontal bar with end ticks at the bottom middle, its length above it."""
+    y = area.bottom() - TEXT_MARGIN - 4
+    left = area.center().x() - bar.length / 2
+    right = left + bar.length
+    for colour, width in ((QColor(0, 0, 0, 200), 4.0), (QColor(235, 235, 235), 1.5)):
+        painter.setPen(QPen(colour, width))
+        painter.drawLine(QPointF(left, y), QPointF(right, y))
+        for x in (left, right):
+            painter.drawLine(QPointF(x, y - 5), QPointF(x, y))
+    width = painter.fontMetrics().horizontalAdvance(bar.label)
+    _text_lines(painter, QPointF(area.center().x() + width / 2, y - 7), [bar.label], Qt.AlignmentFlag.AlignRight,
+                from_bottom=True)
 
 
 def _paint_legend(painter: QPainter, area: QRectF, colormap: str, caption: str) -> None:
@@ -181,7 +216,7 @@ def _paint_legend(painter: QPainter, area: QRectF, colormap: str, caption: str) 
 
 
 def _text_lines(painter: QPainter, anchor: QPointF, lines: Sequence[str], align: Qt.AlignmentFlag,
-                from_bottom: bool = False) -> None:
+                from_bottom: bool = False, colour: QColor = TEXT_COLOUR) -> None:
     """Lines of text with a dark halo so they read on bright and dark parts of the image."""
     metrics = painter.fontMetrics()
     step = metrics.height()
@@ -193,7 +228,7 @@ def _text_lines(painter: QPainter, anchor: QPointF, lines: Sequence[str], align:
         painter.setPen(QColor(0, 0, 0, 220))
         for ox, oy in ((1, 1), (-1, -1), (1, -1), (-1, 1)):
             painter.drawText(QPointF(x + ox, y + oy), line)
-        painter.setPen(QColor(235, 235, 235))
+        painter.setPen(colour)
         painter.drawText(QPointF(x, y), line)
 
 

@@ -2,7 +2,8 @@
 
 A mixin of ``MainWindow``: the tools of the left mouse button, the mouse layouts (View > Mouse
 Layout, remembered in the settings), the rulers' commands, the next and previous study, the
-arrow keys and the right-click menu of the canvas, and the full-screen reading mode. Its
+arrow keys and the right-click menu of the canvas, the full-screen reading mode, and the
+patient's identity on the canvas (off at each start, with a sign in the status bar). Its
 actions are made after the window's other actions, menus and toolbar (``window_actions``) and
 put next to the related commands there, found by the actions they hold, so the two modules
 share only the action names.
@@ -55,6 +56,7 @@ class WindowCanvasMixin(_Window):
     act_actual: QAction
     act_invert: QAction
     act_heatmap: QAction
+    identity_indicator: QLabel
     _action: Callable[..., QAction]
 
     def _build_canvas_actions(self) -> None:
@@ -84,11 +86,18 @@ class WindowCanvasMixin(_Window):
         self.act_leave_full_screen = self._action("Leave Full Screen", lambda: self.act_full_screen.setChecked(False),
                                                   "Esc")
         self.act_leave_full_screen.setEnabled(False)  # Esc means something else outside it
-        self._insert_after(self.act_reset, [self.act_full_screen])
+        # off at every start: the name, ID and birth date are shown only while someone asks
+        self.act_show_identity = self._action("Show Patient &Identity", self._show_identity, "Ctrl+Shift+I",
+                                              checkable=True,
+                                              tip="Name, ID and birth date in the corner (on screen only, "
+                                                  "never exported)")
+        self._insert_after(self.act_reset, [self.act_full_screen, self.act_show_identity])
 
         c.menu_actions = [*tools, None, self.act_delete_measurement, self.act_clear_measurements, None,
-                          self.act_fit, self.act_actual, self.act_invert, self.act_reset, None, self.act_full_screen]
-        self._build_tools_toolbar([*tools, None, self.act_clear_measurements, None, self.act_full_screen])
+                          self.act_fit, self.act_actual, self.act_invert, self.act_reset, None, self.act_full_screen,
+                          self.act_show_identity]
+        self._build_tools_toolbar([*tools, None, self.act_clear_measurements, None, self.act_full_screen,
+                                   self.act_show_identity])
 
     # -- tools and mouse layouts --------------------------------------------------------------
     def _build_tools(self) -> None:
@@ -160,6 +169,10 @@ class WindowCanvasMixin(_Window):
         target = study_step([image.study_key for image in images], paths.index(current.path), delta)
         if target is not None:
             self.browser.select_path(paths[target])
+
+    def _show_identity(self, on: bool) -> None:
+        self.canvas.set_identity_shown(on)
+        self.identity_indicator.setVisible(on)
 
     def _set_full_screen(self, on: bool) -> None:
         self.reading_mode.set_active(on)

@@ -1,8 +1,9 @@
 """Part of the main window: the status bar's read-outs, progress and error count.
 
-A mixin of ``MainWindow``: the cursor's pixel value, the window/level, the ruler, the progress
-of the scan and analysis (shown at most ``PROGRESS_HZ`` times a second), and the errors button
-that opens the errors dock.
+A mixin of ``MainWindow``: the cursor's pixel value, the window/level (and the presets list
+naming it), the ruler, the progress of the scan and analysis (shown at most ``PROGRESS_HZ``
+times a second), the errors button that opens the errors dock, and the sign that the patient's
+identity is on the canvas.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QComboBox, QDockWidget, QProgressBar, QPushButton
+from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QProgressBar, QPushButton
 
 from viewer.core.radiograph import Window
 from viewer.viewmodel.measurement import CursorInfo, Measurement
@@ -63,7 +64,13 @@ class WindowStatusMixin(_Window):
         self.errors_button = QPushButton("No errors")
         self.errors_button.setFlat(True)
         self.errors_button.clicked.connect(self._show_errors_dock)
-        for widget in (self.measure_label, self.cursor_label, self.window_label, self.progress, self.errors_button):
+        # says THAT identifying text is on the canvas, never what it is
+        self.identity_indicator = QLabel("Patient identity on screen")
+        self.identity_indicator.setObjectName("identityIndicator")
+        self.identity_indicator.setStyleSheet("color: #ffbe3c; background: #3a2a00; font-weight: bold; padding: 0 6px;")
+        self.identity_indicator.hide()
+        for widget in (self.identity_indicator, self.measure_label, self.cursor_label, self.window_label,
+                       self.progress, self.errors_button):
             bar.addPermanentWidget(widget)
 
     def show_message(self, text: str, msecs: int = MESSAGE_MS) -> None:

@@ -49,6 +49,7 @@ KEYS: tuple[KeyBinding, ...] = (
     KeyBinding(("Ctrl+R",), "reset the view"),
     KeyBinding(("F11",), "full-screen reading on / off"),
     KeyBinding(("Esc",), "leave full screen; else drop the ruler selection"),
+    KeyBinding(("Ctrl+Shift+I",), "the patient's name, ID and birth date on the image on / off (never exported)"),
     KeyBinding(("Ctrl+O", "Ctrl+Shift+O"), "open a folder / a file"),
     KeyBinding(("Ctrl+E", "Ctrl+Shift+E"), "export the view as PNG / the folder's findings as CSV"),
     KeyBinding(("Ctrl+Q",), "quit"),
