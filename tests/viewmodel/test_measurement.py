@@ -1,4 +1,4 @@
-"""The ruler and the pixel under the cursor."""
+"""The rulers, where their labels go, and the pixel under the cursor."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ import math
 import numpy as np
 import pytest
 
-from viewer.viewmodel.measurement import CursorInfo, measure, pixel_under
+from viewer.viewmodel.measurement import (
+    CursorInfo,
+    MeasurementStore,
+    distance_to_segment,
+    label_origin,
+    measure,
+    nearest,
+    pixel_under,
+    visible_part,
+)
 
 
 def test_with_a_pixel_spacing_the_ruler_is_in_mm_per_axis() -> None:
@@ -30,3 +39,53 @@ def test_the_pixel_under_a_point_is_the_one_containing_it() -> None:
     assert pixel_under((0.0, 0.0), pixels) == CursorInfo(0, 0, 0.0)
     assert pixel_under((4.0, 0.0), pixels) is None
     assert pixel_under((-0.01, 1.0), pixels) is None
+
+
+def test_the_store_keeps_each_images_rulers_apart_and_in_order() -> None:
+    store = MeasurementStore()
+    a, b, c = measure((0, 0), (3, 4), None), measure((1, 1), (2, 2), None), measure((5, 5), (5, 9), None)
+    assert store.add("one.png", a) == 0 and store.add("one.png", b) == 1
+    store.add("two.png", c)
+    assert store.of("one.png") == [a, b] and store.of("two.png") == [c] and store.of("three.png") == []
+    store.of("one.png").clear()  # a copy: the store is unchanged
+    store.replace("one.png", 1, c)
+    store.remove("one.png", 0)
+    store.remove("one.png", 7)  # past the end: nothing
+    assert store.of("one.png") == [c]
+    store.clear("one.png")
+    assert store.of("one.png") == [] and store.of("two.png") == [c]
+
+
+def test_the_nearest_ruler_within_the_tolerance_is_picked() -> None:
+    rulers = [measure((0, 0), (10, 0), None), measure((0, 5), (10, 5), None)]
+    assert distance_to_segment((5, 3), (0, 0), (10, 0)) == pytest.approx(3.0)
+    assert distance_to_segment((-3, 4), (0, 0), (10, 0)) == pytest.approx(5.0)  # beyond an end
+    assert distance_to_segment((1, 1), (2, 2), (2, 2)) == pytest.approx(math.sqrt(2))  # a point
+    assert nearest(rulers, (5, 1), 2.0) == 0
+    assert nearest(rulers, (5, 4), 2.0) == 1
+    assert nearest(rulers, (5, 2.5), 1.0) is None
+    assert nearest([], (0, 0), 10.0) is None
+
+
+def test_the_visible_part_of_a_ruler_is_clipped_to_the_view() -> None:
+    assert visible_part((10, 10), (20, 20), (100, 100)) == ((10, 10), (20, 20))
+    (ax, ay), (bx, by) = visible_part((-50, 50), (150, 50), (100, 100))
+    assert (ax, ay, bx, by) == pytest.approx((0, 50, 100, 50))
+    assert visible_part((-10, -10), (-5, 200), (100, 100)) is None
+    assert visible_part((150, 10), (150, 90), (100, 100)) is None
+
+
+@pytest.mark.parametrize("a, b", [((10, 10), (60, 20)), ((900, 300), (1000, 300)), ((40, 2), (80, 2)),
+                                  ((500, 700), (600, 799)), ((-200, 400), (50, 400)), ((0, 0), (1000, 800))])
+def test_a_label_is_always_inside_the_view(a: tuple[float, float], b: tuple[float, float]) -> None:
+    size, viewport = (160.0, 18.0), (1000.0, 800.0)
+    x, y = label_origin(a, b, size, viewport)
+    assert 0 <= x and x + size[0] <= viewport[0] and 0 <= y and y + size[1] <= viewport[1]
+
+
+def test_a_label_sits_beside_the_middle_of_the_ruler_and_none_out_of_view() -> None:
+    x, y = label_origin((100, 100), (200, 100), (50.0, 10.0), (1000.0, 800.0))
+    assert (x, y) == pytest.approx((158, 82))  # right of and above the middle
+    x, _ = label_origin((900, 100), (1000, 100), (80.0, 10.0), (1000.0, 800.0))
+    assert x + 80 <= 950  # no room on the right: on the left of the middle
+    assert label_origin((-100, -100), (-10, -10), (50.0, 10.0), (1000.0, 800.0)) is None

@@ -110,3 +110,23 @@ def test_actual_size_is_one_pixel_per_pixel_and_leaves_the_fit() -> None:
     assert view.extent(30, 20) == (20.0, 30.0)
     view.reset_orientation()
     assert view.rotation_degrees == 0 and not view.flipped
+
+
+@pytest.mark.parametrize("rotate", [False, True])
+def test_actual_size_puts_an_image_smaller_than_the_view_in_its_middle(rotate: bool) -> None:
+    view = ViewTransform()
+    view.fit(120, 80, *SIZE)
+    if rotate:
+        view.rotate()
+    view.zoom_about(3.0, (10.0, 15.0), *SIZE)  # zoomed in over a corner: the centre moved
+    view.actual_size((120, 80), SIZE)
+    assert view.zoom == 1.0
+    assert view.to_widget(60, 40, *SIZE) == pytest.approx((SIZE[0] / 2, SIZE[1] / 2))
+
+
+def test_actual_size_keeps_the_centre_along_a_side_larger_than_the_view() -> None:
+    view = ViewTransform()
+    width = int(SIZE[0] * 3)  # wider than the view, not as tall
+    view.center = (100.0, 5.0)
+    view.actual_size((width, 40), SIZE)
+    assert view.to_image(SIZE[0] / 2, SIZE[1] / 2, *SIZE) == pytest.approx((100.0, 20.0))

@@ -85,3 +85,23 @@ def test_reset_returns_to_the_default_window_not_inverted() -> None:
     levels.window, levels.inverted = Window(5, 6), True
     levels.reset()
     assert levels.window == default and not levels.inverted
+
+
+def test_a_window_that_shows_the_same_as_one_before_it_is_offered_once() -> None:
+    """An 8-bit PNG using all 256 values: its default window (0-255) is its full data range."""
+    default = Window(127.5, 255.0, "Full range", "LINEAR_EXACT")
+    percentiles = {q: float(q * 2.5) for q in range(101)}
+    presets = WindowPresets.for_image([], default, percentiles, 0.0, 255.0)
+    assert [w.name for w in presets.windows] == ["Full range", *RELATIVE_PRESETS]
+    assert presets.labels() == ["Full range  [1]", "Lung  [2]", "Soft tissue  [3]", "Bone  [4]"]
+    # a data range a little narrower is another window, and stays
+    narrower = WindowPresets.for_image([], default, percentiles, 3.0, 250.0)
+    assert narrower.windows[-1].name == "Full data range" and len(narrower) == 5
+
+
+def test_the_position_of_a_window_in_the_list() -> None:
+    header = [Window(40, 400, "Header 1")]
+    presets = WindowPresets.for_image(header, header[0], {q: float(q) for q in range(101)}, 0.0, 100.0)
+    assert presets.index_of(header[0]) == 0 and presets.index_of(presets.windows[-1]) == len(presets) - 1
+    manual = WindowLevel(header[0], 0.0, 100.0).dragged(header[0], 3, 4)
+    assert presets.index_of(manual) is None and presets.index_of(None) is None

@@ -1,15 +1,18 @@
-"""The image canvas: one radiograph with its heatmap, boxes and ruler, and the viewing tools.
+"""The image canvas: one radiograph with its heatmap, boxes and rulers, and the viewing tools.
 
 A plain ``QWidget`` that turns mouse events into view operations and holds what is on screen:
 the windowed grey image (levels made by ``GreyRenderer``), the heatmap QImage of the selected
-finding, ground-truth boxes and the distance ruler. The rules are the view-models': the view
+finding, ground-truth boxes and the rulers. The rules are the view-models': the view
 transform (``viewer.viewmodel.view_transform``), window/level (``windowing.WindowLevel``) and
-the ruler (``measurement``); painting is ``canvas_paint``. It holds no file, model or worker
-logic: the session hands it ready-made arrays and images.
+the rulers (``measurement``: several per image, kept by the image's path for the session);
+painting is ``canvas_paint``. It holds no file, model or worker logic: the session hands it
+ready-made arrays and images.
 
-Mouse: wheel zooms around the cursor; left-drag pans (measures with the ruler tool, or with
-Shift); right-drag or Ctrl+left-drag changes window (horizontal = width) and level (vertical =
-centre); double-click fits.
+Mouse: what each button and the wheel do is the mouse layout's (``mouse_bindings``: today's by
+default, or RadiAnt / Weasis or OHIF habits), the left button's tool one of window/level, pan,
+zoom and measure; Ctrl+left-drag windows and Shift+left-drag measures in every layout; a click
+on a ruler selects it (Delete removes it); a right click that does not move opens the menu;
+double-click fits.
 """
 
 from __future__ import annotations
@@ -17,33 +20,53 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QImage, QMouseEvent, QPainter, QPaintEvent, QResizeEvent, QWheelEvent
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QContextMenuEvent,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QResizeEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
 from viewer.core.boxes import GroundTruthBox
 from viewer.core.radiograph import Radiograph, Window
-from viewer.viewmodel.measurement import Measurement, measure, pixel_under
+from viewer.core.scan import ScannedImage
+from viewer.viewmodel.annotations import ImageFacts, identity_lines, image_facts
+from viewer.viewmodel.measurement import HIT_TOLERANCE_PX, Measurement, MeasurementStore, measure, nearest, pixel_under
+from viewer.viewmodel.mouse_bindings import CLICK_SLOP_PX, MouseBindings, Tool, Wheel, wheel_steps, zoom_drag_factor
+from viewer.viewmodel.readout import Readout
 from viewer.viewmodel.view_transform import ViewTransform, wheel_factor
 from viewer.viewmodel.windowing import WindowLevel
 
-from .canvas_paint import Scene, paint_scene, qtransform
+from .canvas_paint import Scene, paint_scene, qtransform, ruler_label_rects, scene_readout
 from .display import GreyFrame, GreyRenderer
 
-TOOL_PAN, TOOL_RULER = "pan", "ruler"
+TOOL_PAN, TOOL_RULER = Tool.PAN, Tool.MEASURE
+BUTTON_NAMES = {Qt.MouseButton.LeftButton: "left", Qt.MouseButton.MiddleButton: "middle",
+                Qt.MouseButton.RightButton: "right"}
 
 
 class ImageCanvas(QWidget):
     """Shows one radiograph and the overlays of its selected finding.
 
-    Events: ``cursor_moved(CursorInfo | None)``, ``window_changed(Window)``,
-    ``measurement_changed(Measurement | None)``, ``view_changed()``.
+    Events: ``cursor_moved(CursorInfo | None)``, ``window_changed(Window | None)`` (None: no image),
+    ``measurement_changed(Measurement | None)``, ``view_changed()``, ``step_requested(int)``
+    (the user asked for the next (+1) or previous (-1) image: the window decides what that is),
+    ``tool_changed(Tool)`` (the left button's tool).
     """
 
     cursor_moved = Signal(object)
     window_changed = Signal(object)
     measurement_changed = Signal(object)
     view_changed = Signal()
+    step_requested = Signal(int)
+    tool_changed = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -69,16 +92,35 @@ class ImageCanvas(QWidget):
         self._colormap = "Jet"
         self._boxes: list[GroundTruthBox] = []
         self._highlight_label: str | None = None
-        self._measurement: Measurement | None = None
+        self.rulers = MeasurementStore()  # every image's rulers, for the session
+        self._facts = ImageFacts()  # what the corners say about the image
+        self._identity: tuple[str, ...] = ()  # the patient's name, ID, birth date: drawn only when shown
+        self._show_identity = False
+        self._selected: int | None = None  # the selected ruler of the image on screen
+        self._drawing: int | None = None  # the ruler being drawn
         self._placeholder = "Open a folder or an image (File > Open Folder), or drop it here."
 
-        self.tool = TOOL_PAN
-        self._drag_kind: str | None = None
+        self.bindings = MouseBindings()
+        self.menu_actions: list[QAction | None] = []  # the right-click menu, set by the window
+        self._drag_kind: Tool | None = None
         self._drag_start = QPointF()
+        self._press: tuple[Qt.MouseButton, QPointF] = (Qt.MouseButton.NoButton, QPointF())
+        self._undo: tuple[Window | None, float, tuple[float, float], bool] = (None, 1.0, (0.0, 0.0), True)
+        self._wheel_rest = 0  # wheel turns too small to step an image yet
         self._drag_window: Window | None = None
         self._drag_image_start: QPointF | None = None
 
     # -- content ------------------------------------------------------------------------------
+    @property
+    def tool(self) -> Tool:
+        """What a plain left-drag does."""
+        return self.bindings.tool
+
+    @tool.setter
+    def tool(self, tool: Tool) -> None:
+        self.bindings.tool = Tool(tool)
+        self.tool_changed.emit(self.bindings.tool)
+
     @property
     def radiograph(self) -> Radiograph | None:
         return self._radiograph
@@ -90,6 +132,11 @@ class ImageCanvas(QWidget):
     @property
     def window(self) -> Window | None:  # type: ignore[override]
         return self._levels.window if self._levels is not None else None
+
+    @property
+    def integer_values(self) -> bool:
+        """The image's values are whole numbers (window read-outs show whole units)."""
+        return self._renderer is not None and self._renderer.integer_values
 
     @property
     def inverted(self) -> bool:
@@ -112,38 +159,64 @@ class ImageCanvas(QWidget):
         return list(self._boxes)
 
     @property
-    def measurement(self) -> Measurement | None:
-        return self._measurement
+    def measurements(self) -> list[Measurement]:
+        """The rulers of the image on screen, in the order they were drawn."""
+        return self.rulers.of(self._image_key) if self._radiograph is not None else []
 
-    def set_image(self, radiograph: Radiograph, renderer: GreyRenderer, frames: list[GreyFrame] | None = None) -> None:
-        """Show a new radiograph with its default window, fitted, without overlays."""
+    @property
+    def selected_measurement(self) -> int | None:
+        return self._selected
+
+    @property
+    def measurement(self) -> Measurement | None:
+        """The selected ruler, else the last one drawn (what the status bar shows)."""
+        rulers = self.measurements
+        if self._selected is not None and self._selected < len(rulers):
+            return rulers[self._selected]
+        return rulers[-1] if rulers else None
+
+    @property
+    def _image_key(self) -> str:
+        return str(self._radiograph.path) if self._radiograph is not None else ""
+
+    def set_image(self, radiograph: Radiograph, renderer: GreyRenderer, frames: list[GreyFrame] | None = None,
+                  scanned: ScannedImage | None = None) -> None:
+        """Show a new radiograph with its default window, fitted, without overlays; the corners
+        describe it from its header, else from what the folder scan knows of it (``scanned``)."""
         self._radiograph = radiograph
+        self._facts = image_facts(radiograph.header, scanned)
+        self._identity = identity_lines(radiograph.header, scanned)
         self._renderer = renderer
         self._levels = WindowLevel(renderer.default_window, renderer.value_min, renderer.value_max)
         self._heatmap = None
         self._heatmap_label = None
         self._boxes = []
         self._highlight_label = None
-        self._measurement = None
+        self._selected = self._drawing = None
         self.view.reset_orientation()
         self._frames = frames if frames is not None else renderer.render(self._levels.window)
         self._preview = []
         self.fit()
         self.window_changed.emit(self._levels.window)
-        self.measurement_changed.emit(None)
+        self.measurement_changed.emit(self.measurement)
 
     def clear(self, message: str) -> None:
         """No image: show ``message`` in the middle of the canvas."""
         self._radiograph = None
         self._renderer = None
+        self._facts, self._identity = ImageFacts(), ()
         self._frames = []
         self._preview = []
         self._heatmap = None
         self._heatmap_label = None
         self._boxes = []
-        self._measurement = None
+        self._selected = self._drawing = None
         self._placeholder = message
         self.update()
+        # no image, no read-outs: nothing of the image before may stay in the status bar
+        self.window_changed.emit(None)
+        self.measurement_changed.emit(None)
+        self.cursor_moved.emit(None)
 
     def set_window(self, window: Window, *, preview: bool = False) -> None:
         """Apply a window; ``preview`` renders only the small level (during a drag)."""
@@ -190,10 +263,49 @@ class ImageCanvas(QWidget):
         self._boxes = list(boxes)
         self.update()
 
-    def clear_measurement(self) -> None:
-        self._measurement = None
+    @property
+    def identity_shown(self) -> bool:
+        return self._show_identity
+
+    def set_identity_shown(self, on: bool) -> None:
+        """Draw the patient's name, ID and birth date in the corner (on screen only: never in
+        an export, whatever this says)."""
+        self._show_identity = on
         self.update()
-        self.measurement_changed.emit(None)
+
+    def annotations(self) -> Readout:
+        """The corners' text and scale bar as they are on screen now."""
+        return scene_readout(self._scene(), for_export=False)
+
+    def select_measurement(self, index: int | None) -> None:
+        """Select the ruler at ``index`` of ``measurements`` (None: none)."""
+        self._selected = index if index is None or 0 <= index < len(self.measurements) else None
+        self.update()
+        self.measurement_changed.emit(self.measurement)
+
+    def delete_selected_measurement(self) -> None:
+        """Remove the selected ruler, if one is."""
+        if self._selected is None or self._radiograph is None:
+            return
+        self.rulers.remove(self._image_key, self._selected)
+        self.select_measurement(None)
+
+    def clear_measurements(self) -> None:
+        """Remove every ruler of the image on screen."""
+        if self._radiograph is not None:
+            self.rulers.clear(self._image_key)
+        self.select_measurement(None)
+
+    def measurement_at(self, pos: QPointF) -> int | None:
+        """The ruler under widget point ``pos`` (within a few screen pixels), or None."""
+        if self._radiograph is None:
+            return None
+        p = self.widget_to_image(pos)
+        return nearest(self.measurements, (p.x(), p.y()), HIT_TOLERANCE_PX / self.view.zoom)
+
+    def measurement_label_rects(self) -> list[QRectF]:
+        """Where the rulers' labels are on screen (those in view), as they are painted."""
+        return [r for r in ruler_label_rects(self._scene()) if r is not None]
 
     # -- view operations ----------------------------------------------------------------------
     def fit(self) -> None:
@@ -203,8 +315,11 @@ class ImageCanvas(QWidget):
         self.view_changed.emit()
 
     def actual_size(self) -> None:
-        """One image pixel per screen pixel, around the current centre."""
-        self.view.actual_size()
+        """One image pixel per screen pixel, around the current centre (an image smaller than
+        the view in its middle)."""
+        rg = self._radiograph
+        self.view.actual_size((rg.width, rg.height) if rg is not None else None,
+                              (float(self.width()), float(self.height())))
         self.update()
         self.view_changed.emit()
 
@@ -262,50 +377,85 @@ class ImageCanvas(QWidget):
         super().resizeEvent(event)
 
     # -- mouse --------------------------------------------------------------------------------
+    def set_layout(self, name: str) -> None:
+        """Use the mouse layout ``name`` (``mouse_bindings.LAYOUTS``); the left button gets its tool."""
+        self.bindings.set_layout(name)
+        self.tool_changed.emit(self.bindings.tool)
+
     def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta().y()
         if delta and self._radiograph is not None:
-            self.zoom_by(wheel_factor(delta), event.position())
+            ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+            if self.bindings.wheel_for(ctrl=ctrl) is Wheel.ZOOM:
+                self.zoom_by(wheel_factor(delta), event.position())
+            else:
+                steps, self._wheel_rest = wheel_steps(self._wheel_rest, delta)
+                for _ in range(abs(steps)):
+                    self.step_requested.emit(1 if steps > 0 else -1)
         event.accept()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if self._radiograph is None:
             return
-        button, mods = event.button(), event.modifiers()
-        self._drag_start = event.position()
-        if button == Qt.MouseButton.RightButton or (
-            button == Qt.MouseButton.LeftButton and mods & Qt.KeyboardModifier.ControlModifier
-        ):
-            self._drag_kind = "window"
+        button, mods, pos = event.button(), event.modifiers(), event.position()
+        self._press = (button, pos)
+        self._drag_start = pos
+        picked = self.measurement_at(pos) if button == Qt.MouseButton.LeftButton and not mods else None
+        if picked is not None:
+            # a click on a ruler picks it (for Delete), whatever the tool
+            self._drag_kind = None
+            self.select_measurement(picked)
+            event.accept()
+            return
+        self._drag_kind = self.bindings.drag_for(BUTTON_NAMES.get(button, ""),
+                                                 ctrl=bool(mods & Qt.KeyboardModifier.ControlModifier),
+                                                 shift=bool(mods & Qt.KeyboardModifier.ShiftModifier))
+        self._undo = (self.window, self.view.zoom, self.view.center, self.view.fitted)
+        if self._drag_kind is Tool.WINDOW:
             self._drag_window = self.window
-        elif button == Qt.MouseButton.LeftButton and (
-            self.tool == TOOL_RULER or mods & Qt.KeyboardModifier.ShiftModifier
-        ):
-            self._drag_kind = "ruler"
-            self._drag_image_start = self.widget_to_image(event.position())
-        elif button in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton):
-            self._drag_kind = "pan"
+        elif self._drag_kind is Tool.MEASURE:
+            self._drag_image_start = self.widget_to_image(pos)
+            self._drawing = None
+        elif self._drag_kind is Tool.PAN:
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
+        elif self._drag_kind is Tool.ZOOM:
+            self.setCursor(Qt.CursorShape.SizeVerCursor)
         event.accept()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
-        if self._drag_kind == "pan":
+        if self._drag_kind is Tool.PAN:
             delta = pos - self._drag_start
             self._drag_start = pos
             self.view.pan_screen(delta.x(), delta.y())
             self.update()
-        elif self._drag_kind == "window" and self._drag_window is not None:
+        elif self._drag_kind is Tool.WINDOW and self._drag_window is not None:
             self.set_window(self._dragged_window(pos), preview=True)
-        elif self._drag_kind == "ruler" and self._drag_image_start is not None:
-            self._set_measurement(self._drag_image_start, self.widget_to_image(pos))
+        elif self._drag_kind is Tool.ZOOM:
+            target = self._undo[1] * zoom_drag_factor(pos.y() - self._press[1].y())
+            self.view.zoom_about(target / self.view.zoom, (self._press[1].x(), self._press[1].y()),
+                                 self.width(), self.height())
+            self.update()
+        elif self._drag_kind is Tool.MEASURE and self._drag_image_start is not None:
+            self._draw_ruler(self._drag_image_start, self.widget_to_image(pos))
         self._report_cursor(pos)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        if self._drag_kind == "window" and self._drag_window is not None:
-            self.set_window(self._dragged_window(event.position()))  # full resolution again
-        elif self._drag_kind == "pan":
+        pos = event.position()
+        button, pressed_at = self._press
+        moved = pos - pressed_at
+        if self._radiograph is not None and button == Qt.MouseButton.RightButton and event.button() == button and (
+                self._drag_kind is None or max(abs(moved.x()), abs(moved.y())) < CLICK_SLOP_PX):
+            # a right click, not a drag: undo what the press began, and open the menu
+            self._undo_gesture()
+            self._drag_kind = None
+            self.select_measurement(self.measurement_at(pos))
+            self.show_menu(pos.toPoint())
+        elif self._drag_kind is Tool.WINDOW and self._drag_window is not None:
+            self.set_window(self._dragged_window(pos))  # full resolution again
+        elif self._drag_kind in (Tool.PAN, Tool.ZOOM):
             self.view_changed.emit()
+        self._drawing = None
         self._drag_kind = None
         self.unsetCursor()
         event.accept()
@@ -313,6 +463,48 @@ class ImageCanvas(QWidget):
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             self.fit()
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        """The menu key opens the menu in the middle (the mouse's right click is handled on
+        release, to tell it from a right-drag)."""
+        if event.reason() == QContextMenuEvent.Reason.Keyboard:
+            self.show_menu(QPoint(self.width() // 2, self.height() // 2))
+        event.accept()
+
+    def show_menu(self, pos: QPoint) -> None:
+        """The canvas's menu (``menu_actions``, None for a separator) at widget point ``pos``."""
+        if not self.menu_actions:
+            return
+        menu = QMenu(self)
+        for action in self.menu_actions:
+            menu.addSeparator() if action is None else menu.addAction(action)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(self.mapToGlobal(pos))
+
+    def _undo_gesture(self) -> None:
+        """Put the window and the view back as they were at the press."""
+        window, zoom, center, fitted = self._undo
+        if self._drag_kind is Tool.WINDOW and window is not None:
+            self.set_window(window)
+        elif self._drag_kind is Tool.ZOOM:
+            self.view.zoom, self.view.center, self.view.fitted = zoom, center, fitted
+            self.update()
+
+    # -- keys -------------------------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Arrow keys step through the images (up and down too: there are no stacks of slices
+        to scroll); Esc drops the ruler selection. The window's other keys are its actions."""
+        key = event.key()
+        if event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            super().keyPressEvent(event)
+        elif key in (Qt.Key.Key_Right, Qt.Key.Key_Down):
+            self.step_requested.emit(1)
+        elif key in (Qt.Key.Key_Left, Qt.Key.Key_Up):
+            self.step_requested.emit(-1)
+        elif key == Qt.Key.Key_Escape and self._selected is not None:
+            self.select_measurement(None)
+        else:
+            super().keyPressEvent(event)
 
     def leaveEvent(self, event: QEvent) -> None:
         self.cursor_moved.emit(None)
@@ -323,13 +515,18 @@ class ImageCanvas(QWidget):
         delta = pos - self._drag_start
         return self._levels.dragged(self._drag_window, delta.x(), delta.y())
 
-    def _set_measurement(self, start: QPointF, end: QPointF) -> None:
+    def _draw_ruler(self, start: QPointF, end: QPointF) -> None:
+        """The ruler being drawn now ends at ``end``: added on the first move of a drag (a
+        click adds none), changed on the next ones, and selected."""
         rg = self._radiograph
         if rg is None:
             return
-        self._measurement = measure((start.x(), start.y()), (end.x(), end.y()), rg.pixel_spacing)
-        self.update()
-        self.measurement_changed.emit(self._measurement)
+        ruler = measure((start.x(), start.y()), (end.x(), end.y()), rg.pixel_spacing)
+        if self._drawing is None:
+            self._drawing = self.rulers.add(self._image_key, ruler)
+        else:
+            self.rulers.replace(self._image_key, self._drawing, ruler)
+        self.select_measurement(self._drawing)
 
     def _report_cursor(self, pos: QPointF) -> None:
         rg = self._radiograph
@@ -349,20 +546,26 @@ class ImageCanvas(QWidget):
     def paint_scene(self, painter: QPainter, area: QRectF, *, for_export: bool) -> None:
         """Paint the whole view into ``area`` (the widget, or an export image of the same size).
 
-        ``for_export`` leaves out the file name: an exported PNG carries no identifying text.
+        ``for_export`` leaves out the identity, the file name and the study date: an exported
+        PNG carries no identifying text.
         """
+        paint_scene(painter, area, self._scene(), for_export=for_export)
+
+    def _scene(self) -> Scene:
+        """Everything on screen now, for one paint."""
         frame = self._frame_for_zoom()
         heatmap = self._heatmap if self._heatmap_visible else None
-        scene = Scene(
+        return Scene(
             radiograph=self._radiograph, frame=frame.image if frame is not None else None, view=self.view,
             viewport=(self.width(), self.height()), window=self.window, inverted=self.inverted,
             placeholder=self._placeholder, font=self.font(), heatmap=heatmap,
             heatmap_opacity=self._heatmap_opacity,
             heatmap_caption=self._heatmap_caption if self._heatmap_label else "",
             colormap=self._colormap, boxes=self._boxes, highlight_label=self._highlight_label,
-            measurement=self._measurement,
+            measurements=self.measurements, selected_measurement=self._selected,
+            integer_values=self.integer_values if self._renderer is not None else None,
+            facts=self._facts, identity=self._identity if self._show_identity else (),
         )
-        paint_scene(painter, area, scene, for_export=for_export)
 
     def _frame_for_zoom(self) -> GreyFrame | None:
         if self._preview:

@@ -1,4 +1,5 @@
-"""Painting the canvas: the image, its heatmap, ground-truth boxes, the ruler and the read-outs.
+"""Painting the canvas: the image, its heatmap, ground-truth boxes, the rulers, the corner
+read-outs and the scale bar.
 
 ``paint_scene`` draws one ``Scene`` (everything on screen, gathered by the canvas widget) into a
 painter: the widget's, or an export image's of the same size. The view transform's numbers
@@ -9,16 +10,17 @@ of the read-outs comes from ``viewer.viewmodel.readout``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QLinearGradient, QPainter, QPen, QTransform
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QLinearGradient, QPainter, QPen, QTransform
 
 from viewer.core.boxes import GroundTruthBox
 from viewer.core.labels import same_label
 from viewer.core.radiograph import Radiograph, Window
-from viewer.viewmodel.measurement import Measurement
-from viewer.viewmodel.readout import readout
+from viewer.viewmodel.annotations import ImageFacts, ScaleBar
+from viewer.viewmodel.measurement import Measurement, label_origin
+from viewer.viewmodel.readout import Readout, readout
 from viewer.viewmodel.view_transform import ViewTransform
 
 from .colormaps import colormap_table
@@ -28,6 +30,9 @@ SMOOTH_BELOW_ZOOM = 3.0  # above this zoom the pixels are drawn as squares, as t
 BOX_COLOUR = QColor(255, 210, 0)
 HIGHLIGHTED_BOX_COLOUR = QColor(0, 255, 120)
 RULER_COLOUR = QColor(80, 200, 255)
+TEXT_COLOUR = QColor(235, 235, 235)
+IDENTITY_COLOUR = QColor(255, 190, 60)
+SELECTED_RULER_COLOUR = QColor(255, 230, 90)
 
 
 def qtransform(view: ViewTransform, width: float, height: float) -> QTransform:
@@ -53,12 +58,16 @@ class Scene:
     colormap: str = "Jet"
     boxes: Sequence[GroundTruthBox] = ()
     highlight_label: str | None = None
-    measurement: Measurement | None = None
+    measurements: Sequence[Measurement] = ()
+    selected_measurement: int | None = None  # index into measurements
+    integer_values: bool | None = None  # the image's values are whole numbers (None: by their type)
+    facts: ImageFacts | None = None  # what the corners say about the image
+    identity: tuple[str, ...] = field(default=(), repr=False)  # drawn on screen only, when shown
 
 
 def paint_scene(painter: QPainter, area: QRectF, scene: Scene, *, for_export: bool) -> None:
-    """Paint ``scene`` into ``area``; ``for_export`` leaves the file name out (an exported PNG
-    carries no identifying text)."""
+    """Paint ``scene`` into ``area``; ``for_export`` leaves out the identity, the file name and
+    the study date (an exported PNG carries no identifying text)."""
     painter.fillRect(area, QColor(0, 0, 0))
     rg = scene.radiograph
     if rg is None or scene.frame is None:
@@ -81,18 +90,14 @@ def paint_scene(painter: QPainter, area: QRectF, scene: Scene, *, for_export: bo
 
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     _paint_boxes(painter, transform, scene)
-    if scene.measurement is not None:
-        _paint_measurement(painter, transform, scene.measurement)
+    _paint_measurements(painter, transform, scene)
     _paint_readout(painter, area, scene, for_export)
     if scene.heatmap is not None and scene.heatmap_caption:
         _paint_legend(painter, area, scene.colormap, scene.heatmap_caption)
 
 
 def _paint_boxes(painter: QPainter, transform: QTransform, scene: Scene) -> None:
-    font = QFont(scene.font)
-    font.setPointSizeF(max(8.0, font.pointSizeF()))
-    font.setBold(True)
-    painter.setFont(font)
+    painter.setFont(ruler_font(scene.font))
     for box in scene.boxes:
         highlighted = scene.highlight_label is not None and same_label(box.label, scene.highlight_label)
         colour = HIGHLIGHTED_BOX_COLOUR if highlighted else BOX_COLOUR
@@ -107,16 +112,42 @@ def _paint_boxes(painter: QPainter, transform: QTransform, scene: Scene) -> None
         _label_box(painter, QPointF(bounds.left(), bounds.top() - 4), f"GT: {box.label}", colour)
 
 
-def _paint_measurement(painter: QPainter, transform: QTransform, m: Measurement) -> None:
-    a = transform.map(QPointF(*m.start))
-    b = transform.map(QPointF(*m.end))
-    painter.setPen(QPen(QColor(0, 0, 0, 160), 4))
-    painter.drawLine(a, b)
-    painter.setPen(QPen(RULER_COLOUR, 2))
-    painter.drawLine(a, b)
-    for p in (a, b):
-        painter.drawEllipse(p, 3.5, 3.5)
-    _label_box(painter, (a + b) / 2 + QPointF(8, -8), m.text, RULER_COLOUR)
+def ruler_font(base: QFont) -> QFont:
+    """The font of the rulers' and boxes' labels."""
+    font = QFont(base)
+    font.setPointSizeF(max(8.0, font.pointSizeF()))
+    font.setBold(True)
+    return font
+
+
+def ruler_label_rects(scene: Scene) -> list[QRectF | None]:
+    """Where each ruler's label is drawn (None: the ruler is out of view), always inside the
+    viewport: the painter and the canvas's hit tests use this one placement."""
+    metrics = QFontMetricsF(ruler_font(scene.font))
+    transform = qtransform(scene.view, *scene.viewport)
+    rects: list[QRectF | None] = []
+    for m in scene.measurements:
+        a, b = transform.map(QPointF(*m.start)), transform.map(QPointF(*m.end))
+        size = (metrics.horizontalAdvance(m.text) + 8, metrics.height())
+        origin = label_origin((a.x(), a.y()), (b.x(), b.y()), size, scene.viewport)
+        rects.append(QRectF(origin[0], origin[1], *size) if origin is not None else None)
+    return rects
+
+
+def _paint_measurements(painter: QPainter, transform: QTransform, scene: Scene) -> None:
+    painter.setFont(ruler_font(scene.font))
+    for i, (m, rect) in enumerate(zip(scene.measurements, ruler_label_rects(scene))):
+        colour = SELECTED_RULER_COLOUR if i == scene.selected_measurement else RULER_COLOUR
+        a = transform.map(QPointF(*m.start))
+        b = transform.map(QPointF(*m.end))
+        painter.setPen(QPen(QColor(0, 0, 0, 160), 4))
+        painter.drawLine(a, b)
+        painter.setPen(QPen(colour, 2))
+        painter.drawLine(a, b)
+        for p in (a, b):
+            painter.drawEllipse(p, 3.5, 3.5)
+        if rect is not None:
+            _draw_label(painter, rect, m.text, colour)
 
 
 def _paint_readout(painter: QPainter, area: QRectF, scene: Scene, for_export: bool) -> None:
@@ -124,13 +155,43 @@ def _paint_readout(painter: QPainter, area: QRectF, scene: Scene, for_export: bo
     font = QFont(scene.font)
     font.setPointSizeF(max(8.5, font.pointSizeF()))
     painter.setFont(font)
-    text = readout(scene.radiograph, scene.window, scene.inverted, scene.view, for_export=for_export)
+    text = scene_readout(scene, for_export=for_export)
     m = TEXT_MARGIN
-    _text_lines(painter, area.topLeft() + QPointF(m, m), text.top_left, Qt.AlignmentFlag.AlignLeft)
+    top_left = area.topLeft() + QPointF(m, m)
+    if text.identity:  # in amber, so it is plain that identifying text is on screen
+        _text_lines(painter, top_left, text.identity, Qt.AlignmentFlag.AlignLeft, colour=IDENTITY_COLOUR)
+        top_left += QPointF(0, painter.fontMetrics().height() * (len(text.identity) + 0.5))
+    _text_lines(painter, top_left, text.top_left, Qt.AlignmentFlag.AlignLeft)
     if text.bottom_left:
         _text_lines(painter, area.bottomLeft() + QPointF(m, -m), text.bottom_left, Qt.AlignmentFlag.AlignLeft,
                     from_bottom=True)
     _text_lines(painter, area.topRight() + QPointF(-m, m), text.top_right, Qt.AlignmentFlag.AlignRight)
+    if text.scale is not None:
+        _paint_scale_bar(painter, area, text.scale)
+
+
+def scene_readout(scene: Scene, *, for_export: bool) -> Readout:
+    """The corners' text and scale bar of ``scene`` (an export: without identity, file name or
+    study date)."""
+    assert scene.radiograph is not None
+    return readout(scene.radiograph, scene.window, scene.inverted, scene.view, for_export=for_export,
+                   integer=scene.integer_values, facts=scene.facts, identity=scene.identity,
+                   viewport=scene.viewport)
+
+
+def _paint_scale_bar(painter: QPainter, area: QRectF, bar: ScaleBar) -> None:
+    """A horizontal bar with end ticks at the bottom middle, its length above it."""
+    y = area.bottom() - TEXT_MARGIN - 4
+    left = area.center().x() - bar.length / 2
+    right = left + bar.length
+    for colour, width in ((QColor(0, 0, 0, 200), 4.0), (QColor(235, 235, 235), 1.5)):
+        painter.setPen(QPen(colour, width))
+        painter.drawLine(QPointF(left, y), QPointF(right, y))
+        for x in (left, right):
+            painter.drawLine(QPointF(x, y - 5), QPointF(x, y))
+    width = painter.fontMetrics().horizontalAdvance(bar.label)
+    _text_lines(painter, QPointF(area.center().x() + width / 2, y - 7), [bar.label], Qt.AlignmentFlag.AlignRight,
+                from_bottom=True)
 
 
 def _paint_legend(painter: QPainter, area: QRectF, colormap: str, caption: str) -> None:
@@ -155,7 +216,7 @@ def _paint_legend(painter: QPainter, area: QRectF, colormap: str, caption: str) 
 
 
 def _text_lines(painter: QPainter, anchor: QPointF, lines: Sequence[str], align: Qt.AlignmentFlag,
-                from_bottom: bool = False) -> None:
+                from_bottom: bool = False, colour: QColor = TEXT_COLOUR) -> None:
     """Lines of text with a dark halo so they read on bright and dark parts of the image."""
     metrics = painter.fontMetrics()
     step = metrics.height()
@@ -167,7 +228,7 @@ def _text_lines(painter: QPainter, anchor: QPointF, lines: Sequence[str], align:
         painter.setPen(QColor(0, 0, 0, 220))
         for ox, oy in ((1, 1), (-1, -1), (1, -1), (-1, 1)):
             painter.drawText(QPointF(x + ox, y + oy), line)
-        painter.setPen(QColor(235, 235, 235))
+        painter.setPen(colour)
         painter.drawText(QPointF(x, y), line)
 
 
@@ -175,6 +236,10 @@ def _label_box(painter: QPainter, bottom_left: QPointF, text: str, colour: QColo
     metrics = painter.fontMetrics()
     rect = QRectF(bottom_left.x(), bottom_left.y() - metrics.height(), metrics.horizontalAdvance(text) + 8,
                   metrics.height())
+    _draw_label(painter, rect, text, colour)
+
+
+def _draw_label(painter: QPainter, rect: QRectF, text: str, colour: QColor) -> None:
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(QColor(0, 0, 0, 170))
     painter.drawRoundedRect(rect, 3, 3)

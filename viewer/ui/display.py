@@ -81,6 +81,7 @@ class GreyRenderer:
             self._index = np.rint((pixels - finite_min) * scale).astype(np.uint16)
             step = span / (MAX_BINS - 1) if span > 0 else 0.0
             self._bin_values = (finite_min + np.arange(MAX_BINS, dtype=np.float64) * step).astype(np.float32)
+        self.integer_values = integral  # every value a whole number: read-outs show whole units
         self._levels = _index_levels(self._index)
         self.default_window = default_window(radiograph)
         self.percentiles = density_percentiles(radiograph)

@@ -32,6 +32,7 @@ from .plain_text import elide, tooltip
 from .settings import AppSettings
 from .tags_panel import TagsPanel
 from .window_actions import WindowActionsMixin
+from .window_canvas import WindowCanvasMixin
 from .window_exports import WindowExportsMixin
 from .window_layout import WindowLayoutMixin
 from .window_status import WindowStatusMixin
@@ -44,7 +45,8 @@ PRIORITY_BEHIND = 10
 IMAGE_FILTER = "Radiographs (*.dcm *.dicom *.dic *.png *.jpg *.jpeg *.tif *.tiff *.bmp);;All files (*)"
 
 
-class MainWindow(WindowActionsMixin, WindowStatusMixin, WindowExportsMixin, WindowLayoutMixin, QMainWindow):
+class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowStatusMixin, WindowExportsMixin, WindowLayoutMixin,
+                 QMainWindow):
     """The viewer window. ``open_path`` opens a folder or file; ``model_path`` (or a reason why
     there is none) decides whether findings are shown; ``follow_links``: the folder scans also
     follow links to folders outside the opened folder."""
@@ -174,6 +176,7 @@ class MainWindow(WindowActionsMixin, WindowStatusMixin, WindowExportsMixin, Wind
             if elide(label) != label:
                 self.presets.setItemData(self.presets.count() - 1, tooltip(label), Qt.ItemDataRole.ToolTipRole)
         self.act_invert.setChecked(False)
+        self._on_window_changed(self.canvas.window)  # the list names the window on screen
 
     def apply_preset(self, index: int) -> None:
         """Apply the window preset at ``index`` of the presets list (keys 1-5)."""

@@ -1,4 +1,4 @@
-"""Window state and recent folders in QSettings, and nothing else (STYLE.md, Qt section).
+"""Window state, recent folders and the mouse layout in QSettings, and nothing else (STYLE.md, Qt section).
 
 Keys are constants here so a typo cannot create a second, silently ignored setting. The stored
 ``SETTINGS_VERSION`` lets a release that changes the dock layout discard the old layout
@@ -21,6 +21,7 @@ KEY_VERSION = "settings/version"
 KEY_GEOMETRY = "window/geometry"
 KEY_STATE = "window/state"
 KEY_RECENT_FOLDERS = "files/recent_folders"
+KEY_MOUSE_PRESET = "view/mouse_preset"
 
 MAX_RECENT = 8
 
@@ -85,6 +86,16 @@ class AppSettings:
 
     def clear_recent_folders(self) -> None:
         self._store.remove(KEY_RECENT_FOLDERS)
+        self._store.sync()
+
+    # -- mouse layout -------------------------------------------------------------------------
+    def mouse_preset(self) -> str:
+        """The name of the mouse layout the user chose ("" when none was: the default)."""
+        value = self._store.value(KEY_MOUSE_PRESET)
+        return value if isinstance(value, str) else ""
+
+    def set_mouse_preset(self, name: str) -> None:
+        self._store.setValue(KEY_MOUSE_PRESET, name)
         self._store.sync()
 
 

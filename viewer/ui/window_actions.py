@@ -16,9 +16,9 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QMenu, QMessageBox, QToolBar
 
 from viewer.core.errors import display_name
+from viewer.viewmodel.bindings import help_text
 from viewer.viewmodel.windowing import PRESET_KEYS
 
-from .canvas import TOOL_PAN, TOOL_RULER
 from .plain_text import menu_text, tooltip
 
 if TYPE_CHECKING:  # the QMainWindow this is mixed into, for type checkers only
@@ -32,18 +32,6 @@ else:
     _Window = object
 
 Shortcut = str | QKeySequence | QKeySequence.StandardKey
-HELP_TEXT = """Mouse on the image:
-  wheel: zoom around the cursor; left-drag: pan; double-click: fit
-  right-drag or Ctrl+left-drag: window (left/right) and level (up/down)
-  Shift+left-drag, or the Ruler tool (M): measure a distance (mm when the pixel spacing is known)
-
-Keys:
-  PgDown / J, PgUp / K: next / previous image
-  F or ], Shift+F or [: next / previous finding (its heatmap)
-  H: heatmap on/off    1-5: window presets    I: invert    R / Shift+R: rotate
-  X / Y: flip    Ctrl+0 / Home: fit    Ctrl+1: 1:1    Ctrl+R: reset    Esc: clear the ruler
-
-Not for diagnostic use."""
 
 
 class WindowActionsMixin(_Window):
@@ -61,6 +49,7 @@ class WindowActionsMixin(_Window):
     export_csv: Callable[..., Path | None]
     apply_preset: Callable[[int], None]
     reset_view: Callable[[], None]
+    _build_canvas_actions: Callable[[], None]
 
     def _action(self, text: str, slot: Callable[..., object], shortcut: Shortcut | Sequence[Shortcut] | None = None,
                 checkable: bool = False, tip: str | None = None) -> QAction:
@@ -106,9 +95,6 @@ class WindowActionsMixin(_Window):
         self.act_invert = self._action("&Invert", c.set_invert, "I", checkable=True, tip="Invert grey levels")
         self.act_reset = self._action("&Reset View", self.reset_view, "Ctrl+R",
                                       tip="Default window, no rotation, flip or inversion, fitted")
-        self.act_ruler = self._action("&Ruler", self._set_ruler, "M", checkable=True,
-                                      tip="Measure a distance by dragging (or Shift+drag)")
-        self.act_clear_ruler = self._action("Clear Measurement", c.clear_measurement, "Esc")
 
         self.act_next = self._action("&Next Image", lambda: self.browser.step(1), ["PgDown", "J"],
                                      tip="Next image in the browser")
@@ -135,6 +121,7 @@ class WindowActionsMixin(_Window):
         self._build_menus()
         self._build_toolbar()
         self._rebuild_recent_menu()
+        self._build_canvas_actions()
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -151,7 +138,7 @@ class WindowActionsMixin(_Window):
         view_menu.addActions([self.act_rotate, self.act_rotate_left, self.act_flip_h, self.act_flip_v,
                               self.act_invert, self.act_reset])
         view_menu.addSeparator()
-        view_menu.addActions([self.act_ruler, self.act_clear_ruler, self.act_heatmap])
+        view_menu.addAction(self.act_heatmap)
         view_menu.addSeparator()
         for dock in self.docks:
             view_menu.addAction(dock.toggleViewAction())
@@ -175,7 +162,7 @@ class WindowActionsMixin(_Window):
         toolbar.addWidget(QLabel(" Window "))
         toolbar.addWidget(self.presets)
         toolbar.addSeparator()
-        toolbar.addActions([self.act_ruler, self.act_heatmap])
+        toolbar.addAction(self.act_heatmap)
         toolbar.addSeparator()
         toolbar.addAction(self.act_export_png)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
@@ -201,11 +188,9 @@ class WindowActionsMixin(_Window):
         for action in (self.act_heatmap, self.act_next_finding, self.act_prev_finding):
             action.setEnabled(enabled)
 
-    def _set_ruler(self, on: bool) -> None:
-        self.canvas.tool = TOOL_RULER if on else TOOL_PAN
-
     def _show_help(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.Information, "Keyboard and mouse", HELP_TEXT,
+        box = QMessageBox(QMessageBox.Icon.Information, "Keyboard and mouse",
+                          help_text(self.canvas.bindings.layout.name),
                           QMessageBox.StandardButton.Ok, self)
         box.setTextFormat(Qt.TextFormat.PlainText)  # the text is ours, but a message box guesses too
         box.exec()

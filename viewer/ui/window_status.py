@@ -1,8 +1,9 @@
 """Part of the main window: the status bar's read-outs, progress and error count.
 
-A mixin of ``MainWindow``: the cursor's pixel value, the window/level, the ruler, the progress
-of the scan and analysis (shown at most ``PROGRESS_HZ`` times a second), and the errors button
-that opens the errors dock.
+A mixin of ``MainWindow``: the cursor's pixel value, the window/level (and the presets list
+naming it), the ruler, the progress of the scan and analysis (shown at most ``PROGRESS_HZ``
+times a second), the errors button that opens the errors dock, and the sign that the patient's
+identity is on the canvas.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QDockWidget, QProgressBar, QPushButton
+from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QProgressBar, QPushButton
 
 from viewer.core.radiograph import Window
 from viewer.viewmodel.measurement import CursorInfo, Measurement
+from viewer.viewmodel.readout import window_text
+from viewer.viewmodel.windowing import WindowPresets
 
 from .plain_text import MESSAGE_ELIDE_AT, PlainLabel, elide
 
@@ -35,6 +38,8 @@ class WindowStatusMixin(_Window):
     canvas: ImageCanvas
     errors_dock: QDockWidget
     folder: FolderSession
+    presets: QComboBox
+    window_presets: WindowPresets
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -59,7 +64,13 @@ class WindowStatusMixin(_Window):
         self.errors_button = QPushButton("No errors")
         self.errors_button.setFlat(True)
         self.errors_button.clicked.connect(self._show_errors_dock)
-        for widget in (self.measure_label, self.cursor_label, self.window_label, self.progress, self.errors_button):
+        # says THAT identifying text is on the canvas, never what it is
+        self.identity_indicator = QLabel("Patient identity on screen")
+        self.identity_indicator.setObjectName("identityIndicator")
+        self.identity_indicator.setStyleSheet("color: #ffbe3c; background: #3a2a00; font-weight: bold; padding: 0 6px;")
+        self.identity_indicator.hide()
+        for widget in (self.identity_indicator, self.measure_label, self.cursor_label, self.window_label,
+                       self.progress, self.errors_button):
             bar.addPermanentWidget(widget)
 
     def show_message(self, text: str, msecs: int = MESSAGE_MS) -> None:
@@ -75,8 +86,21 @@ class WindowStatusMixin(_Window):
         value = f"{info.value:.0f}" if float(info.value).is_integer() else f"{info.value:.4g}"
         self.cursor_label.setText(f"x {info.x}, y {info.y}: {value}")
 
-    def _on_window_changed(self, window: Window) -> None:
-        self.window_label.setText(f"W {window.width:.6g}  L {window.center:.6g}")
+    def _on_window_changed(self, window: Window | None) -> None:
+        """The window in the status bar, rounded as the overlay rounds it, and the presets list
+        naming the preset it is, or "Manual"; both empty without an image."""
+        if window is None:
+            self.window_label.setText("")
+            self.window_presets = WindowPresets()
+            self.presets.clear()
+            self.presets.setPlaceholderText("")
+            self.presets.setEnabled(False)
+            return
+        self.window_label.setText(window_text(window, self.canvas.integer_values))
+        self.presets.setEnabled(True)
+        index = self.window_presets.index_of(window)
+        self.presets.setPlaceholderText("Manual")  # what the list shows when no preset is current
+        self.presets.setCurrentIndex(-1 if index is None else index)
 
     def _on_measurement(self, measurement: Measurement | None) -> None:
         self.measure_label.setText(f"Ruler: {measurement.text}" if measurement else "")

@@ -122,10 +122,18 @@ class ViewTransform:
         after = self.to_widget(before[0], before[1], width, height)
         self.pan_screen(anchor[0] - after[0], anchor[1] - after[1])
 
-    def actual_size(self) -> None:
-        """One image pixel per screen pixel, around the current centre."""
+    def actual_size(self, image: tuple[int, int] | None = None, viewport: Point | None = None) -> None:
+        """One image pixel per screen pixel, around the current centre. Given the image's
+        (width, height) and the viewport's, an image narrower (or shorter) than the viewport is
+        put in its middle across (or down): there is nothing to look at off to one side."""
         self.zoom = 1.0
         self.fitted = False
+        if image is None or viewport is None:
+            return
+        ew, eh = self.extent(*image)
+        x, y = self.to_widget(image[0] / 2, image[1] / 2, *viewport)
+        self.pan_screen(viewport[0] / 2 - x if ew <= viewport[0] else 0.0,
+                        viewport[1] / 2 - y if eh <= viewport[1] else 0.0)
 
     def fit(self, image_width: int, image_height: int, width: float, height: float) -> None:
         """The whole image in a viewport of ``width`` x ``height``, centred; stays fitted."""

@@ -6,8 +6,9 @@ CT. They are chosen from this image's own density histogram (padding excluded):
   soft tissue - the middle densities (mediastinum, heart, diaphragm);
   bone        - the densest part, wide enough to keep cortex and spine apart.
 The presets of an image are its header's windows (else its default window, see
-``viewer.core.display_transforms.default_window``), those three, and the full data range; the
-first ``PRESET_KEYS`` have number keys.
+``viewer.core.display_transforms.default_window``), those three, and the full data range, each
+window once (an 8-bit PNG's default window is its full data range); the first ``PRESET_KEYS``
+have number keys, in the order of the list.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from viewer.core.radiograph import Radiograph, Window, WindowFunction
 
 PRESET_KEYS = 5  # presets 1..5 have number keys
 DRAG_SPAN_PX = 512.0  # a window/level drag this long spans the image's whole value range
+SAME_WINDOW = 1e-3  # presets whose ends are this close (a fraction of the data range) show the same
 RELATIVE_PRESETS: Mapping[str, tuple[int, int]] = {  # name -> (low, high) density percentile
     "Lung": (2, 60),
     "Soft tissue": (30, 90),
@@ -71,10 +73,17 @@ class WindowPresets:
     @classmethod
     def for_image(cls, header_windows: Sequence[Window], default_window: Window,
                   percentiles: Mapping[int, float], value_min: float, value_max: float) -> WindowPresets:
-        """Header windows (or the default window), lung / soft tissue / bone, full range."""
-        windows = list(header_windows) or [default_window]
-        windows.extend(relative_preset(percentiles, name) for name in RELATIVE_PRESETS)
-        windows.append(full_range_window(value_min, value_max))
+        """Header windows (or the default window), lung / soft tissue / bone, full range; a
+        window that shows the same as one before it is left out."""
+        candidates = list(header_windows) or [default_window]
+        candidates.extend(relative_preset(percentiles, name) for name in RELATIVE_PRESETS)
+        candidates.append(full_range_window(value_min, value_max))
+        tolerance = SAME_WINDOW * max(value_max - value_min, 1e-6)
+        windows: list[Window] = []
+        for window in candidates:
+            if not any(abs(window.low - w.low) <= tolerance and abs(window.high - w.high) <= tolerance
+                       for w in windows):
+                windows.append(window)
         return cls(tuple(windows))
 
     def __len__(self) -> int:
@@ -83,6 +92,10 @@ class WindowPresets:
     def at(self, index: int) -> Window | None:
         """The preset at ``index`` (0-based), or None past the end."""
         return self.windows[index] if 0 <= index < len(self.windows) else None
+
+    def index_of(self, window: Window | None) -> int | None:
+        """The position of ``window`` in the list, or None (a manual window, or none)."""
+        return self.windows.index(window) if window is not None and window in self.windows else None
 
     def labels(self) -> list[str]:
         """'Header 1  [1]', ..., 'Full data range': what the presets list shows."""

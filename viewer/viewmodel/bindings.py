@@ -1,0 +1,103 @@
+"""What the keys and the mouse do, as data: the help lists it, the Mouse preferences page shows
+the mouse part, and a test holds the window's shortcuts to it (every key of every command is in
+``KEYS``).
+
+The keys are written as Qt writes them (``QKeySequence.toString``), so they can be compared.
+The mouse's part depends on the mouse layout (``mouse_bindings``): ``mouse_rows`` says it in
+words for one layout, and ``help_text`` puts both together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .mouse_bindings import TOOL_NAMES, MouseLayout, Tool, Wheel, layout_named
+
+
+@dataclass(frozen=True)
+class KeyBinding:
+    """Keys that do one thing; ``where`` says where they work when it is not everywhere."""
+
+    keys: tuple[str, ...]
+    what: str
+    where: str = ""
+
+
+KEYS: tuple[KeyBinding, ...] = (
+    KeyBinding(("PgDown", "J"), "next image"),
+    KeyBinding(("PgUp", "K"), "previous image"),
+    KeyBinding(("Right", "Down"), "next image", "on the image"),
+    KeyBinding(("Left", "Up"), "previous image", "on the image"),
+    KeyBinding(("Shift+PgDown", "Shift+J"), "next study"),
+    KeyBinding(("Shift+PgUp", "Shift+K"), "previous study"),
+    KeyBinding(("F", "]"), "next finding (its heatmap)"),
+    KeyBinding(("Shift+F", "["), "previous finding"),
+    KeyBinding(("H",), "heatmap on / off"),
+    KeyBinding(("1", "2", "3", "4", "5"), "window presets (the Window list)"),
+    KeyBinding(("W",), f"{TOOL_NAMES[Tool.WINDOW]} tool for the left button"),
+    KeyBinding(("P",), f"{TOOL_NAMES[Tool.PAN]} tool"),
+    KeyBinding(("Z",), f"{TOOL_NAMES[Tool.ZOOM]} tool"),
+    KeyBinding(("M",), f"{TOOL_NAMES[Tool.MEASURE]} tool (a ruler)"),
+    KeyBinding(("Del", "Backspace"), "delete the selected ruler"),
+    KeyBinding(("Ctrl+Del",), "delete every ruler of the image"),
+    KeyBinding(("I",), "invert"),
+    KeyBinding(("R", "Shift+R"), "rotate right / left"),
+    KeyBinding(("X", "Y"), "flip horizontal / vertical"),
+    KeyBinding(("Ctrl+0", "Home"), "fit"),
+    KeyBinding(("Ctrl+1",), "1:1 (one image pixel per screen pixel)"),
+    KeyBinding(("Ctrl++", "Ctrl+-"), "zoom in / out"),
+    KeyBinding(("Ctrl+R",), "reset the view"),
+    KeyBinding(("F11",), "full-screen reading on / off"),
+    KeyBinding(("Esc",), "leave full screen; else drop the ruler selection"),
+    KeyBinding(("Ctrl+Shift+I",), "the patient's name, ID and birth date on the image on / off (never exported)"),
+    KeyBinding(("Ctrl+O", "Ctrl+Shift+O"), "open a folder / a file"),
+    KeyBinding(("Ctrl+E", "Ctrl+Shift+E"), "export the view as PNG / the folder's findings as CSV"),
+    KeyBinding(("Ctrl+Q",), "quit"),
+    KeyBinding(("F1",), "this list"),
+)
+
+DRAG_WORDS = {
+    Tool.WINDOW: "window (left/right) and level (up/down)",
+    Tool.PAN: "pan",
+    Tool.ZOOM: "zoom (up: in, down: out)",
+    Tool.MEASURE: "measure a distance (mm when the pixel spacing is known)",
+}
+WHEEL_WORDS = {Wheel.ZOOM: "zoom around the cursor", Wheel.IMAGES: "next / previous image"}
+
+
+def mouse_rows(layout: MouseLayout) -> list[tuple[str, str]]:
+    """(gesture, what it does) for every mouse gesture in ``layout``."""
+    other = Wheel.IMAGES if layout.wheel is Wheel.ZOOM else Wheel.ZOOM
+    right = DRAG_WORDS[layout.right] if layout.right is not None else "the menu"
+    rows = [
+        ("wheel", WHEEL_WORDS[layout.wheel]),
+        ("Ctrl+wheel", WHEEL_WORDS[other]),
+        ("left-drag", f"the tool ({TOOL_NAMES[layout.left]} at first): {DRAG_WORDS[layout.left]}"),
+        ("middle-drag", DRAG_WORDS[layout.middle]),
+        ("right-drag" if layout.right is not None else "right click", right),
+    ]
+    if layout.right is not None:
+        rows.append(("right click", "the menu (a click that does not move)"))
+    rows += [
+        ("Ctrl+left-drag", DRAG_WORDS[Tool.WINDOW]),
+        ("Shift+left-drag", DRAG_WORDS[Tool.MEASURE]),
+        ("click a ruler", "select it (Del deletes it)"),
+        ("double-click", "fit"),
+    ]
+    return rows
+
+
+def key_names() -> set[str]:
+    """Every key ``KEYS`` lists."""
+    return {key for binding in KEYS for key in binding.keys}
+
+
+def help_text(layout_name: str) -> str:
+    """The help: the mouse in the layout ``layout_name``, then the keys."""
+    layout = layout_named(layout_name)
+    lines = [f"Mouse on the image ({layout.title}; View > Mouse Layout changes it):"]
+    lines += [f"  {gesture}: {what}" for gesture, what in mouse_rows(layout)]
+    lines += ["", "Keys:"]
+    lines += [f"  {' / '.join(b.keys)}: {b.what}" + (f" ({b.where})" if b.where else "") for b in KEYS]
+    lines += ["", "Not for diagnostic use."]
+    return "\n".join(lines)
