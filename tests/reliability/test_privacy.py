@@ -218,9 +218,15 @@ def test_window_texts_and_the_exported_png(qtbot, make_window, tiny_model: Path,
             window.image.open(folder / "chest.dcm")
             qtbot.waitUntil(lambda f=folder: window.image.analysed is not None
                             and window.image.analysed.path == f / "chest.dcm", timeout=WAIT_MS)
-            shown = [window.tags.source.item(r, 3).text() for r in range(window.tags.source.rowCount())
-                     if window.tags.source.item(r, 3) is not None]
-            assert person.leaks(" ".join(shown)), "the tags panel should show the header (on screen only)"
+            def tag_values() -> str:
+                return " ".join(window.tags.source.item(r, 3).text() for r in range(window.tags.source.rowCount())
+                                if window.tags.source.item(r, 3) is not None)
+
+            assert not person.leaks(tag_values()), "the tags panel masks identity until the reader asks"
+            texts.append(tag_values())
+            window.act_show_identity.trigger()
+            assert person.leaks(tag_values()), "the tags panel should show the header when asked (on screen only)"
+            window.act_show_identity.trigger()
             out = window.export_png(exports / f"view_{len(pictures)}.png")
             assert out is not None and out.is_file()
             texts.append(out.read_bytes().decode("latin-1"))  # PNG text chunks, if any

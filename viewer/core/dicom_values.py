@@ -220,6 +220,7 @@ class HeaderRow:
     vr: str
     value: str
     items: tuple[tuple[HeaderRow, ...], ...] = ()
+    number: int = -1  # the tag as a number (0x00280010); -1 for a row that is no element
 
 
 def header_rows(ds: Any, depth: int = 0) -> list[HeaderRow]:
@@ -244,14 +245,14 @@ def _header_row(ds: Any, tag: Any, depth: int) -> HeaderRow:
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
         raise
     except BaseException as exc:
-        return HeaderRow(label, "(unreadable element)", "", _clean(f"{type(exc).__name__}: {exc}"))
+        return HeaderRow(label, "(unreadable element)", "", _clean(f"{type(exc).__name__}: {exc}"), number=int(tag))
     if vr == "SQ":
         items = sequence_items(ds, element.keyword) if element.keyword else _items_of(element)
         nested = () if depth >= MAX_DEPTH else tuple(
             tuple(header_rows(item, depth + 1)) for item in items[:MAX_SEQUENCE_ITEMS])
         count = f"{len(items)} item(s)" + ("" if depth < MAX_DEPTH else ", nested too deeply to list")
-        return HeaderRow(label, name, vr, count, nested)
-    return HeaderRow(label, name, vr, _value_text(element))
+        return HeaderRow(label, name, vr, count, nested, int(tag))
+    return HeaderRow(label, name, vr, _value_text(element), number=int(tag))
 
 
 def _items_of(element: Any) -> Sequence[Dataset]:

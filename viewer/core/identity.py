@@ -24,6 +24,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 REMOVED = "[removed]"
+# The patient's identification in a header (PS3.3 C.7.1.1): name, ID and its issuer, birth date
+# and time, other IDs and names (and their sequence), birth name, address, mother's birth name,
+# telephone numbers and telecom information, medical record locator. The window shows their
+# values only while the reader asks for the patient's identity.
+IDENTIFYING_TAGS = frozenset({
+    0x00100010, 0x00100020, 0x00100021, 0x00100030, 0x00100032, 0x00101000, 0x00101001, 0x00101002,
+    0x00101005, 0x00101040, 0x00101060, 0x00102154, 0x00102155, 0x00101090,
+})
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)  # letters and digits; "_" separates like "-" does
 _MIN_NAME_PART = 2
 _MIN_ID = 3  # an ID of one or two characters would match every "1" or "A1" in a path

@@ -168,6 +168,11 @@ class StudyBrowser(QWidget):
         layout.addWidget(self.tree, 1)
 
     # -- content ------------------------------------------------------------------------------
+    def set_identity_shown(self, on: bool) -> None:
+        """Patient rows name the patient (on) or show a pseudonymous number, age and sex (off)."""
+        self.model.set_identity_shown(on)
+        self._update_filter_status()
+
     def clear(self) -> None:
         self.model.clear_all()
         self._active = None

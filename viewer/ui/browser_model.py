@@ -33,7 +33,13 @@ from viewer.viewmodel.browser_order import (
     triage_key,
 )
 from viewer.viewmodel.browser_summary import ImageSummary
-from viewer.viewmodel.series_text import has_series_row, image_row_text, series_row_text, series_title
+from viewer.viewmodel.series_text import (
+    has_series_row,
+    image_row_text,
+    patient_title,
+    series_row_text,
+    series_title,
+)
 
 from .plain_text import elide, tooltip
 
@@ -46,6 +52,7 @@ FLAGGED_ROLE = Qt.ItemDataRole.UserRole + 15
 SUMMARY_ROLE = Qt.ItemDataRole.UserRole + 16  # the image's ImageSummary, once analysed
 ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 17  # a number of its own for every row, for the shown order
 SERIES_ROLE = Qt.ItemDataRole.UserRole + 18  # a series row's (number, description)
+PATIENT_IMAGE_ROLE = Qt.ItemDataRole.UserRole + 19  # a patient row's first image: its title either way
 GROUP_KINDS = ("patient", "study", "series")
 
 class StudyTreeModel(QStandardItemModel):
@@ -58,6 +65,7 @@ class StudyTreeModel(QStandardItemModel):
     def __init__(self) -> None:
         super().__init__(0, 1)
         self.setHorizontalHeaderLabels(["Image"])
+        self._identity_shown = False  # patient rows name the patient only while the reader asks
         self._patients: dict[int, QStandardItem] = {}
         self._studies: dict[int, QStandardItem] = {}
         self._series: dict[int, QStandardItem] = {}
@@ -120,7 +128,8 @@ class StudyTreeModel(QStandardItemModel):
                 continue
             patient = self._patients.get(image.patient_key)
             if patient is None:
-                patient = self._group_item(image.patient_label, "patient", (image.patient_key,))
+                patient = self._group_item(patient_title(image, self._identity_shown), "patient", (image.patient_key,))
+                patient.setData(image, PATIENT_IMAGE_ROLE)
                 self._patients[image.patient_key] = patient
                 self.appendRow(patient)
                 created.append(patient)
@@ -243,6 +252,17 @@ class StudyTreeModel(QStandardItemModel):
                                 series_order(image.series_number, image.series_key))
         item.setData((image.series_number, image.series_description), SERIES_ROLE)
         return item
+
+    def set_identity_shown(self, on: bool) -> None:
+        """Name the patients (header names and IDs, NIH patient numbers) or show their
+        pseudonymous numbers, age and sex; the filter matches what is shown."""
+        self._identity_shown = on
+        for patient in self._patients.values():
+            title = patient_title(patient.data(PATIENT_IMAGE_ROLE), on)
+            patient.setData(title, SEARCH_ROLE)
+            patient.setData(title, Qt.ItemDataRole.UserRole)
+            patient.setToolTip(tooltip(title) if elide(title) != title else "")
+            self._label_group(patient)
 
     def _group_item(self, text: str, kind: str, order: tuple[object, ...]) -> QStandardItem:
         shown = elide(text)

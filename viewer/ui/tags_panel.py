@@ -12,9 +12,11 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTreeView, QVBoxLayout, QWidget
 
 from ..core.dicom_values import HeaderRow, header_rows
+from ..core.identity import IDENTIFYING_TAGS
 from .plain_text import MESSAGE_ELIDE_AT, PlainLabel, elide, tooltip
 
 COLUMNS = ("Tag", "Name", "VR", "Value")
+HIDDEN = "(hidden: View > Show Patient Identity)"
 
 
 class _AnyColumnFilter(QSortFilterProxyModel):
@@ -71,6 +73,8 @@ class TagsPanel(QWidget):
         self.note.setObjectName("tagsNote")
         self.note.setWordWrap(True)
         self.search.textChanged.connect(self._on_search)
+        self._dataset: Dataset | None = None
+        self._identity_shown = False  # the patient's identification only while the reader asks
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -80,7 +84,9 @@ class TagsPanel(QWidget):
         self.show_header(None, "No image open.")
 
     def show_header(self, dataset: Dataset | None, note: str | None = None) -> None:
-        """Show ``dataset`` (a pydicom Dataset), or only ``note`` when there is none."""
+        """Show ``dataset`` (a pydicom Dataset), or only ``note`` when there is none. The
+        patient's identifying values are masked unless ``set_identity_shown(True)``."""
+        self._dataset = dataset
         self.source.removeRows(0, self.source.rowCount())
         if dataset is not None:  # element by element: an unreadable one is listed as such
             self._add_rows(self.source.invisibleRootItem(), header_rows(dataset))
@@ -88,13 +94,20 @@ class TagsPanel(QWidget):
         self.note.setVisible(bool(note))
         self._on_search(self.search.text())
 
+    def set_identity_shown(self, on: bool) -> None:
+        """Show the patient's name, ID, birth date and other identifiers (on) or mask them."""
+        if on != self._identity_shown:
+            self._identity_shown = on
+            self.show_header(self._dataset, self.note.full_text() or None)
+
     def visible_rows(self) -> int:
         """Top-level rows that pass the search (for tests and the status line)."""
         return self.proxy.rowCount()
 
     def _add_rows(self, parent: QStandardItem, rows: list[HeaderRow]) -> None:
         for row in rows:
-            items = _row(row.tag, row.name, row.vr, row.value)
+            masked = row.number in IDENTIFYING_TAGS and not self._identity_shown
+            items = _row(row.tag, row.name, row.vr, HIDDEN if masked and row.value else row.value)
             parent.appendRow(items)
             for i, children in enumerate(row.items, start=1):
                 item_row = _row("", f"Item {i}", "", "")

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the QMainWindow this is mixed into, for type checkers only
     from .browser import StudyBrowser
     from .canvas import ImageCanvas
     from .settings import AppSettings
+    from .tags_panel import TagsPanel
 else:
     _Window = object
 
@@ -49,6 +50,7 @@ class WindowCanvasMixin(_Window):
     settings: AppSettings
     canvas: ImageCanvas
     browser: StudyBrowser
+    tags: TagsPanel
     act_next: QAction
     act_prev: QAction
     act_reset: QAction
@@ -89,8 +91,8 @@ class WindowCanvasMixin(_Window):
         # off at every start: the name, ID and birth date are shown only while someone asks
         self.act_show_identity = self._action("Show Patient &Identity", self._show_identity, "Ctrl+Shift+I",
                                               checkable=True,
-                                              tip="Name, ID and birth date in the corner (on screen only, "
-                                                  "never exported)")
+                                              tip="Name, ID and birth date in the corner, the browser and the "
+                                                  "tags (on screen only, never exported)")
         self._insert_after(self.act_reset, [self.act_full_screen, self.act_show_identity])
 
         c.menu_actions = [*tools, None, self.act_delete_measurement, self.act_clear_measurements, None,
@@ -172,6 +174,8 @@ class WindowCanvasMixin(_Window):
 
     def _show_identity(self, on: bool) -> None:
         self.canvas.set_identity_shown(on)
+        self.browser.set_identity_shown(on)
+        self.tags.set_identity_shown(on)
         self.identity_indicator.setVisible(on)
 
     def _set_full_screen(self, on: bool) -> None:

@@ -55,3 +55,15 @@ def series_caption(image: ScannedImage, members: Sequence[ScannedImage]) -> str 
     where = f"image {paths.index(image.path) + 1} of {len(paths)}" if image.path in paths else ""
     parts = (series_title(image.series_number, image.series_description), where, image.acquired)
     return SEPARATOR.join(x for x in parts if x)
+
+
+def patient_title(image: ScannedImage, identity_shown: bool) -> str:
+    """A patient row's words: the name and ID from the header (or the NIH patient number) only
+    while the reader shows identity; else the scan's pseudonymous number with age and sex
+    ('Patient 3 · 58 y M'). Images grouped by their folder (no patient in their files) keep
+    the folder's name either way."""
+    identified = image.format is SourceFormat.DICOM or image.patient_id is not None
+    if identity_shown or not identified:
+        return image.patient_label
+    age_sex = " ".join(x for x in (f"{image.age} y" if image.age is not None else "", image.sex or "") if x)
+    return SEPARATOR.join(x for x in (f"Patient {image.patient_key}", age_sex) if x)
