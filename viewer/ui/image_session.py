@@ -46,12 +46,14 @@ class ImageSession(QObject):
     window's operating point (``models.operating_point``); this class only moves results from
     the workers to it and from it to the widgets.
 
-    Events: ``image_shown(LoadedImage)``, ``findings_shown(AnalysedImage)``,
+    Events: ``image_shown(LoadedImage)``, ``image_cleared()`` (no image on screen: another is
+    loading, a folder is being scanned), ``findings_shown(AnalysedImage)``,
     ``finding_shown(str)`` (its heatmap is on the canvas), ``findings_unavailable(str)`` (no
     model, or it failed on this image), ``image_failed(str, str)``, ``status_message(str)``.
     """
 
     image_shown = Signal(object)
+    image_cleared = Signal()
     findings_shown = Signal(object)
     findings_unavailable = Signal(str)
     finding_shown = Signal(str)
@@ -114,6 +116,7 @@ class ImageSession(QObject):
         self.state.clear()
         self.banner.hide()
         self.canvas.clear(f"Loading {path.name}\N{HORIZONTAL ELLIPSIS}")
+        self.image_cleared.emit()
         self.findings.show_message("Loading the image\N{HORIZONTAL ELLIPSIS}")
         self.findings.set_dataset_labels(self.scanned.labels if self.scanned else None)
         self.tags.show_header(None, "Loading\N{HORIZONTAL ELLIPSIS}")
@@ -128,6 +131,7 @@ class ImageSession(QObject):
         self.state.clear()
         self.banner.hide()
         self.canvas.clear(message)
+        self.image_cleared.emit()
         self.findings.show_message("No image open.")
         self.findings.set_dataset_labels(None)
         self.tags.show_header(None, "No image open.")

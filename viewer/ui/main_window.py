@@ -113,6 +113,7 @@ class MainWindow(WindowActionsMixin, WindowStatusMixin, WindowExportsMixin, Wind
         # The image session moved the operating point first (it connected first): re-flag the folder.
         self.findings.sensitivity_changed.connect(lambda _step: self.folder.refresh_summaries())
         self.errors.errors_changed.connect(self._on_errors_changed)
+        self._connect_exports()
 
     # -- opening ----------------------------------------------------------------------------------
     def open_path(self, path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Window state and recent folders in QSettings, and nothing else (STYLE.md, Qt section).
+"""Window state, recent folders and the last exported files in QSettings, and nothing else.
 
 Keys are constants here so a typo cannot create a second, silently ignored setting. The stored
 ``SETTINGS_VERSION`` lets a release that changes the dock layout discard the old layout
@@ -21,6 +21,7 @@ KEY_VERSION = "settings/version"
 KEY_GEOMETRY = "window/geometry"
 KEY_STATE = "window/state"
 KEY_RECENT_FOLDERS = "files/recent_folders"
+KEY_EXPORT = "exports/{kind}"  # the last file written by an export, per kind ("png", "csv")
 
 MAX_RECENT = 8
 
@@ -86,6 +87,15 @@ class AppSettings:
     def clear_recent_folders(self) -> None:
         self._store.remove(KEY_RECENT_FOLDERS)
         self._store.sync()
+
+    # -- exports ------------------------------------------------------------------------------
+    def last_export(self, kind: str) -> Path | None:
+        """The file the last export of ``kind`` ("png", "csv") wrote, for its dialog to propose."""
+        value = self._store.value(KEY_EXPORT.format(kind=kind))
+        return Path(value) if isinstance(value, str) and value else None
+
+    def set_last_export(self, kind: str, path: Path) -> None:
+        self._store.setValue(KEY_EXPORT.format(kind=kind), str(path))
 
 
 def _as_int(value: object) -> int | None:
