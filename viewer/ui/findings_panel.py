@@ -14,6 +14,8 @@ no resources (``rich_text.RichTextLabel``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import (
     QAbstractListModel,
     QModelIndex,
@@ -24,7 +26,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -53,6 +55,8 @@ BAR_COLOUR = QColor(90, 130, 170)
 THRESHOLD_COLOUR = QColor(20, 20, 20)
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
+MIN_SLIDER_WIDTH = 120  # px: the operating point's 11 steps stay apart
+MIN_OPACITY_WIDTH = 60
 
 
 class FindingsModel(QAbstractListModel):
@@ -108,16 +112,70 @@ def _tooltip(row: FindingRow) -> str:
     return "<br>".join(lines)
 
 
+@dataclass(frozen=True)
+class RowGeometry:
+    """Where a row's parts go: the label, the bar, the value, the NIH badge."""
+
+    label: QRect
+    bar: QRectF
+    value: QRect
+    badge: QRectF
+
+
 class FindingDelegate(QStyledItemDelegate):
-    """Paints a finding: flag marker, label, probability bar with threshold tick, value, NIH mark."""
+    """Paints a finding: flag marker, label, probability bar with threshold tick, value, NIH mark.
+
+    The row is laid out from the right: the badge's place and the value keep their width (a
+    probability is never cut), the bar keeps ``BAR_MIN``, and the label gets what is left, up
+    to ``LABEL_WIDTH``, elided below it (the row's tooltip has the whole name). The narrowest
+    row that keeps all that is ``minimum_width``: the list is never narrower.
+    """
 
     ROW_HEIGHT = 22
-    LABEL_WIDTH = 138
-    VALUE_WIDTH = 40
+    INDENT = 8  # the flag strip and a gap before the label
+    GAP = 6
+    LABEL_WIDTH = 138  # the label's width when there is room
+    LABEL_MIN = 64  # about "Pleural Th...": shorter labels would say nothing
+    BAR_MIN = 40
     DATASET_WIDTH = 34
+    VALUE_SAMPLE = "0.00"  # the widest value text (probabilities are shown with 2 decimals)
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self._view = parent
+
+    def value_width(self, font: QFont | None = None) -> int:
+        """Width of the value column: the widest value in the bold font of a flagged row."""
+        bold = QFont(font if font is not None else self._view.font())
+        bold.setBold(True)
+        return QFontMetrics(bold).horizontalAdvance(self.VALUE_SAMPLE) + 2
+
+    def minimum_width(self, font: QFont | None = None) -> int:
+        """The narrowest row with its value whole, a bar and an elided label."""
+        return (self.INDENT + self.LABEL_MIN + self.GAP + self.BAR_MIN + self.GAP + self.value_width(font)
+                + 4 + self.DATASET_WIDTH)
+
+    def geometry(self, rect: QRect, font: QFont | None = None) -> RowGeometry:
+        """The parts of a row painted in ``rect``."""
+        badge_left = rect.right() + 1 - self.DATASET_WIDTH
+        value_width = self.value_width(font)
+        value = QRect(badge_left - 4 - value_width, rect.top(), value_width, rect.height())
+        label_left = rect.left() + self.INDENT
+        room = value.left() - self.GAP - self.BAR_MIN - self.GAP - label_left
+        label = QRect(label_left, rect.top(), max(self.LABEL_MIN, min(self.LABEL_WIDTH, room)), rect.height())
+        bar_left = label.right() + 1 + self.GAP
+        bar = QRectF(bar_left, rect.top() + 6, max(self.BAR_MIN, value.left() - self.GAP - bar_left),
+                     rect.height() - 12)
+        badge = QRectF(badge_left + 3, rect.top() + 4, self.DATASET_WIDTH - 6, rect.height() - 8)
+        return RowGeometry(label, bar, value, badge)
+
+    def value_rect(self, rect: QRect, font: QFont | None = None) -> QRect:
+        """Where the probability is written in a row painted in ``rect``."""
+        return self.geometry(rect, font).value
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
-        return QSize(self.LABEL_WIDTH + 160, self.ROW_HEIGHT)
+        # The list stretches rows to its width; this is only what a row cannot do without.
+        return QSize(self.minimum_width(option.font), self.ROW_HEIGHT)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
@@ -126,6 +184,7 @@ class FindingDelegate(QStyledItemDelegate):
             return
         painter.save()
         rect = option.rect
+        parts = self.geometry(rect, option.font)
         palette = option.palette
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         if selected:
@@ -142,22 +201,13 @@ class FindingDelegate(QStyledItemDelegate):
         font.setBold(row.flagged)
         painter.setFont(font)
         painter.setPen(text_colour)
-        label_rect = rect.adjusted(8, 0, 0, 0)
-        label_rect.setWidth(self.LABEL_WIDTH - 8)
         label = painter.fontMetrics().elidedText(row.label.replace("_", " "), Qt.TextElideMode.ElideRight,
-                                                 label_rect.width())
-        painter.drawText(label_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, label)
-
-        right = rect.right() - self.DATASET_WIDTH
-        value_rect = rect.adjusted(0, 0, 0, 0)
-        value_rect.setLeft(right - self.VALUE_WIDTH)
-        value_rect.setRight(right - 4)
-        painter.drawText(value_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                                                 parts.label.width())
+        painter.drawText(parts.label, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, label)
+        painter.drawText(parts.value, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
                          f"{row.probability:.2f}")
 
-        bar_left = rect.left() + self.LABEL_WIDTH
-        bar_width = max(20, right - self.VALUE_WIDTH - bar_left - 6)
-        track = QRectF(bar_left, rect.top() + 6, bar_width, rect.height() - 12)
+        track = parts.bar
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(128, 128, 128, 60))
         painter.drawRect(track)
@@ -171,17 +221,15 @@ class FindingDelegate(QStyledItemDelegate):
         painter.drawLine(int(x), rect.top() + 3, int(x), rect.bottom() - 3)
 
         if row.in_dataset:
-            badge = QRectF(rect.right() - self.DATASET_WIDTH + 3, rect.top() + 4, self.DATASET_WIDTH - 6,
-                           rect.height() - 8)
             small = QFont(option.font)
             small.setPointSizeF(max(6.5, option.font.pointSizeF() - 1.5))
             small.setBold(True)
             painter.setFont(small)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(40, 120, 200))
-            painter.drawRoundedRect(badge, 3, 3)
+            painter.drawRoundedRect(parts.badge, 3, 3)
             painter.setPen(QColor(255, 255, 255))
-            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "NIH")
+            painter.drawText(parts.badge, Qt.AlignmentFlag.AlignCenter, "NIH")
         painter.restore()
 
 
@@ -212,7 +260,13 @@ class FindingsPanel(QWidget):
         self.list = QListView()
         self.list.setObjectName("findingsList")
         self.list.setModel(self.model)
-        self.list.setItemDelegate(FindingDelegate(self.list))
+        self.delegate = FindingDelegate(self.list)
+        self.list.setItemDelegate(self.delegate)
+        # Rows take the list's width, and the list never gets narrower than a whole row: a
+        # horizontal scroll bar would hide the probabilities at the right.
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setMinimumWidth(self.delegate.minimum_width() + 2 * self.list.frameWidth()
+                                  + self.list.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent))
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setUniformItemSizes(True)
         self.list.setMouseTracking(True)
@@ -255,15 +309,18 @@ class FindingsPanel(QWidget):
         self.sensitivity_text.setObjectName("operatingPoint")
         self.sensitivity_text.setWordWrap(True)
 
+        # Sliders keep a width a hand can set; the operating point's slider has a row of its own
+        # under its title and description, so a narrow panel does not squeeze it to a stub.
+        self.opacity.setMinimumWidth(MIN_OPACITY_WIDTH)
+        self.sensitivity.setMinimumWidth(MIN_SLIDER_WIDTH)
         heat_row = QHBoxLayout()
         heat_row.addWidget(self.show_heatmap)
         heat_row.addWidget(self.colormap)
         heat_row.addWidget(self.opacity, 1)
-        point_row = QHBoxLayout()
-        point_row.addWidget(QLabel("Operating point"))
-        point_row.addWidget(self.sensitivity, 1)
-        self.sensitivity_text.setMinimumWidth(120)
-        point_row.addWidget(self.sensitivity_text)
+        point_title = QHBoxLayout()
+        point_title.addWidget(QLabel("Operating point"))
+        point_title.addStretch(1)
+        point_title.addWidget(self.sensitivity_text)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -283,7 +340,8 @@ class FindingsPanel(QWidget):
         self.notes.hide()
         layout.addWidget(self.notes)
         layout.addLayout(heat_row)
-        layout.addLayout(point_row)
+        layout.addLayout(point_title)
+        layout.addWidget(self.sensitivity)
         self._updating = False
         self.show_message("No image open.")
         self.set_operating_point_text("card thresholds")
