@@ -26,7 +26,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
+from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -57,6 +58,8 @@ THRESHOLD_COLOUR = QColor(20, 20, 20)
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 MIN_SLIDER_WIDTH = 120  # px: the operating point's 11 steps stay apart
 MIN_OPACITY_WIDTH = 60
+PIN_STYLE = ("QToolButton#pinFinding:checked { background: #2878c8; color: white; font-weight: bold; "
+             "border: 1px solid #1d5a96; border-radius: 3px; padding: 2px 6px; }")
 
 
 class FindingsModel(QAbstractListModel):
@@ -237,10 +240,11 @@ class FindingsPanel(QWidget):
     """Findings of the current image and the controls of their display.
 
     Events: ``finding_selected(str)``, ``heatmap_toggled(bool)``, ``colormap_changed(str)``,
-    ``opacity_changed(float)``, ``sensitivity_changed(int)``.
+    ``opacity_changed(float)``, ``sensitivity_changed(int)``, ``pin_toggled(bool)``.
     """
 
     finding_selected = Signal(str)
+    pin_toggled = Signal(bool)
     heatmap_toggled = Signal(bool)
     colormap_changed = Signal(str)
     opacity_changed = Signal(float)
@@ -283,6 +287,21 @@ class FindingsPanel(QWidget):
 
         self.details = RichTextLabel()
         self.details.setObjectName("findingDetails")
+        # Pinning keeps the selected finding on every image; the action (key P, the Go menu)
+        # and the button beside the details are one command.
+        self.pin_action = QAction("&Pin Finding", self)
+        self.pin_action.setCheckable(True)
+        self.pin_action.setShortcut("P")
+        self.pin_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.pin_action.setStatusTip("Open every image on this finding (unpinned, each image opens on "
+                                     "its own top finding)")
+        self.pin_action.setToolTip(f"{self.pin_action.statusTip()} (P)")
+        self.pin_action.toggled.connect(self.pin_toggled)
+        self.addAction(self.pin_action)
+        self.pin_button = QToolButton()
+        self.pin_button.setObjectName("pinFinding")
+        self.pin_button.setDefaultAction(self.pin_action)
+        self.pin_button.setStyleSheet(PIN_STYLE)  # a pinned finding must be seen to be pinned
 
         self.show_heatmap = QCheckBox("Heatmap (H)")
         self.show_heatmap.setChecked(True)
@@ -332,7 +351,10 @@ class FindingsPanel(QWidget):
         legend.setObjectName("findingsLegend")
         legend.setWordWrap(True)
         layout.addWidget(legend)
-        layout.addWidget(self.details)
+        details_row = QHBoxLayout()
+        details_row.addWidget(self.details, 1)
+        details_row.addWidget(self.pin_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(details_row)
         self.notes = PlainLabel(limit=MESSAGE_ELIDE_AT)  # the loader's notes quote header values
         self.notes.setObjectName("findingNotes")
         self.notes.setWordWrap(True)
@@ -360,6 +382,7 @@ class FindingsPanel(QWidget):
         """Heatmap and operating-point controls only mean something when there are findings."""
         for widget in (self.show_heatmap, self.colormap, self.opacity, self.sensitivity):
             widget.setEnabled(enabled)
+        self.pin_action.setEnabled(enabled)
         self.legend.setVisible(enabled)
 
     def set_rows(self, rows: list[FindingRow], select: str | None = None) -> None:

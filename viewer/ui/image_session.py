@@ -85,6 +85,7 @@ class ImageSession(QObject):
         findings.colormap_changed.connect(self.set_colormap)
         findings.opacity_changed.connect(canvas.set_heatmap_opacity)
         findings.sensitivity_changed.connect(self.set_sensitivity)
+        findings.pin_toggled.connect(self.set_pinned)
 
         self.generation = 0
         self._token = CancelToken()
@@ -253,6 +254,11 @@ class ImageSession(QObject):
         if self.analysed is not None:
             self.analysed.heatmaps.recolour(name)
             self.show_finding(self.state.selected_label)
+
+    def set_pinned(self, pinned: bool) -> None:
+        """Pin the shown finding to every image (or stop); its caption and details say so."""
+        self.state.pinned = pinned
+        self.show_finding(self.state.selected_label)
 
     def set_sensitivity(self, step: int) -> None:
         """Move the operating point; flags (and the panel's threshold marks) follow."""

@@ -156,7 +156,8 @@ class WindowActionsMixin(_Window):
         for dock in self.docks:
             view_menu.addAction(dock.toggleViewAction())
         go_menu = self.menuBar().addMenu("&Go")
-        go_menu.addActions([self.act_next, self.act_prev, self.act_next_finding, self.act_prev_finding])
+        go_menu.addActions([self.act_next, self.act_prev, self.act_next_finding, self.act_prev_finding,
+                            self.findings.pin_action])
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self._action("&Keyboard and Mouse", self._show_help, "F1"))
 

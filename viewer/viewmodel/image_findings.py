@@ -39,12 +39,16 @@ class FindingRow:
 class ImageFindingsState:
     """The findings of the image on screen at ``point``, and the finding the user selected.
 
-    The selection outlives an image: the next image shows the same finding when it has it.
+    Each image opens on its own top finding (``label_to_show``): a finding clicked on one image
+    says nothing about the next, and carrying it over showed a map of an unlikely finding while
+    the image's own flagged one went unseen. ``pinned`` keeps the selected finding on every
+    image instead, for a user who goes through a folder looking for one finding.
     """
 
     def __init__(self, point: OperatingPoint) -> None:
         self.point = point
         self.selected_label: str | None = None
+        self.pinned = False
         self._findings: Findings | None = None
         self._shown: Findings | None = None  # _findings at the operating point
         self._card: ModelCard | None = None
@@ -96,13 +100,20 @@ class ImageFindingsState:
 
     # -- what to show -------------------------------------------------------------------------
     def label_to_show(self) -> str | None:
-        """The selected finding when this image has it, else its most probable one."""
-        f = self._findings
+        """The finding a new image opens on: the pinned one when this image has it, else the
+        image's most probable flagged finding at the operating point, else its most probable."""
+        f = self._shown
         if f is None or not f.labels:
             return None
-        if self.selected_label in f.labels:
+        if self.pinned and self.selected_label in f.labels:
             return self.selected_label
-        return f.labels[int(np.argmax(f.probabilities))]
+        flagged = np.flatnonzero(f.flags)
+        candidates = flagged if flagged.size else np.arange(len(f.labels))
+        return f.labels[int(candidates[np.argmax(np.asarray(f.probabilities)[candidates])])]
+
+    def is_pinned(self, label: str) -> bool:
+        """``label`` is the finding pinned to every image."""
+        return self.pinned and label == self.selected_label
 
     def rows(self) -> list[FindingRow]:
         """Every label with its probability, threshold and flag at the operating point."""
@@ -131,6 +142,8 @@ class ImageFindingsState:
         caption = f"Grad-CAM: {label.replace('_', ' ')}  p {float(f.probabilities[i]):.2f}, {state}"
         if label in self._empty_maps:
             caption += "  (empty map)"
+        if self.is_pinned(label):
+            caption += "  (pinned)"
         return caption
 
     def details_html(self, label: str | None) -> str:
@@ -150,6 +163,8 @@ class ImageFindingsState:
         if label in self._empty_maps:
             text += ("<br>The heatmap is empty: Grad-CAM found no image region that raises "
                      "this finding's score.")
+        if self.is_pinned(label):
+            text += "<br><b>Pinned:</b> every image opens on this finding."
         if self._boxes:
             agreements = self._agreements.get(label, ())
             if agreements:
