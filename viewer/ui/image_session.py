@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QLabel
 
 from viewer.core import heatmap as core_heatmap
 from viewer.core.errors import display_name
+from viewer.core.findings import Findings
 from viewer.core.inference import Predictor
 from viewer.core.scan import ScannedImage
 from viewer.viewmodel.image_findings import ImageFindingsState, no_model_message
@@ -62,11 +63,13 @@ class ImageSession(QObject):
 
     def __init__(self, canvas: ImageCanvas, findings: FindingsPanel, tags: TagsPanel, banner: QLabel,
                  errors: ErrorsPanel, models: ModelSession, boxes_for: BoxLookup,
-                 parent: QObject | None = None, *, scrub: Callable[[str], str] = str) -> None:
+                 parent: QObject | None = None, *, scrub: Callable[[str], str] = str,
+                 analysed_for: Callable[[Path], Findings | None] = lambda _path: None) -> None:
         super().__init__(parent)
         self.canvas, self.findings, self.tags, self.banner = canvas, findings, tags, banner
         self.errors, self.models = errors, models
         self.boxes_for = boxes_for  # (path, width, height) -> ground-truth boxes, of the open folder
+        self.analysed_for = analysed_for  # path -> what the folder analysis found, if it got there
         self.scrub = scrub  # removes the open folder's identities from a path shown outside the browser
         # Decoding and inference have a thread each: the next image is decoded while the
         # model may still be busy with the last one (whose result is then dropped).
@@ -172,9 +175,16 @@ class ImageSession(QObject):
         if self.loaded is None or self.analysed is not None:
             return
         if self.models.state is ModelState.READY and self.models.predictor is not None:
-            self.findings.show_message("Running the model\N{HORIZONTAL ELLIPSIS}")
-            self._infer_pool.start(InferJob(self.generation, self.loaded, self.models.predictor, self._events,
-                                            self._token, self.colormap, core_heatmap.agreement))
+            known = self.analysed_for(self.loaded.path)
+            job = InferJob(self.generation, self.loaded, self.models.predictor, self._events, self._token,
+                           self.colormap, core_heatmap.agreement, known)
+            if known is not None:
+                # The folder analysis ran the model on it already: only its overlays are made,
+                # on the decoding thread (the inference thread may still be busy with the last image).
+                self._pool.start(job)
+            else:
+                self.findings.show_message("Running the model\N{HORIZONTAL ELLIPSIS}")
+                self._infer_pool.start(job)
         elif self.models.state is ModelState.LOADING:
             self.findings.show_message("Opening the model\N{HORIZONTAL ELLIPSIS}")
         else:

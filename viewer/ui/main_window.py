@@ -76,7 +76,8 @@ class MainWindow(WindowActionsMixin, WindowStatusMixin, WindowExportsMixin, Wind
         # The folder's box tables change with the folder: look them up through it each time.
         self.image = ImageSession(self.canvas, self.findings, self.tags, self.banner, self.errors, self.models,
                                   lambda path, w, h: self.folder.boxes.boxes_for(path, w, h), self,
-                                  scrub=lambda text: self.folder.scrubber.scrub(text))
+                                  scrub=lambda text: self.folder.scrubber.scrub(text),
+                                  analysed_for=lambda path: self.folder.findings_for(path))
 
         self._build_status_bar()
         self._build_actions()
