@@ -26,7 +26,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QPainter, QPen
+from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -53,9 +53,18 @@ from .rich_text import RichTextLabel
 
 FLAG_COLOUR = QColor(220, 60, 50)
 BAR_COLOUR = QColor(90, 130, 170)
+# An image that fails the out-of-distribution check: its flags are no alarm, only grey.
+OOD_FLAG_COLOUR = QColor(140, 140, 140)
+OOD_BAR_COLOUR = QColor(185, 185, 185)
 THRESHOLD_COLOUR = QColor(20, 20, 20)
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
+LEGEND = ("<small>bar: probability \N{MIDDLE DOT} tick: threshold \N{MIDDLE DOT} "
+          "<span style='color:#dc3c32'><b>red</b></span>: flagged \N{MIDDLE DOT} "
+          "<span style='color:#2878c8'><b>NIH</b></span>: in the dataset's labels</small>")
+OOD_LEGEND = ("<small>bar: probability \N{MIDDLE DOT} tick: threshold \N{MIDDLE DOT} "
+              "<span style='color:#808080'><b>grey</b></span>: out of distribution, not meaningful "
+              "\N{MIDDLE DOT} <span style='color:#2878c8'><b>NIH</b></span>: in the dataset's labels</small>")
 MIN_SLIDER_WIDTH = 120  # px: the operating point's 11 steps stay apart
 MIN_OPACITY_WIDTH = 60
 PIN_STYLE = ("QToolButton#pinFinding:checked { background: #2878c8; color: white; font-weight: bold; "
@@ -189,16 +198,22 @@ class FindingDelegate(QStyledItemDelegate):
         rect = option.rect
         parts = self.geometry(rect, option.font)
         palette = option.palette
+        flag_colour = OOD_FLAG_COLOUR if row.out_of_distribution else FLAG_COLOUR
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         if selected:
             painter.fillRect(rect, palette.highlight())
         elif row.flagged:
-            painter.fillRect(rect, QColor(FLAG_COLOUR.red(), FLAG_COLOUR.green(), FLAG_COLOUR.blue(), 28))
-        text_colour = palette.highlightedText().color() if selected else palette.text().color()
+            painter.fillRect(rect, QColor(flag_colour.red(), flag_colour.green(), flag_colour.blue(), 28))
+        if selected:
+            text_colour = palette.highlightedText().color()
+        elif row.out_of_distribution:
+            text_colour = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+        else:
+            text_colour = palette.text().color()
 
         # Flag marker: a solid strip on the left edge of flagged rows.
         if row.flagged:
-            painter.fillRect(rect.left(), rect.top() + 2, 4, rect.height() - 4, FLAG_COLOUR)
+            painter.fillRect(rect.left(), rect.top() + 2, 4, rect.height() - 4, flag_colour)
 
         font = QFont(option.font)
         font.setBold(row.flagged)
@@ -216,7 +231,10 @@ class FindingDelegate(QStyledItemDelegate):
         painter.drawRect(track)
         fill = QRectF(track)
         fill.setWidth(track.width() * min(1.0, max(0.0, row.probability)))
-        painter.setBrush(FLAG_COLOUR if row.flagged else BAR_COLOUR)
+        if row.out_of_distribution:
+            painter.setBrush(OOD_FLAG_COLOUR if row.flagged else OOD_BAR_COLOUR)
+        else:
+            painter.setBrush(FLAG_COLOUR if row.flagged else BAR_COLOUR)
         painter.drawRect(fill)
         # Threshold: a tick across the bar, taller than it, so it reads at any probability.
         x = track.left() + track.width() * min(1.0, max(0.0, row.threshold))
@@ -345,9 +363,7 @@ class FindingsPanel(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.dataset_label)
         layout.addWidget(self.stack, 1)
-        self.legend = legend = QLabel("<small>bar: probability \N{MIDDLE DOT} tick: threshold \N{MIDDLE DOT} "
-                        "<span style='color:#dc3c32'><b>red</b></span>: flagged \N{MIDDLE DOT} "
-                        "<span style='color:#2878c8'><b>NIH</b></span>: in the dataset's labels</small>")
+        self.legend = legend = QLabel(LEGEND)
         legend.setObjectName("findingsLegend")
         legend.setWordWrap(True)
         layout.addWidget(legend)
@@ -390,6 +406,7 @@ class FindingsPanel(QWidget):
         self._updating = True
         try:
             self.model.set_rows(rows)
+            self.legend.setText(OOD_LEGEND if any(r.out_of_distribution for r in rows) else LEGEND)
             # Tall enough for every label: a finding hidden below a scroll bar is easily missed.
             self.list.setMinimumHeight(FindingDelegate.ROW_HEIGHT * len(rows) + 2 * self.list.frameWidth())
             self.stack.setCurrentWidget(self.list)

@@ -34,6 +34,9 @@ class FindingRow:
     in_dataset: bool | None = None  # NIH Data_Entry lists it for this image; None = no NIH entry
     auroc: float | None = None
     auroc_ci: tuple[float, float] | None = None
+    # The image failed the model's out-of-distribution check: the row is drawn grey, because a
+    # flag on an image unlike the training chests is not a finding (the banner says why).
+    out_of_distribution: bool = False
 
 
 class ImageFindingsState:
@@ -121,13 +124,14 @@ class ImageFindingsState:
         if f is None:
             return []
         dataset = self._dataset_labels
+        ood = bool(self._findings is not None and self._findings.ood_flag)
         rows = []
         for i, label in enumerate(f.labels):
             auroc, ci = auroc_with_interval(self._card, label)
             rows.append(FindingRow(
                 label=label, probability=float(f.probabilities[i]), threshold=float(f.thresholds[i]),
                 flagged=bool(f.flags[i]), in_dataset=None if dataset is None else label in dataset,
-                auroc=auroc, auroc_ci=ci,
+                auroc=auroc, auroc_ci=ci, out_of_distribution=ood,
             ))
         return rows
 
@@ -153,7 +157,12 @@ class ImageFindingsState:
             return ""
         i = f.index(label)
         e = html.escape
-        verdict = "<span style='color:#dc3c32'><b>flagged</b></span>" if f.flags[i] else "below threshold"
+        if not f.flags[i]:
+            verdict = "below threshold"
+        elif f.ood_flag:  # not a finding on an image unlike the training chests: grey, as in the list
+            verdict = "<span style='color:#808080'><b>flagged</b></span> (out of distribution: not meaningful)"
+        else:
+            verdict = "<span style='color:#dc3c32'><b>flagged</b></span>"
         p_text, t_text = distinct_numbers(float(f.probabilities[i]), float(f.thresholds[i]))
         text = f"<b>{e(label.replace('_', ' '))}</b>: p = {p_text}, threshold {t_text}: {verdict}"
         auroc, ci = auroc_with_interval(self._card, label)
@@ -182,7 +191,7 @@ class ImageFindingsState:
             return None
         return ("\N{WARNING SIGN} Out of distribution: this image does not look like the chest "
                 f"radiographs the model was trained on (score {float(f.ood_score):.2f}). "
-                "Its findings and heatmaps are not meaningful.")
+                "Its findings and heatmaps are not meaningful, so they are shown in grey.")
 
     @property
     def notes(self) -> tuple[str, ...]:
