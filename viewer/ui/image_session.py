@@ -26,6 +26,7 @@ from .colormaps import DEFAULT_COLORMAP
 from .errors_panel import ErrorsPanel
 from .findings_panel import FindingsPanel
 from .model_session import ModelSession, ModelState
+from .nih_spacing import FoundSpacing, NihSpacing
 from .plain_text import elide
 from .tags_panel import TagsPanel
 from .workers import (
@@ -70,6 +71,7 @@ class ImageSession(QObject):
         self.errors, self.models = errors, models
         self.boxes_for = boxes_for  # (path, width, height) -> ground-truth boxes, of the open folder
         self.analysed_for = analysed_for  # path -> what the folder analysis found, if it got there
+        self.spacings = NihSpacing()  # NIH PNGs' pixel spacing, from the Data_Entry beside them
         self.scrub = scrub  # removes the open folder's identities from a path shown outside the browser
         # Decoding and inference have a thread each: the next image is decoded while the
         # model may still be busy with the last one (whose result is then dropped).
@@ -77,6 +79,7 @@ class ImageSession(QObject):
         self._infer_pool = single_thread_pool("inference")
         self._events = ImageEvents(self)
         self._events.image_loaded.connect(self._on_image_loaded)
+        self._events.spacing_found.connect(self._on_spacing_found)
         self._events.inference_finished.connect(self._on_inference_finished)
         self._events.failed.connect(self._on_failed)
         self._events.inference_failed.connect(self._on_inference_failed)
@@ -124,7 +127,8 @@ class ImageSession(QObject):
         self.findings.show_message("Loading the image\N{HORIZONTAL ELLIPSIS}")
         self.findings.set_dataset_labels(self.scanned.labels if self.scanned else None)
         self.tags.show_header(None, "Loading\N{HORIZONTAL ELLIPSIS}")
-        self._pool.start(LoadJob(self.generation, path, self._events, self._token, self.boxes_for))
+        self._pool.start(LoadJob(self.generation, path, self._events, self._token, self.boxes_for,
+                                 self.spacings.spacing_for))
 
     def clear(self, message: str) -> None:
         """No image (a new folder is being scanned): cancel any request and empty the panels."""
@@ -132,6 +136,7 @@ class ImageSession(QObject):
         self._token = CancelToken()
         self.generation += 1
         self.scanned = self.path = self.loaded = self.analysed = None
+        self.spacings.clear()
         self.state.clear()
         self.banner.hide()
         self.canvas.clear(message)
@@ -164,12 +169,20 @@ class ImageSession(QObject):
         if rg.header is not None:
             self.tags.show_header(rg.header)
         else:
-            self.tags.show_header(None, f"{rg.source_format.upper()} file: no DICOM header "
-                                  f"({rg.width} x {rg.height} px, {rg.bits_stored} bit).")
+            self.tags.show_header(None, _no_header_note(loaded))
         for note in rg.notes:
             self.status_message.emit(f"{rg.path.name}: {note}")
         self.image_shown.emit(loaded)
         self._start_inference()
+
+    def _on_spacing_found(self, generation: int, found: FoundSpacing) -> None:
+        """An image without a spacing got one (an NIH PNG's): measure in mm, say where it came from."""
+        if generation != self.generation or self.loaded is None or self.loaded.radiograph.pixel_spacing is not None:
+            return
+        rg = self.loaded.radiograph  # the canvas's image: its read-out and ruler read the spacing
+        rg.pixel_spacing, rg.spacing_source = found.spacing, found.source
+        self.tags.show_header(None, f"{_no_header_note(self.loaded)}\n{found.description}")
+        self.canvas.update()
 
     def _start_inference(self) -> None:
         if self.loaded is None or self.analysed is not None:
@@ -281,3 +294,10 @@ class ImageSession(QObject):
     def _show_rows(self) -> None:
         self.findings.set_rows(self.state.rows(), select=self.state.selected_label)
         self.findings.set_operating_point_text(self.models.operating_point.description)
+
+
+def _no_header_note(loaded: LoadedImage) -> str:
+    """What the tags panel says for an image without a DICOM header."""
+    rg = loaded.radiograph
+    return (f"{rg.source_format.upper()} file: no DICOM header ({rg.width} x {rg.height} px, "
+            f"{rg.bits_stored} bit).")

@@ -42,6 +42,7 @@ from viewer.core.radiograph import Radiograph
 from viewer.core.scan import DataFileProblem, ScanError, ScannedImage, SkippedFile, scan_folder
 
 from .display import GreyFrame, GreyRenderer, grey_qimage
+from .nih_spacing import FoundSpacing
 from .overlay import HeatmapSet
 
 log = logging.getLogger(__name__)
@@ -215,21 +216,29 @@ class ImageEvents(QObject):
     """Events of the image being opened; ``generation`` identifies the request."""
 
     image_loaded = Signal(int, object)  # generation, LoadedImage
+    spacing_found = Signal(int, object)  # generation, FoundSpacing: for an image that had none
     inference_finished = Signal(int, object)  # generation, AnalysedImage
     failed = Signal(int, str, str)  # generation, path, reason
     inference_failed = Signal(int, str, str)  # generation, path, reason (the image still shows)
 
 
 BoxLookup = Callable[[Path, int, int], list[GroundTruthBox]]  # (path, width, height) -> its boxes
+SpacingLookup = Callable[[Path, int, int], FoundSpacing | None]  # (path, width, height) -> a spacing
 
 
 class LoadJob(Worker):
-    """Decode one file and prepare its display (quantised levels, default window)."""
+    """Decode one file and prepare its display (quantised levels, default window).
+
+    An image without a pixel spacing may get one from ``spacing_for`` (an NIH PNG's, from
+    Data_Entry): looked up after the image is sent, so the first lookup of a folder, which
+    reads the CSV, never holds the image back.
+    """
 
     def __init__(self, generation: int, path: Path, events: ImageEvents, token: CancelToken,
-                 boxes_for: BoxLookup | None = None) -> None:
+                 boxes_for: BoxLookup | None = None, spacing_for: SpacingLookup | None = None) -> None:
         super().__init__(token)
         self.generation, self.path, self.events, self.boxes_for = generation, path, events, boxes_for
+        self.spacing_for = spacing_for
 
     def work(self) -> None:
         if self.token.cancelled:
@@ -245,9 +254,14 @@ class LoadJob(Worker):
         frames = renderer.render(renderer.default_window)
         boxes = self.boxes_for(self.path, radiograph.width, radiograph.height) if self.boxes_for else []
         thumbnail = make_thumbnail(radiograph)
-        if not self.token.cancelled:
-            loaded = LoadedImage(self.path, radiograph, renderer, frames, boxes, thumbnail)
-            self.events.image_loaded.emit(self.generation, loaded)
+        if self.token.cancelled:
+            return
+        loaded = LoadedImage(self.path, radiograph, renderer, frames, boxes, thumbnail)
+        self.events.image_loaded.emit(self.generation, loaded)
+        if self.spacing_for is not None and radiograph.pixel_spacing is None and not radiograph.is_dicom:
+            found = self.spacing_for(self.path, radiograph.width, radiograph.height)
+            if found is not None and not self.token.cancelled:
+                self.events.spacing_found.emit(self.generation, found)
 
     def on_crash(self, exc: BaseException) -> None:
         self.events.failed.emit(self.generation, display_name(self.path), reason_of(exc))
