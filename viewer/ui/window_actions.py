@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QMenu, QMessageBox, QToolBar
+from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QMenu, QToolBar
 
 from viewer.core.errors import display_name
+from viewer.viewmodel.help_table import Command, help_sections
 from viewer.viewmodel.windowing import PRESET_KEYS
 
 from .canvas import TOOL_PAN, TOOL_RULER
+from .help_dialog import HelpDialog
 from .plain_text import menu_text, tooltip
 
 if TYPE_CHECKING:  # the QMainWindow this is mixed into, for type checkers only
@@ -32,20 +34,6 @@ else:
     _Window = object
 
 Shortcut = str | QKeySequence | QKeySequence.StandardKey
-HELP_TEXT = """Mouse on the image:
-  wheel: zoom around the cursor; left-drag: pan; double-click: fit
-  right-drag or Ctrl+left-drag: window (left/right) and level (up/down)
-  Shift+left-drag, or the Ruler tool (M): measure a distance (mm when the pixel spacing is known)
-
-Keys:
-  PgDown / J, PgUp / K: next / previous image
-  F or ], Shift+F or [: next / previous finding (its heatmap)
-  H: heatmap on/off    1-5: window presets    I: invert    R / Shift+R: rotate
-  X / Y: flip    Ctrl+0 / Home: fit    Ctrl+1: 1:1    Ctrl+R: reset    Esc: clear the ruler
-
-Not for diagnostic use."""
-
-
 class WindowActionsMixin(_Window):
     """The window's commands (``act_*``), the presets list of the toolbar and the recent menu."""
 
@@ -206,10 +194,28 @@ class WindowActionsMixin(_Window):
         self.canvas.tool = TOOL_RULER if on else TOOL_PAN
 
     def _show_help(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.Information, "Keyboard and mouse", HELP_TEXT,
-                          QMessageBox.StandardButton.Ok, self)
-        box.setTextFormat(Qt.TextFormat.PlainText)  # the text is ours, but a message box guesses too
-        box.exec()
+        """The keyboard and mouse help, built from the window's commands as they are now."""
+        help_dialog = self.findChild(HelpDialog)
+        if help_dialog is None:
+            help_dialog = HelpDialog(help_sections(self._commands()), self)
+        else:
+            help_dialog.show_sections(help_sections(self._commands()))
+        help_dialog.show()
+        help_dialog.raise_()
+
+    def _commands(self) -> list[Command]:
+        """Every command with the menu it is in, then every other action of the window (the
+        presets' keys, a panel's own commands) as a command of no menu."""
+        def keys(action: QAction) -> tuple[str, ...]:
+            return tuple(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
+
+        commands = []
+        for entry in self.menuBar().actions():
+            menu = entry.menu()
+            if isinstance(menu, QMenu):
+                commands += [Command(entry.text(), a.text(), keys(a)) for a in menu.actions()]
+        commands += [Command("", a.text(), keys(a)) for a in self.findChildren(QAction)]
+        return commands
 
 
 def _key_sequence(shortcut: Shortcut) -> QKeySequence:
