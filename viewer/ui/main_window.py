@@ -22,6 +22,7 @@ from viewer.viewmodel.windowing import WindowPresets
 
 from .browser import StudyBrowser
 from .canvas import ImageCanvas
+from .display_preferences import DisplayPreferences
 from .errors_panel import ErrorsPanel
 from .findings_panel import FindingsPanel
 from .folder_session import FolderSession
@@ -83,6 +84,7 @@ class MainWindow(WindowActionsMixin, WindowStatusMixin, WindowExportsMixin, Wind
         self._build_actions()
         self._connect()
         self._restore_layout()
+        self.display_preferences = DisplayPreferences(settings, self.findings, self.browser, self.models, self)
 
         if model_path is not None:
             self.model_panel.show_loading(display_name(model_path))

@@ -2,7 +2,9 @@
 
 Keys are constants here so a typo cannot create a second, silently ignored setting. The stored
 ``SETTINGS_VERSION`` lets a release that changes the dock layout discard the old layout
-instead of restoring a broken one.
+instead of restoring a broken one. The display preferences (colormap, opacity, operating
+points, the browser's order) are a file of their own beside this store
+(``viewer.core.preferences``, decision 0005): a layout thrown away must not take them along.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
+
+from viewer.core.preferences import PREFERENCES_FILE
 
 ORGANIZATION = "CXR Viewer"
 APPLICATION = "cxr-viewer"
@@ -50,6 +54,15 @@ class AppSettings:
     @property
     def store(self) -> QSettings:
         return self._store
+
+    def preferences_path(self) -> Path:
+        """Where the display preferences file is: beside this store's INI file, or, for the
+        platform's own store (the Windows registry is no folder), in the folder where the
+        user's INI file would be."""
+        if self._store.format() == QSettings.Format.IniFormat:
+            return Path(self._store.fileName()).with_name(PREFERENCES_FILE)
+        ini = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+        return Path(ini.fileName()).with_name(PREFERENCES_FILE)
 
     # -- window layout ------------------------------------------------------------------------
     def window_geometry(self) -> QByteArray | None:
