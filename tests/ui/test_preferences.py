@@ -65,3 +65,57 @@ def test_display_preferences_survive_a_restart(qtbot, make_window, tiny_model, s
     _open(qtbot, third, tmp_path / "imgs")
     assert third.findings.sensitivity.value() == 0 and third.models.operating_point.step == 0
     assert third.findings.colormap.currentText() == chosen and third.findings.opacity.value() == 70
+
+
+def _preferences_dialog(window: MainWindow):
+    from PySide6.QtWidgets import QApplication
+
+    found = [w for w in QApplication.topLevelWidgets() if w.objectName() == "preferencesDialog" and w.isVisible()]
+    return found[0] if found else None
+
+
+def test_the_preferences_dialog_edits_the_display_preferences(qtbot, make_window, tiny_model, settings,
+                                                              tmp_path: Path, screenshot) -> None:
+    from PySide6.QtWidgets import QComboBox, QSpinBox, QTabWidget, QWidget
+
+    chest_png(tmp_path / "imgs" / "a.png", seed=5)
+    window = make_window(tiny_model)
+    _open(qtbot, window, tmp_path / "imgs")
+    file_menu = window.menuBar().actions()[0].menu()
+    preferences = next(a for a in file_menu.actions() if a.text().replace("&", "").startswith("Preferences"))
+    preferences.trigger()
+    dialog = _preferences_dialog(window)
+    assert dialog is not None, "File > Preferences... showed no dialog"
+    tabs = dialog.findChild(QTabWidget)
+    assert [tabs.tabText(i).replace("&", "") for i in range(tabs.count())][0] == "Display"
+    page = tabs.widget(0)
+    colormap = page.findChild(QComboBox, "preferredColormap")
+    opacity = page.findChild(QSpinBox, "preferredOpacity")
+    point = page.findChild(QSpinBox, "preferredOperatingPoint")
+    order = page.findChild(QComboBox, "preferredSortMode")
+    assert colormap.currentText() == DEFAULT_COLORMAP and opacity.value() == 50 and point.value() == 0
+
+    _press(qtbot, colormap, Qt.Key.Key_Down)
+    chosen = colormap.currentText()
+    assert window.findings.colormap.currentText() == chosen and window.image.colormap == chosen
+    opacity.selectAll()
+    qtbot.keyClicks(opacity, "35")
+    _press(qtbot, point, Qt.Key.Key_Up, 3)
+    _press(qtbot, order, Qt.Key.Key_Down)
+    assert window.findings.opacity.value() == 35
+    assert window.findings.sensitivity.value() == 3 and window.models.operating_point.step == 3
+    assert window.browser.sort_mode.currentText() == SORT_TRIAGE
+    _press(qtbot, window.findings.sensitivity, Qt.Key.Key_Left)  # the panel's control moves the page's too
+    assert point.value() == 2
+    screenshot(dialog, "display-page")
+
+    # Another page is one call (the mouse settings will be one).
+    index = dialog.add_page("Mouse", QWidget())
+    assert tabs.tabText(index) == "Mouse" and tabs.count() == 2
+    dialog.close()
+    window.close()
+
+    again = make_window(tiny_model, store=AppSettings.at(settings.store.fileName()))
+    _open(qtbot, again, tmp_path / "imgs")
+    assert again.findings.colormap.currentText() == chosen and again.findings.opacity.value() == 35
+    assert again.findings.sensitivity.value() == 2
