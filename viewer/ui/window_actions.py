@@ -20,8 +20,10 @@ from viewer.viewmodel.help_table import Command, help_sections
 from viewer.viewmodel.windowing import PRESET_KEYS
 
 from .canvas import TOOL_PAN, TOOL_RULER
+from .display_preferences import sort_box
 from .help_dialog import HelpDialog
 from .plain_text import menu_text, tooltip
+from .preferences_dialog import DisplayPage, PreferencesDialog
 
 if TYPE_CHECKING:  # the QMainWindow this is mixed into, for type checkers only
     from PySide6.QtWidgets import QMainWindow as _Window
@@ -80,6 +82,9 @@ class WindowActionsMixin(_Window):
         self.act_export_csv = self._action("Export Folder Findings as &CSV\N{HORIZONTAL ELLIPSIS}",
                                            lambda: self.export_csv(), "Ctrl+Shift+E",
                                            tip="Save the findings of every analysed image")
+        self.act_preferences = self._action("&Preferences\N{HORIZONTAL ELLIPSIS}", self._show_preferences,
+                                            QKeySequence.StandardKey.Preferences,
+                                            tip="Heatmap colormap and opacity, operating point, study order")
         self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         self.act_fit = self._action("&Fit", c.fit, ["Ctrl+0", "Home"], tip="Fit the image to the window")
@@ -132,7 +137,7 @@ class WindowActionsMixin(_Window):
         file_menu.addSeparator()
         file_menu.addActions([self.act_export_png, self.act_export_csv])
         file_menu.addSeparator()
-        file_menu.addAction(self.act_quit)
+        file_menu.addActions([self.act_preferences, self.act_quit])
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addActions([self.act_fit, self.act_actual, self.act_zoom_in, self.act_zoom_out])
         view_menu.addSeparator()
@@ -202,6 +207,16 @@ class WindowActionsMixin(_Window):
             help_dialog.show_sections(help_sections(self._commands()))
         help_dialog.show()
         help_dialog.raise_()
+
+    def _show_preferences(self) -> None:
+        """The Preferences dialog, made once; a page is one ``add_page`` line here."""
+        dialog = self.findChild(PreferencesDialog)
+        if dialog is None:
+            dialog = PreferencesDialog(self)
+            f = self.findings
+            dialog.add_page("Display", DisplayPage(f.colormap, f.opacity, f.sensitivity, sort_box(self.browser)))
+        dialog.show()
+        dialog.raise_()
 
     def _commands(self) -> list[Command]:
         """Every command with the menu it is in, then every other action of the window (the
