@@ -124,3 +124,21 @@ def test_a_saved_layout_with_a_tiny_dock_is_restored_usable(qtbot, make_window, 
     _open(qtbot, window, tmp_path / "imgs")
     _assert_usable(window)
     screenshot(window, "restored")
+
+
+def test_a_short_window_scrolls_the_findings_rather_than_hide_the_last(qtbot, make_window, tiny_model, tmp_path,
+                                                                       screenshot) -> None:
+    """On a short screen the findings get less height than all their rows: the last rows must be
+    reachable (a scroll bar), not drawn under the legend."""
+    window = make_window(tiny_model)
+    _open(qtbot, window, tmp_path / "imgs")
+    window.tags_dock.raise_()
+    window.resize(1000, 640)
+    QApplication.processEvents()
+    panel = window.findings
+    view = panel.list
+    list_bottom = view.mapTo(panel, view.rect().bottomLeft()).y()
+    assert list_bottom < panel.legend.geometry().top(), "the legend covers the list"
+    last = view.visualRect(panel.model.index(panel.model.rowCount() - 1))
+    assert last.bottom() <= view.viewport().height() or view.verticalScrollBar().isVisible()
+    screenshot(window, "short")
