@@ -254,6 +254,31 @@ class FindingDelegate(QStyledItemDelegate):
         painter.restore()
 
 
+class FindingsList(QListView):
+    """The list of findings: as tall as all its rows where the window has the room (a finding
+    below a scroll bar is easily missed), and never shorter than ``MIN_ROWS`` rows with a scroll
+    bar where it has not (a short screen): squeezed below what it asked for, the dock would
+    clip it and draw the legend over its last rows."""
+
+    MIN_ROWS = 5
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._rows = 0
+        self.setMinimumHeight(self._height(self.MIN_ROWS))
+
+    def set_row_count(self, rows: int) -> None:
+        """The number of rows to ask room for."""
+        self._rows = rows
+        self.updateGeometry()
+
+    def sizeHint(self) -> QSize:
+        return QSize(super().sizeHint().width(), max(self.minimumHeight(), self._height(self._rows)))
+
+    def _height(self, rows: int) -> int:
+        return FindingDelegate.ROW_HEIGHT * rows + 2 * self.frameWidth()
+
+
 class FindingsPanel(QWidget):
     """Findings of the current image and the controls of their display.
 
@@ -279,7 +304,7 @@ class FindingsPanel(QWidget):
         self.dataset_label.setObjectName("datasetLabels")
         self.dataset_label.hide()
 
-        self.list = QListView()
+        self.list = FindingsList()
         self.list.setObjectName("findingsList")
         self.list.setModel(self.model)
         self.delegate = FindingDelegate(self.list)
@@ -389,7 +414,7 @@ class FindingsPanel(QWidget):
         """Replace the list by ``text`` (no model, inference running, inference failed)."""
         self.message.setText(text)
         self.stack.setCurrentWidget(self.message)
-        self.list.setMinimumHeight(0)
+        self.list.set_row_count(0)
         self.details.clear()
         self.set_notes([])
         self._set_controls_enabled(False)
@@ -407,8 +432,7 @@ class FindingsPanel(QWidget):
         try:
             self.model.set_rows(rows)
             self.legend.setText(OOD_LEGEND if any(r.out_of_distribution for r in rows) else LEGEND)
-            # Tall enough for every label: a finding hidden below a scroll bar is easily missed.
-            self.list.setMinimumHeight(FindingDelegate.ROW_HEIGHT * len(rows) + 2 * self.list.frameWidth())
+            self.list.set_row_count(len(rows))
             self.stack.setCurrentWidget(self.list)
             self._set_controls_enabled(True)
             if select is not None and self.model.row_of(select) >= 0:
