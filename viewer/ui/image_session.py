@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal
 from PySide6.QtWidgets import QLabel
 
 from viewer.core import heatmap as core_heatmap
@@ -146,9 +146,13 @@ class ImageSession(QObject):
         self.tags.show_header(None, "No image open.")
 
     def shutdown(self) -> None:
+        """Stop the workers (the window is closing) and drop what they sent that is not yet
+        delivered: a result reaching a closed window runs its slot in objects that Python may
+        free during it (the window is let go by the garbage collector), which crashes."""
         self._token.cancel()
         self._pool.waitForDone()
         self._infer_pool.waitForDone()
+        QCoreApplication.removePostedEvents(self, QEvent.Type.MetaCall)
 
     def wait(self, msecs: int = -1) -> bool:
         """Block until decoding and inference are done (the command line and tests only)."""
