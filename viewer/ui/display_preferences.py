@@ -9,11 +9,10 @@ controls. This class only listens to them and writes ``viewer.core.preferences``
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QComboBox, QSlider
+from PySide6.QtWidgets import QComboBox
 
 from viewer.core.inference import Predictor
 from viewer.core.preferences import Preferences, PreferencesFile
@@ -43,9 +42,13 @@ class DisplayPreferences(QObject):
         self.preferences = self.file.load()
         self._restore()
 
+        # Sliders are saved when their value settles: at each key press or click, and when a drag
+        # ends, not at every pixel of it.
         findings.colormap.currentTextChanged.connect(self._on_colormap)
-        self._when_settled(findings.opacity, self._on_opacity)
-        self._when_settled(findings.sensitivity, self._on_operating_point)
+        findings.opacity.valueChanged.connect(self._on_opacity_moved)
+        findings.opacity.sliderReleased.connect(self._on_opacity)
+        findings.sensitivity.valueChanged.connect(self._on_operating_point_moved)
+        findings.sensitivity.sliderReleased.connect(self._on_operating_point)
         sort_box(browser).currentTextChanged.connect(self._on_sort_mode)
         models.model_ready.connect(self._on_model_ready)
 
@@ -68,12 +71,13 @@ class DisplayPreferences(QObject):
             slider.setValue(max(slider.minimum(), min(slider.maximum(), step)))
 
     # -- saving --------------------------------------------------------------------------------
-    @staticmethod
-    def _when_settled(slider: QSlider, save: Callable[[], None]) -> None:
-        """Call ``save`` when the slider's value settles: at each key press or click, and when
-        a drag ends, not at every pixel of it."""
-        slider.valueChanged.connect(lambda _value: None if slider.isSliderDown() else save())
-        slider.sliderReleased.connect(save)
+    def _on_opacity_moved(self, _value: int) -> None:
+        if not self.findings.opacity.isSliderDown():
+            self._on_opacity()
+
+    def _on_operating_point_moved(self, _value: int) -> None:
+        if not self.findings.sensitivity.isSliderDown():
+            self._on_operating_point()
 
     def _save(self, preferences: Preferences) -> None:
         if preferences != self.preferences:
