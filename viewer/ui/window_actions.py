@@ -82,8 +82,7 @@ class WindowActionsMixin(_Window):
         self.act_export_csv = self._action("Export Folder Findings as &CSV\N{HORIZONTAL ELLIPSIS}",
                                            lambda: self.export_csv(), "Ctrl+Shift+E",
                                            tip="Save the findings of every analysed image")
-        self.act_preferences = self._action("&Preferences\N{HORIZONTAL ELLIPSIS}", self._show_preferences,
-                                            QKeySequence.StandardKey.Preferences,
+        self.act_preferences = self._action("&Preferences\N{HORIZONTAL ELLIPSIS}", self._show_preferences, "Ctrl+,",
                                             tip="Heatmap colormap and opacity, operating point, study order")
         self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
 
