@@ -330,15 +330,15 @@ class FindingsPanel(QWidget):
 
         self.details = RichTextLabel()
         self.details.setObjectName("findingDetails")
-        # Pinning keeps the selected finding on every image; the action (key P, the Go menu)
+        # Pinning keeps the selected finding on every image; the action (Shift+P, the Go menu)
         # and the button beside the details are one command.
         self.pin_action = QAction("&Pin Finding", self)
         self.pin_action.setCheckable(True)
-        self.pin_action.setShortcut("P")
+        self.pin_action.setShortcut("Shift+P")  # P alone is the canvas's pan tool
         self.pin_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self.pin_action.setStatusTip("Open every image on this finding (unpinned, each image opens on "
                                      "its own top finding)")
-        self.pin_action.setToolTip(f"{self.pin_action.statusTip()} (P)")
+        self.pin_action.setToolTip(f"{self.pin_action.statusTip()} (Shift+P)")
         self.pin_action.toggled.connect(self.pin_toggled)
         self.addAction(self.pin_action)
         self.pin_button = QToolButton()
