@@ -110,8 +110,9 @@ def test_the_preferences_dialog_edits_the_display_preferences(qtbot, make_window
     screenshot(dialog, "display-page")
 
     # Another page is one call (the mouse settings will be one).
-    index = dialog.add_page("Mouse", QWidget())
-    assert tabs.tabText(index) == "Mouse" and tabs.count() == 2
+    mouse = QWidget()
+    dialog.add_page("Mouse", mouse)
+    assert tabs.count() == 2 and tabs.tabText(1) == "Mouse" and dialog.page("Mouse") is mouse
     dialog.close()
     window.close()
 

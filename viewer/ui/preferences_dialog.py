@@ -39,9 +39,9 @@ class PreferencesDialog(QDialog):
         layout.addWidget(self.tabs, 1)
         layout.addWidget(closer)
 
-    def add_page(self, title: str, page: QWidget) -> int:
-        """Add ``page`` as the tab ``title``; its index."""
-        return self.tabs.addTab(page, title)
+    def add_page(self, title: str, page: QWidget) -> None:
+        """Add ``page`` as the tab ``title`` (after the pages already there)."""
+        self.tabs.addTab(page, title)
 
     def page(self, title: str) -> QWidget | None:
         """The page called ``title``, if there is one."""
