@@ -12,9 +12,11 @@ from viewer.core.nih import (
     NIH_LABELS,
     DataEntryError,
     NihEntry,
+    OriginalImage,
     find_data_entry,
     parse_labels,
     read_data_entry,
+    read_original_images,
 )
 
 HEADER_2020 = (
@@ -137,3 +139,42 @@ def test_the_official_file_is_read_completely() -> None:
     assert sum(e.no_finding for e in entries.values()) == 60_361
     assert sum("Hernia" in e.labels for e in entries.values()) == 227
     assert all(set(e.labels) <= set(NIH_LABELS) for e in entries.values())
+
+
+def test_original_sizes_and_spacings_scale_to_the_image_on_disk_per_axis(tmp_path: Path) -> None:
+    csv_path = write(
+        tmp_path / "Data_Entry_2017_v2020.csv",
+        HEADER_2020
+        + "00000001_000.png,Cardiomegaly,0,1,57,M,PA,2682,2749,0.143,0.143\n"
+        + "00000002_000.png,No Finding,0,2,80,F,AP,2500,2048,0.171,0.168\n"
+        + "00000003_000.png,Hernia,0,3,80,F,AP,,,,\n"  # no original recorded
+        + "00000004_000.png,Hernia,0,4,80,F,AP,0,2048,nan,0.1\n"  # unusable values
+        + "00000005_000.png,Hernia,0,5,80,F,AP,2048,2048,0.1,0.1\n",
+    )
+    originals = read_original_images(csv_path, names={"00000001_000.png", "00000002_000.png",
+                                                       "00000003_000.png", "00000004_000.png"})
+    assert originals == {"00000001_000.png": OriginalImage(2682, 2749, 0.143, 0.143),
+                         "00000002_000.png": OriginalImage(2500, 2048, 0.171, 0.168)}
+    # (row, column) spacing of the 1024 x 1024 copy: each axis scaled by its own ratio
+    assert originals["00000001_000.png"].spacing_at(1024, 1024) == pytest.approx((0.143 * 2749 / 1024,
+                                                                                  0.143 * 2682 / 1024))
+    assert originals["00000002_000.png"].spacing_at(512, 512) == pytest.approx((0.168 * 2048 / 512,
+                                                                                0.171 * 2500 / 512))
+    assert originals["00000001_000.png"].spacing_at(0, 1024) is None
+    assert set(read_original_images(csv_path)) == {"00000001_000.png", "00000002_000.png", "00000005_000.png"}
+
+
+def test_a_data_entry_without_the_original_columns_gives_no_spacing(tmp_path: Path) -> None:
+    csv_path = write(tmp_path / "Data_Entry_2017.csv",
+                     "Image Index,Finding Labels,Patient ID\n00000001_000.png,Hernia,1\n")
+    assert read_original_images(csv_path) == {}
+    with pytest.raises(DataEntryError):
+        read_original_images(tmp_path / "missing.csv")
+
+
+@pytest.mark.shared_data
+def test_the_official_file_gives_every_original_size() -> None:
+    csv_path = shared_path("nih-sample", "Data_Entry_2017_v2020.csv")
+    originals = read_original_images(csv_path)
+    assert len(originals) == 112_120
+    assert originals["00000001_000.png"] == OriginalImage(2682, 2749, pytest.approx(0.143), pytest.approx(0.143))

@@ -21,9 +21,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
+from PySide6.QtCore import QByteArray, Qt, QUrl
 from PySide6.QtGui import QImage, QPixmap, QTextDocument
-from PySide6.QtWidgets import QApplication, QMessageBox, QTextEdit
+from PySide6.QtWidgets import QApplication, QTextEdit
 
 from tests.factories import NIH_LABELS, make_model_pair
 from tests.reliability.gui import Awaited
@@ -134,19 +134,15 @@ def click_finding(qtbot, window: MainWindow, label: str) -> None:
 
 
 def help_box_texts(window: MainWindow) -> list[Shown]:
-    """Open Help > Keyboard and Mouse and walk the window with the box open; close it."""
+    """Open Help > Keyboard and Mouse and walk the window with the help open; close it."""
     action = next(a for a in window.actions() if a.text() == "&Keyboard and Mouse")
-    walked: list[Shown] = []
-
-    def walk_and_close() -> None:
-        box = QApplication.activeModalWidget()
-        assert isinstance(box, QMessageBox), box
-        walked.extend(shown_texts())
-        box.done(0)
-
-    QTimer.singleShot(0, walk_and_close)
     action.trigger()
-    assert walked, "the help box did not open"
+    shown = [w for w in QApplication.topLevelWidgets() if w.objectName() == "keyboardMouseHelp" and w.isVisible()]
+    assert shown, "the help did not open"
+    walked = shown_texts()
+    assert any(s.widget is shown[0] or shown[0].isAncestorOf(s.widget) for s in walked if s.raw), \
+        "the help's texts were not walked"
+    shown[0].close()
     return walked
 
 

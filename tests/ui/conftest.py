@@ -3,6 +3,7 @@ folders of generated images, and waiting helpers (signals, never sleeps)."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,16 @@ def _isolated_qsettings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
     for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
         QSettings.setPath(QSettings.Format.IniFormat, scope, str(folder))
     yield
+
+
+@pytest.fixture(autouse=True)
+def _collect_closed_windows() -> Iterator[None]:
+    """A closed window is cyclic garbage (its sessions hold callables that refer back to it).
+    Collect it here, on the GUI thread, once its test is over: left to the collector, it is
+    freed by whichever thread allocates next, and a worker thread (a scan reading 112,000
+    Data_Entry rows) destroying Qt widgets crashes the process."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture

@@ -35,16 +35,42 @@ def test_without_a_dataset_entry_no_row_claims_one() -> None:
     assert {r.in_dataset for r in state_with([0.1, 0.2, 0.3]).rows()} == {None}
 
 
-def test_the_selection_outlives_an_image_that_has_its_label() -> None:
-    state = state_with([0.1, 0.9, 0.3])
-    assert state.label_to_show() == "Effusion"  # nothing selected: the most probable
-    state.selected_label = "Pleural_Thickening"
+def test_each_image_opens_on_its_own_highest_flagged_finding() -> None:
+    # thresholds 0.5, 0.3, 0.2: Atelectasis is the most probable but not flagged
+    state = state_with([0.45, 0.31, 0.1])
+    assert state.label_to_show() == "Effusion"
+    state.selected_label = "Pleural_Thickening"  # the user looked at another finding
     state.clear()
     assert state.rows() == [] and state.label_to_show() is None
-    state.show(findings([0.8, 0.1, 0.2]), card=None)
-    assert state.label_to_show() == "Pleural_Thickening"
-    state.selected_label = "Cardiomegaly"  # not a label of this model
+    state.show(findings([0.1, 0.2, 0.25]), card=None)
+    assert state.label_to_show() == "Pleural_Thickening"  # the only flagged finding of this image
+    state.selected_label = "Pleural_Thickening"
+    state.show(findings([0.1, 0.25, 0.15]), card=None)
+    assert state.label_to_show() == "Effusion"  # none flagged: the most probable, not the last choice
+
+
+def test_the_top_finding_is_flagged_at_the_operating_point() -> None:
+    state = state_with([0.45, 0.31, 0.1])
+    state.point.step = SENSITIVITY_STEPS  # every threshold lower: Atelectasis is flagged too
+    state.refresh()
+    assert state.flags is not None and state.flags[0]
     assert state.label_to_show() == "Atelectasis"
+
+
+def test_a_pinned_finding_is_shown_on_every_image_and_says_so() -> None:
+    state = state_with([0.45, 0.31, 0.1])
+    state.selected_label = "Pleural_Thickening"
+    state.pinned = True
+    state.show(findings([0.6, 0.9, 0.1]), card=None)
+    assert state.label_to_show() == "Pleural_Thickening"
+    assert state.caption("Pleural_Thickening").endswith("(pinned)")
+    assert "Pinned" in state.details_html("Pleural_Thickening")
+    assert "pinned" not in state.caption("Effusion").lower()
+    state.selected_label = "Cardiomegaly"  # not a label of this model: the image's own top
+    assert state.label_to_show() == "Effusion"
+    state.selected_label = "Pleural_Thickening"
+    state.pinned = False
+    assert state.label_to_show() == "Effusion" and "pinned" not in state.caption("Pleural_Thickening")
 
 
 def test_caption_says_whether_the_shown_map_belongs_to_a_flagged_finding() -> None:

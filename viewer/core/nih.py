@@ -4,16 +4,25 @@
 (``Image Index``); ``find_data_entry`` finds the file for a folder of NIH images the way a user
 lays out the official download (the CSV beside ``images/`` or in the same folder). The viewer's
 folder scan and the trainer both read labels through this module, so both agree on them.
+
+``read_original_images`` reads the size and pixel spacing of the radiograph each PNG was made
+from (``OriginalImage[Width,Height]``, ``OriginalImagePixelSpacing[x,y]``): the PNGs carry no
+spacing of their own, and were resized to squares (1024 x 1024, or smaller copies) without
+keeping the aspect, so ``OriginalImage.spacing_at`` scales each axis by its own ratio. It is a
+reader of its own, for the images asked about, because the labels' reader keeps every row of
+the 112,120 and the scan has no use for these columns.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from .csv_limits import LabelFileError, bounded_lines
 from .errors import FileProblem
@@ -25,10 +34,16 @@ NO_FINDING = "No Finding"
 DATA_ENTRY_NAMES: tuple[str, ...] = ("Data_Entry_2017_v2020.csv", "Data_Entry_2017.csv")
 
 REQUIRED_COLUMNS = ("Image Index", "Finding Labels", "Patient ID")
+# "OriginalImage[Width,Height]" is one header cell with a comma inside, so a CSV reader sees two
+# columns, and the same for the spacing.
+ORIGINAL_COLUMNS = ("OriginalImage[Width", "Height]", "OriginalImagePixelSpacing[x", "y]")
 _ORDER = {label: i for i, label in enumerate(NIH_LABELS)}
 _FOLLOW_UP_IN_NAME = re.compile(r"_(\d+)\.[A-Za-z]+$")
 _AGE = re.compile(r"^\s*(\d+)\s*([YMWD]?)\s*$", re.IGNORECASE)
 _MAX_AGE = 120  # the 2017 file has a few ages like 414 (typos the 2020 revision fixed)
+
+
+T = TypeVar("T")
 
 
 class DataEntryError(FileProblem):
@@ -55,6 +70,24 @@ class NihEntry:
     @property
     def no_finding(self) -> bool:
         return not self.labels
+
+
+@dataclass(frozen=True, slots=True)
+class OriginalImage:
+    """The radiograph an NIH PNG was made from: its size in pixels, and its pixel spacing in mm
+    along x (columns) and y (rows)."""
+
+    width: int
+    height: int
+    spacing_x: float
+    spacing_y: float
+
+    def spacing_at(self, width: int, height: int) -> tuple[float, float] | None:
+        """(row, column) mm per pixel of a copy of ``width`` x ``height`` pixels, each axis scaled
+        by its own ratio; None for an empty size."""
+        if width <= 0 or height <= 0:
+            return None
+        return self.spacing_y * self.height / height, self.spacing_x * self.width / width
 
 
 def parse_labels(text: str) -> tuple[str, ...]:
@@ -88,7 +121,56 @@ def read_data_entry(csv_path: str | os.PathLike[str]) -> dict[str, NihEntry]:
     ``REQUIRED_COLUMNS`` or has a row whose ``Patient ID`` is not a number.
     Reads the official 112,120-row file in well under a second (plain ``csv``, no pandas).
     """
-    path = Path(csv_path)
+    return _read(Path(csv_path), lambda path, header, rows: _read_rows(path, rows, _column_indices(path, header)))
+
+
+def read_original_images(csv_path: str | os.PathLike[str],
+                         names: Collection[str] | None = None) -> dict[str, OriginalImage]:
+    """``{image file name: OriginalImage}`` for the rows of a Data_Entry CSV named in ``names``
+    (every row without it) whose original size and spacing are usable numbers.
+
+    Empty for a file without those columns (a cut-down copy); raises ``DataEntryError`` as
+    ``read_data_entry`` does for a file that is not a Data_Entry CSV at all.
+    """
+    wanted = None if names is None else frozenset(names)
+
+    def originals(path: Path, header: list[str], rows: Iterator[list[str]]) -> dict[str, OriginalImage]:
+        columns = _column_indices(path, header)
+        cells = [name.strip() for name in header]
+        if not all(name in cells for name in ORIGINAL_COLUMNS):
+            return {}
+        i_name = columns["Image Index"]
+        indices = [cells.index(name) for name in ORIGINAL_COLUMNS]
+        needed = max(indices) + 1
+        found: dict[str, OriginalImage] = {}
+        for row in rows:
+            if len(row) < needed:
+                continue
+            name = row[i_name].strip()
+            if wanted is not None and name not in wanted:
+                continue
+            original = _original(*(row[i] for i in indices))
+            if original is not None:
+                found[name] = original
+        return found
+
+    return _read(Path(csv_path), originals)
+
+
+def _original(width: str, height: str, spacing_x: str, spacing_y: str) -> OriginalImage | None:
+    """The cells of one row as an ``OriginalImage``, or None where one is not a usable number."""
+    try:
+        w, h, x, y = int(width), int(height), float(spacing_x), float(spacing_y)
+    except ValueError:
+        return None
+    if w <= 0 or h <= 0 or not (math.isfinite(x) and math.isfinite(y) and x > 0 and y > 0):
+        return None
+    return OriginalImage(w, h, x, y)
+
+
+def _read(path: Path, consume: Callable[[Path, list[str], Iterator[list[str]]], T]) -> T:
+    """Open a Data_Entry CSV and hand its header and rows to ``consume``; every way the file can
+    fail becomes one ``DataEntryError`` naming it."""
     try:
         # utf-8-sig: a spreadsheet that re-saved the file may have put a byte-order mark first.
         with open(path, newline="", encoding="utf-8-sig") as handle:
@@ -96,8 +178,7 @@ def read_data_entry(csv_path: str | os.PathLike[str]) -> dict[str, NihEntry]:
             header = next(rows, None)
             if header is None:
                 raise DataEntryError(path, "is empty", "use the Data_Entry_2017 CSV of the NIH download")
-            columns = _column_indices(path, header)
-            return _read_rows(path, rows, columns)
+            return consume(path, header, rows)
     except DataEntryError:
         raise
     except FileNotFoundError:

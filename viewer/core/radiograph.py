@@ -85,7 +85,7 @@ class Radiograph:
     photometric: Photometric
     bits_stored: int
     pixel_spacing: tuple[float, float] | None = None  # mm per pixel (row, column); None = unknown
-    spacing_source: str | None = None  # which DICOM attribute gave the spacing
+    spacing_source: str | None = None  # where the spacing came from: a DICOM attribute, or Data_Entry
     windows: list[Window] = field(default_factory=list)  # presets from the header, first = default
     has_voi_lut: bool = False  # the header carries a VOI LUT Sequence (the default, before windows)
     padding_mask: np.ndarray | None = None

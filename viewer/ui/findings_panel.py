@@ -14,6 +14,8 @@ no resources (``rich_text.RichTextLabel``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import (
     QAbstractListModel,
     QModelIndex,
@@ -24,7 +26,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -37,6 +39,7 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -50,9 +53,22 @@ from .rich_text import RichTextLabel
 
 FLAG_COLOUR = QColor(220, 60, 50)
 BAR_COLOUR = QColor(90, 130, 170)
+# An image that fails the out-of-distribution check: its flags are no alarm, only grey.
+OOD_FLAG_COLOUR = QColor(140, 140, 140)
+OOD_BAR_COLOUR = QColor(185, 185, 185)
 THRESHOLD_COLOUR = QColor(20, 20, 20)
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
+LEGEND = ("<small>bar: probability \N{MIDDLE DOT} tick: threshold \N{MIDDLE DOT} "
+          "<span style='color:#dc3c32'><b>red</b></span>: flagged \N{MIDDLE DOT} "
+          "<span style='color:#2878c8'><b>NIH</b></span>: in the dataset's labels</small>")
+OOD_LEGEND = ("<small>bar: probability \N{MIDDLE DOT} tick: threshold \N{MIDDLE DOT} "
+              "<span style='color:#808080'><b>grey</b></span>: out of distribution, not meaningful "
+              "\N{MIDDLE DOT} <span style='color:#2878c8'><b>NIH</b></span>: in the dataset's labels</small>")
+MIN_SLIDER_WIDTH = 120  # px: the operating point's 11 steps stay apart
+MIN_OPACITY_WIDTH = 60
+PIN_STYLE = ("QToolButton#pinFinding:checked { background: #2878c8; color: white; font-weight: bold; "
+             "border: 1px solid #1d5a96; border-radius: 3px; padding: 2px 6px; }")
 
 
 class FindingsModel(QAbstractListModel):
@@ -108,16 +124,70 @@ def _tooltip(row: FindingRow) -> str:
     return "<br>".join(lines)
 
 
+@dataclass(frozen=True)
+class RowGeometry:
+    """Where a row's parts go: the label, the bar, the value, the NIH badge."""
+
+    label: QRect
+    bar: QRectF
+    value: QRect
+    badge: QRectF
+
+
 class FindingDelegate(QStyledItemDelegate):
-    """Paints a finding: flag marker, label, probability bar with threshold tick, value, NIH mark."""
+    """Paints a finding: flag marker, label, probability bar with threshold tick, value, NIH mark.
+
+    The row is laid out from the right: the badge's place and the value keep their width (a
+    probability is never cut), the bar keeps ``BAR_MIN``, and the label gets what is left, up
+    to ``LABEL_WIDTH``, elided below it (the row's tooltip has the whole name). The narrowest
+    row that keeps all that is ``minimum_width``: the list is never narrower.
+    """
 
     ROW_HEIGHT = 22
-    LABEL_WIDTH = 138
-    VALUE_WIDTH = 40
+    INDENT = 8  # the flag strip and a gap before the label
+    GAP = 6
+    LABEL_WIDTH = 138  # the label's width when there is room
+    LABEL_MIN = 64  # about "Pleural Th...": shorter labels would say nothing
+    BAR_MIN = 40
     DATASET_WIDTH = 34
+    VALUE_SAMPLE = "0.00"  # the widest value text (probabilities are shown with 2 decimals)
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self._view = parent
+
+    def value_width(self, font: QFont | None = None) -> int:
+        """Width of the value column: the widest value in the bold font of a flagged row."""
+        bold = QFont(font if font is not None else self._view.font())
+        bold.setBold(True)
+        return QFontMetrics(bold).horizontalAdvance(self.VALUE_SAMPLE) + 2
+
+    def minimum_width(self, font: QFont | None = None) -> int:
+        """The narrowest row with its value whole, a bar and an elided label."""
+        return (self.INDENT + self.LABEL_MIN + self.GAP + self.BAR_MIN + self.GAP + self.value_width(font)
+                + 4 + self.DATASET_WIDTH)
+
+    def geometry(self, rect: QRect, font: QFont | None = None) -> RowGeometry:
+        """The parts of a row painted in ``rect``."""
+        badge_left = rect.right() + 1 - self.DATASET_WIDTH
+        value_width = self.value_width(font)
+        value = QRect(badge_left - 4 - value_width, rect.top(), value_width, rect.height())
+        label_left = rect.left() + self.INDENT
+        room = value.left() - self.GAP - self.BAR_MIN - self.GAP - label_left
+        label = QRect(label_left, rect.top(), max(self.LABEL_MIN, min(self.LABEL_WIDTH, room)), rect.height())
+        bar_left = label.right() + 1 + self.GAP
+        bar = QRectF(bar_left, rect.top() + 6, max(self.BAR_MIN, value.left() - self.GAP - bar_left),
+                     rect.height() - 12)
+        badge = QRectF(badge_left + 3, rect.top() + 4, self.DATASET_WIDTH - 6, rect.height() - 8)
+        return RowGeometry(label, bar, value, badge)
+
+    def value_rect(self, rect: QRect, font: QFont | None = None) -> QRect:
+        """Where the probability is written in a row painted in ``rect``."""
+        return self.geometry(rect, font).value
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
-        return QSize(self.LABEL_WIDTH + 160, self.ROW_HEIGHT)
+        # The list stretches rows to its width; this is only what a row cannot do without.
+        return QSize(self.minimum_width(option.font), self.ROW_HEIGHT)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
@@ -126,44 +196,45 @@ class FindingDelegate(QStyledItemDelegate):
             return
         painter.save()
         rect = option.rect
+        parts = self.geometry(rect, option.font)
         palette = option.palette
+        flag_colour = OOD_FLAG_COLOUR if row.out_of_distribution else FLAG_COLOUR
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         if selected:
             painter.fillRect(rect, palette.highlight())
         elif row.flagged:
-            painter.fillRect(rect, QColor(FLAG_COLOUR.red(), FLAG_COLOUR.green(), FLAG_COLOUR.blue(), 28))
-        text_colour = palette.highlightedText().color() if selected else palette.text().color()
+            painter.fillRect(rect, QColor(flag_colour.red(), flag_colour.green(), flag_colour.blue(), 28))
+        if selected:
+            text_colour = palette.highlightedText().color()
+        elif row.out_of_distribution:
+            text_colour = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+        else:
+            text_colour = palette.text().color()
 
         # Flag marker: a solid strip on the left edge of flagged rows.
         if row.flagged:
-            painter.fillRect(rect.left(), rect.top() + 2, 4, rect.height() - 4, FLAG_COLOUR)
+            painter.fillRect(rect.left(), rect.top() + 2, 4, rect.height() - 4, flag_colour)
 
         font = QFont(option.font)
         font.setBold(row.flagged)
         painter.setFont(font)
         painter.setPen(text_colour)
-        label_rect = rect.adjusted(8, 0, 0, 0)
-        label_rect.setWidth(self.LABEL_WIDTH - 8)
         label = painter.fontMetrics().elidedText(row.label.replace("_", " "), Qt.TextElideMode.ElideRight,
-                                                 label_rect.width())
-        painter.drawText(label_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, label)
-
-        right = rect.right() - self.DATASET_WIDTH
-        value_rect = rect.adjusted(0, 0, 0, 0)
-        value_rect.setLeft(right - self.VALUE_WIDTH)
-        value_rect.setRight(right - 4)
-        painter.drawText(value_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                                                 parts.label.width())
+        painter.drawText(parts.label, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, label)
+        painter.drawText(parts.value, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
                          f"{row.probability:.2f}")
 
-        bar_left = rect.left() + self.LABEL_WIDTH
-        bar_width = max(20, right - self.VALUE_WIDTH - bar_left - 6)
-        track = QRectF(bar_left, rect.top() + 6, bar_width, rect.height() - 12)
+        track = parts.bar
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(128, 128, 128, 60))
         painter.drawRect(track)
         fill = QRectF(track)
         fill.setWidth(track.width() * min(1.0, max(0.0, row.probability)))
-        painter.setBrush(FLAG_COLOUR if row.flagged else BAR_COLOUR)
+        if row.out_of_distribution:
+            painter.setBrush(OOD_FLAG_COLOUR if row.flagged else OOD_BAR_COLOUR)
+        else:
+            painter.setBrush(FLAG_COLOUR if row.flagged else BAR_COLOUR)
         painter.drawRect(fill)
         # Threshold: a tick across the bar, taller than it, so it reads at any probability.
         x = track.left() + track.width() * min(1.0, max(0.0, row.threshold))
@@ -171,28 +242,52 @@ class FindingDelegate(QStyledItemDelegate):
         painter.drawLine(int(x), rect.top() + 3, int(x), rect.bottom() - 3)
 
         if row.in_dataset:
-            badge = QRectF(rect.right() - self.DATASET_WIDTH + 3, rect.top() + 4, self.DATASET_WIDTH - 6,
-                           rect.height() - 8)
             small = QFont(option.font)
             small.setPointSizeF(max(6.5, option.font.pointSizeF() - 1.5))
             small.setBold(True)
             painter.setFont(small)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(40, 120, 200))
-            painter.drawRoundedRect(badge, 3, 3)
+            painter.drawRoundedRect(parts.badge, 3, 3)
             painter.setPen(QColor(255, 255, 255))
-            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "NIH")
+            painter.drawText(parts.badge, Qt.AlignmentFlag.AlignCenter, "NIH")
         painter.restore()
+
+
+class FindingsList(QListView):
+    """The list of findings: as tall as all its rows where the window has the room (a finding
+    below a scroll bar is easily missed), and never shorter than ``MIN_ROWS`` rows with a scroll
+    bar where it has not (a short screen): squeezed below what it asked for, the dock would
+    clip it and draw the legend over its last rows."""
+
+    MIN_ROWS = 5
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._rows = 0
+        self.setMinimumHeight(self._height(self.MIN_ROWS))
+
+    def set_row_count(self, rows: int) -> None:
+        """The number of rows to ask room for."""
+        self._rows = rows
+        self.updateGeometry()
+
+    def sizeHint(self) -> QSize:
+        return QSize(super().sizeHint().width(), max(self.minimumHeight(), self._height(self._rows)))
+
+    def _height(self, rows: int) -> int:
+        return FindingDelegate.ROW_HEIGHT * rows + 2 * self.frameWidth()
 
 
 class FindingsPanel(QWidget):
     """Findings of the current image and the controls of their display.
 
     Events: ``finding_selected(str)``, ``heatmap_toggled(bool)``, ``colormap_changed(str)``,
-    ``opacity_changed(float)``, ``sensitivity_changed(int)``.
+    ``opacity_changed(float)``, ``sensitivity_changed(int)``, ``pin_toggled(bool)``.
     """
 
     finding_selected = Signal(str)
+    pin_toggled = Signal(bool)
     heatmap_toggled = Signal(bool)
     colormap_changed = Signal(str)
     opacity_changed = Signal(float)
@@ -209,10 +304,16 @@ class FindingsPanel(QWidget):
         self.dataset_label.setObjectName("datasetLabels")
         self.dataset_label.hide()
 
-        self.list = QListView()
+        self.list = FindingsList()
         self.list.setObjectName("findingsList")
         self.list.setModel(self.model)
-        self.list.setItemDelegate(FindingDelegate(self.list))
+        self.delegate = FindingDelegate(self.list)
+        self.list.setItemDelegate(self.delegate)
+        # Rows take the list's width, and the list never gets narrower than a whole row: a
+        # horizontal scroll bar would hide the probabilities at the right.
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setMinimumWidth(self.delegate.minimum_width() + 2 * self.list.frameWidth()
+                                  + self.list.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent))
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setUniformItemSizes(True)
         self.list.setMouseTracking(True)
@@ -229,6 +330,21 @@ class FindingsPanel(QWidget):
 
         self.details = RichTextLabel()
         self.details.setObjectName("findingDetails")
+        # Pinning keeps the selected finding on every image; the action (Shift+P, the Go menu)
+        # and the button beside the details are one command.
+        self.pin_action = QAction("&Pin Finding", self)
+        self.pin_action.setCheckable(True)
+        self.pin_action.setShortcut("Shift+P")  # P alone is the canvas's pan tool
+        self.pin_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.pin_action.setStatusTip("Open every image on this finding (unpinned, each image opens on "
+                                     "its own top finding)")
+        self.pin_action.setToolTip(f"{self.pin_action.statusTip()} (Shift+P)")
+        self.pin_action.toggled.connect(self.pin_toggled)
+        self.addAction(self.pin_action)
+        self.pin_button = QToolButton()
+        self.pin_button.setObjectName("pinFinding")
+        self.pin_button.setDefaultAction(self.pin_action)
+        self.pin_button.setStyleSheet(PIN_STYLE)  # a pinned finding must be seen to be pinned
 
         self.show_heatmap = QCheckBox("Heatmap (H)")
         self.show_heatmap.setChecked(True)
@@ -255,27 +371,31 @@ class FindingsPanel(QWidget):
         self.sensitivity_text.setObjectName("operatingPoint")
         self.sensitivity_text.setWordWrap(True)
 
+        # Sliders keep a width a hand can set; the operating point's slider has a row of its own
+        # under its title and description, so a narrow panel does not squeeze it to a stub.
+        self.opacity.setMinimumWidth(MIN_OPACITY_WIDTH)
+        self.sensitivity.setMinimumWidth(MIN_SLIDER_WIDTH)
         heat_row = QHBoxLayout()
         heat_row.addWidget(self.show_heatmap)
         heat_row.addWidget(self.colormap)
         heat_row.addWidget(self.opacity, 1)
-        point_row = QHBoxLayout()
-        point_row.addWidget(QLabel("Operating point"))
-        point_row.addWidget(self.sensitivity, 1)
-        self.sensitivity_text.setMinimumWidth(120)
-        point_row.addWidget(self.sensitivity_text)
+        point_title = QHBoxLayout()
+        point_title.addWidget(QLabel("Operating point"))
+        point_title.addStretch(1)
+        point_title.addWidget(self.sensitivity_text)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.dataset_label)
         layout.addWidget(self.stack, 1)
-        self.legend = legend = QLabel("<small>bar: probability \N{MIDDLE DOT} tick: threshold \N{MIDDLE DOT} "
-                        "<span style='color:#dc3c32'><b>red</b></span>: flagged \N{MIDDLE DOT} "
-                        "<span style='color:#2878c8'><b>NIH</b></span>: in the dataset's labels</small>")
+        self.legend = legend = QLabel(LEGEND)
         legend.setObjectName("findingsLegend")
         legend.setWordWrap(True)
         layout.addWidget(legend)
-        layout.addWidget(self.details)
+        details_row = QHBoxLayout()
+        details_row.addWidget(self.details, 1)
+        details_row.addWidget(self.pin_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(details_row)
         self.notes = PlainLabel(limit=MESSAGE_ELIDE_AT)  # the loader's notes quote header values
         self.notes.setObjectName("findingNotes")
         self.notes.setWordWrap(True)
@@ -283,7 +403,8 @@ class FindingsPanel(QWidget):
         self.notes.hide()
         layout.addWidget(self.notes)
         layout.addLayout(heat_row)
-        layout.addLayout(point_row)
+        layout.addLayout(point_title)
+        layout.addWidget(self.sensitivity)
         self._updating = False
         self.show_message("No image open.")
         self.set_operating_point_text("card thresholds")
@@ -293,7 +414,7 @@ class FindingsPanel(QWidget):
         """Replace the list by ``text`` (no model, inference running, inference failed)."""
         self.message.setText(text)
         self.stack.setCurrentWidget(self.message)
-        self.list.setMinimumHeight(0)
+        self.list.set_row_count(0)
         self.details.clear()
         self.set_notes([])
         self._set_controls_enabled(False)
@@ -302,6 +423,7 @@ class FindingsPanel(QWidget):
         """Heatmap and operating-point controls only mean something when there are findings."""
         for widget in (self.show_heatmap, self.colormap, self.opacity, self.sensitivity):
             widget.setEnabled(enabled)
+        self.pin_action.setEnabled(enabled)
         self.legend.setVisible(enabled)
 
     def set_rows(self, rows: list[FindingRow], select: str | None = None) -> None:
@@ -309,8 +431,8 @@ class FindingsPanel(QWidget):
         self._updating = True
         try:
             self.model.set_rows(rows)
-            # Tall enough for every label: a finding hidden below a scroll bar is easily missed.
-            self.list.setMinimumHeight(FindingDelegate.ROW_HEIGHT * len(rows) + 2 * self.list.frameWidth())
+            self.legend.setText(OOD_LEGEND if any(r.out_of_distribution for r in rows) else LEGEND)
+            self.list.set_row_count(len(rows))
             self.stack.setCurrentWidget(self.list)
             self._set_controls_enabled(True)
             if select is not None and self.model.row_of(select) >= 0:

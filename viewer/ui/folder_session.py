@@ -253,6 +253,11 @@ class FolderSession(QObject):
         row = self.rows.get(path)
         return row is not None and (row.findings is not None or self.models.predictor is None)
 
+    def findings_for(self, path: Path) -> Findings | None:
+        """What the analysis found for the image at ``path`` (compact), or None before it got there."""
+        row = self.rows.get(path)
+        return row.findings if row is not None else None
+
     def record(self, image: ScannedImage, thumbnail: np.ndarray | None, findings: Findings | None) -> None:
         """Take the result of an image the user opened (decoded and analysed already), so the
         browser and the folder CSV have it without analysing it a second time."""

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal
 from PySide6.QtWidgets import QLabel
 
 from viewer.core import heatmap as core_heatmap
 from viewer.core.errors import display_name
+from viewer.core.findings import Findings
 from viewer.core.inference import Predictor
 from viewer.core.scan import ScannedImage
 from viewer.viewmodel.image_findings import ImageFindingsState, no_model_message
@@ -26,6 +27,7 @@ from .colormaps import DEFAULT_COLORMAP
 from .errors_panel import ErrorsPanel
 from .findings_panel import FindingsPanel
 from .model_session import ModelSession, ModelState
+from .nih_spacing import FoundSpacing, NihSpacing
 from .plain_text import elide
 from .tags_panel import TagsPanel
 from .workers import (
@@ -47,12 +49,14 @@ class ImageSession(QObject):
     window's operating point (``models.operating_point``); this class only moves results from
     the workers to it and from it to the widgets.
 
-    Events: ``image_shown(LoadedImage)``, ``findings_shown(AnalysedImage)``,
+    Events: ``image_shown(LoadedImage)``, ``image_cleared()`` (no image on screen: another is
+    loading, a folder is being scanned), ``findings_shown(AnalysedImage)``,
     ``finding_shown(str)`` (its heatmap is on the canvas), ``findings_unavailable(str)`` (no
     model, or it failed on this image), ``image_failed(str, str)``, ``status_message(str)``.
     """
 
     image_shown = Signal(object)
+    image_cleared = Signal()
     findings_shown = Signal(object)
     findings_unavailable = Signal(str)
     finding_shown = Signal(str)
@@ -62,11 +66,14 @@ class ImageSession(QObject):
     def __init__(self, canvas: ImageCanvas, findings: FindingsPanel, tags: TagsPanel, banner: QLabel,
                  errors: ErrorsPanel, models: ModelSession, boxes_for: BoxLookup,
                  parent: QObject | None = None, *, scrub: Callable[[str], str] = str,
-                 series_of: Callable[[ScannedImage], Sequence[ScannedImage]] = lambda _image: ()) -> None:
+                 series_of: Callable[[ScannedImage], Sequence[ScannedImage]] = lambda _image: (),
+                 analysed_for: Callable[[Path], Findings | None] = lambda _path: None) -> None:
         super().__init__(parent)
         self.canvas, self.findings, self.tags, self.banner = canvas, findings, tags, banner
         self.errors, self.models = errors, models
         self.boxes_for = boxes_for  # (path, width, height) -> ground-truth boxes, of the open folder
+        self.analysed_for = analysed_for  # path -> what the folder analysis found, if it got there
+        self.spacings = NihSpacing()  # NIH PNGs' pixel spacing, from the Data_Entry beside them
         self.scrub = scrub  # removes the open folder's identities from a path shown outside the browser
         self.series_of = series_of  # an image's series as found so far (the browser's series row)
         # Decoding and inference have a thread each: the next image is decoded while the
@@ -75,6 +82,7 @@ class ImageSession(QObject):
         self._infer_pool = single_thread_pool("inference")
         self._events = ImageEvents(self)
         self._events.image_loaded.connect(self._on_image_loaded)
+        self._events.spacing_found.connect(self._on_spacing_found)
         self._events.inference_finished.connect(self._on_inference_finished)
         self._events.failed.connect(self._on_failed)
         self._events.inference_failed.connect(self._on_inference_failed)
@@ -86,6 +94,7 @@ class ImageSession(QObject):
         findings.colormap_changed.connect(self.set_colormap)
         findings.opacity_changed.connect(canvas.set_heatmap_opacity)
         findings.sensitivity_changed.connect(self.set_sensitivity)
+        findings.pin_toggled.connect(self.set_pinned)
 
         self.generation = 0
         self._token = CancelToken()
@@ -128,10 +137,12 @@ class ImageSession(QObject):
         self.state.clear()
         self.banner.hide()
         self.canvas.clear(f"Loading {path.name}\N{HORIZONTAL ELLIPSIS}")
+        self.image_cleared.emit()
         self.findings.show_message("Loading the image\N{HORIZONTAL ELLIPSIS}")
         self.findings.set_dataset_labels(self.scanned.labels if self.scanned else None)
         self.tags.show_header(None, "Loading\N{HORIZONTAL ELLIPSIS}")
-        self._pool.start(LoadJob(self.generation, path, self._events, self._token, self.boxes_for))
+        self._pool.start(LoadJob(self.generation, path, self._events, self._token, self.boxes_for,
+                                 self.spacings.spacing_for))
 
     def clear(self, message: str) -> None:
         """No image (a new folder is being scanned): cancel any request and empty the panels."""
@@ -139,17 +150,23 @@ class ImageSession(QObject):
         self._token = CancelToken()
         self.generation += 1
         self.scanned = self.path = self.loaded = self.analysed = None
+        self.spacings.clear()
         self.state.clear()
         self.banner.hide()
         self.canvas.clear(message)
+        self.image_cleared.emit()
         self.findings.show_message("No image open.")
         self.findings.set_dataset_labels(None)
         self.tags.show_header(None, "No image open.")
 
     def shutdown(self) -> None:
+        """Stop the workers (the window is closing) and drop what they sent that is not yet
+        delivered: a result reaching a closed window runs its slot in objects that Python may
+        free during it (the window is let go by the garbage collector), which crashes."""
         self._token.cancel()
         self._pool.waitForDone()
         self._infer_pool.waitForDone()
+        QCoreApplication.removePostedEvents(self, QEvent.Type.MetaCall)
 
     def wait(self, msecs: int = -1) -> bool:
         """Block until decoding and inference are done (the command line and tests only)."""
@@ -170,20 +187,35 @@ class ImageSession(QObject):
         if rg.header is not None:
             self.tags.show_header(rg.header)
         else:
-            self.tags.show_header(None, f"{rg.source_format.upper()} file: no DICOM header "
-                                  f"({rg.width} x {rg.height} px, {rg.bits_stored} bit).")
+            self.tags.show_header(None, _no_header_note(loaded))
         for note in rg.notes:
             self.status_message.emit(f"{rg.path.name}: {note}")
         self.image_shown.emit(loaded)
         self._start_inference()
 
+    def _on_spacing_found(self, generation: int, found: FoundSpacing) -> None:
+        """An image without a spacing got one (an NIH PNG's): measure in mm, say where it came from."""
+        if generation != self.generation or self.loaded is None or self.loaded.radiograph.pixel_spacing is not None:
+            return
+        rg = self.loaded.radiograph  # the canvas's image: its read-out and ruler read the spacing
+        rg.pixel_spacing, rg.spacing_source = found.spacing, found.source
+        self.tags.show_header(None, f"{_no_header_note(self.loaded)}\n{found.description}")
+        self.canvas.update()
+
     def _start_inference(self) -> None:
         if self.loaded is None or self.analysed is not None:
             return
         if self.models.state is ModelState.READY and self.models.predictor is not None:
-            self.findings.show_message("Running the model\N{HORIZONTAL ELLIPSIS}")
-            self._infer_pool.start(InferJob(self.generation, self.loaded, self.models.predictor, self._events,
-                                            self._token, self.colormap, core_heatmap.agreement))
+            known = self.analysed_for(self.loaded.path)
+            job = InferJob(self.generation, self.loaded, self.models.predictor, self._events, self._token,
+                           self.colormap, core_heatmap.agreement, known)
+            if known is not None:
+                # The folder analysis ran the model on it already: only its overlays are made,
+                # on the decoding thread (the inference thread may still be busy with the last image).
+                self._pool.start(job)
+            else:
+                self.findings.show_message("Running the model\N{HORIZONTAL ELLIPSIS}")
+                self._infer_pool.start(job)
         elif self.models.state is ModelState.LOADING:
             self.findings.show_message("Opening the model\N{HORIZONTAL ELLIPSIS}")
         else:
@@ -264,6 +296,11 @@ class ImageSession(QObject):
             self.analysed.heatmaps.recolour(name)
             self.show_finding(self.state.selected_label)
 
+    def set_pinned(self, pinned: bool) -> None:
+        """Pin the shown finding to every image (or stop); its caption and details say so."""
+        self.state.pinned = pinned
+        self.show_finding(self.state.selected_label)
+
     def set_sensitivity(self, step: int) -> None:
         """Move the operating point; flags (and the panel's threshold marks) follow."""
         self.models.operating_point.step = step
@@ -275,3 +312,10 @@ class ImageSession(QObject):
     def _show_rows(self) -> None:
         self.findings.set_rows(self.state.rows(), select=self.state.selected_label)
         self.findings.set_operating_point_text(self.models.operating_point.description)
+
+
+def _no_header_note(loaded: LoadedImage) -> str:
+    """What the tags panel says for an image without a DICOM header."""
+    rg = loaded.radiograph
+    return (f"{rg.source_format.upper()} file: no DICOM header ({rg.width} x {rg.height} px, "
+            f"{rg.bits_stored} bit).")

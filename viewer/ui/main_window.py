@@ -22,6 +22,7 @@ from viewer.viewmodel.windowing import WindowPresets
 
 from .browser import StudyBrowser
 from .canvas import ImageCanvas
+from .display_preferences import DisplayPreferences
 from .errors_panel import ErrorsPanel
 from .findings_panel import FindingsPanel
 from .folder_session import FolderSession
@@ -79,12 +80,14 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowStatusMixin, Windo
         self.image = ImageSession(self.canvas, self.findings, self.tags, self.banner, self.errors, self.models,
                                   lambda path, w, h: self.folder.boxes.boxes_for(path, w, h), self,
                                   scrub=lambda text: self.folder.scrubber.scrub(text),
-                                  series_of=self.browser.series_members)
+                                  series_of=self.browser.series_members,
+                                  analysed_for=lambda path: self.folder.findings_for(path))
 
         self._build_status_bar()
         self._build_actions()
         self._connect()
         self._restore_layout()
+        self.display_preferences = DisplayPreferences(settings, self.findings, self.browser, self.models, self)
 
         if model_path is not None:
             self.model_panel.show_loading(display_name(model_path))
@@ -116,6 +119,7 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowStatusMixin, Windo
         # The image session moved the operating point first (it connected first): re-flag the folder.
         self.findings.sensitivity_changed.connect(lambda _step: self.folder.refresh_summaries())
         self.errors.errors_changed.connect(self._on_errors_changed)
+        self._connect_exports()
 
     # -- opening ----------------------------------------------------------------------------------
     def open_path(self, path: Path) -> None:

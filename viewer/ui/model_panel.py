@@ -110,8 +110,10 @@ def card_html(card: ModelCard) -> str:
         f"<b>Calibration:</b> {e(_short(card.calibration.get('method')))}<br>"
         f"<b>Out-of-distribution check:</b> {e(_short(card.ood.get('method')))}</p>"
         + (f"<p>{', '.join(summary)}</p>" if summary else "")
-        + "<table cellspacing='0' cellpadding='2' width='100%'>"
-        "<tr><th align='left'>Label</th><th align='right'>Test AUROC (95% CI)</th>"
+        # Cells never wrap: a narrow panel scrolls sideways rather than break a name inside a
+        # word ("Cardiom egaly"), which Qt's tables do to fit a column.
+        + "<table cellspacing='0' cellpadding='2' width='100%' style='white-space: nowrap'>"
+        "<tr><th align='left'>Label</th><th align='right'>AUROC (95% CI)</th>"
         "<th align='right'>Positives</th><th align='right'>Threshold</th></tr>" + "".join(rows) + "</table>"
         + _training_notes(training)
         + f"<p><b>Intended use:</b> {e(_short(card.intended_use, 2_000))}</p>" + _warning()

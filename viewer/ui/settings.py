@@ -1,8 +1,11 @@
-"""Window state, recent folders and the mouse layout in QSettings, and nothing else (STYLE.md, Qt section).
+"""Window state, recent folders, the last exported files and the mouse layout in QSettings, and
+nothing else (STYLE.md, Qt section).
 
 Keys are constants here so a typo cannot create a second, silently ignored setting. The stored
 ``SETTINGS_VERSION`` lets a release that changes the dock layout discard the old layout
-instead of restoring a broken one.
+instead of restoring a broken one. The display preferences (colormap, opacity, operating
+points, the browser's order) are a file of their own beside this store
+(``viewer.core.preferences``, decision 0005): a layout thrown away must not take them along.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
+
+from viewer.core.preferences import PREFERENCES_FILE
 
 ORGANIZATION = "CXR Viewer"
 APPLICATION = "cxr-viewer"
@@ -22,6 +27,7 @@ KEY_GEOMETRY = "window/geometry"
 KEY_STATE = "window/state"
 KEY_RECENT_FOLDERS = "files/recent_folders"
 KEY_MOUSE_PRESET = "view/mouse_preset"
+KEY_EXPORT = "exports/{kind}"  # the last file written by an export, per kind ("png", "csv")
 
 MAX_RECENT = 8
 
@@ -50,6 +56,15 @@ class AppSettings:
     @property
     def store(self) -> QSettings:
         return self._store
+
+    def preferences_path(self) -> Path:
+        """Where the display preferences file is: beside this store's INI file, or, for the
+        platform's own store (the Windows registry is no folder), in the folder where the
+        user's INI file would be."""
+        if self._store.format() == QSettings.Format.IniFormat:
+            return Path(self._store.fileName()).with_name(PREFERENCES_FILE)
+        ini = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+        return Path(ini.fileName()).with_name(PREFERENCES_FILE)
 
     # -- window layout ------------------------------------------------------------------------
     def window_geometry(self) -> QByteArray | None:
@@ -97,6 +112,15 @@ class AppSettings:
     def set_mouse_preset(self, name: str) -> None:
         self._store.setValue(KEY_MOUSE_PRESET, name)
         self._store.sync()
+
+    # -- exports ------------------------------------------------------------------------------
+    def last_export(self, kind: str) -> Path | None:
+        """The file the last export of ``kind`` ("png", "csv") wrote, for its dialog to propose."""
+        value = self._store.value(KEY_EXPORT.format(kind=kind))
+        return Path(value) if isinstance(value, str) and value else None
+
+    def set_last_export(self, kind: str, path: Path) -> None:
+        self._store.setValue(KEY_EXPORT.format(kind=kind), str(path))
 
 
 def _as_int(value: object) -> int | None:

@@ -13,13 +13,18 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QMenu, QMessageBox, QToolBar
+from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QMenu, QToolBar
 
 from viewer.core.errors import display_name
-from viewer.viewmodel.bindings import help_text
+from viewer.viewmodel.bindings import mouse_rows
+from viewer.viewmodel.help_table import Binding, Command, help_sections
 from viewer.viewmodel.windowing import PRESET_KEYS
 
+from .display_preferences import sort_box
+from .help_dialog import HelpDialog
+from .mouse_preferences import add_mouse_page
 from .plain_text import menu_text, tooltip
+from .preferences_dialog import DisplayPage, PreferencesDialog
 
 if TYPE_CHECKING:  # the QMainWindow this is mixed into, for type checkers only
     from PySide6.QtWidgets import QMainWindow as _Window
@@ -81,6 +86,8 @@ class WindowActionsMixin(_Window):
         self.act_export_csv = self._action("Export Folder Findings as &CSV\N{HORIZONTAL ELLIPSIS}",
                                            lambda: self.export_csv(), "Ctrl+Shift+E",
                                            tip="Save the findings of every analysed image")
+        self.act_preferences = self._action("&Preferences\N{HORIZONTAL ELLIPSIS}", self._show_preferences, "Ctrl+,",
+                                            tip="Heatmap colormap and opacity, operating point, study order")
         self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         self.act_fit = self._action("&Fit", c.fit, ["Ctrl+0", "Home"], tip="Fit the image to the window")
@@ -131,7 +138,7 @@ class WindowActionsMixin(_Window):
         file_menu.addSeparator()
         file_menu.addActions([self.act_export_png, self.act_export_csv])
         file_menu.addSeparator()
-        file_menu.addAction(self.act_quit)
+        file_menu.addActions([self.act_preferences, self.act_quit])
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addActions([self.act_fit, self.act_actual, self.act_zoom_in, self.act_zoom_out])
         view_menu.addSeparator()
@@ -143,7 +150,8 @@ class WindowActionsMixin(_Window):
         for dock in self.docks:
             view_menu.addAction(dock.toggleViewAction())
         go_menu = self.menuBar().addMenu("&Go")
-        go_menu.addActions([self.act_next, self.act_prev, self.act_next_finding, self.act_prev_finding])
+        go_menu.addActions([self.act_next, self.act_prev, self.act_next_finding, self.act_prev_finding,
+                            self.findings.pin_action])
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self._action("&Keyboard and Mouse", self._show_help, "F1"))
 
@@ -189,11 +197,42 @@ class WindowActionsMixin(_Window):
             action.setEnabled(enabled)
 
     def _show_help(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.Information, "Keyboard and mouse",
-                          help_text(self.canvas.bindings.layout.name),
-                          QMessageBox.StandardButton.Ok, self)
-        box.setTextFormat(Qt.TextFormat.PlainText)  # the text is ours, but a message box guesses too
-        box.exec()
+        """The keyboard and mouse help, built from the window's commands as they are now and
+        the mouse layout in force."""
+        mouse = [Binding(gesture, does) for gesture, does in mouse_rows(self.canvas.bindings.layout)]
+        sections = help_sections(self._commands(), mouse)
+        help_dialog = self.findChild(HelpDialog)
+        if help_dialog is None:
+            help_dialog = HelpDialog(sections, self)
+        else:
+            help_dialog.show_sections(sections)
+        help_dialog.show()
+        help_dialog.raise_()
+
+    def _show_preferences(self) -> None:
+        """The Preferences dialog, made once; a page is one ``add_page`` line here."""
+        dialog = self.findChild(PreferencesDialog)
+        if dialog is None:
+            dialog = PreferencesDialog(self)
+            f = self.findings
+            dialog.add_page("Display", DisplayPage(f.colormap, f.opacity, f.sensitivity, sort_box(self.browser)))
+            add_mouse_page(dialog)  # the Mouse page of the dialog's window
+        dialog.show()
+        dialog.raise_()
+
+    def _commands(self) -> list[Command]:
+        """Every command with the menu it is in, then every other action of the window (the
+        presets' keys, a panel's own commands) as a command of no menu."""
+        def keys(action: QAction) -> tuple[str, ...]:
+            return tuple(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
+
+        commands = []
+        for entry in self.menuBar().actions():
+            menu = entry.menu()
+            if isinstance(menu, QMenu):
+                commands += [Command(entry.text(), a.text(), keys(a)) for a in menu.actions()]
+        commands += [Command("", a.text(), keys(a)) for a in self.findChildren(QAction)]
+        return commands
 
 
 def _key_sequence(shortcut: Shortcut) -> QKeySequence:

@@ -84,6 +84,9 @@ class WindowLayoutMixin(_Window):
         return dock
 
     def _restore_layout(self) -> None:
+        """The saved geometry and docks. A saved state cannot make a panel unusable: the main
+        window's dock layout gives no dock less than its panel's minimum size, and each panel's
+        minimum keeps its content whole (the findings' probabilities, its sliders)."""
         geometry, state = self.settings.window_geometry(), self.settings.window_state()
         if geometry is not None:
             self.restoreGeometry(geometry)

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -33,7 +33,7 @@ from PySide6.QtGui import QImage
 from viewer.core.boxes import GroundTruthBox
 from viewer.core.display_transforms import to_unit_grey
 from viewer.core.errors import CxrError, FileProblem, display_name, one_line
-from viewer.core.findings import Findings
+from viewer.core.findings import Findings, read_only
 from viewer.core.heatmap import Agreement
 from viewer.core.inference import Predictor
 from viewer.core.labels import match_label
@@ -42,6 +42,7 @@ from viewer.core.radiograph import Radiograph
 from viewer.core.scan import DataFileProblem, ScanError, ScannedImage, SkippedFile, scan_folder
 
 from .display import GreyFrame, GreyRenderer, grey_qimage
+from .nih_spacing import FoundSpacing
 from .overlay import HeatmapSet
 
 log = logging.getLogger(__name__)
@@ -215,21 +216,29 @@ class ImageEvents(QObject):
     """Events of the image being opened; ``generation`` identifies the request."""
 
     image_loaded = Signal(int, object)  # generation, LoadedImage
+    spacing_found = Signal(int, object)  # generation, FoundSpacing: for an image that had none
     inference_finished = Signal(int, object)  # generation, AnalysedImage
     failed = Signal(int, str, str)  # generation, path, reason
     inference_failed = Signal(int, str, str)  # generation, path, reason (the image still shows)
 
 
 BoxLookup = Callable[[Path, int, int], list[GroundTruthBox]]  # (path, width, height) -> its boxes
+SpacingLookup = Callable[[Path, int, int], FoundSpacing | None]  # (path, width, height) -> a spacing
 
 
 class LoadJob(Worker):
-    """Decode one file and prepare its display (quantised levels, default window)."""
+    """Decode one file and prepare its display (quantised levels, default window).
+
+    An image without a pixel spacing may get one from ``spacing_for`` (an NIH PNG's, from
+    Data_Entry): looked up after the image is sent, so the first lookup of a folder, which
+    reads the CSV, never holds the image back.
+    """
 
     def __init__(self, generation: int, path: Path, events: ImageEvents, token: CancelToken,
-                 boxes_for: BoxLookup | None = None) -> None:
+                 boxes_for: BoxLookup | None = None, spacing_for: SpacingLookup | None = None) -> None:
         super().__init__(token)
         self.generation, self.path, self.events, self.boxes_for = generation, path, events, boxes_for
+        self.spacing_for = spacing_for
 
     def work(self) -> None:
         if self.token.cancelled:
@@ -245,9 +254,14 @@ class LoadJob(Worker):
         frames = renderer.render(renderer.default_window)
         boxes = self.boxes_for(self.path, radiograph.width, radiograph.height) if self.boxes_for else []
         thumbnail = make_thumbnail(radiograph)
-        if not self.token.cancelled:
-            loaded = LoadedImage(self.path, radiograph, renderer, frames, boxes, thumbnail)
-            self.events.image_loaded.emit(self.generation, loaded)
+        if self.token.cancelled:
+            return
+        loaded = LoadedImage(self.path, radiograph, renderer, frames, boxes, thumbnail)
+        self.events.image_loaded.emit(self.generation, loaded)
+        if self.spacing_for is not None and radiograph.pixel_spacing is None and not radiograph.is_dicom:
+            found = self.spacing_for(self.path, radiograph.width, radiograph.height)
+            if found is not None and not self.token.cancelled:
+                self.events.spacing_found.emit(self.generation, found)
 
     def on_crash(self, exc: BaseException) -> None:
         self.events.failed.emit(self.generation, display_name(self.path), reason_of(exc))
@@ -257,20 +271,26 @@ AgreementFn = Callable[[np.ndarray, tuple[float, float, float, float], tuple[int
 
 
 class InferJob(Worker):
-    """Run the model once on a loaded image: 14 probabilities and 14 heatmaps together."""
+    """Run the model once on a loaded image: 14 probabilities and 14 heatmaps together.
+
+    With ``known`` findings (the folder analysis's, for this image) the model is not run: only
+    what the display needs is made from them (the overlays, the agreement with the boxes).
+    """
 
     def __init__(self, generation: int, loaded: LoadedImage, predictor: Predictor, events: ImageEvents,
-                 token: CancelToken, colormap: str, agreement: AgreementFn | None = None) -> None:
+                 token: CancelToken, colormap: str, agreement: AgreementFn | None = None,
+                 known: Findings | None = None) -> None:
         super().__init__(token)
         self.generation, self.loaded, self.predictor, self.events = generation, loaded, predictor, events
-        self.colormap, self.agreement = colormap, agreement
+        self.colormap, self.agreement, self.known = colormap, agreement, known
 
     def work(self) -> None:
         if self.token.cancelled:
             return
         rg = self.loaded.radiograph
         try:
-            findings = self.predictor.predict(rg)  # cached by path, mtime and size
+            findings = (expand_findings(self.known) if self.known is not None
+                        else self.predictor.predict(rg))  # cached by path, mtime and size
         except CxrError as exc:
             self.events.inference_failed.emit(self.generation, display_name(self.loaded.path), reason_of(exc))
             return
@@ -324,13 +344,34 @@ class ModelJob(Worker):
 # -- folder triage: thumbnails and findings of every image ----------------------------------------
 @dataclass
 class FolderRow:
-    """What the browser and the folder CSV need from one analysed image."""
+    """What the browser, the folder CSV and a later opening of the image need from one analysed
+    image. Its findings are kept compact (``compact_findings``): a folder holds thousands."""
 
     image: ScannedImage
     thumbnail: QImage | None
     thumbnail_array: np.ndarray | None
     findings: Findings | None  # None without a model, or when the image could not be analysed
     error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.findings is not None:
+            self.findings = compact_findings(self.findings)
+
+
+def compact_findings(findings: Findings) -> Findings:
+    """``findings`` with float16 maps: 14 maps of 7 x 7 in under 2 kB. The maps are only ever
+    normalised by their own range for display and agreement, where float16's three significant
+    digits change nothing a user sees; probabilities and flags are kept as they are."""
+    if findings.heatmaps.dtype == np.float16:
+        return findings
+    return replace(findings, heatmaps=read_only(findings.heatmaps.astype(np.float16)))
+
+
+def expand_findings(findings: Findings) -> Findings:
+    """Compact findings with float32 maps again, as the display code and OpenCV take them."""
+    if findings.heatmaps.dtype == np.float32:
+        return findings
+    return replace(findings, heatmaps=read_only(findings.heatmaps.astype(np.float32)))
 
 
 class AnalysisEvents(QObject):

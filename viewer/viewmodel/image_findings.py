@@ -34,17 +34,24 @@ class FindingRow:
     in_dataset: bool | None = None  # NIH Data_Entry lists it for this image; None = no NIH entry
     auroc: float | None = None
     auroc_ci: tuple[float, float] | None = None
+    # The image failed the model's out-of-distribution check: the row is drawn grey, because a
+    # flag on an image unlike the training chests is not a finding (the banner says why).
+    out_of_distribution: bool = False
 
 
 class ImageFindingsState:
     """The findings of the image on screen at ``point``, and the finding the user selected.
 
-    The selection outlives an image: the next image shows the same finding when it has it.
+    Each image opens on its own top finding (``label_to_show``): a finding clicked on one image
+    says nothing about the next, and carrying it over showed a map of an unlikely finding while
+    the image's own flagged one went unseen. ``pinned`` keeps the selected finding on every
+    image instead, for a user who goes through a folder looking for one finding.
     """
 
     def __init__(self, point: OperatingPoint) -> None:
         self.point = point
         self.selected_label: str | None = None
+        self.pinned = False
         self._findings: Findings | None = None
         self._shown: Findings | None = None  # _findings at the operating point
         self._card: ModelCard | None = None
@@ -96,13 +103,20 @@ class ImageFindingsState:
 
     # -- what to show -------------------------------------------------------------------------
     def label_to_show(self) -> str | None:
-        """The selected finding when this image has it, else its most probable one."""
-        f = self._findings
+        """The finding a new image opens on: the pinned one when this image has it, else the
+        image's most probable flagged finding at the operating point, else its most probable."""
+        f = self._shown
         if f is None or not f.labels:
             return None
-        if self.selected_label in f.labels:
+        if self.pinned and self.selected_label in f.labels:
             return self.selected_label
-        return f.labels[int(np.argmax(f.probabilities))]
+        flagged = np.flatnonzero(f.flags)
+        candidates = flagged if flagged.size else np.arange(len(f.labels))
+        return f.labels[int(candidates[np.argmax(np.asarray(f.probabilities)[candidates])])]
+
+    def is_pinned(self, label: str) -> bool:
+        """``label`` is the finding pinned to every image."""
+        return self.pinned and label == self.selected_label
 
     def rows(self) -> list[FindingRow]:
         """Every label with its probability, threshold and flag at the operating point."""
@@ -110,13 +124,14 @@ class ImageFindingsState:
         if f is None:
             return []
         dataset = self._dataset_labels
+        ood = bool(self._findings is not None and self._findings.ood_flag)
         rows = []
         for i, label in enumerate(f.labels):
             auroc, ci = auroc_with_interval(self._card, label)
             rows.append(FindingRow(
                 label=label, probability=float(f.probabilities[i]), threshold=float(f.thresholds[i]),
                 flagged=bool(f.flags[i]), in_dataset=None if dataset is None else label in dataset,
-                auroc=auroc, auroc_ci=ci,
+                auroc=auroc, auroc_ci=ci, out_of_distribution=ood,
             ))
         return rows
 
@@ -131,6 +146,8 @@ class ImageFindingsState:
         caption = f"Grad-CAM: {label.replace('_', ' ')}  p {float(f.probabilities[i]):.2f}, {state}"
         if label in self._empty_maps:
             caption += "  (empty map)"
+        if self.is_pinned(label):
+            caption += "  (pinned)"
         return caption
 
     def details_html(self, label: str | None) -> str:
@@ -140,7 +157,12 @@ class ImageFindingsState:
             return ""
         i = f.index(label)
         e = html.escape
-        verdict = "<span style='color:#dc3c32'><b>flagged</b></span>" if f.flags[i] else "below threshold"
+        if not f.flags[i]:
+            verdict = "below threshold"
+        elif f.ood_flag:  # not a finding on an image unlike the training chests: grey, as in the list
+            verdict = "<span style='color:#808080'><b>flagged</b></span> (out of distribution: not meaningful)"
+        else:
+            verdict = "<span style='color:#dc3c32'><b>flagged</b></span>"
         p_text, t_text = distinct_numbers(float(f.probabilities[i]), float(f.thresholds[i]))
         text = f"<b>{e(label.replace('_', ' '))}</b>: p = {p_text}, threshold {t_text}: {verdict}"
         auroc, ci = auroc_with_interval(self._card, label)
@@ -150,6 +172,8 @@ class ImageFindingsState:
         if label in self._empty_maps:
             text += ("<br>The heatmap is empty: Grad-CAM found no image region that raises "
                      "this finding's score.")
+        if self.is_pinned(label):
+            text += "<br><b>Pinned:</b> every image opens on this finding."
         if self._boxes:
             agreements = self._agreements.get(label, ())
             if agreements:
@@ -167,7 +191,7 @@ class ImageFindingsState:
             return None
         return ("\N{WARNING SIGN} Out of distribution: this image does not look like the chest "
                 f"radiographs the model was trained on (score {float(f.ood_score):.2f}). "
-                "Its findings and heatmaps are not meaningful.")
+                "Its findings and heatmaps are not meaningful, so they are shown in grey.")
 
     @property
     def notes(self) -> tuple[str, ...]:
