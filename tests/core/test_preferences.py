@@ -12,7 +12,7 @@ from viewer.core.preferences import PREFERENCES_VERSION, Preferences, Preference
 def test_preferences_round_trip_through_their_file(tmp_path: Path) -> None:
     store = PreferencesFile(tmp_path / "config" / "preferences.json")
     assert store.load() == Preferences()  # no file yet: every default
-    prefs = Preferences(colormap="Viridis", heatmap_opacity=70, sort_mode="Highest flagged probability")
+    prefs = Preferences(colormap="Viridis", heatmap_opacity=70, sort_mode="triage")
     prefs = prefs.with_operating_point("a" * 64, 2).with_operating_point("b" * 64, -1)
     store.save(prefs)
     assert json.loads(store.path.read_text())["version"] == PREFERENCES_VERSION

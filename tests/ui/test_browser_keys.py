@@ -48,7 +48,7 @@ def test_arrow_keys_go_from_image_to_image_and_fold_as_a_tree(
 
     # The user folds ROE away (its arrow), then starts at DOE's first image.
     roe = browser.proxy.index(1, 0)
-    assert roe.data().startswith("ROE")
+    assert roe.data().startswith("Patient 2")  # ROE, named only while identity is shown
     rect = tree.visualRect(roe)
     qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton,
                      pos=QPoint(rect.left() - tree.indentation() // 2, rect.center().y()))

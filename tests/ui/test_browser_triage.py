@@ -38,7 +38,7 @@ def test_moving_the_operating_point_reorders_patients_by_their_current_flags(
     browser = window.browser
     choose_triage_order(qtbot, browser)
     assert shown_names(browser) == [first.name, second.name]  # 1.69 before 1.67: both flagged
-    assert top_rows(browser)[0].startswith("NIH patient 1")
+    assert top_rows(browser)[0].startswith("Patient 1")  # NIH patient 1, named while identity is shown
 
     # The user moves the operating point one step to the left with the keyboard.
     wait_for_findings(qtbot, window)
@@ -50,13 +50,13 @@ def test_moving_the_operating_point_reorders_patients_by_their_current_flags(
                for path in (first, second)}
     assert flagged[first.name] == () and flagged[second.name] != ()  # the flags did follow
     # The flagged patient now comes first, its row and its image.
-    assert top_rows(browser)[0].startswith("NIH patient 2"), top_rows(browser)
+    assert top_rows(browser)[0].startswith("Patient 2"), top_rows(browser)
     assert shown_names(browser) == [second.name, first.name]
     screenshot(window, "more-specific")
 
     # And back: the order follows the flags both ways.
     qtbot.keyClick(slider, Qt.Key.Key_Right)
-    assert top_rows(browser)[0].startswith("NIH patient 1") and shown_names(browser) == [first.name, second.name]
+    assert top_rows(browser)[0].startswith("Patient 1") and shown_names(browser) == [first.name, second.name]
 
 
 def test_an_image_that_is_not_a_frontal_chest_sorts_apart_untriaged(
@@ -77,7 +77,7 @@ def test_an_image_that_is_not_a_frontal_chest_sorts_apart_untriaged(
     browser = window.browser
     choose_triage_order(qtbot, browser)
     assert shown_names(browser) == [paths[1].name, paths[2].name, paths[3].name, paths[0].name]
-    assert top_rows(browser)[-1].startswith("NIH patient 1")
+    assert top_rows(browser)[-1].startswith("Patient 1")
     line = summary_line(browser.model.item_for(paths[0]).data(SUMMARY_ROLE))
     assert line.text == "\N{WARNING SIGN} not a frontal chest: not triaged", line
     assert line.tone is Tone.OUT_OF_DISTRIBUTION

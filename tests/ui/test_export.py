@@ -40,7 +40,8 @@ def test_exported_png_has_overlays_and_footer_but_no_identifiers(qtbot, make_win
     window = make_window(tiny_model)
     window.open_path(image.parent)
     wait_for_findings(qtbot, window)
-    assert any("SECRET" in e.text() for e in _tag_values(window))  # the tags panel has it
+    window.act_show_identity.trigger()  # on screen: the tags panel and the corner name the patient
+    assert any("SECRET" in e.text() for e in _tag_values(window))
 
     RecordingPainter.texts = []
     monkeypatch.setattr(export_module, "QPainter", RecordingPainter)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import Qt
 
 from tests.ui.canvas_helpers import activate
 from tests.ui.conftest import wait_for_image
@@ -14,23 +13,25 @@ from tests.ui.images import chest_png
 
 
 def _help_text(qtbot, window, screenshot=None, name: str = "help") -> str:
-    """Press F1 on the canvas and read the help that opens, then close it."""
-    seen: list[str] = []
+    """Press F1 on the canvas and read the help table that opens (a section title, then
+    "keys: what they do" lines), then close it."""
+    from viewer.ui.help_dialog import HelpDialog
 
-    def read_and_close() -> None:
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            QTimer.singleShot(20, read_and_close)  # not open yet
-            return
-        seen.append(box.text())
-        if screenshot is not None:
-            screenshot(box, name)
-        box.done(0)
-
-    QTimer.singleShot(0, read_and_close)
     qtbot.keyClick(window.canvas, Qt.Key.Key_F1)
-    qtbot.waitUntil(lambda: bool(seen))
-    return seen[0]
+    qtbot.waitUntil(lambda: any(d.isVisible() for d in window.findChildren(HelpDialog)))
+    dialog = next(d for d in window.findChildren(HelpDialog) if d.isVisible())
+    if screenshot is not None:
+        screenshot(dialog, name)
+    table = dialog.table
+    lines = []
+    for row in range(table.rowCount()):
+        keys, does = (table.item(row, column) for column in (0, 1))
+        if table.columnSpan(row, 0) > 1 or does is None:  # a section's title
+            lines.append(keys.text() if keys is not None else "")
+        else:
+            lines.append(f"{keys.text() if keys is not None else ''}: {does.text()}")
+    dialog.close()
+    return "\n".join(lines)
 
 
 def _shortcuts(window) -> dict[str, str]:

@@ -41,10 +41,10 @@ def test_f1_shows_every_key_and_mouse_binding_in_a_table(qtbot, make_window, tin
     assert shortcuts >= {"Ctrl+E", "Ctrl+Shift+E", "F1", "PgDown", "Shift+P", "Ctrl+,"}
     missing = [s for s in shortcuts if s not in keys_text]
     assert not missing, f"keys missing from the help: {missing}"
-    from viewer.viewmodel.help_table import MOUSE_BINDINGS
+    from viewer.viewmodel.bindings import mouse_rows
 
-    for binding in MOUSE_BINDINGS:
-        assert (binding.keys, binding.does) in cells
+    for gesture, does in mouse_rows(window.canvas.bindings.layout):  # the mouse of the layout in force
+        assert (gesture, does) in cells
 
     metrics = QFontMetrics(table.font())
     for row, (keys, _does) in enumerate(cells):

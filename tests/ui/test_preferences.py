@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from tests.factories import make_model_pair
 from tests.ui.conftest import WAIT_MS, wait_for_findings
 from tests.ui.images import chest_png
-from viewer.ui.browser import SORT_TRIAGE
+from viewer.viewmodel.browser_order import SORT_TRIAGE
 from viewer.ui.colormaps import DEFAULT_COLORMAP
 from viewer.ui.main_window import MainWindow
 from viewer.ui.settings import AppSettings
@@ -43,9 +43,9 @@ def test_display_preferences_survive_a_restart(qtbot, make_window, tiny_model, s
     assert chosen != DEFAULT_COLORMAP
     _press(qtbot, panel.opacity, Qt.Key.Key_Right, 20)  # +20 % (PgUp is the previous image)
     _press(qtbot, panel.sensitivity, Qt.Key.Key_Right, 2)  # two steps more sensitive
-    _press(qtbot, window.browser.sort_mode, Qt.Key.Key_Down)
+    _press(qtbot, window.browser.sort_box, Qt.Key.Key_Down)
     assert (panel.opacity.value(), panel.sensitivity.value()) == (70, 2)
-    assert window.browser.sort_mode.currentText() == SORT_TRIAGE
+    assert window.browser.sort_mode() == SORT_TRIAGE
     window.close()
 
     again = make_window(tiny_model, store=AppSettings.at(settings.store.fileName()))
@@ -55,7 +55,7 @@ def test_display_preferences_survive_a_restart(qtbot, make_window, tiny_model, s
     assert panel.opacity.value() == 70
     assert panel.sensitivity.value() == 2 and again.models.operating_point.step == 2
     assert "+2" in panel.sensitivity_text.text()
-    assert again.browser.sort_mode.currentText() == SORT_TRIAGE
+    assert again.browser.sort_mode() == SORT_TRIAGE
     screenshot(again, "restored")
     again.close()
 
@@ -104,15 +104,16 @@ def test_the_preferences_dialog_edits_the_display_preferences(qtbot, make_window
     _press(qtbot, order, Qt.Key.Key_Down)
     assert window.findings.opacity.value() == 35
     assert window.findings.sensitivity.value() == 3 and window.models.operating_point.step == 3
-    assert window.browser.sort_mode.currentText() == SORT_TRIAGE
+    assert window.browser.sort_mode() == SORT_TRIAGE
     _press(qtbot, window.findings.sensitivity, Qt.Key.Key_Left)  # the panel's control moves the page's too
     assert point.value() == 2
     screenshot(dialog, "display-page")
 
-    # Another page is one call (the mouse settings will be one).
-    mouse = QWidget()
-    dialog.add_page("Mouse", mouse)
-    assert tabs.count() == 2 and tabs.tabText(1) == "Mouse" and dialog.page("Mouse") is mouse
+    # The mouse layout has its page; another page is one call.
+    assert tabs.count() == 2 and tabs.tabText(1) == "Mouse" and dialog.page("Mouse") is not None
+    extra = QWidget()
+    dialog.add_page("Extra", extra)
+    assert tabs.count() == 3 and tabs.tabText(2) == "Extra" and dialog.page("Extra") is extra
     dialog.close()
     window.close()
 

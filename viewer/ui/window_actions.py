@@ -16,8 +16,8 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QMenu, QToolBar
 
 from viewer.core.errors import display_name
-from viewer.viewmodel.bindings import mouse_rows
-from viewer.viewmodel.help_table import Binding, Command, help_sections
+from viewer.viewmodel.bindings import KEYS, mouse_rows
+from viewer.viewmodel.help_table import MOUSE_TITLE, Binding, Command, help_sections
 from viewer.viewmodel.windowing import PRESET_KEYS
 
 from .display_preferences import sort_box
@@ -199,8 +199,10 @@ class WindowActionsMixin(_Window):
     def _show_help(self) -> None:
         """The keyboard and mouse help, built from the window's commands as they are now and
         the mouse layout in force."""
-        mouse = [Binding(gesture, does) for gesture, does in mouse_rows(self.canvas.bindings.layout)]
-        sections = help_sections(self._commands(), mouse)
+        layout = self.canvas.bindings.layout
+        mouse = [Binding(gesture, does) for gesture, does in mouse_rows(layout)]
+        sections = help_sections(self._commands(), mouse,
+                                 f"{MOUSE_TITLE} ({layout.title}; View > Mouse Layout changes it)")
         help_dialog = self.findChild(HelpDialog)
         if help_dialog is None:
             help_dialog = HelpDialog(sections, self)
@@ -232,6 +234,8 @@ class WindowActionsMixin(_Window):
             if isinstance(menu, QMenu):
                 commands += [Command(entry.text(), a.text(), keys(a)) for a in menu.actions()]
         commands += [Command("", a.text(), keys(a)) for a in self.findChildren(QAction)]
+        # keys no command has: the canvas's own (the arrow keys on the image)
+        commands += [Command("", f"{b.what} ({b.where})", b.keys) for b in KEYS if b.where]
         return commands
 
 

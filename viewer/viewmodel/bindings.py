@@ -4,14 +4,15 @@ the mouse part, and a test holds the window's shortcuts to it (every key of ever
 
 The keys are written as Qt writes them (``QKeySequence.toString``), so they can be compared.
 The mouse's part depends on the mouse layout (``mouse_bindings``): ``mouse_rows`` says it in
-words for one layout, and ``help_text`` puts both together.
+words for one layout. The help (``help_table``) lists the window's commands, the keys here that
+no command has (``where`` set: the canvas's own) and the mouse rows of the layout in force.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .mouse_bindings import TOOL_NAMES, MouseLayout, Tool, Wheel, layout_named
+from .mouse_bindings import TOOL_NAMES, MouseLayout, Tool, Wheel
 
 
 @dataclass(frozen=True)
@@ -90,14 +91,3 @@ def mouse_rows(layout: MouseLayout) -> list[tuple[str, str]]:
 def key_names() -> set[str]:
     """Every key ``KEYS`` lists."""
     return {key for binding in KEYS for key in binding.keys}
-
-
-def help_text(layout_name: str) -> str:
-    """The help: the mouse in the layout ``layout_name``, then the keys."""
-    layout = layout_named(layout_name)
-    lines = [f"Mouse on the image ({layout.title}; View > Mouse Layout changes it):"]
-    lines += [f"  {gesture}: {what}" for gesture, what in mouse_rows(layout)]
-    lines += ["", "Keys:"]
-    lines += [f"  {' / '.join(b.keys)}: {b.what}" + (f" ({b.where})" if b.where else "") for b in KEYS]
-    lines += ["", "Not for diagnostic use."]
-    return "\n".join(lines)

@@ -2,9 +2,8 @@
 
 The keys are not written here: ``help_sections`` lists the window's own commands (their menu,
 name and shortcuts, as the window hands them over), so a command given a key shows up in the
-help without anyone remembering to add it. The mouse has no such commands: its gestures are
-the data table ``MOUSE_BINDINGS``, and a caller with other mouse bindings (another layout)
-passes its own table.
+help without anyone remembering to add it. The mouse has no such commands: the caller passes
+the gestures of the mouse layout in force (``bindings.mouse_rows``).
 """
 
 from __future__ import annotations
@@ -40,19 +39,10 @@ class Command:
     keys: tuple[str, ...]
 
 
-MOUSE_BINDINGS: tuple[Binding, ...] = (
-    Binding("Wheel", "zoom around the cursor"),
-    Binding("Left-drag", "pan"),
-    Binding("Double-click", "fit the image to the window"),
-    Binding("Right-drag, or Ctrl+left-drag", "window (left / right) and level (up / down)"),
-    Binding("Shift+left-drag", "measure a distance, in mm when the pixel spacing is known (with the "
-            "Ruler tool, M, a plain left-drag measures)"),
-    Binding("Click a finding", "show its heatmap"),
-)
-
-
-def help_sections(commands: Iterable[Command], mouse: Sequence[Binding] = MOUSE_BINDINGS) -> list[HelpSection]:
-    """The mouse's section, then one section per menu in the order the menus first appear, then
+def help_sections(commands: Iterable[Command], mouse: Sequence[Binding],
+                  mouse_title: str = MOUSE_TITLE) -> list[HelpSection]:
+    """The mouse's section (``mouse``: the gestures of the mouse layout in force, under
+    ``mouse_title``), then one section per menu in the order the menus first appear, then
     the keys of no menu; commands without keys (or with an empty one: a standard key the
     platform does not define) are left out, and a command met twice (in a menu, and among the
     window's actions) is listed once. Sections with nothing in them are left out."""
@@ -69,7 +59,7 @@ def help_sections(commands: Iterable[Command], mouse: Sequence[Binding] = MOUSE_
             sections.setdefault(_plain(command.menu), []).append(row)
         else:
             other.append(row)
-    ordered = [HelpSection(MOUSE_TITLE, tuple(mouse))]
+    ordered = [HelpSection(mouse_title, tuple(mouse))]
     ordered += [HelpSection(title, tuple(rows)) for title, rows in sections.items()]
     ordered.append(HelpSection(OTHER_KEYS_TITLE, tuple(other)))
     return [section for section in ordered if section.bindings]
