@@ -250,6 +250,7 @@ def test_a_5000_character_value_is_elided_and_its_full_text_reachable(qtbot, mak
     awaited.wait()
     qtbot.waitUntil(lambda: window.image.analysed is not None, timeout=WAIT_MS)
     assert len(study) > 5000 and len(name) == 5000
+    window.act_show_identity.trigger()  # the long name is the patient's: shown only when asked
 
     for view, value in ((window.browser.tree, study), (window.browser.tree, name), (window.tags.tree, study)):
         texts = shown_texts([view])

@@ -12,10 +12,10 @@ from PySide6.QtCore import Qt
 from tests.factories import make_model_pair
 from tests.ui.conftest import WAIT_MS, wait_for_findings
 from tests.ui.images import chest_png
-from viewer.viewmodel.browser_order import SORT_TRIAGE
 from viewer.ui.colormaps import DEFAULT_COLORMAP
 from viewer.ui.main_window import MainWindow
 from viewer.ui.settings import AppSettings
+from viewer.viewmodel.browser_order import SORT_TRIAGE
 
 
 def _open(qtbot, window: MainWindow, folder: Path) -> None:
