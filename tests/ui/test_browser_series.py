@@ -68,6 +68,8 @@ def test_a_pacs_export_shows_series_rows_that_expand_to_their_instances(
                     and window.canvas.radiograph.path == made[(1, 2)], timeout=WAIT_MS)
     assert window.image.series_caption == (
         "Series 1 CHEST PA \N{MIDDLE DOT} image 2 of 3 \N{MIDDLE DOT} 2024-01-31 10:22")
+    # ... and the canvas draws it in its corner, so the image on screen is told apart too
+    assert window.image.series_caption in window.canvas.annotations().top_left
     screenshot(window, "series-rows")
 
 

@@ -97,3 +97,22 @@ def test_an_nih_png_shows_age_sex_and_view_from_data_entry(qtbot, make_window, t
     assert "58 y" in text and "M" in text and "AP" in text, text
     assert corners.scale is None  # no pixel spacing: no scale bar
     screenshot(window, "nih-corners")
+
+
+def test_the_spacing_line_says_where_a_spacing_not_of_the_image_came_from(qtbot, make_window, tmp_path) -> None:
+    """ImagerPixelSpacing is at the detector, and an NIH PNG's comes from Data_Entry: say so."""
+    from tests.ui.conftest import wait_for_image
+    from tests.ui.images import chest_dicom
+
+    path = chest_dicom(tmp_path / "detector.dcm", seed=3, spacing=(0.2, 0.2))
+    import pydicom
+
+    ds = pydicom.dcmread(path)
+    ds.ImagerPixelSpacing = ds.PixelSpacing
+    del ds.PixelSpacing
+    ds.save_as(path)
+    window = make_window(None, "no model in this test")
+    window.open_path(path)
+    wait_for_image(qtbot, window)
+    lines = window.canvas.annotations().bottom_left
+    assert any("spacing 0.200 x 0.200 mm" in line and "ImagerPixelSpacing" in line for line in lines), lines
