@@ -63,6 +63,7 @@ class Scene:
     integer_values: bool | None = None  # the image's values are whole numbers (None: by their type)
     facts: ImageFacts | None = None  # what the corners say about the image
     identity: tuple[str, ...] = field(default=(), repr=False)  # drawn on screen only, when shown
+    caption: str = ""  # the image's place in its series
 
 
 def paint_scene(painter: QPainter, area: QRectF, scene: Scene, *, for_export: bool) -> None:
@@ -176,7 +177,7 @@ def scene_readout(scene: Scene, *, for_export: bool) -> Readout:
     assert scene.radiograph is not None
     return readout(scene.radiograph, scene.window, scene.inverted, scene.view, for_export=for_export,
                    integer=scene.integer_values, facts=scene.facts, identity=scene.identity,
-                   viewport=scene.viewport)
+                   viewport=scene.viewport, caption=scene.caption)
 
 
 def _paint_scale_bar(painter: QPainter, area: QRectF, bar: ScaleBar) -> None:

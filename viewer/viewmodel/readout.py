@@ -1,7 +1,7 @@
 """The text drawn over the image, corner by corner, as every viewer has it, and its scale bar.
 
-Top left: the patient's identity (only when the user shows it), the file name, age and sex, the
-study date. Top right: modality, view and laterality, series and image, zoom and orientation.
+Top left: the patient's identity (only when the user shows it), the file name, the image's place
+in its series (``series_text.series_caption``), age and sex, the study date. Top right: modality, view and laterality, series and image, zoom and orientation.
 Bottom left: the window, inversion, the image's size and format, its pixel spacing. The bottom
 right holds the heatmap's colour key, the bottom middle the scale bar. An exported view leaves
 out the identity, the file name (it may carry the patient's name) and the study date: an
@@ -59,20 +59,23 @@ def integer_data(radiograph: Radiograph) -> bool:
 
 def readout(radiograph: Radiograph, window: Window | None, inverted: bool, view: ViewTransform,
             *, for_export: bool, integer: bool | None = None, facts: ImageFacts | None = None,
-            identity: Sequence[str] = (), viewport: tuple[float, float] | None = None) -> Readout:
+            identity: Sequence[str] = (), viewport: tuple[float, float] | None = None,
+            caption: str = "") -> Readout:
     """The read-out of ``radiograph`` shown with ``window`` in ``view``; ``integer``: its values
     are whole numbers (None: judged by their type); ``facts``: its description
     (``annotations.image_facts``); ``identity``: the identity lines the user asked to see (left
-    out of an export); ``viewport``: the view's size, for the scale bar."""
+    out of an export); ``viewport``: the view's size, for the scale bar; ``caption``: the image's
+    place in its series (left out of an export, like the file name and the dates)."""
     facts = facts or ImageFacts()
-    top_left = [] if for_export else [radiograph.path.name]
+    top_left = [] if for_export else [radiograph.path.name, caption]
     top_left.append(facts.age_sex)
     if not for_export:
         top_left.append(facts.study_date)
     bottom_left = [f"{radiograph.width} x {radiograph.height} px  {radiograph.source_format.upper()}  "
                    f"{radiograph.photometric}"]
     if radiograph.pixel_spacing is not None:
-        bottom_left.append(f"spacing {radiograph.pixel_spacing[0]:.3f} x {radiograph.pixel_spacing[1]:.3f} mm")
+        bottom_left.append(f"spacing {radiograph.pixel_spacing[0]:.3f} x {radiograph.pixel_spacing[1]:.3f} mm"
+                           f"{spacing_note(radiograph.spacing_source)}")
     else:
         bottom_left.append("pixel spacing unknown: distances in pixels")
     if window is not None:  # last: the bottom line, where the eye looks while windowing
@@ -92,6 +95,17 @@ def readout(radiograph: Radiograph, window: Window | None, inverted: bool, view:
     scale = scale_bar(view, radiograph.pixel_spacing, viewport[0] * SCALE_BAR_SHARE) if viewport else None
     return Readout(_lines(top_left), _lines(bottom_left), _lines(top_right),
                    () if for_export else tuple(identity), scale)
+
+
+def spacing_note(source: str | None) -> str:
+    """Where a spacing that is not the image's own calibrated one came from: ImagerPixelSpacing
+    is at the detector (it overstates sizes by the beam's magnification), and an NIH PNG's is
+    the original radiograph's scaled to the PNG (Data_Entry)."""
+    if source is None or source == "PixelSpacing":
+        return ""
+    if source == "ImagerPixelSpacing":
+        return " (ImagerPixelSpacing: at the detector)"
+    return " (from Data_Entry, scaled)" if source.startswith("Data_Entry") else f" ({source[:40]})"
 
 
 def _lines(lines: Sequence[str]) -> tuple[str, ...]:
