@@ -1,11 +1,12 @@
 """The text drawn over the image, corner by corner, as every viewer has it, and its scale bar.
 
 Top left: the patient's identity (only when the user shows it), the file name, the image's place
-in its series (``series_text.series_caption``), age and sex, the study date. Top right: modality, view and laterality, series and image, zoom and orientation.
-Bottom left: the window, inversion, the image's size and format, its pixel spacing. The bottom
-right holds the heatmap's colour key, the bottom middle the scale bar. An exported view leaves
-out the identity, the file name (it may carry the patient's name) and the study date: an
-exported PNG carries nothing that identifies the patient.
+in its series (``series_text.series_caption``), age and sex, the study date. Top right: modality,
+view and laterality, series and image, zoom and orientation. Bottom left: the window, inversion,
+the image's size and format, its pixel spacing (and where a spacing that is not the image's own
+came from). The bottom right holds the heatmap's colour key, the bottom middle the scale bar. An
+exported view leaves out the identity, the file name (it may carry the patient's name), the
+series caption and the study date: an exported PNG carries nothing that identifies the patient.
 """
 
 from __future__ import annotations
