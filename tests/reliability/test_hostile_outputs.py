@@ -112,3 +112,17 @@ def test_the_window_exports_never_write_through_a_planted_link(kind: str, images
     assert_untouched_and_written(png_out, victim, original, b"\x89PNG\r\n\x1a\n")
     assert png_out.read_bytes() != original
     assert not window.errors.entries()
+
+
+@pytest.mark.parametrize("kind", PLANTS)
+def test_the_screenshot_run_never_writes_through_a_planted_link(kind: str, images: Path, victim: Path,
+                                                                tiny_model: Path, tmp_path: Path) -> None:
+    """Without --screenshot a display-less run writes ./cxr-viewer-screenshot.png: in a shared
+    folder, someone may have planted a link at that name."""
+    original = victim.read_bytes()
+    shared = tmp_path / "shared"
+    out = shared / "cxr-viewer-screenshot.png"
+    plant(kind, out, victim)
+    result = run_cli(images, "--model", tiny_model, cwd=shared, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert_untouched_and_written(out, victim, original, b"\x89PNG\r\n\x1a\n")
