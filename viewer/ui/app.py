@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication
 from viewer.core.errors import CxrError, display_name
 from viewer.core.resources import MissingResourceError, demo_model_path, resource_path
 
+from .export import ExportError, save_png
 from .main_window import MainWindow
 from .model_panel import NOT_FOR_DIAGNOSIS
 from .model_session import ModelState
@@ -158,8 +159,10 @@ def capture_screenshot(window: MainWindow, source: Path, out: Path,
         QApplication.processEvents()
     canvas_rect = QRect(window.canvas.mapTo(window, window.canvas.rect().topLeft()), window.canvas.size())
     out.parent.mkdir(parents=True, exist_ok=True)
-    if not window.grab().save(str(out), "PNG"):
-        return ScreenshotResult(out, False, f"{display_name(out)}: could not be written", canvas_rect)
+    try:  # never through a link planted at the name (the default is in the working folder)
+        save_png(window.grab().toImage(), out)
+    except ExportError as exc:
+        return ScreenshotResult(out, False, str(exc), canvas_rect)
     if not progress.ready:
         return ScreenshotResult(out, False, "timed out waiting for the first image and its findings", canvas_rect)
     if window.canvas.radiograph is None:

@@ -85,11 +85,18 @@ def save_view_png(canvas: ImageCanvas, lines: list[str], out: Path) -> Path:
     if canvas.radiograph is None:
         raise ExportError("there is no image on screen to export")
     out = out if out.suffix.lower() == ".png" else out.with_suffix(".png")
+    return save_png(render_view(canvas, lines), out)
+
+
+def save_png(image: QImage, out: Path) -> Path:
+    """Write ``image`` as the PNG ``out`` through ``safe_write`` (encoded in memory first:
+    ``QImage.save(path)`` opens the path itself and writes through a link planted there);
+    raises ``ExportError``."""
     encoded = QByteArray()
     buffer = QBuffer(encoded)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     writer = QImageWriter(buffer, QByteArray(b"png"))
-    if not writer.write(render_view(canvas, lines)):
+    if not writer.write(image):
         raise ExportError(f"{display_name(out)}: the view could not be encoded as PNG ({writer.errorString()})")
     buffer.close()
     try:
@@ -123,4 +130,4 @@ def write_findings_csv(out: Path, rows: Iterable[FolderRow], labels: tuple[str, 
     return count
 
 
-__all__ = ["ExportError", "footer_lines", "render_view", "save_view_png", "write_findings_csv"]
+__all__ = ["ExportError", "footer_lines", "render_view", "save_png", "save_view_png", "write_findings_csv"]
