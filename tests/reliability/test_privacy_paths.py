@@ -87,7 +87,12 @@ def test_the_window_shows_and_exports_no_identifier_from_the_paths(
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "CSV files (*.csv)"))
     window.act_export_csv.trigger()
     qtbot.waitUntil(out.is_file, timeout=WAIT_MS)
+    named = next(path for path in folder.rglob("*_PA.dcm"))  # a file named after the patient, on screen
+    window.image.open(named)
+    qtbot.waitUntil(lambda: window.canvas.radiograph is not None and window.canvas.radiograph.path == named,
+                    timeout=WAIT_MS)
     texts = {"title": window.windowTitle(), "csv": out.read_text(encoding="utf-8"),
+             "canvas": " ".join(window.canvas.annotations().top_left),
              "errors": "\n".join(f"{file}: {reason}" for file, reason in window.errors.entries()),
              "status": "\n".join(messages)}
     assert window.errors.count() >= 4
