@@ -95,6 +95,7 @@ class ImageCanvas(QWidget):
         self.rulers = MeasurementStore()  # every image's rulers, for the session
         self._facts = ImageFacts()  # what the corners say about the image
         self._caption = ""  # its place in its series
+        self._name: str | None = None  # its file name as shown
         self._identity: tuple[str, ...] = ()  # the patient's name, ID, birth date: drawn only when shown
         self._show_identity = False
         self._selected: int | None = None  # the selected ruler of the image on screen
@@ -181,12 +182,15 @@ class ImageCanvas(QWidget):
         return str(self._radiograph.path) if self._radiograph is not None else ""
 
     def set_image(self, radiograph: Radiograph, renderer: GreyRenderer, frames: list[GreyFrame] | None = None,
-                  scanned: ScannedImage | None = None, caption: str | None = None) -> None:
+                  scanned: ScannedImage | None = None, caption: str | None = None,
+                  name: str | None = None) -> None:
         """Show a new radiograph with its default window, fitted, without overlays; the corners
         describe it from its header, else from what the folder scan knows of it (``scanned``),
-        and ``caption`` says its place in its series."""
+        ``caption`` says its place in its series and ``name`` is its file name as the screen may
+        show it (without the folder's identities)."""
         self._radiograph = radiograph
         self._caption = caption or ""
+        self._name = name
         self._facts = image_facts(radiograph.header, scanned)
         self._identity = identity_lines(radiograph.header, scanned)
         self._renderer = renderer
@@ -207,7 +211,7 @@ class ImageCanvas(QWidget):
         """No image: show ``message`` in the middle of the canvas."""
         self._radiograph = None
         self._renderer = None
-        self._facts, self._identity, self._caption = ImageFacts(), (), ""
+        self._facts, self._identity, self._caption, self._name = ImageFacts(), (), "", None
         self._frames = []
         self._preview = []
         self._heatmap = None
@@ -568,7 +572,7 @@ class ImageCanvas(QWidget):
             measurements=self.measurements, selected_measurement=self._selected,
             integer_values=self.integer_values if self._renderer is not None else None,
             facts=self._facts, identity=self._identity if self._show_identity else (),
-            caption=self._caption,
+            caption=self._caption, name=self._name,
         )
 
     def _frame_for_zoom(self) -> GreyFrame | None:

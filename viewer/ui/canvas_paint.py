@@ -64,6 +64,7 @@ class Scene:
     facts: ImageFacts | None = None  # what the corners say about the image
     identity: tuple[str, ...] = field(default=(), repr=False)  # drawn on screen only, when shown
     caption: str = ""  # the image's place in its series
+    name: str | None = None  # the file name as shown (identities removed); None: the path's
 
 
 def paint_scene(painter: QPainter, area: QRectF, scene: Scene, *, for_export: bool) -> None:
@@ -177,7 +178,7 @@ def scene_readout(scene: Scene, *, for_export: bool) -> Readout:
     assert scene.radiograph is not None
     return readout(scene.radiograph, scene.window, scene.inverted, scene.view, for_export=for_export,
                    integer=scene.integer_values, facts=scene.facts, identity=scene.identity,
-                   viewport=scene.viewport, caption=scene.caption)
+                   viewport=scene.viewport, caption=scene.caption, name=scene.name)
 
 
 def _paint_scale_bar(painter: QPainter, area: QRectF, bar: ScaleBar) -> None:

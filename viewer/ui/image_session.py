@@ -182,7 +182,8 @@ class ImageSession(QObject):
             return  # the user has moved on
         self.loaded = loaded
         rg = loaded.radiograph
-        self.canvas.set_image(rg, loaded.renderer, loaded.frames, self.scanned, self.series_caption)
+        self.canvas.set_image(rg, loaded.renderer, loaded.frames, self.scanned, self.series_caption,
+                              elide(self.scrub(display_name(rg.path.name))))
         self.canvas.set_boxes(loaded.boxes)
         if rg.header is not None:
             self.tags.show_header(rg.header)

@@ -61,14 +61,15 @@ def integer_data(radiograph: Radiograph) -> bool:
 def readout(radiograph: Radiograph, window: Window | None, inverted: bool, view: ViewTransform,
             *, for_export: bool, integer: bool | None = None, facts: ImageFacts | None = None,
             identity: Sequence[str] = (), viewport: tuple[float, float] | None = None,
-            caption: str = "") -> Readout:
+            caption: str = "", name: str | None = None) -> Readout:
     """The read-out of ``radiograph`` shown with ``window`` in ``view``; ``integer``: its values
     are whole numbers (None: judged by their type); ``facts``: its description
     (``annotations.image_facts``); ``identity``: the identity lines the user asked to see (left
     out of an export); ``viewport``: the view's size, for the scale bar; ``caption``: the image's
-    place in its series (left out of an export, like the file name and the dates)."""
+    place in its series (left out of an export, like the file name and the dates); ``name``: the
+    file name as the screen may show it (the caller removes identities from it), else the path's."""
     facts = facts or ImageFacts()
-    top_left = [] if for_export else [radiograph.path.name, caption]
+    top_left = [] if for_export else [radiograph.path.name if name is None else name, caption]
     top_left.append(facts.age_sex)
     if not for_export:
         top_left.append(facts.study_date)
