@@ -77,7 +77,7 @@ def dicom(model: Path, out: Path, settings_dir: Path) -> None:
     window.apply_preset(1)  # Lung
     window.findings.select_label("Infiltration")
     canvas = window.canvas
-    window.act_ruler.setChecked(True)  # the Ruler tool, as a user would pick it
+    window.act_ruler.trigger()  # the Measure tool, as a user would pick it
     start, end = canvas.image_to_widget(520, 1180).toPoint(), canvas.image_to_widget(1420, 1180).toPoint()
     QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
     QTest.mouseMove(canvas, end)
