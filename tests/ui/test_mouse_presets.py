@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QApplication, QDialog, QMenu, QRadioButton, QTabWidget, QToolBar, QVBoxLayout
+from PySide6.QtWidgets import QApplication, QMenu, QRadioButton, QTabWidget, QToolBar
 
 from tests.ui.canvas_helpers import LEFT, MIDDLE, RIGHT, activate, click, drag, open_folder, wait_for_path, wheel
 from tests.ui.images import chest_png
@@ -69,18 +69,6 @@ def _close_menu(qtbot) -> None:
         qtbot.waitUntil(lambda: _open_menu() is None)
 
 
-class _PreferencesDialog(QDialog):
-    """The preferences dialog's frame as the window has it: tabs, and a call to add a page."""
-
-    def __init__(self, parent) -> None:
-        super().__init__(parent)
-        self.tabs = QTabWidget()
-        QVBoxLayout(self).addWidget(self.tabs)
-
-    def add_page(self, title: str, page) -> None:
-        self.tabs.addTab(page, title)
-
-
 def test_today_s_layout_is_the_default_and_the_preferences_page_changes_it(qtbot, make_window, folder: Path,
                                                                           settings: AppSettings,
                                                                           screenshot) -> None:
@@ -91,19 +79,20 @@ def test_today_s_layout_is_the_default_and_the_preferences_page_changes_it(qtbot
     assert _gesture(qtbot, canvas, lambda: drag(qtbot, canvas, m, m + QPoint(30, 20))) == {"pan"}
     assert _gesture(qtbot, canvas, lambda: drag(qtbot, canvas, m, m + QPoint(30, 20), RIGHT)) == {"window"}
 
-    from viewer.ui.mouse_preferences import add_mouse_page
+    from viewer.ui.preferences_dialog import PreferencesDialog
 
-    dialog = _PreferencesDialog(window)
-    page = add_mouse_page(dialog, window)
-    dialog.resize(560, 520)
-    dialog.show()
+    window.act_preferences.trigger()  # File > Preferences, then its Mouse page
+    dialog = window.findChild(PreferencesDialog)
     qtbot.waitExposed(dialog)
+    tabs = dialog.findChild(QTabWidget)
+    tabs.setCurrentIndex([tabs.tabText(i) for i in range(tabs.count())].index("Mouse"))
+    page = dialog.page("Mouse")
     radiant = next(b for b in page.findChildren(QRadioButton) if "RadiAnt" in b.text())
     qtbot.mouseClick(radiant, LEFT, pos=QPoint(8, radiant.height() // 2))
     assert radiant.isChecked()
     assert ("wheel", "next / previous image") in page.description_rows()
     screenshot(dialog, "mouse-page")
-    dialog.accept()
+    dialog.close()
     activate(qtbot, window)
 
     # RadiAnt / Weasis: the wheel goes through the images, left-drag windows, middle-drag pans
