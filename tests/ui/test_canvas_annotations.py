@@ -116,3 +116,26 @@ def test_the_spacing_line_says_where_a_spacing_not_of_the_image_came_from(qtbot,
     wait_for_image(qtbot, window)
     lines = window.canvas.annotations().bottom_left
     assert any("spacing 0.200 x 0.200 mm" in line and "ImagerPixelSpacing" in line for line in lines), lines
+
+
+def test_the_corner_texts_the_colour_key_and_the_scale_bar_never_overlap(qtbot, make_window, tmp_path: Path,
+                                                                          tiny_model: Path, screenshot) -> None:
+    """A narrow canvas (the docks wide, a small screen): the heatmap's key and the scale bar move
+    up out of the bottom-left read-out's way instead of being drawn over it."""
+    from tests.ui.conftest import wait_for_findings
+
+    path = chest_dicom(tmp_path / "narrow.dcm", seed=4, spacing=(0.2, 0.2))
+    window = make_window(tiny_model)
+    window.open_path(path)
+    wait_for_findings(qtbot, window)
+    assert window.canvas.heatmap_visible
+    for width in (700, 420, 320):
+        window.canvas.setFixedWidth(width)
+        QApplication.processEvents()
+        blocks = window.canvas.corner_layout()
+        placed = [rect for rect in (blocks.bottom_left, blocks.legend, blocks.scale) if rect is not None]
+        assert len(placed) == 3, blocks
+        for i, first in enumerate(placed):
+            for second in placed[i + 1:]:
+                assert not first.intersects(second), (width, blocks)
+    screenshot(window.canvas, "narrow")
