@@ -24,6 +24,7 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QContextMenuEvent,
+    QFontMetrics,
     QImage,
     QKeyEvent,
     QMouseEvent,
@@ -44,7 +45,16 @@ from viewer.viewmodel.readout import Readout
 from viewer.viewmodel.view_transform import ViewTransform, wheel_factor
 from viewer.viewmodel.windowing import WindowLevel
 
-from .canvas_paint import Scene, paint_scene, qtransform, ruler_label_rects, scene_readout
+from .canvas_paint import (
+    CornerLayout,
+    Scene,
+    corner_layout,
+    paint_scene,
+    qtransform,
+    readout_font,
+    ruler_label_rects,
+    scene_readout,
+)
 from .display import GreyFrame, GreyRenderer
 
 TOOL_PAN, TOOL_RULER = Tool.PAN, Tool.MEASURE
@@ -283,6 +293,13 @@ class ImageCanvas(QWidget):
     def annotations(self) -> Readout:
         """The corners' text and scale bar as they are on screen now."""
         return scene_readout(self._scene(), for_export=False)
+
+    def corner_layout(self) -> CornerLayout:
+        """Where the bottom-left read-out, the heatmap's key and the scale bar are drawn now."""
+        scene = self._scene()
+        caption = scene.heatmap_caption if scene.heatmap is not None and scene.heatmap_caption else None
+        metrics = QFontMetrics(readout_font(scene.font))
+        return corner_layout(metrics, QRectF(self.rect()), scene_readout(scene, for_export=False), caption)
 
     def select_measurement(self, index: int | None) -> None:
         """Select the ruler at ``index`` of ``measurements`` (None: none)."""

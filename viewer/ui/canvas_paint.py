@@ -13,7 +13,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QLinearGradient, QPainter, QPen, QTransform
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QFontMetricsF,
+    QImage,
+    QLinearGradient,
+    QPainter,
+    QPen,
+    QTransform,
+)
 
 from viewer.core.boxes import GroundTruthBox
 from viewer.core.labels import same_label
@@ -93,9 +103,72 @@ def paint_scene(painter: QPainter, area: QRectF, scene: Scene, *, for_export: bo
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     _paint_boxes(painter, transform, scene)
     _paint_measurements(painter, transform, scene)
-    _paint_readout(painter, area, scene, for_export)
-    if scene.heatmap is not None and scene.heatmap_caption:
-        _paint_legend(painter, area, scene.colormap, scene.heatmap_caption)
+    painter.setFont(readout_font(scene.font))
+    text = scene_readout(scene, for_export=for_export)
+    layout = corner_layout(painter.fontMetrics(), area, text, _legend_caption(scene))
+    _paint_readout(painter, area, text, layout)
+    if layout.legend is not None:
+        _paint_legend(painter, layout.legend, scene.colormap, scene.heatmap_caption)
+
+
+@dataclass(frozen=True)
+class CornerLayout:
+    """Where the bottom-left read-out, the heatmap's colour key (with its caption) and the scale
+    bar (with its length) go: apart, the key and then the bar moved up out of the way of what
+    is below them when the view is too narrow for all three on one line."""
+
+    bottom_left: QRectF | None
+    legend: QRectF | None
+    scale: QRectF | None
+
+
+LEGEND_WIDTH = 150.0
+_LEGEND_BAR = 10.0
+_LEGEND_LOW_HIGH = "low                      high"
+
+
+def readout_font(font: QFont) -> QFont:
+    """The corners' font: the widget's, at least 8.5 points so it reads over an image."""
+    readable = QFont(font)
+    readable.setPointSizeF(max(8.5, readable.pointSizeF()))
+    return readable
+
+
+def corner_layout(metrics: QFontMetrics, area: QRectF, text: Readout, legend_caption: str | None) -> CornerLayout:
+    """The places of the blocks along the bottom of ``area`` (see ``CornerLayout``)."""
+    m, step = float(TEXT_MARGIN), float(metrics.height())
+    bottom_left = None
+    if text.bottom_left:
+        width: float = max(metrics.horizontalAdvance(line) for line in text.bottom_left)
+        height: float = step * len(text.bottom_left)
+        bottom_left = QRectF(area.left() + m, area.bottom() - m - height, width, height)
+    placed = [rect for rect in (bottom_left,) if rect is not None]
+    legend = None
+    if legend_caption is not None:
+        width = max(LEGEND_WIDTH, *(metrics.horizontalAdvance(x) for x in (legend_caption, _LEGEND_LOW_HIGH)))
+        height = _LEGEND_BAR + 4 + 2 * step
+        legend = _above_any(QRectF(area.right() - 10 - width, area.bottom() - 10 - height, width, height), placed, m)
+        placed.append(legend)
+    scale = None
+    if text.scale is not None:
+        width = max(text.scale.length, metrics.horizontalAdvance(text.scale.label))
+        height = 4 + 7 + step
+        scale = _above_any(QRectF(area.center().x() - width / 2, area.bottom() - m - height, width, height), placed, m)
+    return CornerLayout(bottom_left, legend, scale)
+
+
+def _above_any(rect: QRectF, placed: list[QRectF], margin: float) -> QRectF:
+    """``rect`` moved up until it overlaps none of ``placed`` (each move clears one of them)."""
+    for _ in range(len(placed) + 1):
+        hit = [other for other in placed if rect.intersects(other)]
+        if not hit:
+            break
+        rect.moveBottom(min(other.top() for other in hit) - margin)
+    return rect
+
+
+def _legend_caption(scene: Scene) -> str | None:
+    return scene.heatmap_caption if scene.heatmap is not None and scene.heatmap_caption else None
 
 
 def _paint_boxes(painter: QPainter, transform: QTransform, scene: Scene) -> None:
@@ -152,24 +225,19 @@ def _paint_measurements(painter: QPainter, transform: QTransform, scene: Scene) 
             _draw_label(painter, rect, m.text, colour)
 
 
-def _paint_readout(painter: QPainter, area: QRectF, scene: Scene, for_export: bool) -> None:
-    assert scene.radiograph is not None
-    font = QFont(scene.font)
-    font.setPointSizeF(max(8.5, font.pointSizeF()))
-    painter.setFont(font)
-    text = scene_readout(scene, for_export=for_export)
+def _paint_readout(painter: QPainter, area: QRectF, text: Readout, layout: CornerLayout) -> None:
     m = TEXT_MARGIN
     top_left = area.topLeft() + QPointF(m, m)
     if text.identity:  # in amber, so it is plain that identifying text is on screen
         _text_lines(painter, top_left, text.identity, Qt.AlignmentFlag.AlignLeft, colour=IDENTITY_COLOUR)
         top_left += QPointF(0, painter.fontMetrics().height() * (len(text.identity) + 0.5))
     _text_lines(painter, top_left, text.top_left, Qt.AlignmentFlag.AlignLeft)
-    if text.bottom_left:
-        _text_lines(painter, area.bottomLeft() + QPointF(m, -m), text.bottom_left, Qt.AlignmentFlag.AlignLeft,
+    if layout.bottom_left is not None:
+        _text_lines(painter, layout.bottom_left.bottomLeft(), text.bottom_left, Qt.AlignmentFlag.AlignLeft,
                     from_bottom=True)
     _text_lines(painter, area.topRight() + QPointF(-m, m), text.top_right, Qt.AlignmentFlag.AlignRight)
-    if text.scale is not None:
-        _paint_scale_bar(painter, area, text.scale)
+    if text.scale is not None and layout.scale is not None:
+        _paint_scale_bar(painter, layout.scale, text.scale)
 
 
 def scene_readout(scene: Scene, *, for_export: bool) -> Readout:
@@ -181,10 +249,10 @@ def scene_readout(scene: Scene, *, for_export: bool) -> Readout:
                    viewport=scene.viewport, caption=scene.caption, name=scene.name)
 
 
-def _paint_scale_bar(painter: QPainter, area: QRectF, bar: ScaleBar) -> None:
-    """A horizontal bar with end ticks at the bottom middle, its length above it."""
-    y = area.bottom() - TEXT_MARGIN - 4
-    left = area.center().x() - bar.length / 2
+def _paint_scale_bar(painter: QPainter, place: QRectF, bar: ScaleBar) -> None:
+    """A horizontal bar with end ticks at the bottom of ``place``, its length above it."""
+    y = place.bottom() - 4
+    left = place.center().x() - bar.length / 2
     right = left + bar.length
     for colour, width in ((QColor(0, 0, 0, 200), 4.0), (QColor(235, 235, 235), 1.5)):
         painter.setPen(QPen(colour, width))
@@ -192,14 +260,14 @@ def _paint_scale_bar(painter: QPainter, area: QRectF, bar: ScaleBar) -> None:
         for x in (left, right):
             painter.drawLine(QPointF(x, y - 5), QPointF(x, y))
     width = painter.fontMetrics().horizontalAdvance(bar.label)
-    _text_lines(painter, QPointF(area.center().x() + width / 2, y - 7), [bar.label], Qt.AlignmentFlag.AlignRight,
+    _text_lines(painter, QPointF(place.center().x() + width / 2, y - 7), [bar.label], Qt.AlignmentFlag.AlignRight,
                 from_bottom=True)
 
 
-def _paint_legend(painter: QPainter, area: QRectF, colormap: str, caption: str) -> None:
-    """Colour key of the heatmap: low to high Grad-CAM activation, with its caption."""
-    width, height, margin = 150.0, 10.0, 10.0
-    bar = QRectF(area.right() - width - margin, area.bottom() - margin - height, width, height)
+def _paint_legend(painter: QPainter, place: QRectF, colormap: str, caption: str) -> None:
+    """Colour key of the heatmap at the bottom right of ``place``: low to high Grad-CAM
+    activation, with its caption above it."""
+    bar = QRectF(place.right() - LEGEND_WIDTH, place.bottom() - _LEGEND_BAR, LEGEND_WIDTH, _LEGEND_BAR)
     table = colormap_table(colormap)
     gradient = QLinearGradient(bar.topLeft(), bar.topRight())
     for i in range(0, 256, 32):
@@ -213,7 +281,7 @@ def _paint_legend(painter: QPainter, area: QRectF, colormap: str, caption: str) 
     painter.setBrush(gradient)
     painter.drawRect(bar)
     painter.setBrush(Qt.BrushStyle.NoBrush)
-    _text_lines(painter, QPointF(bar.right(), bar.top() - 4), [caption, "low                      high"],
+    _text_lines(painter, QPointF(bar.right(), bar.top() - 4), [caption, _LEGEND_LOW_HIGH],
                 Qt.AlignmentFlag.AlignRight, from_bottom=True)
 
 
