@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydicom.dataset import Dataset
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTreeView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QSizePolicy, QTreeView, QVBoxLayout, QWidget
 
 from ..core.dicom_values import HeaderRow, header_rows
 from ..core.identity import IDENTIFYING_TAGS
@@ -72,6 +72,9 @@ class TagsPanel(QWidget):
         self.note = PlainLabel(limit=MESSAGE_ELIDE_AT)  # a load error starts with the file's path
         self.note.setObjectName("tagsNote")
         self.note.setWordWrap(True)
+        # its wrapped lines get their height in a short dock: the tree gives way, not the note
+        self.note.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.tree.setMinimumHeight(0)
         self.search.textChanged.connect(self._on_search)
         self._dataset: Dataset | None = None
         self._identity_shown = False  # the patient's identification only while the reader asks
