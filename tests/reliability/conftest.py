@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.corpus import Case, build_corpus
-from tests.ui.conftest import _isolated_qsettings, make_window, settings  # noqa: F401 - fixtures
+from tests.ui.conftest import (  # noqa: F401 - fixtures
+    _collect_closed_windows,
+    _isolated_qsettings,
+    make_window,
+    settings,
+)
 
 
 @pytest.fixture(scope="session")
