@@ -29,6 +29,7 @@ from viewer.core.predictions_csv import (
     restore,
 )
 from viewer.core.pseudonyms import KeyNumbers
+from viewer.core.safe_write import open_partial
 
 LABELS = ("Effusion", "Pleural_Thickening", "Mass")
 
@@ -270,3 +271,22 @@ def test_a_failure_half_way_through_scrubbing_again_keeps_every_row(tmp_path: Pa
         pass
     rows = rows_of(tmp_path / "p.csv.partial")
     assert len(rows) == 51 and rows[50][1] == "Doe^Janet/49.png" and not out.exists()
+
+
+def test_going_on_with_an_interrupted_file_keeps_its_whole_rows_and_scrubs_them_again(tmp_path: Path) -> None:
+    out = tmp_path / "p.csv"
+    first = PredictionsFile(out, LABELS)
+    first.writer.write_error("a.png", "Doe^Janet/a.png", "cannot be read")
+    first.keep()  # stopped: the row stays in the .partial file
+    partial = tmp_path / "p.csv.partial"
+    whole = partial.read_bytes()
+    partial.write_bytes(whole + b"b.png,Doe^Ja")  # and a row cut by a kill
+    # the rows kept were scrubbed with what the first run knew, which this one cannot tell:
+    # once it knows an identity, they are scrubbed again
+    scrubber = Scrubber([Identity("Doe^Janet", "", "")])
+    second = PredictionsFile.continuing(out, open_partial(out), len(whole), 1, LABELS, scrubber=scrubber)
+    second.writer.write_ok("c.png", "c.png", [0.1, 0.6, 0.9], [False, True, True])
+    second.commit()
+    rows = rows_of(out)
+    assert rows[0] == csv_columns(LABELS) and [r[1] for r in rows[1:]] == ["[removed]^[removed]/a.png", "c.png"]
+    assert not partial.exists()
