@@ -15,7 +15,6 @@ from viewer.core.batch import BatchSetupError, run_batch
 from viewer.core.batch_shard import Shard, ShardError, parse_shard, scan_order_key
 from viewer.core.scan import scan_folder
 
-
 PATIENT_FOLDER = "Ward^Ann0"
 
 
@@ -89,15 +88,11 @@ def test_shards_one_to_n_are_the_whole_csv_row_for_row(folder: Path, tiny_model:
 
 def test_a_shard_resumes_only_as_the_same_shard(folder: Path, tiny_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "shard1.csv"
-    calls = 0
-
-    def after_two_rows() -> bool:
-        nonlocal calls
-        calls += 1
-        return calls > 12
-
-    stopped = run_batch(folder, out, tiny_model, shard=Shard(1, 3), batch_size=1, cancelled=after_two_rows)
-    assert not stopped.finished and not out.exists()
+    rows: list[int] = []
+    stopped = run_batch(folder, out, tiny_model, shard=Shard(1, 3), batch_size=1,
+                        on_progress=lambda done, total, ok, errors, kept: rows.append(ok + errors),
+                        cancelled=lambda: bool(rows) and rows[-1] >= 2)
+    assert not stopped.finished and not out.exists() and stopped.rows >= 2
     with pytest.raises(BatchSetupError, match="as shard 1/3, not shard 2/3.*--overwrite"):
         run_batch(folder, out, tiny_model, shard=Shard(2, 3))
     with pytest.raises(BatchSetupError, match="as shard 1/3, not the whole folder"):
