@@ -4,6 +4,7 @@ The same with real processes, SIGKILL and signals: tests/reliability/test_batch_
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 from pathlib import Path
@@ -11,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.core.test_scan import make_dicom, make_png
-from viewer.core.batch import BatchSetupError, TextProgress, run_batch
+from viewer.core.batch import BatchSetupError, BatchWriteError, TextProgress, run_batch
 from viewer.core.batch_record import record_path
+from viewer.core.predictions_csv import PredictionsWriter
 
 
 @pytest.fixture
@@ -101,3 +103,27 @@ def test_the_eta_of_a_resumed_run_leaves_the_kept_rows_out() -> None:
     bar(60, 100, 60, 0, 50)
     last = log.getvalue().splitlines()[-1]
     assert "60/100 files  60 ok  0 errors (50 kept)  1.0 img/s  ETA 0:40" in last
+
+
+def test_a_full_disk_is_one_line_and_the_rows_written_are_resumed(folder: Path, tiny_model: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    real_flush, flushes = PredictionsWriter.flush, 0
+
+    def filling_up(self: PredictionsWriter) -> None:
+        nonlocal flushes
+        flushes += 1
+        if flushes > 4:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_flush(self)
+
+    monkeypatch.setattr(PredictionsWriter, "flush", filling_up)
+    out = tmp_path / "r.csv"
+    with pytest.raises(BatchWriteError, match="r.csv.partial: cannot be written .No space left on device.; the rows "
+                                              "written so far are kept: run the same command again to resume"):
+        run_batch(folder, out, tiny_model, batch_size=1)
+    monkeypatch.undo()
+    resumed = run_batch(folder, out, tiny_model)
+    assert resumed.finished and resumed.resume.kept >= 3
+    whole = tmp_path / "whole.csv"
+    run_batch(folder, whole, tiny_model)
+    assert out.read_bytes() == whole.read_bytes()
