@@ -60,6 +60,11 @@ class BatchSetupError(CxrError):
     written, or one that would lose a finished CSV or an interrupted run's rows."""
 
 
+class BatchWriteError(CxrError):
+    """The CSV could not be written on (a full disk, a folder gone): the rows written before
+    are kept, for the same command to resume once the cause is fixed."""
+
+
 class _Predictor(Protocol):  # what batch needs of inference.Predictor
     @property
     def labels(self) -> tuple[str, ...]: ...
@@ -193,15 +198,36 @@ def run_batch(
     except ScanError as exc:  # the folder vanished between the check and the scan
         output.stop()
         raise BatchSetupError(str(exc)) from None
+    except OSError as exc:  # writing the CSV failed: what is written stays resumable
+        _stop_after_failure(output)
+        raise _write_error(output, exc) from None
     except BaseException:  # KeyboardInterrupt, or a bug: the rows written stay resumable
-        output.stop()
+        _stop_after_failure(output)
         raise
-    if summary.finished:
-        output.finish()
-    else:
-        output.stop()
+    try:
+        if summary.finished:
+            output.finish()
+        else:
+            output.stop()
+    except OSError as exc:
+        raise _write_error(output, exc) from None
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _stop_after_failure(output: BatchOutput) -> None:
+    """Keep the rows written so far; a second failure (the disk still full) must not hide the first."""
+    try:
+        output.stop()
+    except OSError:
+        pass
+
+
+def _write_error(output: BatchOutput, exc: OSError) -> BatchWriteError:
+    return BatchWriteError(output.scrubber.scrub(
+        f"{display_name(output.partial)}: cannot be written ({exc.strerror or exc}); the rows written so far "
+        "are kept: run the same command again to resume once that is fixed"
+    ))
 
 
 def _check_paths(folder: str | os.PathLike[str], out: str | os.PathLike[str]) -> tuple[Path, Path]:
