@@ -43,9 +43,10 @@ def assert_one_clear_line(result: subprocess.CompletedProcess[str], *fragments: 
 def test_version_names_the_app_and_the_bundled_model(tmp_path: Path) -> None:
     result = run_cli("--version", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    first, second = result.stdout.splitlines()
+    first, second, third = result.stdout.splitlines()
     assert first == f"cxr-viewer {__version__}"
     assert second.startswith("bundled model: ")
+    assert third.startswith("ONNX Runtime: onnxruntime ") and "CPU" in third, third
     demo = REPO / "resources" / "models" / "demo.onnx"
     assert ("no model" in second) != demo.is_file()
 

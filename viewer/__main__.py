@@ -62,6 +62,9 @@ def gui_main(argv: list[str]) -> int:
     if args.version:
         print(version_text())
         return 0
+    refused = runtime_refused()
+    if refused is not None:
+        return refused
     if args.demo and args.path is not None:
         parser.error("give either PATH or --demo, not both")
     if args.path is not None and not args.path.exists():
@@ -121,7 +124,27 @@ def _gui_unavailable(exc: ImportError) -> str:
 
 
 def version_text() -> str:
-    """``cxr-viewer X.Y.Z`` and the bundled model's name (or "no model" and why)."""
+    """``cxr-viewer X.Y.Z``, the bundled model's name (or "no model" and why) and the ONNX Runtime."""
+    from viewer.core.runtime import runtime_description
+
+    return f"{_version_and_model()}\n{runtime_description()}"
+
+
+def runtime_refused() -> int | None:
+    """2, having said why, when no ONNX Runtime is installed; a warning when several are."""
+    from viewer.core.runtime import installed_runtimes, runtime_problem
+
+    problem = runtime_problem()
+    if problem is None:
+        return None
+    if installed_runtimes():
+        print(f"{PROG}: warning: {problem}", file=sys.stderr)
+        return None
+    print(f"{PROG}: error: {problem}", file=sys.stderr)
+    return 2
+
+
+def _version_and_model() -> str:
     from viewer.core.errors import CxrError
     from viewer.core.resources import MissingResourceError, demo_model_path
 
@@ -246,6 +269,9 @@ def batch_main(argv: list[str]) -> int:
     """``cxr-viewer batch FOLDER --out results.csv [...]``: exit 0 once the folder (or the shard)
     is done; 130 or 143 when stopped by SIGINT or SIGTERM, with its rows kept to resume."""
     args = batch_parser().parse_args(argv)
+    refused = runtime_refused()
+    if refused is not None:
+        return refused
     from viewer.core.batch import DEFAULT_BATCH_SIZE, TextProgress, run_batch
     from viewer.core.errors import CxrError
 
