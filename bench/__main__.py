@@ -62,7 +62,7 @@ def _section(name: str, settings: Settings) -> list[Row]:
     if name == "inference":
         from . import inference
 
-        return inference.rows(settings)
+        return inference.rows(settings) + inference.gpu_rows(settings)
     if name in ("ui", "scan", "memory"):
         from . import gui
 

@@ -79,3 +79,40 @@ def rows(settings: Settings) -> list[Row]:
         speedup >= 30, f"ratio = torch / ours; torch {THREADS} threads, random weights; median of {torch_repeats}",
     ))
     return result
+
+
+CUDA = "CUDAExecutionProvider"
+GPU_BATCH = 8
+
+
+def gpu_rows(settings: Settings) -> list[Row]:
+    """Row 1ii-gpu: the same model on ONNX Runtime's CUDA provider against its CPU provider, one
+    image and a batch of ``GPU_BATCH`` (the batch's call); skipped without a CUDA provider."""
+    import onnxruntime as ort
+
+    what = f"prepared image(s) -> probabilities + maps, CUDA provider against the CPU one ({THREADS} threads)"
+    if CUDA not in ort.get_available_providers():
+        return [Row("1ii-gpu", what, note="skipped: no CUDA provider here (the CPU onnxruntime; "
+                                          "CXR_RUNTIME=gpu on a machine with an NVIDIA GPU)")]
+    cpu = Predictor.open(settings.model, threads=THREADS, cache_size=0, providers=["CPUExecutionProvider"])
+    gpu = Predictor.open(settings.model, threads=THREADS, cache_size=0, providers=[CUDA, "CPUExecutionProvider"])
+    if CUDA not in gpu.model.providers:
+        return [Row("1ii-gpu", what, note="skipped: ONNX Runtime has a CUDA provider but could not use it "
+                                          "(no GPU, or CUDA/cuDNN missing)")]
+    image = cpu.prepare(rg1_path())
+    batch = [image] * GPU_BATCH
+    difference = float(max(abs(a - b).max() for a, b in zip(
+        (f.probabilities for f in gpu.predict_batch(batch)), (f.probabilities for f in cpu.predict_batch(batch)))))
+    repeats = settings.repeats(30, 3)
+    times = interleaved({
+        "gpu 1": lambda: gpu.predict_prepared(image), "cpu 1": lambda: cpu.predict_prepared(image),
+        "gpu batch": lambda: gpu.predict_batch(batch), "cpu batch": lambda: cpu.predict_batch(batch),
+    }, repeats, warmup=3)
+    note = f"median of {repeats}, after 3 warm-up calls; largest probability difference CUDA vs CPU {difference:.1e}"
+    return [
+        Row("1ii-gpu", "one prepared image, CUDA provider", ms(times["gpu 1"]), f"{ms(times['cpu 1'])} CPU provider",
+            times["gpu 1"] / times["cpu 1"], "< 1", times["gpu 1"] < times["cpu 1"], note),
+        Row("1ii-gpu", f"a batch of {GPU_BATCH}, CUDA provider", ms(times["gpu batch"]),
+            f"{ms(times['cpu batch'])} CPU provider", times["gpu batch"] / times["cpu batch"], "< 1",
+            times["gpu batch"] < times["cpu batch"], note),
+    ]

@@ -315,3 +315,9 @@ def test_findings_is_a_frozen_plain_dataclass():
                         np.zeros((1, 2, 2), np.float32), 1.0, False)
     with pytest.raises(AttributeError):
         findings.ood_flag = True  # type: ignore[misc]
+
+
+def test_the_providers_asked_for_are_the_ones_the_sessions_use(tiny_model) -> None:
+    predictor = Predictor.open(tiny_model, 1, providers=["CPUExecutionProvider"])
+    assert predictor.model.providers == ["CPUExecutionProvider"]
+    assert Predictor.open(tiny_model, 1).model.providers[-1] == "CPUExecutionProvider"  # always the fallback

@@ -127,11 +127,13 @@ class Predictor:
     model raises ``ModelContractError`` on first use (or at once from ``Predictor.open``).
     """
 
-    def __init__(self, model_path: str | os.PathLike[str], threads: int | None = None, cache_size: int = 32) -> None:
+    def __init__(self, model_path: str | os.PathLike[str], threads: int | None = None, cache_size: int = 32,
+                 providers: Sequence[str] | None = None) -> None:
         if cache_size < 0:
             raise ValueError("cache_size must be >= 0 (0 disables the cache)")
         self.model_path = Path(os.fspath(model_path))
         self.threads = threads
+        self.providers = tuple(providers) if providers else None  # None: CUDA when usable, else the CPU
         self.cache_size = cache_size
         self._model: ModelPair | None = None
         self._ood: OodCheck | None = None
@@ -143,9 +145,10 @@ class Predictor:
         self.cache_misses = 0
 
     @classmethod
-    def open(cls, model_path: str | os.PathLike[str], threads: int | None = None, cache_size: int = 32) -> Predictor:
+    def open(cls, model_path: str | os.PathLike[str], threads: int | None = None, cache_size: int = 32,
+             providers: Sequence[str] | None = None) -> Predictor:
         """A predictor whose model is opened (and checked) now rather than on first use."""
-        predictor = cls(model_path, threads, cache_size)
+        predictor = cls(model_path, threads, cache_size, providers)
         predictor.model  # noqa: B018 - opening is the point
         return predictor
 
@@ -156,7 +159,7 @@ class Predictor:
         if self._model is None:
             with self._open_lock:
                 if self._model is None:  # another thread may have opened it meanwhile
-                    model = ModelPair.open(self.model_path, self.threads)
+                    model = ModelPair.open(self.model_path, self.threads, self.providers)
                     try:
                         self._ood = OodCheck(model.card.ood)
                     except OodError as exc:

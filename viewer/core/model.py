@@ -9,6 +9,7 @@ test run on a blank image) and explains any mismatch in a ``ModelContractError``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,10 @@ def preferred_providers() -> list[str]:
     return providers + ["CPUExecutionProvider"]
 
 
-def open_session(path: Path, threads: int | None = None) -> ort.InferenceSession:
-    """An ONNX Runtime session for ``path``, or a ``ModelContractError`` saying why not."""
+def open_session(path: Path, threads: int | None = None,
+                 providers: Sequence[str] | None = None) -> ort.InferenceSession:
+    """An ONNX Runtime session for ``path`` (on ``providers``, default ``preferred_providers``),
+    or a ``ModelContractError`` saying why not."""
     if not path.is_file():
         raise ModelContractError(
             f"{display_name(path)}: model file not found (pass --model NAME.onnx with "
@@ -54,7 +57,7 @@ def open_session(path: Path, threads: int | None = None) -> ort.InferenceSession
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
     try:
-        return ort.InferenceSession(str(path), options, providers=preferred_providers())
+        return ort.InferenceSession(str(path), options, providers=list(providers or preferred_providers()))
     except Exception as exc:  # ORT raises its own Fail/InvalidProtobuf/... classes
         raise ModelContractError(
             f"{display_name(path)}: not a readable ONNX model ({one_line(exc)}); "
@@ -88,12 +91,13 @@ class ModelPair:
     _sidecar: ort.InferenceSession
 
     @classmethod
-    def open(cls, classifier_path: str | Path, threads: int | None = None) -> ModelPair:
+    def open(cls, classifier_path: str | Path, threads: int | None = None,
+             providers: Sequence[str] | None = None) -> ModelPair:
         """Open ``NAME.onnx`` and ``NAME.gradcam.onnx`` and check that they keep the contract."""
         classifier_path = Path(classifier_path)
         sidecar_path = sidecar_path_for(classifier_path)
-        classifier = open_session(classifier_path, threads)
-        sidecar = open_session(sidecar_path, threads)
+        classifier = open_session(classifier_path, threads, providers)
+        sidecar = open_session(sidecar_path, threads, providers)
         card = read_card_from_session(classifier, display_name(classifier_path.name))
         sidecar_card = read_card_from_session(sidecar, display_name(sidecar_path.name))
         check_pairing(card, sidecar_card, classifier_path, sidecar_path)
