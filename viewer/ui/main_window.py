@@ -81,7 +81,8 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowStatusMixin, Windo
                                   lambda path, w, h: self.folder.boxes.boxes_for(path, w, h), self,
                                   scrub=lambda text: self.folder.scrubber.scrub(text),
                                   series_of=self.browser.series_members,
-                                  analysed_for=lambda path: self.folder.findings_for(path))
+                                  analysed_for=lambda path: self.folder.findings_for(path),
+                                  next_of=self.browser.image_after)
 
         self._build_status_bar()
         self._build_actions()
