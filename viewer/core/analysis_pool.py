@@ -22,7 +22,13 @@ safe beside Qt's threads, and what a frozen bundle supports with ``freeze_suppor
   the order of the paths sent.
 
 The worker ends at ``stop``, and when the window's process goes away (the pipe reads end of
-file), so no worker outlives the window that started it.
+file; a paused worker sees its parent change), so no worker outlives the window that started it.
+
+The user comes first: while the window waits for the model on the image the user opened,
+``pause`` makes the worker end the model run under way (ONNX Runtime's terminate flag, checked
+between the graph's nodes) and start nothing new until ``resume``; the chunk runs again whole.
+A cooperative pause rather than SIGSTOP: a stopped process whose window is killed would stay
+stopped for ever (the kernel's hang-up for orphaned process groups reaches only a shell's jobs).
 
 A few images are not worth a process: starting one (a new interpreter, numpy, OpenCV, ONNX
 Runtime and the model) costs about half a second, what the window analyses five to ten images
@@ -35,6 +41,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -49,6 +56,7 @@ from .errors import CxrError, FileProblem, one_line
 from .findings import Findings, read_only
 from .inference import Predictor
 from .loader import load_radiograph
+from .model import RunStop, RunStopped
 from .thumbnail import THUMBNAIL_SIZE, make_thumbnail
 
 # Lower than the window (0): under contention the worker gets about a tenth of a core's time
@@ -56,6 +64,7 @@ from .thumbnail import THUMBNAIL_SIZE, make_thumbnail
 NICENESS = 10
 DECODE_THREADS = 2  # as the batch: decoding overlaps the model on two cores
 PROCESS_FROM = 32  # images in a folder from which the analysis starts a worker process
+PAUSE_POLL_SECONDS = 0.01  # how often a paused worker looks whether it may go on (or is orphaned)
 # ``close`` asks the worker to stop, which it does between chunks; it is not waited for longer
 # than this (a window closing must not wait for a chunk), then it is terminated (it holds
 # nothing that needs saving), and killed if even that fails.
@@ -125,6 +134,7 @@ class AnalysisPool:
         self._conn: Connection | None = None
         self._lock = threading.Lock()  # close() may come from another thread than submit()
         self.ready = False
+        self._paused: Any = None  # a multiprocessing Event, set while the worker is to pause
 
     @property
     def pid(self) -> int | None:
@@ -134,12 +144,28 @@ class AnalysisPool:
         """Spawn the worker (a new interpreter: it is ready a fraction of a second later)."""
         context = multiprocessing.get_context("spawn")
         mine, theirs = context.Pipe(duplex=True)
-        process = context.Process(target=serve, args=(theirs, self.settings), name="cxr-analysis", daemon=True)
+        paused = context.Event()
+        process = context.Process(target=serve, args=(theirs, self.settings, paused), name="cxr-analysis",
+                                  daemon=True)
         process.start()
         theirs.close()  # only the worker holds its end: it reads end of file when we are gone
         with self._lock:
-            self._process, self._conn = process, mine
+            self._process, self._conn, self._paused = process, mine, paused
         self.ready = False
+
+    def pause(self) -> None:
+        """Let the image the user opens have the cores: the worker ends the model run under way
+        (within a node or two of the graph; the chunk's images stay decoded and run again) and
+        starts no decoding or model run until ``resume``. Cooperative, not a stopped process:
+        a paused worker still sees its window go away, and goes with it."""
+        with self._lock:
+            if self._paused is not None:
+                self._paused.set()
+
+    def resume(self) -> None:
+        with self._lock:
+            if self._paused is not None:
+                self._paused.clear()
 
     def alive(self) -> bool:
         return self._process is not None and self._process.is_alive()
@@ -173,6 +199,7 @@ class AnalysisPool:
 
     def close(self) -> None:
         """End the worker: asked first, then terminated, then killed; never left behind."""
+        self.resume()  # a paused worker reads its messages only once it goes on
         with self._lock:
             process, conn = self._process, self._conn
             self._process = self._conn = None
@@ -231,8 +258,54 @@ class _Prepared:
     notes: tuple[str, ...]
 
 
-def serve(conn: Connection, settings: WorkerSettings) -> None:
-    """The worker's main loop (the target of the spawned process)."""
+class _Gate:
+    """The worker's side of ``pause``: waits while the window's process asks it to, ends the
+    model run under way when it does, and ends the worker when the window's process is gone
+    (its parent changed), which a paused worker would not otherwise notice."""
+
+    def __init__(self, paused: Any) -> None:
+        self.paused = paused
+        self.parent = os.getppid()
+        self._lock = threading.Lock()
+        self._run: RunStop | None = None
+        threading.Thread(target=self._stop_runs_on_pause, name="cxr-pause", daemon=True).start()
+
+    def wait_go(self) -> None:
+        while self.paused.is_set():
+            if os.getppid() != self.parent:
+                os._exit(0)  # the window is gone; nothing here needs saving
+            time.sleep(PAUSE_POLL_SECONDS)
+
+    def run(self, predictor: Predictor, images: list[np.ndarray]) -> list[Findings]:
+        """``predictor.predict_batch(images)``, run again after a pause that ended it."""
+        while True:
+            self.wait_go()
+            stop = RunStop()
+            with self._lock:
+                self._run = stop
+            try:
+                if self.paused.is_set():  # paused between the wait and registering the run
+                    continue
+                return list(predictor.predict_batch(images, stop=stop))
+            except RunStopped:
+                continue
+            finally:
+                with self._lock:
+                    self._run = None
+
+    def _stop_runs_on_pause(self) -> None:
+        while True:
+            self.paused.wait()
+            with self._lock:
+                if self._run is not None:
+                    self._run.stop()
+            while self.paused.is_set():
+                time.sleep(PAUSE_POLL_SECONDS)
+
+
+def serve(conn: Connection, settings: WorkerSettings, paused: Any = None) -> None:
+    """The worker's main loop (the target of the spawned process); ``paused`` is the
+    multiprocessing Event of ``AnalysisPool.pause``."""
     from .process_settings import configure_process
 
     configure_process()
@@ -248,6 +321,7 @@ def serve(conn: Connection, settings: WorkerSettings) -> None:
             conn.send(("unusable", f"the analysis could not open the model: {exc}"))
             return
     conn.send(("ready",))
+    gate = _Gate(paused if paused is not None else multiprocessing.get_context("spawn").Event())
     input_size = predictor.input_size if predictor is not None else None
     waiting: deque[tuple[int, list[Future[_Prepared]]]] = deque()
     with ThreadPoolExecutor(max(1, settings.decoders), thread_name_prefix="cxr-decode") as decoders:
@@ -266,10 +340,10 @@ def serve(conn: Connection, settings: WorkerSettings) -> None:
                         waiting.clear()
                         continue
                     _, chunk_id, paths = message
-                    waiting.append((chunk_id, [decoders.submit(_prepare, Path(p), input_size, settings.thumbnail_size)
-                                               for p in paths]))
+                    waiting.append((chunk_id, [decoders.submit(_prepare, gate, Path(p), input_size,
+                                                               settings.thumbnail_size) for p in paths]))
                 chunk_id, futures = waiting.popleft()
-                conn.send(("chunk", chunk_id, _finish(predictor, futures)))
+                conn.send(("chunk", chunk_id, _finish(predictor, gate, futures)))
         except (EOFError, OSError):
             return  # the window's process is gone
         finally:
@@ -278,16 +352,17 @@ def serve(conn: Connection, settings: WorkerSettings) -> None:
                     future.cancel()
 
 
-def _prepare(path: Path, input_size: tuple[int, int] | None, thumbnail_size: int) -> _Prepared:
+def _prepare(gate: _Gate, path: Path, input_size: tuple[int, int] | None, thumbnail_size: int) -> _Prepared:
     """Decode one image: its thumbnail, and the model's input when there is a model."""
     from .preprocess import preprocess
 
+    gate.wait_go()
     radiograph = load_radiograph(path)
     model_input = preprocess(radiograph, *input_size) if input_size is not None else None
     return _Prepared(make_thumbnail(radiograph, thumbnail_size), model_input, tuple(radiograph.notes))
 
 
-def _finish(predictor: Predictor | None, futures: list[Future[_Prepared]]) -> list[ImageOutcome]:
+def _finish(predictor: Predictor | None, gate: _Gate, futures: list[Future[_Prepared]]) -> list[ImageOutcome]:
     """Wait for a chunk's images and run the model on the ones that could be read."""
     prepared: list[_Prepared | str] = []
     for future in futures:
@@ -298,7 +373,7 @@ def _finish(predictor: Predictor | None, futures: list[Future[_Prepared]]) -> li
     ready = [p for p in prepared if isinstance(p, _Prepared)]
     findings: list[Findings | str | None] = [None] * len(ready)
     if predictor is not None and ready:
-        findings = _predict(predictor, [p.model_input for p in ready if p.model_input is not None])
+        findings = _predict(predictor, gate, [p.model_input for p in ready if p.model_input is not None])
     outcomes: list[ImageOutcome] = []
     results = iter(findings)
     for item in prepared:
@@ -317,16 +392,16 @@ def _finish(predictor: Predictor | None, futures: list[Future[_Prepared]]) -> li
     return outcomes
 
 
-def _predict(predictor: Predictor, images: list[np.ndarray]) -> list[Findings | str | None]:
+def _predict(predictor: Predictor, gate: _Gate, images: list[np.ndarray]) -> list[Findings | str | None]:
     """Findings for each image, or why the model failed on it (one bad input does not cost
     the chunk: the images are then run one by one)."""
     try:
-        return list(predictor.predict_batch(images))
+        return list(gate.run(predictor, images))
     except Exception:
         results: list[Findings | str | None] = []
         for image in images:
             try:
-                results.append(predictor.predict_prepared(image))
+                results.extend(gate.run(predictor, [image]))
             except Exception as exc:
                 results.append(f"the model could not run on it: {problem_text(exc)}")
         return results

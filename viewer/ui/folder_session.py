@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from viewer.core import boxes as core_boxes
 from viewer.core.analysis_pool import AnalysisPool, WorkerSettings
@@ -37,6 +37,9 @@ from .workers import (
     ScanJob,
     single_thread_pool,
 )
+
+
+GIVE_WAY_MS = 3000
 
 
 class BoxTables:
@@ -129,6 +132,12 @@ class FolderSession(QObject):
         self._analysis_token = CancelToken()
         self._analysis_run = 0
         self._pool: AnalysisPool | None = None  # the worker process, for the model it was started with
+        self._giving_way = False
+        # A pause never outlasts this: an image that takes longer must not stop the folder.
+        self._way_timer = QTimer(self)
+        self._way_timer.setSingleShot(True)
+        self._way_timer.setInterval(GIVE_WAY_MS)
+        self._way_timer.timeout.connect(lambda: self.give_way(False))
         self._first_sent = False
 
     # -- opening ------------------------------------------------------------------------------
@@ -168,6 +177,24 @@ class FolderSession(QObject):
         self._scan_pool.waitForDone()
         self._analysis_pool.waitForDone()
         self._close_pool()
+
+    def give_way(self, on: bool) -> None:
+        """The user is waiting for an image (on): the analysis pauses, for ``GIVE_WAY_MS`` at
+        most, until it is shown (off)."""
+        if on == self._giving_way:
+            return
+        self._giving_way = on
+        if on:
+            self._way_timer.start()
+        else:
+            self._way_timer.stop()
+        if self._analysis is not None:
+            self._analysis.give_way(on)
+
+    @property
+    def giving_way(self) -> bool:
+        """The analysis is paused for the image the user waits for (``give_way``)."""
+        return self._giving_way
 
     @property
     def analysing(self) -> bool:
@@ -257,6 +284,8 @@ class FolderSession(QObject):
             self._analysis = AnalysisJob(self._analysis_run, self._analysis_events, self._analysis_token,
                                          self.models.predictor, self._has_findings, pool=self._worker_pool())
             self._analysis.setAutoDelete(False)  # we keep feeding it while it runs
+            if self._giving_way:
+                self._analysis.give_way(True)
             self._running[self._analysis_run] = self._analysis
             self._analysis_pool.start(self._analysis)
             images = self.images  # everything found so far, not only this batch

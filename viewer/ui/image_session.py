@@ -82,6 +82,9 @@ class ImageSession(QObject):
     image_shown = Signal(object)
     image_cleared = Signal()
     findings_shown = Signal(object)
+    # True while the user waits for the model on the image on screen (the folder analysis gives
+    # way meanwhile); False once its findings are shown, or will not come.
+    waiting_for_model = Signal(bool)
     findings_unavailable = Signal(str)
     finding_shown = Signal(str)
     image_failed = Signal(str, str)
@@ -130,6 +133,7 @@ class ImageSession(QObject):
         self._answered: set[int] = set()  # ... and has given findings or failed
         self._pending: AnalysedImage | None = None  # findings that came before their image
         self._failed = False  # the image on screen could not be read: opening it again tries again
+        self._waiting = False  # as last sent by ``waiting_for_model``
         self.scanned: ScannedImage | None = None
         self.path: Path | None = None
         self.loaded: LoadedImage | None = None
@@ -182,6 +186,7 @@ class ImageSession(QObject):
         self.tags.show_header(None, "Loading\N{HORIZONTAL ELLIPSIS}")
         self._inferring &= {self.generation}
         self._answered &= {self.generation}
+        self._set_waiting(self.analysed_for(path) is None)
         if ahead is not None:
             # what came already, as if it came now: the findings first, so that they are shown
             # with the image rather than after a "Running the model" that is over already
@@ -199,6 +204,11 @@ class ImageSession(QObject):
         needs_findings = ahead.generation in self._inferring
         done = ahead.sent("_on_inference_finished") or ahead.sent("_on_inference_failed")
         return ahead.image.path if done or not needs_findings else None
+
+    def _set_waiting(self, waiting: bool) -> None:
+        if waiting != self._waiting:
+            self._waiting = waiting
+            self.waiting_for_model.emit(waiting)
 
     def _next_generation(self) -> int:
         self._generations += 1
@@ -267,6 +277,7 @@ class ImageSession(QObject):
         self.generation = self._next_generation()
         self.scanned = self.path = self.loaded = self.analysed = None
         self._pending = None
+        self._set_waiting(False)
         self.spacings.clear()
         self.state.clear()
         self.banner.hide()
@@ -347,6 +358,7 @@ class ImageSession(QObject):
         else:
             self.findings.show_message(no_model_message(self.models.reason))
             self.findings_unavailable.emit(self.models.reason)
+            self._set_waiting(False)
             self._prepare_next()
 
     def _on_model_ready(self, _predictor: Predictor) -> None:
@@ -355,6 +367,7 @@ class ImageSession(QObject):
     def _on_model_unavailable(self, reason: str) -> None:
         if self.analysed is None:
             self.findings.show_message(no_model_message(reason))
+            self._set_waiting(False)
             if self.loaded is not None:
                 self.findings_unavailable.emit(reason)
 
@@ -384,6 +397,7 @@ class ImageSession(QObject):
         self.findings.set_notes(list(self.state.notes), warning=warning is not None)
         self.show_finding(self.state.label_to_show())
         self._show_rows()
+        self._set_waiting(False)
         self.findings_shown.emit(analysed)
         self._prepare_next()
 
@@ -401,6 +415,7 @@ class ImageSession(QObject):
         if generation != self.generation:
             return
         self._failed = True
+        self._set_waiting(False)
         message = f"{elide(self.scrub(self._shown_name(path)))}: {reason}"  # the name as long as any name shown
         self.canvas.clear(f"This file cannot be shown.\n\n{message}")
         self.findings.show_message("No image.")
@@ -413,6 +428,7 @@ class ImageSession(QObject):
         self._answered.add(generation)
         self.errors.add_error(self._shown_name(path), f"the model could not run on it: {reason}")
         if generation == self.generation:
+            self._set_waiting(False)
             self.findings.show_message(f"The model could not run on this image:\n{reason}")
             self.findings_unavailable.emit(reason)
             self._prepare_next()

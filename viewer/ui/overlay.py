@@ -88,8 +88,9 @@ class HeatmapSet:
                 self._colour(label)
 
     def image(self, label: str) -> QImage | None:
-        if label not in self.labels:
-            return None
+        made = self._images.get(label)  # made already: no lock (a worker may be making another)
+        if made is not None or label not in self.labels:
+            return made
         with self._lock:
             if label not in self._images:
                 self._map_locked(label)

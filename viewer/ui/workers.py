@@ -48,6 +48,7 @@ from viewer.core.heatmap import Agreement
 from viewer.core.inference import MAX_BATCH, Predictor
 from viewer.core.labels import match_label
 from viewer.core.loader import load_radiograph
+from viewer.core.model import RunStop, RunStopped
 from viewer.core.radiograph import Radiograph
 from viewer.core.scan import DataFileProblem, ScanError, ScannedImage, SkippedFile, scan_folder
 from viewer.core.thumbnail import make_thumbnail
@@ -70,13 +71,28 @@ _YIELD_SECONDS = 0.001
 
 
 class CancelToken:
-    """Set when the request a job serves is no longer wanted; checked between steps."""
+    """Set when the request a job serves is no longer wanted; checked between steps, and it
+    stops a model run of the request that is under way (``run_stop``)."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._run_stop: RunStop | None = None
+        self._lock = threading.Lock()
 
     def cancel(self) -> None:
-        self._event.set()
+        with self._lock:
+            self._event.set()
+            if self._run_stop is not None:
+                self._run_stop.stop()
+
+    def run_stop(self) -> RunStop:
+        """What a model run of this request takes, so that cancelling ends it too."""
+        with self._lock:
+            if self._run_stop is None:
+                self._run_stop = RunStop()
+                if self._event.is_set():
+                    self._run_stop.stop()
+            return self._run_stop
 
     @property
     def cancelled(self) -> bool:
@@ -307,8 +323,10 @@ class InferJob(Worker):
             return
         rg = self.radiograph
         try:
-            findings = (expand_findings(self.known) if self.known is not None
-                        else self.predictor.predict(rg))  # cached by path, mtime and size
+            findings = (expand_findings(self.known) if self.known is not None  # cached by path, mtime and size:
+                        else self.predictor.predict(rg, stop=self.token.run_stop()))
+        except RunStopped:
+            return  # the user moved on: the cores go to the image now wanted
         except CxrError as exc:
             self.events.inference_failed.emit(self.generation, display_name(self.path), reason_of(exc))
             return
@@ -429,6 +447,8 @@ class AnalysisJob(Worker):
         self._done = 0  # images taken from the queue and answered (or passed over)
         self._reported = 0  # ``_done`` as last sent to the GUI
         self._shared = _SharedParts()
+        self._go = threading.Event()  # cleared while the analysis gives way to the user's image
+        self._go.set()
 
     def add(self, images: list[ScannedImage]) -> None:
         with self._condition:
@@ -449,6 +469,18 @@ class AnalysisJob(Worker):
             if front:
                 rest = [im for im in self._queue if im.path not in wanted]
                 self._queue = deque(front + rest)
+
+    def give_way(self, on: bool) -> None:
+        """Pause (on) or resume the analysis: the worker process where it is, the analysis in
+        this process before its next image."""
+        if on:
+            self._go.clear()
+            if self.pool is not None:
+                self.pool.pause()
+        else:
+            self._go.set()
+            if self.pool is not None:
+                self.pool.resume()
 
     def _take(self, count: int) -> list[ScannedImage]:
         """The next chunk (images analysed since they were queued are passed over and counted);
@@ -492,6 +524,8 @@ class AnalysisJob(Worker):
                 if not self._step_in_worker(self.pool):
                     return
                 continue
+            if not self._go.wait(timeout=0.2):
+                continue
             chunk = self._take(1)
             if chunk:
                 image = chunk[0]
@@ -507,8 +541,8 @@ class AnalysisJob(Worker):
     def _step_in_worker(self, pool: AnalysisPool) -> bool:
         """Keep the worker fed, and turn one chunk it answers into rows (or wait a little);
         False when everything is done."""
-        if not pool.alive():
-            pool.start()
+        if not pool.alive() and not self._start(pool):
+            return True
         while len(self._in_flight) < CHUNKS_IN_FLIGHT:
             chunk = self._take(CHUNK_IMAGES)
             if not chunk:
@@ -573,7 +607,18 @@ class AnalysisJob(Worker):
             self._emit(rows)
         if self._restarts < RESTARTS:
             self._restarts += 1
+            self._start(pool)
+
+    def _start(self, pool: AnalysisPool) -> bool:
+        """Start the worker; when no process can be started (a host that forbids it, a program
+        that starts the viewer without a ``__main__`` guard), the analysis goes on here."""
+        try:
             pool.start()
+        except Exception:
+            log.exception("folder analysis: no worker process; analysing in the window's process")
+            self.pool = None
+            return False
+        return True
 
     def on_crash(self, exc: BaseException) -> None:
         self.events.analysis_finished.emit(self.run_id, True)
