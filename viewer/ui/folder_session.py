@@ -38,7 +38,6 @@ from .workers import (
     single_thread_pool,
 )
 
-
 GIVE_WAY_MS = 3000
 
 
