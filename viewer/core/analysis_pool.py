@@ -309,7 +309,7 @@ def serve(conn: Connection, settings: WorkerSettings, paused: Any = None) -> Non
     from .process_settings import configure_process
 
     configure_process()
-    if settings.niceness:
+    if settings.niceness and hasattr(os, "nice"):  # not on Windows
         # Before any thread is started: on Linux each thread has its own priority, and the
         # threads started later (the decoders, ONNX Runtime's) take the one of their creator.
         os.nice(settings.niceness)
