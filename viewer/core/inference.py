@@ -230,8 +230,9 @@ class Predictor:
         results: list[Findings] = []
         for start in range(0, len(prepared), MAX_BATCH):
             chunk = list(prepared[start : start + MAX_BATCH])
-            probabilities, features = model.classify(to_model_batch(chunk), stop)
-            heatmaps = model.gradcam(features, stop)
+            stops = (stop,) if stop is not None else ()  # passed only when given: stand-ins of ModelPair take none
+            probabilities, features = model.classify(to_model_batch(chunk), *stops)
+            heatmaps = model.gradcam(features, *stops)
             results += [self._findings(x, p, h) for x, p, h in zip(chunk, probabilities, heatmaps)]
         return results
 
