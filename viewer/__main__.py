@@ -153,15 +153,29 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _shard(text: str) -> object:
+    from viewer.core.batch_shard import ShardError, parse_shard
+
+    try:
+        return parse_shard(text)
+    except ShardError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def batch_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"{PROG} batch",
         description="Run the model on every image under FOLDER and write one CSV row per image "
                     "(readable by cxr-train evaluate --predictions). Nothing is written inside FOLDER.",
-        epilog="A text cell (file name, path, error, patient_id) that starts with =, +, -, @, a tab or a "
-               "carriage return, or with an apostrophe, is written with an apostrophe before it, so that "
-               "a spreadsheet shows it as text instead of running it as a formula; cxr-train evaluate "
-               "reads the names back without it.",
+        epilog="The rows go to results.csv.partial as they are done, flushed after each model call, and it "
+               "is renamed to results.csv when the folder is done. Stopped (Ctrl+C, SIGTERM: exit 130, 143) or "
+               "killed, the same command goes on from the rows already written, when it writes the same rows: "
+               "the same model and thresholds, folder, --shard, --include-patient-id and --follow-links "
+               "(results.csv.partial.json records them; otherwise it refuses and says what changed). A finished "
+               "results.csv is never replaced unless --overwrite is given. A text cell (file name, path, error, "
+               "patient_id) that starts with =, +, -, @, a tab or a carriage return, or with an apostrophe, is "
+               "written with an apostrophe before it, so that a spreadsheet shows it as text instead of running "
+               "it as a formula; cxr-train evaluate reads the names back without it.",
     )
     parser.add_argument("folder", type=Path, metavar="FOLDER", help="folder to scan (recursively)")
     parser.add_argument("--out", type=Path, required=True, metavar="results.csv", help="the CSV to write")
@@ -174,25 +188,88 @@ def batch_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=_positive_int, metavar="K", default=None,
                         help="images per model call (default: 8)")
     parser.add_argument("--follow-links", action="store_true", help=FOLLOW_LINKS_HELP)
+    parser.add_argument("--shard", type=_shard, metavar="I/N", default=None,
+                        help="score only shard I of N (from 1): the rows k = I-1, I-1+N, ... of the whole "
+                             "folder's CSV, in its order (relative paths sorted, a folder's files before its "
+                             "subfolders); the keys are the whole folder's, so the N shards' rows are the whole "
+                             "CSV's (row k is in shard k mod N + 1)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start afresh: replace a finished results.csv, and drop the rows of an interrupted run")
     return parser
 
 
+class _StopSignals:
+    """While open, the first SIGINT (Ctrl+C) or SIGTERM asks the batch to stop after the model
+    call under way, keeping its rows; a second one stops it at once (KeyboardInterrupt, the rows
+    written so far kept too). ``signal`` is the first one received, or None."""
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> _StopSignals:
+        import signal
+
+        for name in self.SIGNALS:
+            number = getattr(signal, name, None)
+            if number is not None:
+                self._previous[number] = signal.signal(number, self._received)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
+
+    def _received(self, number: int, frame: object) -> None:
+        if self.signal is not None:
+            raise KeyboardInterrupt
+        self.signal = number
+
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    @property
+    def exit_status(self) -> int:
+        """128 + the signal's number, as a shell reports a process it stopped: 130, 143."""
+        import signal
+
+        return 128 + (self.signal or signal.SIGINT)
+
+    @property
+    def name(self) -> str:
+        import signal
+
+        return signal.Signals(self.signal or signal.SIGINT).name
+
+
 def batch_main(argv: list[str]) -> int:
-    """``cxr-viewer batch FOLDER --out results.csv [...]``: exit 0 once the folder is done."""
+    """``cxr-viewer batch FOLDER --out results.csv [...]``: exit 0 once the folder (or the shard)
+    is done; 130 or 143 when stopped by SIGINT or SIGTERM, with its rows kept to resume."""
     args = batch_parser().parse_args(argv)
     from viewer.core.batch import DEFAULT_BATCH_SIZE, TextProgress, run_batch
     from viewer.core.errors import CxrError
 
-    try:
-        summary = run_batch(
-            args.folder, args.out, args.model, args.include_patient_id,
-            threads=_threads(args.threads), batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
-            on_progress=TextProgress(sys.stderr), follow_links=args.follow_links,
-        )
-    except CxrError as exc:
-        return _fail(f"batch: {exc}")
-    except KeyboardInterrupt:
-        return _fail("batch: interrupted; the rows so far are in the .partial file beside --out", code=130)
+    with _StopSignals() as stop:
+        try:
+            summary = run_batch(
+                args.folder, args.out, args.model, args.include_patient_id,
+                threads=_threads(args.threads), batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
+                on_progress=TextProgress(sys.stderr), follow_links=args.follow_links, shard=args.shard,
+                overwrite=args.overwrite, cancelled=stop.requested,
+            )
+        except CxrError as exc:
+            return _fail(f"batch: {exc}")
+        except KeyboardInterrupt:
+            return _fail(f"batch: stopped at once by {stop.name}; the rows written so far are kept in the "
+                         ".partial file beside --out: run the same command again to resume",
+                         code=stop.exit_status)
+    if not summary.finished:
+        print(f"{PROG} batch: {summary.describe(stopped_by=stop.name)}", file=sys.stderr)
+        return stop.exit_status
     print(f"{PROG} batch: {summary.describe()}", file=sys.stderr)
     return 0
 

@@ -175,9 +175,9 @@ def test_missing_folder_and_unusable_model(tmp_path: Path, tiny_model: Path) -> 
 
 
 def test_progress_reaches_the_total(folder: Path, tiny_model: Path, tmp_path: Path) -> None:
-    calls: list[tuple[int, int | None, int, int]] = []
+    calls: list[tuple[int, int | None, int, int, int]] = []
     run_batch(folder, tmp_path / "r.csv", tiny_model, on_progress=lambda *a: calls.append(a))
-    assert calls[-1] == (10, 10, 8, 1)
+    assert calls[-1] == (10, 10, 8, 1, 0)  # files done, files, ok, errors, rows kept from an interrupted run
     assert [c[0] for c in calls] == list(range(1, 11))
 
 

@@ -16,6 +16,7 @@ from tests.core.test_scan import make_png
 from viewer.core.batch import run_batch
 from viewer.core.errors import CxrError
 from viewer.core.findings import Findings, flags_at, read_only
+from viewer.core.identity import Identity, Scrubber
 from viewer.core.inference import Predictor
 from viewer.core.labels import NIH_LABELS
 from viewer.core.predictions_csv import (
@@ -28,6 +29,7 @@ from viewer.core.predictions_csv import (
     restore,
 )
 from viewer.core.pseudonyms import KeyNumbers
+from viewer.core.safe_write import open_partial
 
 LABELS = ("Effusion", "Pleural_Thickening", "Mass")
 
@@ -242,3 +244,49 @@ def test_the_trainers_predictions_carry_ood_and_pseudonymous_keys(tmp_path: Path
     table = read_predictions(out)  # and cxr-train evaluate reads it
     assert table.names == names and table.labels == list(LABELS)
     np.testing.assert_array_equal(table.flags, expected.astype(float))
+
+
+def test_a_failure_half_way_through_scrubbing_again_keeps_every_row(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scrubbing again rewrites the whole file when a header read late named a path written
+    earlier: a process that dies half-way (here: a full disk) must leave every row it had in
+    the .partial file, for the next batch to resume from, not the few copied so far."""
+    scrubber = Scrubber()
+    out = tmp_path / "p.csv"
+    file = PredictionsFile(out, LABELS, scrubber=scrubber)
+    for i in range(50):
+        file.writer.write_error(f"{i}.png", f"Doe^Janet/{i}.png", "cannot be read")
+    scrubber.add(Identity("Doe^Janet", "", ""))  # learned after the rows were written: the file is stale
+    real_scrub, calls = Scrubber.scrub, 0
+
+    def failing(self: Scrubber, text: str) -> str:
+        nonlocal calls
+        calls += 1
+        if calls > 40:
+            raise OSError(28, "No space left on device")
+        return real_scrub(self, text)
+
+    monkeypatch.setattr(Scrubber, "scrub", failing)
+    with pytest.raises(OSError), file:
+        pass
+    rows = rows_of(tmp_path / "p.csv.partial")
+    assert len(rows) == 51 and rows[50][1] == "Doe^Janet/49.png" and not out.exists()
+
+
+def test_going_on_with_an_interrupted_file_keeps_its_whole_rows_and_scrubs_them_again(tmp_path: Path) -> None:
+    out = tmp_path / "p.csv"
+    first = PredictionsFile(out, LABELS)
+    first.writer.write_error("a.png", "Doe^Janet/a.png", "cannot be read")
+    first.keep()  # stopped: the row stays in the .partial file
+    partial = tmp_path / "p.csv.partial"
+    whole = partial.read_bytes()
+    partial.write_bytes(whole + b"b.png,Doe^Ja")  # and a row cut by a kill
+    # the rows kept were scrubbed with what the first run knew, which this one cannot tell:
+    # once it knows an identity, they are scrubbed again
+    scrubber = Scrubber([Identity("Doe^Janet", "", "")])
+    second = PredictionsFile.continuing(out, open_partial(out), len(whole), 1, LABELS, scrubber=scrubber)
+    second.writer.write_ok("c.png", "c.png", [0.1, 0.6, 0.9], [False, True, True])
+    second.commit()
+    rows = rows_of(out)
+    assert rows[0] == csv_columns(LABELS) and [r[1] for r in rows[1:]] == ["[removed]^[removed]/a.png", "c.png"]
+    assert not partial.exists()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from viewer.core.safe_write import ReplacingFile, partial_path, write_bytes
+from viewer.core.safe_write import NotOwnFileError, ReplacingFile, open_partial, partial_path, write_bytes
 
 
 def test_a_file_at_the_partial_name_is_replaced_not_truncated(tmp_path: Path) -> None:
@@ -51,3 +51,33 @@ def test_a_folder_at_the_partial_name_is_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         ReplacingFile(out)
     assert partial_path(out).is_dir() and not out.exists()
+
+
+def test_an_interrupted_partial_is_reopened_only_when_it_is_a_plain_file_of_ones_own(tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    with pytest.raises(FileNotFoundError):
+        open_partial(out)
+    victim = tmp_path / "victim.png"
+    victim.write_bytes(b"image")
+    partial_path(out).symlink_to(victim)
+    with pytest.raises(NotOwnFileError, match="symbolic link"):
+        open_partial(out)
+    partial_path(out).unlink()
+    os.link(victim, partial_path(out))
+    with pytest.raises(NotOwnFileError, match="hard link"):
+        open_partial(out)
+    partial_path(out).unlink()
+    os.mkfifo(partial_path(out))
+    with pytest.raises(NotOwnFileError, match="not a regular file"):
+        open_partial(out)
+    assert victim.read_bytes() == b"image"
+
+
+def test_continuing_cuts_the_partial_after_what_is_kept_and_writes_on(tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    partial_path(out).write_bytes(b"a,b\r\n1,2\r\n3,")  # the last row torn
+    handle = open_partial(out)
+    assert handle.read() == b"a,b\r\n1,2\r\n3,"
+    with ReplacingFile.continuing(out, handle, keep=10) as text:
+        text.write("5,6\r\n")
+    assert out.read_bytes() == b"a,b\r\n1,2\r\n5,6\r\n" and not partial_path(out).exists()

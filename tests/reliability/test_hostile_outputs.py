@@ -69,7 +69,13 @@ def test_the_batch_command_never_writes_through_a_planted_link(kind: str, images
     original = victim.read_bytes()
     out = tmp_path / "shared" / "results.csv"
     plant(kind, out, victim)
-    result = run_cli("batch", images, "--model", tiny_model, "--out", out, cwd=tmp_path)
+    overwrite = []
+    if kind == PLANTS[2]:  # something at the final name is replaced only when asked
+        refused = run_cli("batch", images, "--model", tiny_model, "--out", out, cwd=tmp_path)
+        assert refused.returncode == 1 and "already exists" in refused.stderr, refused.stderr
+        assert victim.read_bytes() == original and out.is_symlink()
+        overwrite = ["--overwrite"]
+    result = run_cli("batch", images, "--model", tiny_model, "--out", out, *overwrite, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert_untouched_and_written(out, victim, original, CSV_START)
 
@@ -80,7 +86,7 @@ def test_run_batch_never_writes_through_a_planted_link(kind: str, images: Path, 
     original = victim.read_bytes()
     out = tmp_path / "shared" / "results.csv"
     plant(kind, out, victim)
-    summary = run_batch(images, out, tiny_model)
+    summary = run_batch(images, out, tiny_model, overwrite=kind == PLANTS[2])
     assert summary.ok == 2
     assert_untouched_and_written(out, victim, original, CSV_START)
 

@@ -9,12 +9,18 @@ names, IDs and birth dates of every DICOM header found in it are removed from th
 error cells and from the summary line, in all their forms (``identity.Scrubber``): PACS exports
 name folders after the patient.
 
-Every file that is, or claims to be, an image (by extension or DICOM content) gets a row, so a
-broken file shows up with its reason; other files are only counted, and folders that were not
-scanned (unreadable, or links out of the folder not followed without ``follow_links``) listed.
-Nothing is written inside the scanned folder: the CSV goes to a new ``<out>.partial`` and is
-renamed to ``out`` when complete (``safe_write``: a link planted at either name is replaced,
+Every file that is, or claims to be, an image gets a row (``batch_work``), so a broken file
+shows up with its reason; other files are only counted, and folders that were not scanned
+listed. Nothing is written inside the scanned folder: the CSV goes to ``<out>.partial``, and is
+renamed to ``out`` when complete (``batch_output``; a link planted at either name is replaced,
 never written through).
+
+At archive scale (docs/decisions/0006-batch-resume-and-shards.md): the rows are flushed whole
+after each model call, so a run killed at any moment loses only the images in flight; a run
+asked to stop (``cancelled``) stops after the model call under way and keeps its rows; a run on
+the same ``out`` goes on where an interrupted one stopped, when it writes the same rows (same
+model, thresholds, folder, shard; ``batch_record``), and refuses otherwise; ``shard`` scores
+only every N-th row (``batch_shard``), with the keys of the whole folder.
 
 Throughput: a small thread pool decodes and preprocesses images ahead of the model while ONNX
 Runtime (which releases the GIL) runs batches of ``batch_size`` on the calling thread.
@@ -26,7 +32,7 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,58 +40,89 @@ from typing import IO, Any, NamedTuple, Protocol
 
 import numpy as np
 
+from viewer import __version__
+
+from .batch_output import BatchOutput, OutputRefused, ResumeNotes
+from .batch_record import RunRecord
+from .batch_shard import Shard
+from .batch_work import FolderNotes, RowItem, WorkItem, folder_work, shard_work
 from .errors import CxrError, ImageLoadError, display_name, one_line
-from .identity import Scrubber
 from .loader import load_radiograph
-from .predictions_csv import PredictionsFile, PredictionsWriter
+from .model_card import ModelCard
 from .resources import MissingResourceError, demo_model_path
-from .scan import DataFileProblem, ScanError, ScannedImage, SkippedFile, scan_folder
+from .scan import ScanError, ScannedImage
 
 DEFAULT_BATCH_SIZE = 8
 
 
 class BatchSetupError(CxrError):
-    """The batch could not start: no such folder, an unusable model, or an unwritable output."""
+    """The batch could not start: no such folder, an unusable model, an output that cannot be
+    written, or one that would lose a finished CSV or an interrupted run's rows."""
+
+
+class BatchWriteError(CxrError):
+    """The CSV could not be written on (a full disk, a folder gone): the rows written before
+    are kept, for the same command to resume once the cause is fixed."""
 
 
 class _Predictor(Protocol):  # what batch needs of inference.Predictor
     @property
     def labels(self) -> tuple[str, ...]: ...
+    @property
+    def card(self) -> ModelCard: ...
+    @property
+    def model_path(self) -> Path: ...
 
     def prepare(self, source: Any) -> np.ndarray: ...
     def predict_batch(self, images: list[np.ndarray]) -> list[Any]: ...
     def predict_prepared(self, image: np.ndarray) -> Any: ...
 
 
-@dataclass
-class BatchSummary:
-    """What a finished batch did; ``unscanned_folders`` could not be entered and
-    ``links_not_followed`` lead out of the folder (both listed by path); ``data_problems`` are
-    label files beside the images that could not be used."""
+@dataclass(kw_only=True)
+class BatchSummary(FolderNotes):
+    """What a batch did: ``rows`` in the CSV (``ok`` + ``errors``), of which ``resume.kept``
+    were kept from an interrupted run; ``finished`` False when it was stopped before the end
+    (the rows are then in ``partial``, for the next run to resume). The folder's notes
+    (``FolderNotes``: other files, folders not scanned, unusable label files) are the whole
+    folder's, whatever the shard."""
 
     out: Path
+    partial: Path | None = None
+    shard: Shard | None = None
     rows: int = 0
     ok: int = 0
     errors: int = 0
-    other_files: int = 0
     seconds: float = 0.0
-    unscanned_folders: list[str] = field(default_factory=list)
-    links_not_followed: list[str] = field(default_factory=list)
-    data_problems: list[str] = field(default_factory=list)
-    # the identities of the folder's headers: removed from every path the summary prints
-    scrubber: Scrubber = field(default_factory=Scrubber, repr=False)
+    finished: bool = False
+    resume: ResumeNotes = field(default_factory=ResumeNotes)
 
     @property
     def images_per_second(self) -> float:
-        return self.ok / self.seconds if self.seconds > 0 else 0.0
+        """The ``ok`` images scored by this run (not those kept) per second."""
+        scored = self.ok - self.resume.kept_ok
+        return scored / self.seconds if self.seconds > 0 else 0.0
 
-    def describe(self) -> str:
-        """One line for the terminal."""
-        text = (
-            f"wrote {display_name(self.out)}: {self.rows} rows ({self.ok} ok, {self.errors} errors), "
-            f"{self.other_files} other files skipped, {self.seconds:.1f} s "
-            f"({self.images_per_second:.1f} images/s)"
-        )
+    def describe(self, stopped_by: str = "") -> str:
+        """One line for the terminal; ``stopped_by`` names what stopped an unfinished run."""
+        counts = f"{self.ok} ok, {self.errors} errors"
+        if self.resume.kept:
+            counts += f"; {self.resume.kept} kept from the interrupted run, {self.rows - self.resume.kept} scored now"
+        if self.finished:
+            shard = f"shard {self.shard}, " if self.shard else ""
+            text = f"wrote {display_name(self.out)}: {shard}{self.rows} rows ({counts})"
+        else:
+            shard = f" of shard {self.shard}" if self.shard else ""
+            by = f" by {stopped_by}" if stopped_by else ""
+            text = f"stopped{by}: {display_name(self.partial or self.out)} holds {self.rows} rows{shard} ({counts})"
+        text += (f", {self.other_files} other files skipped, {self.seconds:.1f} s "
+                 f"({self.images_per_second:.1f} images/s)")
+        if self.resume.torn:
+            text += "; the interrupted run's last row was cut: it was scored again"
+        if self.resume.dropped:
+            text += (f"; {self.resume.dropped} rows of the interrupted run no longer matched the folder: "
+                     "they were scored again")
+        if self.resume.not_resumed:
+            text += f"; {self.resume.not_resumed}"
         if self.unscanned_folders:
             text += f"; {len(self.unscanned_folders)} folders could not be read: " + _first(self.unscanned_folders)
         if self.links_not_followed:
@@ -93,6 +130,8 @@ class BatchSummary:
                      "(--follow-links follows them): " + _first(self.links_not_followed))
         for problem in self.data_problems:
             text += f"; {problem}"
+        if not self.finished:
+            text += "; run the same command again to resume (--overwrite starts afresh)"
         return self.scrubber.scrub(text)
 
 
@@ -101,8 +140,12 @@ def _first(paths: list[str], count: int = 5) -> str:
     return ", ".join(paths[:count]) + (" ..." if len(paths) > count else "")
 
 
-# progress(done_files, total_files or None, ok, errors)
-BatchProgress = Callable[[int, "int | None", int, int], None]
+class BatchProgress(Protocol):
+    """progress(files done, files in the folder or None, ok rows, error rows, rows kept from an
+    interrupted run): files count every file of the folder, those of other shards and those
+    without a row included; the rows counted are this run's CSV's, kept ones included."""
+
+    def __call__(self, done: int, total: int | None, ok: int, errors: int, kept: int, /) -> None: ...
 
 
 def run_batch(
@@ -116,29 +159,75 @@ def run_batch(
     decode_workers: int | None = None,
     on_progress: BatchProgress | None = None,
     follow_links: bool = False,
+    shard: Shard | None = None,
+    overwrite: bool = False,
+    cancelled: Callable[[], bool] | None = None,
 ) -> BatchSummary:
-    """Run the model on every image under ``folder`` and write the CSV ``out``.
+    """Run the model on every image under ``folder`` (or ``shard``'s share of them) and write
+    the CSV ``out``.
 
     ``model_path`` defaults to the bundled demo model. ``threads`` is ONNX Runtime's thread
     count. Raises ``BatchSetupError`` (one clear line) only when the batch cannot start; any
     problem with a single file becomes that file's ``error`` row and the batch goes on.
     ``follow_links``: also follow links to folders outside ``folder`` (``scan_folder``).
+    An interrupted run's ``<out>.partial`` is resumed when this run writes the same rows, and
+    refused otherwise; an existing ``out`` is refused; ``overwrite`` starts afresh instead
+    (``batch_output``). Once ``cancelled()`` returns True the run stops after the model call
+    under way and returns with ``finished`` False, its rows kept for the next run.
     """
     started = time.perf_counter()
     root, out_path = _check_paths(folder, out)
     predictor = _open_predictor(model_path, threads)
-    labels = tuple(predictor.labels)
-    summary = BatchSummary(out=out_path)
+    summary = BatchSummary(out=out_path, shard=shard)
+    record = RunRecord.for_run(predictor.card, predictor.model_path, root, include_patient_id=include_patient_id,
+                               shard=str(shard or ""), follow_links=follow_links, viewer_version=__version__)
     try:
-        csv_file = PredictionsFile(out_path, labels, include_patient_id, summary.scrubber)
+        output = BatchOutput.open(out_path, record, tuple(predictor.labels), include_patient_id, summary.scrubber,
+                                  overwrite=overwrite)
+    except OutputRefused as exc:
+        raise BatchSetupError(str(exc)) from None
     except OSError as exc:
         raise BatchSetupError(f"{display_name(out_path)}: cannot be written ({exc.strerror or exc})") from None
-    with csv_file as rows:
-        writer = _RowWriter(rows, summary)
-        pipeline = _Pipeline(predictor, writer, max(1, batch_size), decode_workers, summary, on_progress)
-        pipeline.run(root, follow_links)
+    summary.partial, summary.resume = output.partial, output.notes
+    stop = cancelled or (lambda: False)
+    pipeline = _Pipeline(predictor, output, max(1, batch_size), decode_workers, summary, on_progress, stop)
+    try:
+        work = folder_work(root, summary, follow_links=follow_links, cancelled=stop,
+                           on_total=pipeline.set_total, on_other_file=pipeline.advance)
+        summary.finished = pipeline.run(shard_work(work, shard, on_passed=lambda _: pipeline.advance()))
+    except ScanError as exc:  # the folder vanished between the check and the scan
+        output.stop()
+        raise BatchSetupError(str(exc)) from None
+    except OSError as exc:  # writing the CSV failed: what is written stays resumable
+        _stop_after_failure(output)
+        raise _write_error(output, exc) from None
+    except BaseException:  # KeyboardInterrupt, or a bug: the rows written stay resumable
+        _stop_after_failure(output)
+        raise
+    try:
+        if summary.finished:
+            output.finish()
+        else:
+            output.stop()
+    except OSError as exc:
+        raise _write_error(output, exc) from None
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _stop_after_failure(output: BatchOutput) -> None:
+    """Keep the rows written so far; a second failure (the disk still full) must not hide the first."""
+    try:
+        output.stop()
+    except OSError:
+        pass
+
+
+def _write_error(output: BatchOutput, exc: OSError) -> BatchWriteError:
+    return BatchWriteError(output.scrubber.scrub(
+        f"{display_name(output.partial)}: cannot be written ({exc.strerror or exc}); the rows written so far "
+        "are kept: run the same command again to resume once that is fixed"
+    ))
 
 
 def _check_paths(folder: str | os.PathLike[str], out: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -188,62 +277,58 @@ class Prepared(NamedTuple):
 
 
 class _Pipeline:
-    """Scan -> decode ahead in a thread pool -> batched inference -> rows in scan order."""
+    """Work items -> kept from the interrupted run, or decoded ahead in a thread pool ->
+    batched inference -> rows in order, flushed after each model call."""
 
-    def __init__(self, predictor: _Predictor, writer: _RowWriter, batch_size: int,
-                 decode_workers: int | None, summary: BatchSummary, on_progress: BatchProgress | None) -> None:
-        self.predictor, self.writer, self.batch_size = predictor, writer, batch_size
+    def __init__(self, predictor: _Predictor, output: BatchOutput, batch_size: int, decode_workers: int | None,
+                 summary: BatchSummary, on_progress: BatchProgress | None, stop: Callable[[], bool]) -> None:
+        self.predictor, self.output, self.batch_size = predictor, output, batch_size
         self.workers = decode_workers or min(2, os.cpu_count() or 1)
-        self.summary, self.on_progress = summary, on_progress
+        self.summary, self.on_progress, self.stop = summary, on_progress, stop
         self.done = 0
         self.total: int | None = None
-        # Rows waiting for the next model call, in scan order: (item, prepared image or error).
-        self.pending: list[tuple[ScannedImage | SkippedFile, Prepared | str]] = []
+        # Rows waiting for the next model call, in order: (item, prepared image or error).
+        self.pending: list[tuple[RowItem, Prepared | str]] = []
 
-    def run(self, root: Path, follow_links: bool = False) -> None:
+    def set_total(self, total: int | None) -> None:
+        self.total = total
+
+    def run(self, work: Iterable[WorkItem]) -> bool:
+        """Score and write every item of ``work``; False when stopped before the end (the items
+        in flight are then dropped: the next run scores them)."""
         # Enough decodes in flight that the pool keeps working while the model runs a batch.
         window = 2 * self.batch_size + self.workers
-        in_flight: deque[tuple[ScannedImage | SkippedFile, Future[Prepared] | None]] = deque()
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="cxr-decode") as pool:
-            for item in self._scan(root, follow_links):
+        in_flight: deque[tuple[RowItem, Future[Prepared] | None]] = deque()
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="cxr-decode")
+        try:
+            for work_item in work:
+                item, kept_ok = work_item.item, self.output.notes.kept_ok
+                if self.output.keeps(item):
+                    self._count(ok=self.output.notes.kept_ok > kept_ok)
+                    continue
                 future = pool.submit(self._prepare, item.path) if isinstance(item, ScannedImage) else None
                 in_flight.append((item, future))
-                while len(in_flight) >= window:
+                while len(in_flight) >= window and not self.stop():
                     self._collect(*in_flight.popleft())
+                if self.stop():
+                    return False
+            if self.stop():  # the scan ended because it was asked to: not the whole folder
+                return False
             while in_flight:
                 self._collect(*in_flight.popleft())
-        self._flush()
-
-    def _scan(self, root: Path, follow_links: bool) -> Iterator[ScannedImage | SkippedFile]:
-        """The files that get a row; others are counted (and unreadable folders listed)."""
-        def progress(done: int, total: int | None) -> None:
-            self.total = total
-
-        try:
-            for item in scan_folder(root, on_progress=progress, follow_links=follow_links):
-                if isinstance(item, ScannedImage):
-                    self.summary.scrubber.add(item.identity)
-                if isinstance(item, DataFileProblem):
-                    self.summary.data_problems.append(f"{item.display_path}: {item.reason}")
-                    continue
-                if isinstance(item, ScannedImage) or item.claimed_format is not None:
-                    yield item
-                    continue
-                if item.link_not_followed:
-                    self.summary.links_not_followed.append(item.display_path)
-                elif item.folder:
-                    self.summary.unscanned_folders.append(f"{item.display_path} ({item.reason})")
-                self.summary.other_files += 1
-                self._advance()
-        except ScanError as exc:  # the folder vanished between the check and the scan
-            raise BatchSetupError(str(exc)) from None
+                if self.stop():
+                    return False
+            self._flush()
+            return True
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _prepare(self, path: Path) -> Prepared:
         """The model's input for ``path``, with the loader's notes (what it noticed and handled)."""
         radiograph = load_radiograph(path)
         return Prepared(self.predictor.prepare(radiograph), tuple(radiograph.notes))
 
-    def _collect(self, item: ScannedImage | SkippedFile, future: Future[Prepared] | None) -> None:
+    def _collect(self, item: RowItem, future: Future[Prepared] | None) -> None:
         if future is None:
             result: Prepared | str = item.reason  # type: ignore[union-attr]  # a SkippedFile
         else:
@@ -256,18 +341,23 @@ class _Pipeline:
             except Exception as exc:  # a bug or an exotic file: report it on the row, go on
                 result = f"unexpected error while reading ({type(exc).__name__}: {one_line(exc, 200, empty='')})"
         self.pending.append((item, result))
-        if sum(isinstance(r, Prepared) for _, r in self.pending) >= self.batch_size:
+        if sum(isinstance(r, Prepared) for _, r in self.pending) >= self.batch_size and not self.stop():
             self._flush()
 
     def _flush(self) -> None:
+        """Score the pending images in one model call and write their rows, then hand the rows
+        to the system before the progress counts them: a row reported done is on disk."""
         images = [r.image for _, r in self.pending if isinstance(r, Prepared)]
         findings = iter(self._predict(images))
+        outcomes = []
         for item, result in self.pending:
             outcome = next(findings) if isinstance(result, Prepared) else result
             if isinstance(result, Prepared) and result.notes and not isinstance(outcome, str):
                 outcome = replace(outcome, notes=result.notes + tuple(outcome.notes))
-            self.writer.write(item, outcome)
-            self._advance()
+            outcomes.append(self.output.write(item, outcome))
+        self.output.flush()
+        for ok in outcomes:
+            self._count(ok)
         self.pending.clear()
 
     def _predict(self, images: list[np.ndarray]) -> list[Any]:
@@ -286,38 +376,28 @@ class _Pipeline:
                     results.append(f"the model failed on this image ({reason})")
             return results
 
-    def _advance(self) -> None:
+    def _count(self, ok: bool) -> None:
+        """One more row in the CSV (written, or kept from the interrupted run)."""
+        self.summary.rows += 1
+        self.summary.ok += ok
+        self.summary.errors += not ok
+        self.advance()
+
+    def advance(self) -> None:
+        """One more file of the folder done (a row, or a file without one, or another shard's)."""
         self.done += 1
         if self.on_progress is not None:
-            self.on_progress(self.done, self.total, self.summary.ok, self.summary.errors)
-
-
-# -- rows -------------------------------------------------------------------------------------
-class _RowWriter:
-    """One row per scanned item through the predictions CSV writer, counted in the summary."""
-
-    def __init__(self, rows: PredictionsWriter, summary: BatchSummary) -> None:
-        self.rows, self.summary = rows, summary
-
-    def write(self, item: ScannedImage | SkippedFile, outcome: Any) -> None:
-        scanned = item if isinstance(item, ScannedImage) else None
-        keys: dict[str, Any] = {}
-        if scanned is not None:
-            keys = {"patient_key": scanned.patient_key, "study_key": scanned.study_key,
-                    "patient_id": scanned.patient_id}
-        if isinstance(outcome, str):
-            self.rows.write_error(item.name, item.display_path, outcome, **keys)
-            self.summary.errors += 1
-        else:
-            self.rows.write_findings(item.name, item.display_path, outcome, **keys)
-            self.summary.ok += 1
-        self.summary.rows += 1
+            self.on_progress(self.done, self.total, self.summary.ok, self.summary.errors, self.summary.resume.kept)
 
 
 # -- progress on a terminal -------------------------------------------------------------------
 class TextProgress:
     """A plain-text progress bar on ``stream`` (stderr): redrawn in place on a terminal,
-    a line every 10% (or 30 s) otherwise, so logs stay short."""
+    a line every 10% (or 30 s) otherwise, so logs stay short.
+
+    The rate and the ETA are measured from the last row kept from an interrupted run (kept
+    rows pass in a moment, and would make the rest look as fast), over every file of the
+    folder: a shard's files and other shards' files alternate, so their mix stays the same."""
 
     def __init__(self, stream: IO[str] | None = None, width: int = 28) -> None:
         self.stream = stream or sys.stderr
@@ -327,10 +407,13 @@ class TextProgress:
         self.last_draw = 0.0
         self.last_decile = -1
         self.drawn = False
+        self.kept = 0
+        self.since, self.done_before = self.started, 0  # where the measured stretch starts
 
-    def __call__(self, done: int, total: int | None, ok: int, errors: int) -> None:
+    def __call__(self, done: int, total: int | None, ok: int, errors: int, kept: int = 0) -> None:
         now = time.perf_counter()
-        elapsed = max(now - self.started, 1e-9)
+        if kept != self.kept:  # a row kept: the run's own work starts after it
+            self.kept, self.since, self.done_before = kept, now, done
         final = total is not None and done >= total
         if self.tty:
             if not final and now - self.last_draw < 0.2:
@@ -341,14 +424,17 @@ class TextProgress:
                 return
             self.last_decile = decile
         self.last_draw = now
-        rate = (ok + errors) / elapsed
+        elapsed = max(now - self.since, 1e-9)
+        rate = (ok + errors - kept) / elapsed
+        rows = f"{ok} ok  {errors} errors" + (f" ({kept} kept)" if kept else "")
         if total:
             filled = int(self.width * done / total)
             bar = "#" * filled + "-" * (self.width - filled)
-            eta = f"  ETA {_clock((total - done) * elapsed / done)}" if 0 < done < total else ""
-            text = f"[{bar}] {done}/{total} files  {ok} ok  {errors} errors  {rate:.1f} img/s{eta}"
+            measured = done - self.done_before
+            eta = f"  ETA {_clock((total - done) * elapsed / measured)}" if measured > 0 and done < total else ""
+            text = f"[{bar}] {done}/{total} files  {rows}  {rate:.1f} img/s{eta}"
         else:
-            text = f"{done} files  {ok} ok  {errors} errors  {rate:.1f} img/s"
+            text = f"{done} files  {rows}  {rate:.1f} img/s"
         if self.tty:
             self.stream.write("\r" + text.ljust(100)[:100] + ("\n" if final else ""))
         else:

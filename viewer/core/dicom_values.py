@@ -12,9 +12,9 @@ one line saying which attribute was ignored. Nothing here raises, whatever the d
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
@@ -22,6 +22,7 @@ from pydicom.multival import MultiValue
 MAX_TEXT = 10_000  # longer strings are cut: no real attribute is this long (LO: 64 characters)
 _INT_RANGE = (-(2**31), 2**31 - 1)  # IS and SL; US/SS/UL values all fit
 _UNREADABLE = object()
+T = TypeVar("T")
 
 
 def _raw(ds: Any, keyword: str) -> Any:
@@ -92,29 +93,29 @@ def as_float(value: Any) -> float | None:
     return real if math.isfinite(real) else None
 
 
-def int_value(ds: Any, keyword: str, default: int | None = None, *, notes: list[str] | None = None) -> int | None:
-    """The element's (first) value as a whole number; ``default`` when absent, empty or unusable."""
+def _converted(ds: Any, keyword: str, default: T | None, notes: list[str] | None,
+               convert: Callable[[Any], T | None], what: str) -> T | None:
+    """The element's (first) value through ``convert``; ``default`` when absent, empty or
+    unusable (noted as not ``what``)."""
     value = _raw(ds, keyword)
     if value is None:
         return default
-    number = None if value is _UNREADABLE else as_int(_first(value))
-    if number is None:
-        _note(notes, keyword, value, "a usable whole number")
+    result = None if value is _UNREADABLE else convert(_first(value))
+    if result is None:
+        _note(notes, keyword, value, what)
         return default
-    return number
+    return result
+
+
+def int_value(ds: Any, keyword: str, default: int | None = None, *, notes: list[str] | None = None) -> int | None:
+    """The element's (first) value as a whole number; ``default`` when absent, empty or unusable."""
+    return _converted(ds, keyword, default, notes, as_int, "a usable whole number")
 
 
 def float_value(ds: Any, keyword: str, default: float | None = None, *,
                 notes: list[str] | None = None) -> float | None:
     """The element's (first) value as a finite float; ``default`` when absent, empty or unusable."""
-    value = _raw(ds, keyword)
-    if value is None:
-        return default
-    real = None if value is _UNREADABLE else as_float(_first(value))
-    if real is None:
-        _note(notes, keyword, value, "a finite number")
-        return default
-    return real
+    return _converted(ds, keyword, default, notes, as_float, "a finite number")
 
 
 def float_values(ds: Any, keyword: str, *, notes: list[str] | None = None) -> list[float] | None:

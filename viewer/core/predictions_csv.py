@@ -93,7 +93,9 @@ SCRUBBED_COLUMNS: tuple[int, ...] = (0, 1, 3, 4)  # Image Index, path, error, no
 
 
 class PredictionsWriter:
-    """Writes the header, then one row per image, to an open text ``handle`` (``newline=""``).
+    """Writes the header, then one row per image, to an open text ``handle`` (``newline=""``);
+    with ``continued_rows`` (the number of rows already in the file), no header: the rows go on
+    after those an interrupted writer left.
 
     With a ``scrubber`` (``identity.Scrubber``), the identifying values of the headers it knows
     are removed from the file name, path and error cells as each row is written; ``stale`` says
@@ -101,14 +103,24 @@ class PredictionsWriter:
     """
 
     def __init__(self, handle: IO[str], labels: Sequence[str], include_patient_id: bool = False,
-                 scrubber: Scrubber | None = None) -> None:
+                 scrubber: Scrubber | None = None, *, continued_rows: int | None = None) -> None:
         self.labels = tuple(labels)
         self.include_patient_id = include_patient_id
         self.rows = 0
         self.scrubber = scrubber
-        self._version_at_first_row: int | None = None
+        self._handle = handle
         self._writer = csv.writer(handle)
-        self._writer.writerow(csv_columns(self.labels, include_patient_id))
+        # Rows an earlier writer left in the file were scrubbed with what it knew then, which
+        # is not known here: they count as scrubbed with nothing, so any identity learned makes
+        # the file stale.
+        self._version_at_first_row: int | None = 0 if continued_rows else None
+        if continued_rows is None:
+            self._writer.writerow(csv_columns(self.labels, include_patient_id))
+
+    def flush(self) -> None:
+        """Hand the rows written so far to the system, whole: a process killed after this loses
+        none of them (a row cut by a kill during a later write is the reader's to drop)."""
+        self._handle.flush()
 
     @property
     def stale(self) -> bool:
@@ -166,17 +178,34 @@ class PredictionsFile:
 
     Opening raises ``OSError``; ``with PredictionsFile(...) as writer`` gives the
     ``PredictionsWriter``. The rename happens when the block ends without an exception; after
-    one, the ``.partial`` file is left for inspection and ``out`` is untouched.
+    one, the ``.partial`` file is left for inspection and ``out`` is untouched. ``commit`` and
+    ``keep`` do the same without a block; ``continuing`` goes on with an interrupted one.
     """
 
     def __init__(self, out: str | os.PathLike[str], labels: Sequence[str], include_patient_id: bool = False,
                  scrubber: Scrubber | None = None) -> None:
-        self._file = ReplacingFile(out)
-        self.out, self.partial = self._file.out, self._file.partial
+        self._open(ReplacingFile(out), labels, include_patient_id, scrubber, None)
+
+    @classmethod
+    def continuing(cls, out: str | os.PathLike[str], handle: IO[bytes], keep: int, rows: int, labels: Sequence[str],
+                   include_patient_id: bool = False, scrubber: Scrubber | None = None) -> PredictionsFile:
+        """Go on with the ``<out>.partial`` an interrupted writer left (``handle``, from
+        ``safe_write.open_partial``), cut after its first ``keep`` bytes: its header and ``rows``
+        whole rows (``keep`` 0: nothing of it is kept, and the header is written again)."""
+        self = cls.__new__(cls)
+        self._open(ReplacingFile.continuing(out, handle, keep), labels, include_patient_id, scrubber,
+                   rows if keep else None)
+        return self
+
+    def _open(self, file: ReplacingFile, labels: Sequence[str], include_patient_id: bool, scrubber: Scrubber | None,
+              continued_rows: int | None) -> None:
+        self._file = file
+        self.out, self.partial = file.out, file.partial
         try:
-            self.writer = PredictionsWriter(self._file.handle, labels, include_patient_id, scrubber)
+            self.writer = PredictionsWriter(file.handle, labels, include_patient_id, scrubber,
+                                            continued_rows=continued_rows)
         except BaseException:
-            self._file.abandon()
+            file.abandon()
             raise
 
     def __enter__(self) -> PredictionsWriter:
@@ -184,25 +213,49 @@ class PredictionsFile:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        if exc_type is None and self.writer.stale:
+        if exc_type is None:
+            self.commit()
+        else:
+            self._file.abandon()
+
+    def commit(self) -> Path:
+        """Finish: scrub the rows again if the scrubber learned an identity after they were
+        written, then rename the file onto ``out``; returns ``out``."""
+        if self.writer.stale:
             self._rescrub()
-        self._file.__exit__(exc_type, exc, traceback)
+        return self._file.commit()
+
+    def keep(self) -> None:
+        """Stop without finishing: the rows written so far stay in ``<out>.partial`` (scrubbed
+        again with what the scrubber knows now), and ``out`` is untouched."""
+        if self.writer.stale:
+            self._rescrub()
+        self._file.abandon()
 
     def _rescrub(self) -> None:
-        """Write the file again with what the scrubber knows now: a path written before the
-        header naming its patient was read (a broken file first in its folder) loses it too."""
+        """Write the rows again with what the scrubber knows now: a path written before the
+        header naming its patient was read (a broken file first in its folder) loses it too.
+
+        The copy is written beside the file and renamed onto it, so that a process killed
+        half-way leaves the rows as they were, all of them."""
         scrubber = self.writer.scrubber
         assert scrubber is not None
         self._file.handle.close()
         fd = os.open(self._file.partial, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         with os.fdopen(fd, newline="", encoding="utf-8") as old:
-            self._file = ReplacingFile(self.out)  # unlinks the name; ``old`` still reads its file
-            rows, writer = csv.reader(old), csv.writer(self._file.handle)
-            writer.writerow(next(rows))
-            for row in rows:
-                for column in SCRUBBED_COLUMNS:
-                    row[column] = scrubber.scrub(row[column])
-                writer.writerow(row)
+            copy = ReplacingFile(self.partial)  # <out>.partial.partial, renamed onto <out>.partial
+            try:
+                rows, writer = csv.reader(old), csv.writer(copy.handle)
+                writer.writerow(next(rows))
+                for row in rows:
+                    for column in SCRUBBED_COLUMNS:
+                        row[column] = scrubber.scrub(row[column])
+                    writer.writerow(row)
+            except BaseException:
+                copy.abandon()
+                os.unlink(copy.partial)  # the rows are all still in the file it was copying
+                raise
+            copy.commit()
 
 
 # -- reading ------------------------------------------------------------------------------------

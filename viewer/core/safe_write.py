@@ -11,11 +11,19 @@ goes through ``ReplacingFile`` instead:
   is unlinked first, never opened, so its target keeps its bytes;
 * once complete it is renamed onto ``out`` (``os.replace``), which replaces a link at ``out``
   rather than writing through it, and means a reader never finds half a file under ``out``.
+
+A long writer that was interrupted (the batch over an archive) may go on with its ``.partial``
+instead of starting afresh: ``open_partial`` opens the existing file only when it is a plain
+file of this user's own (not a link, not a file with another name, nothing else), and
+``ReplacingFile.continuing`` cuts it where its whole records end and writes on from there.
 """
 
 from __future__ import annotations
 
+import errno
+import io
 import os
+import stat
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -25,6 +33,11 @@ PARTIAL_SUFFIX = ".partial"
 # the newlines a CSV writer chose.
 _CREATE_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
                  | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+# Open an interrupted ``.partial`` to read and write on, never through a link at its name.
+_REOPEN_FLAGS = (os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+                 | getattr(os, "O_BINARY", 0))
+# What open() with O_NOFOLLOW says of a symbolic link: ELOOP (Linux, macOS), EMLINK (FreeBSD).
+_LINK_ERRNOS = (errno.ELOOP, errno.EMLINK)
 # Someone re-planting a link between the unlink and the create makes the create fail; a few
 # tries tell such a race from a name that can never be created.
 _CREATE_TRIES = 3
@@ -55,6 +68,41 @@ def create_new(path: Path) -> int:
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
+class NotOwnFileError(OSError):
+    """Something other than a plain file of this user's own has the name of a file to reopen."""
+
+
+def open_partial(out: str | os.PathLike[str]) -> IO[bytes]:
+    """The ``<out>.partial`` an interrupted writer left, open to read and then write on (``r+b``,
+    at its start), for ``ReplacingFile.continuing``.
+
+    It is opened only when it is a plain file of this user's own: a regular file (a symbolic
+    link is refused by ``O_NOFOLLOW``, never followed), with no other name (a hard link would let
+    someone's file be written), owned by this user (where the system has owners). Raises
+    ``FileNotFoundError`` when there is none, ``NotOwnFileError`` (an ``OSError``, saying what it
+    is) when something else has the name, and ``OSError`` when it cannot be opened.
+    """
+    path = partial_path(Path(os.fspath(out)))
+    try:
+        fd = os.open(path, _REOPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno in _LINK_ERRNOS and os.path.islink(path):
+            raise NotOwnFileError(exc.errno, "a symbolic link", os.fspath(path)) from None
+        raise
+    info = os.fstat(fd)
+    problem = None
+    if not stat.S_ISREG(info.st_mode):
+        problem = "not a regular file"
+    elif info.st_nlink != 1:
+        problem = "a file with another name too (a hard link)"
+    elif hasattr(os, "getuid") and info.st_uid != os.getuid():
+        problem = "another user's file"
+    if problem is not None:
+        os.close(fd)
+        raise NotOwnFileError(errno.EPERM, problem, os.fspath(path))
+    return os.fdopen(fd, "r+b")
+
+
 class ReplacingFile:
     """``out``, written to a new ``<out>.partial`` and renamed onto ``out`` once complete.
 
@@ -74,6 +122,20 @@ class ReplacingFile:
         except BaseException:
             os.close(fd)
             raise
+
+    @classmethod
+    def continuing(cls, out: str | os.PathLike[str], handle: IO[bytes], keep: int, *,
+                   binary: bool = False) -> ReplacingFile:
+        """Go on writing the ``<out>.partial`` that ``open_partial`` gave as ``handle``: it is cut
+        after its first ``keep`` bytes (what followed, a torn record or rows no longer wanted, is
+        dropped) and written on from there; ``commit`` renames it onto ``out`` as usual."""
+        self = cls.__new__(cls)
+        self.out = Path(os.fspath(out))
+        self.partial = partial_path(self.out)
+        handle.seek(keep)
+        handle.truncate()
+        self.handle = handle if binary else io.TextIOWrapper(handle, encoding="utf-8", newline="")
+        return self
 
     def commit(self) -> Path:
         """Close the file and rename it onto ``out``; returns ``out``."""
