@@ -132,6 +132,30 @@ def test_a_cluster_writes_the_single_process_csv_and_the_model_ran_on_two_nodes(
 
 @pytest.mark.loopback
 @pytest.mark.slow
+def test_nodes_that_cannot_see_the_images_are_found(cluster: LoopbackCluster, archive: Path, tmp_path: Path) -> None:
+    """The engine refuses a cluster without the folder at the same path on every node. Here a
+    path only this process sees: one of its own file descriptors, under /proc/self."""
+    import ray
+
+    from viewer.core.batch_ray import nodes_without
+
+    image = next(archive.rglob("*.png"))
+    ray.init(address=cluster.address, log_to_driver=False)
+    try:
+        assert nodes_without(ray, os.fsencode(image)) == (0, 3)
+        with open(image, "rb") as handle:
+            mine = os.dup2(handle.fileno(), 987)  # no worker process has that descriptor open
+            try:
+                assert os.path.exists(f"/proc/self/fd/{mine}")
+                assert nodes_without(ray, os.fsencode(f"/proc/self/fd/{mine}")) == (3, 3)
+            finally:
+                os.close(mine)
+    finally:
+        ray.shutdown()
+
+
+@pytest.mark.loopback
+@pytest.mark.slow
 def test_shards_and_a_stopped_run_resume_as_with_the_thread_engine(
     cluster: LoopbackCluster, archive: Path, tiny: Path, reference: bytes, tmp_path: Path
 ) -> None:

@@ -250,6 +250,7 @@ class RayEngine:
         group = in_order()  # rows that need no image before the first that does
         if group:
             yield group
+        self._check_shared(images)
         for found in self._outcomes(predictor, images):
             if stop():
                 return
@@ -260,6 +261,23 @@ class RayEngine:
         if written < len(rows):
             raise RayEngineError(f"Ray gave back {written} of {len(rows)} rows; the rows written so far are kept: "
                                  "run the same command again to resume")
+
+    def _check_shared(self, images: list[dict[str, Any]]) -> None:
+        """Refuse a cluster whose nodes do not all see the images where the driver does: every
+        row would be a "no such file" error, and a finished CSV of errors is never scored again."""
+        path = next((image["path"] for image in images[:10] if os.path.exists(image["path"])), None)
+        if path is None:  # the files went since the scan: their rows will say so
+            return
+        try:
+            blind, nodes = nodes_without(self._ray, path)
+        except Exception as exc:
+            raise RayEngineError(f"Ray failed while checking the nodes ({type(exc).__name__}: "
+                                 f"{one_line(exc, 300, empty='')})") from None
+        if blind:
+            raise RayEngineError(
+                f"{blind} of {nodes} Ray nodes cannot see the folder's images at the path this machine sees "
+                "them: the ray engine needs FOLDER at the same path on every node (a shared file system)"
+            )
 
     def _outcomes(self, predictor: _Predictor, images: list[dict[str, Any]]) -> Iterator[dict[int, Outcome]]:
         """The outcomes of ``images`` (row -> outcome), a block at a time, in the order Ray finishes them."""
@@ -299,6 +317,19 @@ class RayEngine:
         # As many as the cluster's CPUs hold; Ray Data grows the pool from one as the work queues up.
         most = int(self._cluster_cpus // self.actor_cpus) if self.actor_cpus > 0 else 1
         return ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, most))
+
+
+def nodes_without(ray: Any, path: bytes, timeout: float = 120) -> tuple[int, int]:
+    """(how many, of the cluster's live nodes with CPUs) cannot see ``path``: a zero-CPU task
+    pinned to each node looks."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    look = ray.remote(num_cpus=0, max_retries=0)(os.path.exists)
+    nodes = [node["NodeID"] for node in ray.nodes()
+             if node.get("Alive") and node.get("Resources", {}).get("CPU", 0) > 0]
+    seen = ray.get([look.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(path)
+                    for node in nodes], timeout=timeout)
+    return sum(not found for found in seen), len(nodes)
 
 
 # -- on the workers --------------------------------------------------------------------------------
