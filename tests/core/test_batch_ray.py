@@ -28,7 +28,7 @@ import pytest
 from tests.core.ray_cluster import LoopbackCluster, Node
 from tests.test_cli import REPO, assert_one_clear_line, run_cli
 from tests.ui.images import chest_dicom, chest_png
-from viewer.core.batch import ThreadEngine, run_batch
+from viewer.core.batch import BatchSetupError, ThreadEngine, run_batch
 from viewer.core.batch_ray import RAY_MISSING, RayEngine
 from viewer.core.batch_shard import Shard
 from viewer.core.resources import demo_model_path
@@ -128,6 +128,9 @@ def test_a_cluster_writes_the_single_process_csv_and_the_model_ran_on_two_nodes(
     # two actors of one CPU each on nodes of one CPU each: two nodes, wherever Ray put them
     assert len(engine.stats.model_nodes) >= 2, engine.stats
     assert sum(engine.stats.rows_by_node.values()) == images_in(archive)  # files the scan could not read need no model
+    from ray._common.usage import usage_lib
+
+    assert not usage_lib.usage_stats_enabled()  # the driver reports nothing, whatever its environment said
 
 
 @pytest.mark.loopback
@@ -246,8 +249,23 @@ def test_the_command_line_on_a_local_instance_writes_the_same_csv(
                         cwd=tmp_path, env={"HOME": str(home)}, timeout=240)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "local.csv").read_bytes() == reference
-    assert "ran on a local Ray instance (1 nodes)" in result.stderr
+    assert "ran on a local Ray instance (1 node)" in result.stderr
     assert not (home / ".ray").exists()
+
+
+def test_a_local_instance_off_the_loopback_address_is_refused() -> None:
+    """Ray, imported in this process before the batch with its default settings, would put a
+    "local" instance on the machine's network address: the engine says so and stops."""
+
+    class OnTheNetwork:
+        class util:  # noqa: N801 - stands for the module ray.util
+            @staticmethod
+            def get_node_ip_address() -> str:
+                return "192.0.2.7"
+
+    with pytest.raises(BatchSetupError, match="would listen on 192.0.2.7, not only on the loopback address"):
+        RayEngine()._check_loopback(OnTheNetwork, "local")
+    RayEngine()._check_loopback(OnTheNetwork, "10.0.0.5:6379")  # a cluster's nodes are on its network
 
 
 # -- without Ray ----------------------------------------------------------------------------------

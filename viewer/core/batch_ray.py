@@ -87,13 +87,13 @@ class RayStats:
     def describe(self) -> str:
         where = {"local": "a local Ray instance", "current": "the current Ray session"}.get(
             self.address, f"the Ray cluster at {self.address}")
-        return (f"{where} ({self.nodes} nodes): images decoded on {len(self.decode_nodes)}, "
-                f"scored on {len(self.model_nodes)}")
+        nodes = f"{self.nodes} node" + ("s" if self.nodes != 1 else "")
+        return f"{where} ({nodes}): images decoded on {len(self.decode_nodes)}, scored on {len(self.model_nodes)}"
 
 
 class RayEngine:
     """Scores a batch's rows with Ray Data (module doc). ``address``: a Ray cluster's
-    (``host:port``, ``ray://host:port`` or ``auto``); None: ``$RAY_ADDRESS`` when set, else a
+    (``host:port`` of its head, or ``auto``); None: ``$RAY_ADDRESS`` when set, else a
     private local instance on 127.0.0.1. ``actors``: model actors (default: between 1 and as many
     as the cluster's CPUs allow, as Ray Data sees fit); each reserves ``actor_cpus`` CPUs and runs
     ONNX Runtime on ``threads`` threads (default: ``actor_cpus``, at least 1). Decoding asks for
