@@ -394,3 +394,22 @@ def test_opening_a_folder_shows_its_image(bundle: Path, home: Path, five_files: 
     image = cv2.resize(demo_image(), None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
     score, box = find_image(shot, image)
     assert score >= 0.45, f"the canvas does not show the folder's image (best match {score:.2f} at {box})"
+
+
+def test_a_folder_big_enough_for_the_analysis_process_starts_the_worker_not_a_second_app(
+        bundle: Path, home: Path, five_files: Path, tiny_model_pair: Path, tmp_path: Path) -> None:
+    """The folder analysis's worker is the frozen executable started again with multiprocessing's
+    arguments: without ``freeze_support`` it would run the command line, which refuses them
+    ("unrecognized arguments") on the shared stderr, and the folder would go unanalysed."""
+    from viewer.core.analysis_pool import PROCESS_FROM
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(PROCESS_FROM + 8):
+        shutil.copyfile(five_files / "radiograph.png", folder / f"{i:03d}.png")
+    out = tmp_path / "many.png"
+    result = run_app(bundle, home, str(folder), "--model", str(tiny_model_pair), "--screenshot", str(out))
+    assert_ok(result)
+    assert out.is_file()
+    assert "unrecognized arguments" not in result.stderr and "usage:" not in result.stderr, result.stderr[-3000:]
+    assert "folder analysis:" not in result.stderr, result.stderr[-3000:]

@@ -27,7 +27,11 @@ FOLLOW_LINKS_HELP = ("also follow links to folders outside the folder opened (by
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
+    import multiprocessing
+
     from viewer.core.process_settings import configure_process
+
+    multiprocessing.freeze_support()  # a frozen app started as the analysis's worker runs the worker
 
     configure_process()
     args = sys.argv[1:] if argv is None else list(argv)

@@ -55,7 +55,7 @@ def script_findings(qtbot, window, table: Mapping[str, Scripted], gate: threadin
     labels = tuple(predictor.card.labels)
     thresholds = read_only(np.array([predictor.card.threshold_values()[x] for x in labels], np.float32))
 
-    def predict(source, key=None) -> Findings:
+    def predict(source, key=None, **_options) -> Findings:
         if gate is not None:
             gate.wait(WAIT_MS / 1000)
         name = Path(getattr(source, "path", source)).name

@@ -40,7 +40,7 @@ import numpy as np
 from .errors import ModelContractError, display_name
 from .findings import Findings, flags_at, read_only
 from .loader import load_radiograph
-from .model import ModelPair
+from .model import ModelPair, RunStop
 from .model_card import ModelCard
 from .ood import OodCheck, OodError
 from .preprocess import preprocess, to_model_batch
@@ -190,11 +190,12 @@ class Predictor:
         height, width = self.input_size
         return preprocess(source, height, width)
 
-    def predict(self, source: Source, key: Hashable | None = None) -> Findings:
+    def predict(self, source: Source, key: Hashable | None = None, *, stop: RunStop | None = None) -> Findings:
         """Findings for one image (a path or a loaded ``Radiograph``), from the cache when it can.
 
         ``key`` identifies the image in the cache; by default the file's path, modification
-        time and size. Raises ``ImageLoadError`` for unreadable images.
+        time and size. Raises ``ImageLoadError`` for unreadable images, ``model.RunStopped``
+        when ``stop`` ends the model's run (another thread no longer wants the result).
         """
         if key is None:
             key = self._default_key(source)
@@ -204,17 +205,19 @@ class Predictor:
         # load here rather than in preprocess so the loader's notes (colour converted, first
         # frame of several...) travel with the findings
         radiograph = source if isinstance(source, Radiograph) else load_radiograph(Path(os.fspath(source)))
-        findings = self.predict_prepared(self.prepare(radiograph))
+        findings = self.predict_prepared(self.prepare(radiograph), stop=stop)
         if radiograph.notes:
             findings = replace(findings, notes=tuple(radiograph.notes) + findings.notes)
         self._cache_put(key, findings)
         return findings
 
-    def predict_prepared(self, prepared: np.ndarray) -> Findings:
+    def predict_prepared(self, prepared: np.ndarray, *, stop: RunStop | None = None) -> Findings:
         """Findings for one prepared image [H, W] (from ``prepare``); not cached."""
-        return self.predict_batch([prepared])[0]
+        if stop is None:
+            return self.predict_batch([prepared])[0]
+        return self.predict_batch([prepared], stop=stop)[0]
 
-    def predict_batch(self, prepared: Sequence[np.ndarray]) -> list[Findings]:
+    def predict_batch(self, prepared: Sequence[np.ndarray], *, stop: RunStop | None = None) -> list[Findings]:
         """Findings for several prepared images, ``MAX_BATCH`` per ONNX Runtime call."""
         model = self.model
         height, width = self.input_size
@@ -227,8 +230,9 @@ class Predictor:
         results: list[Findings] = []
         for start in range(0, len(prepared), MAX_BATCH):
             chunk = list(prepared[start : start + MAX_BATCH])
-            probabilities, features = model.classify(to_model_batch(chunk))
-            heatmaps = model.gradcam(features)
+            stops = (stop,) if stop is not None else ()  # passed only when given: stand-ins of ModelPair take none
+            probabilities, features = model.classify(to_model_batch(chunk), *stops)
+            heatmaps = model.gradcam(features, *stops)
             results += [self._findings(x, p, h) for x, p, h in zip(chunk, probabilities, heatmaps)]
         return results
 

@@ -76,6 +76,27 @@ def _dim_ok(actual: int | str | None, expected: int | None) -> bool:
     return expected is None or not isinstance(actual, int) or actual == expected
 
 
+class RunStopped(Exception):
+    """A model run was stopped from another thread (``RunStop.stop``): its result is not wanted."""
+
+
+class RunStop:
+    """Stops a model run in progress from another thread: the image it was for is no longer
+    wanted (the user moved on), and the cores are better spent on the one that is. ONNX Runtime
+    checks the flag between the graph's nodes, so the run ends within a node or two; a run
+    started after ``stop`` ends at once."""
+
+    def __init__(self) -> None:
+        self.options = ort.RunOptions()
+
+    def stop(self) -> None:
+        self.options.terminate = True
+
+    @property
+    def stopped(self) -> bool:
+        return bool(self.options.terminate)
+
+
 @dataclass
 class ModelPair:
     """The two ONNX sessions of one model and their (identical) card."""
@@ -109,17 +130,31 @@ class ModelPair:
         providers: list[str] = self._classifier.get_providers()
         return providers
 
-    def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``images`` [N,1,H,W] float32 in [0,1] -> (probabilities [N,L], features [N,C,h,w])."""
-        probabilities, features = self._classifier.run(
-            list(CLASSIFIER_OUTPUTS), {CLASSIFIER_INPUT: np.ascontiguousarray(images, np.float32)}
-        )
+    def classify(self, images: np.ndarray, stop: RunStop | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``images`` [N,1,H,W] float32 in [0,1] -> (probabilities [N,L], features [N,C,h,w]).
+        Raises ``RunStopped`` when ``stop`` ends the run."""
+        feeds = {CLASSIFIER_INPUT: np.ascontiguousarray(images, np.float32)}
+        probabilities, features = _run(self._classifier, list(CLASSIFIER_OUTPUTS), feeds, stop)
         return probabilities, features
 
-    def gradcam(self, features: np.ndarray) -> np.ndarray:
+    def gradcam(self, features: np.ndarray, stop: RunStop | None = None) -> np.ndarray:
         """``features`` [N,C,h,w] -> Grad-CAM maps for every label at once, [N,L,h,w]."""
-        heatmaps: np.ndarray = self._sidecar.run([SIDECAR_OUTPUT], {SIDECAR_INPUT: features})[0]
+        heatmaps: np.ndarray = _run(self._sidecar, [SIDECAR_OUTPUT], {SIDECAR_INPUT: features}, stop)[0]
         return heatmaps
+
+
+def _run(session: ort.InferenceSession, outputs: list[str], feeds: dict[str, np.ndarray],
+         stop: RunStop | None) -> list[Any]:
+    if stop is None:
+        return list(session.run(outputs, feeds))
+    if stop.stopped:
+        raise RunStopped("the model run was stopped before it started")
+    try:
+        return list(session.run(outputs, feeds, stop.options))
+    except Exception:
+        if stop.stopped:  # ORT's own error for a terminated run
+            raise RunStopped("the model run was stopped") from None
+        raise
 
 
 def check_pairing(card: ModelCard, sidecar_card: ModelCard, classifier: Path, sidecar: Path) -> None:

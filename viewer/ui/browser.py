@@ -245,6 +245,16 @@ class StudyBrowser(QWidget):
         name, line, matched = ImageRowDelegate.lines(index)
         return [name, line.text] + ([matched] if matched is not None else [])
 
+    def image_after(self, image: ScannedImage) -> ScannedImage | None:
+        """The image after ``image`` in the order shown (what Down opens next); None at the end,
+        or when the filter hides ``image``'s row."""
+        item = self.model.item_for(image.path)
+        index = self.proxy.mapFromSource(item.index()) if item is not None else QModelIndex()
+        if not index.isValid():
+            return None
+        following = next_image(self.proxy, index, 1)
+        return following.data(IMAGE_ROLE) if following.isValid() else None
+
     def current_image(self) -> ScannedImage | None:
         index = self.tree.currentIndex()
         return index.siblingAtColumn(0).data(IMAGE_ROLE) if index.isValid() else None

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from viewer.core import boxes as core_boxes
+from viewer.core.analysis_pool import AnalysisPool, WorkerSettings
 from viewer.core.errors import display_name
 from viewer.core.findings import Findings
 from viewer.core.identity import Scrubber
@@ -36,6 +37,8 @@ from .workers import (
     ScanJob,
     single_thread_pool,
 )
+
+GIVE_WAY_MS = 3000
 
 
 class BoxTables:
@@ -78,14 +81,18 @@ class BoxTables:
 class FolderSession(QObject):
     """Scans and analyses the open folder. Events: ``folder_opened(Path)``,
     ``first_image_found(ScannedImage)``, ``progressed(str, int, int)`` (task, done, total;
-    total 0 = unknown), ``scan_done(int)``, ``analysis_done()``, ``image_analysed(FolderRow)``."""
+    total 0 = unknown), ``scan_done(int)``, ``analysis_done()``, ``rows_analysed([FolderRow])``
+    (once per batch of results).
+
+    The analysis runs in a worker process (``viewer.core.analysis_pool``), started with the
+    first folder analysed and kept for the next; ``shutdown`` ends it."""
 
     folder_opened = Signal(object)
     first_image_found = Signal(object)
     progressed = Signal(str, int, int)
     scan_done = Signal(int)
     analysis_done = Signal()
-    image_analysed = Signal(object)
+    rows_analysed = Signal(list)
     data_file_problem = Signal(str, str)  # file, reason: from any thread, shown in the errors panel
     identities_learned = Signal()  # the scrubber knows more: texts with paths may read differently
 
@@ -123,6 +130,13 @@ class FolderSession(QObject):
         self._running: dict[int, AnalysisJob] = {}  # Python references until each job ends
         self._analysis_token = CancelToken()
         self._analysis_run = 0
+        self._pool: AnalysisPool | None = None  # the worker process, for the model it was started with
+        self._giving_way = False
+        # A pause never outlasts this: an image that takes longer must not stop the folder.
+        self._way_timer = QTimer(self)
+        self._way_timer.setSingleShot(True)
+        self._way_timer.setInterval(GIVE_WAY_MS)
+        self._way_timer.timeout.connect(lambda: self.give_way(False))
         self._first_sent = False
 
     # -- opening ------------------------------------------------------------------------------
@@ -156,11 +170,45 @@ class FolderSession(QObject):
         return self.scrubber.scrub(display_name(relative.as_posix()))
 
     def shutdown(self) -> None:
-        """Cancel everything and wait for the workers (window closing)."""
+        """Cancel everything, wait for the workers and end the worker process (window closing)."""
         self._scan_token.cancel()
         self._stop_analysis()
         self._scan_pool.waitForDone()
         self._analysis_pool.waitForDone()
+        self._close_pool()
+
+    def give_way(self, on: bool) -> None:
+        """The user is waiting for an image (on): the analysis pauses, for ``GIVE_WAY_MS`` at
+        most, until it is shown (off)."""
+        if on == self._giving_way:
+            return
+        self._giving_way = on
+        if on:
+            self._way_timer.start()
+        else:
+            self._way_timer.stop()
+        if self._analysis is not None:
+            self._analysis.give_way(on)
+
+    @property
+    def giving_way(self) -> bool:
+        """The analysis is paused for the image the user waits for (``give_way``)."""
+        return self._giving_way
+
+    @property
+    def analysing(self) -> bool:
+        """The open folder's analysis is running (or waiting for the scan's next images)."""
+        return self._analysis is not None
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The analysis worker process's id while it runs (tests check that none outlives the window)."""
+        return self._pool.pid if self._pool is not None else None
+
+    def _close_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def refresh_summaries(self) -> None:
         """Recompute every browser summary (after the operating point changed): the user changed
@@ -233,14 +281,28 @@ class FolderSession(QObject):
             self._analysis_run += 1
             self._analysis_token = CancelToken()
             self._analysis = AnalysisJob(self._analysis_run, self._analysis_events, self._analysis_token,
-                                         self.models.predictor, self._has_findings)
+                                         self.models.predictor, self._has_findings, pool=self._worker_pool())
             self._analysis.setAutoDelete(False)  # we keep feeding it while it runs
+            if self._giving_way:
+                self._analysis.give_way(True)
             self._running[self._analysis_run] = self._analysis
             self._analysis_pool.start(self._analysis)
             images = self.images  # everything found so far, not only this batch
         self._analysis.add(list(images))
         if not self.scanning:
             self._analysis.close()
+
+    def _worker_pool(self) -> AnalysisPool:
+        """The worker process for the model in use (started by the job, off the GUI thread)."""
+        predictor = self.models.predictor
+        settings = WorkerSettings(predictor.model_path if predictor is not None else None,
+                                  predictor.threads if predictor is not None else None)
+        if self._pool is not None and self._pool.settings != settings:
+            self._analysis_pool.waitForDone()  # the last job has let go of it (it was cancelled)
+            self._close_pool()
+        if self._pool is None:
+            self._pool = AnalysisPool(settings)
+        return self._pool
 
     def _stop_analysis(self) -> None:
         self._analysis_token.cancel()
@@ -282,8 +344,7 @@ class FolderSession(QObject):
             if row.error is not None:
                 errors.append((row.image.display_path, row.error))
         self.browser.set_summaries([self._summary(row) for row in rows])
-        for row in rows:
-            self.image_analysed.emit(row)
+        self.rows_analysed.emit(rows)
         self.errors.add_errors(errors)
         if total >= 0:  # -1: a single result from an image the user opened
             task = "Analysing" if self.models.predictor is not None else "Thumbnails"

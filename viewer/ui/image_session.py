@@ -2,22 +2,32 @@
 
 Opening an image cancels the request before it (its token, and a generation number that
 drops results already on their way). The image is shown as soon as it is decoded; findings
-follow when the model has run. Clicking a finding swaps a precomputed heatmap image on the
-canvas: nothing is computed on the click.
+follow when the model has run, which starts as soon as the file is decoded, while the display
+is prepared. Clicking a finding swaps a precomputed heatmap image on the canvas: nothing is
+computed on the click.
+
+While the user looks at an image, the next one in the browser's order (``next_of``) is
+prepared ahead: decoded, its display made and the model run, as a request of its own whose
+results are kept instead of dropped. Opening that image takes the request over: what has
+arrived is shown at once, and what has not arrives as it would have.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QRunnable, Signal
 from PySide6.QtWidgets import QLabel
 
 from viewer.core import heatmap as core_heatmap
+from viewer.core.boxes import GroundTruthBox
 from viewer.core.errors import display_name
 from viewer.core.findings import Findings
 from viewer.core.inference import Predictor
+from viewer.core.radiograph import Radiograph
 from viewer.core.scan import ScannedImage
 from viewer.viewmodel.image_findings import ImageFindingsState, no_model_message
 from viewer.viewmodel.series_text import series_caption
@@ -34,12 +44,26 @@ from .workers import (
     AnalysedImage,
     BoxLookup,
     CancelToken,
+    DecodedHook,
     ImageEvents,
     InferJob,
     LoadedImage,
     LoadJob,
     single_thread_pool,
 )
+
+
+@dataclass
+class _Ahead:
+    """The request preparing the next image, and what it has sent so far (kept, not shown)."""
+
+    image: ScannedImage
+    generation: int
+    token: CancelToken
+    events: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)  # (handler name, arguments)
+
+    def sent(self, name: str) -> bool:
+        return any(event == name for event, _ in self.events)
 
 
 class ImageSession(QObject):
@@ -58,6 +82,9 @@ class ImageSession(QObject):
     image_shown = Signal(object)
     image_cleared = Signal()
     findings_shown = Signal(object)
+    # True while the user waits for the model on the image on screen (the folder analysis gives
+    # way meanwhile); False once its findings are shown, or will not come.
+    waiting_for_model = Signal(bool)
     findings_unavailable = Signal(str)
     finding_shown = Signal(str)
     image_failed = Signal(str, str)
@@ -67,7 +94,8 @@ class ImageSession(QObject):
                  errors: ErrorsPanel, models: ModelSession, boxes_for: BoxLookup,
                  parent: QObject | None = None, *, scrub: Callable[[str], str] = str,
                  series_of: Callable[[ScannedImage], Sequence[ScannedImage]] = lambda _image: (),
-                 analysed_for: Callable[[Path], Findings | None] = lambda _path: None) -> None:
+                 analysed_for: Callable[[Path], Findings | None] = lambda _path: None,
+                 next_of: Callable[[ScannedImage], ScannedImage | None] = lambda _image: None) -> None:
         super().__init__(parent)
         self.canvas, self.findings, self.tags, self.banner = canvas, findings, tags, banner
         self.errors, self.models = errors, models
@@ -76,6 +104,7 @@ class ImageSession(QObject):
         self.spacings = NihSpacing()  # NIH PNGs' pixel spacing, from the Data_Entry beside them
         self.scrub = scrub  # removes the open folder's identities from a path shown outside the browser
         self.series_of = series_of  # an image's series as found so far (the browser's series row)
+        self.next_of = next_of  # the image after one in the browser's order: prepared ahead
         # Decoding and inference have a thread each: the next image is decoded while the
         # model may still be busy with the last one (whose result is then dropped).
         self._pool = single_thread_pool("image")
@@ -97,7 +126,14 @@ class ImageSession(QObject):
         findings.pin_toggled.connect(self.set_pinned)
 
         self.generation = 0
+        self._generations = 0  # the last generation given, to the shown request or the one ahead
         self._token = CancelToken()
+        self._ahead: _Ahead | None = None
+        self._inferring: set[int] = set()  # generations whose model run has been started
+        self._answered: set[int] = set()  # ... and has given findings or failed
+        self._pending: AnalysedImage | None = None  # findings that came before their image
+        self._failed = False  # the image on screen could not be read: opening it again tries again
+        self._waiting = False  # as last sent by ``waiting_for_model``
         self.scanned: ScannedImage | None = None
         self.path: Path | None = None
         self.loaded: LoadedImage | None = None
@@ -123,17 +159,24 @@ class ImageSession(QObject):
 
     # -- opening ------------------------------------------------------------------------------
     def open(self, image: ScannedImage | Path) -> None:
-        """Show ``image`` (a scanned image, or a path); any pending request is cancelled."""
+        """Show ``image`` (a scanned image, or a path); any pending request is cancelled, but
+        the one preparing this image ahead is taken over."""
         self.scanned = image if isinstance(image, ScannedImage) else None
         path = image.path if isinstance(image, ScannedImage) else Path(image)
-        if path == self.path and self.loaded is not None and self.loaded.path == path:
-            return
+        if path == self.path and not self._failed:
+            return  # on screen, or on its way (a click on a row both selects and clicks it)
+        ahead = self._ahead if self._ahead is not None and self._ahead.image.path == path else None
         self._token.cancel()
-        self._token = CancelToken()
-        self.generation += 1
+        self._cancel_ahead(keep=ahead)
+        if ahead is not None:
+            self.generation, self._token = ahead.generation, ahead.token
+        else:
+            self.generation, self._token = self._next_generation(), CancelToken()
         self.path = path
         self.loaded = None
         self.analysed = None
+        self._pending = None
+        self._failed = False
         self.state.clear()
         self.banner.hide()
         self.canvas.clear(f"Loading {path.name}\N{HORIZONTAL ELLIPSIS}")
@@ -141,15 +184,100 @@ class ImageSession(QObject):
         self.findings.show_message("Loading the image\N{HORIZONTAL ELLIPSIS}")
         self.findings.set_dataset_labels(self.scanned.labels if self.scanned else None)
         self.tags.show_header(None, "Loading\N{HORIZONTAL ELLIPSIS}")
-        self._pool.start(LoadJob(self.generation, path, self._events, self._token, self.boxes_for,
-                                 self.spacings.spacing_for))
+        self._inferring &= {self.generation}
+        self._answered &= {self.generation}
+        self._set_waiting(self.analysed_for(path) is None)
+        if ahead is not None:
+            # what came already, as if it came now: the findings first, so that they are shown
+            # with the image rather than after a "Running the model" that is over already
+            for name, args in sorted(ahead.events, key=lambda event: "inference" not in event[0]):
+                getattr(self, name)(*args)
+            return
+        self._request(path, self.generation, self._token)
+
+    def prepared_ahead(self) -> Path | None:
+        """The next image, once it is prepared ahead (decoded, and analysed when there is a
+        model): opening it now shows it at once. None while there is none, or it is not ready."""
+        ahead = self._ahead
+        if ahead is None or not ahead.sent("_on_image_loaded"):
+            return None
+        needs_findings = ahead.generation in self._inferring
+        done = ahead.sent("_on_inference_finished") or ahead.sent("_on_inference_failed")
+        return ahead.image.path if done or not needs_findings else None
+
+    def _set_waiting(self, waiting: bool) -> None:
+        if waiting != self._waiting:
+            self._waiting = waiting
+            self.waiting_for_model.emit(waiting)
+
+    def _next_generation(self) -> int:
+        self._generations += 1
+        return self._generations
+
+    def _request(self, path: Path, generation: int, token: CancelToken) -> None:
+        """Decode ``path``; the model starts on it as soon as it is decoded when it is ready."""
+        self._pool.start(LoadJob(generation, path, self._events, token, self.boxes_for, self.spacings.spacing_for,
+                                 on_decoded=self._inference_plan(path, generation, token)))
+
+    def _inference_plan(self, path: Path, generation: int, token: CancelToken) -> DecodedHook | None:
+        """What starts the model on the decoded image (in the decoding thread, so everything it
+        needs is read here, on the GUI thread); None when the model is not ready yet (it then
+        starts when the image is shown, or when the model is)."""
+        predictor = self.models.predictor
+        if self.models.state is not ModelState.READY or predictor is None:
+            return None
+        known = self.analysed_for(path)
+        colormap = self.colormap
+        pinned = self.state.selected_label if self.state.pinned else None
+        self._inferring.add(generation)
+
+        def start(radiograph: Radiograph, boxes: list[GroundTruthBox]) -> None:
+            job = InferJob(generation, path, radiograph, boxes, predictor, self._events, token, colormap,
+                           core_heatmap.agreement, known, pinned)
+            if known is not None:
+                # The folder analysis ran the model on it already: only the overlays are made,
+                # here (a few milliseconds); the inference thread may be busy with the last image.
+                job.run()
+            else:
+                self._infer_pool.start(job)
+
+        return start
+
+    def _prepare_next(self) -> None:
+        """Prepare the image after the one on screen (in the browser's order) ahead."""
+        if self.scanned is None or self.loaded is None:
+            return
+        following = self.next_of(self.scanned)
+        if following is None or following.path == self.path:
+            return
+        if self._ahead is not None and self._ahead.image.path == following.path:
+            return
+        self._cancel_ahead()
+        ahead = _Ahead(following, self._next_generation(), CancelToken())
+        self._ahead = ahead
+        self._request(following.path, ahead.generation, ahead.token)
+
+    def _cancel_ahead(self, keep: _Ahead | None = None) -> None:
+        if self._ahead is not None and self._ahead is not keep:
+            self._ahead.token.cancel()
+        self._ahead = None
+
+    def _kept_ahead(self, generation: int, name: str, *args: Any) -> bool:
+        """A result of the request ahead: kept for when its image is opened (True)."""
+        if self._ahead is None or generation != self._ahead.generation:
+            return False
+        self._ahead.events.append((name, (generation, *args)))
+        return True
 
     def clear(self, message: str) -> None:
         """No image (a new folder is being scanned): cancel any request and empty the panels."""
         self._token.cancel()
         self._token = CancelToken()
-        self.generation += 1
+        self._cancel_ahead()
+        self.generation = self._next_generation()
         self.scanned = self.path = self.loaded = self.analysed = None
+        self._pending = None
+        self._set_waiting(False)
         self.spacings.clear()
         self.state.clear()
         self.banner.hide()
@@ -164,6 +292,7 @@ class ImageSession(QObject):
         delivered: a result reaching a closed window runs its slot in objects that Python may
         free during it (the window is let go by the garbage collector), which crashes."""
         self._token.cancel()
+        self._cancel_ahead()
         self._pool.waitForDone()
         self._infer_pool.waitForDone()
         QCoreApplication.removePostedEvents(self, QEvent.Type.MetaCall)
@@ -178,8 +307,8 @@ class ImageSession(QObject):
 
     # -- results ------------------------------------------------------------------------------
     def _on_image_loaded(self, generation: int, loaded: LoadedImage) -> None:
-        if generation != self.generation:
-            return  # the user has moved on
+        if self._kept_ahead(generation, "_on_image_loaded", loaded) or generation != self.generation:
+            return  # prepared ahead, or the user has moved on
         self.loaded = loaded
         rg = loaded.radiograph
         self.canvas.set_image(rg, loaded.renderer, loaded.frames, self.scanned, self.series_caption,
@@ -192,10 +321,19 @@ class ImageSession(QObject):
         for note in rg.notes:
             self.status_message.emit(f"{rg.path.name}: {note}")
         self.image_shown.emit(loaded)
-        self._start_inference()
+        if self._pending is not None:  # the findings came first: shown now, over their image
+            pending, self._pending = self._pending, None
+            self._on_inference_finished(generation, pending)
+        elif generation in self._inferring:
+            if generation not in self._answered:
+                self.findings.show_message("Running the model\N{HORIZONTAL ELLIPSIS}")
+        else:
+            self._start_inference()
 
     def _on_spacing_found(self, generation: int, found: FoundSpacing) -> None:
         """An image without a spacing got one (an NIH PNG's): measure in mm, say where it came from."""
+        if self._kept_ahead(generation, "_on_spacing_found", found):
+            return
         if generation != self.generation or self.loaded is None or self.loaded.radiograph.pixel_spacing is not None:
             return
         rg = self.loaded.radiograph  # the canvas's image: its read-out and ruler read the spacing
@@ -204,24 +342,24 @@ class ImageSession(QObject):
         self.canvas.update()
 
     def _start_inference(self) -> None:
-        if self.loaded is None or self.analysed is not None:
+        """Start the model on the image on screen, when it was not started at decoding (the
+        model was not ready then), or say why there are no findings."""
+        if self.loaded is None or self.analysed is not None or self.generation in self._inferring:
             return
         if self.models.state is ModelState.READY and self.models.predictor is not None:
-            known = self.analysed_for(self.loaded.path)
-            job = InferJob(self.generation, self.loaded, self.models.predictor, self._events, self._token,
-                           self.colormap, core_heatmap.agreement, known)
-            if known is not None:
-                # The folder analysis ran the model on it already: only its overlays are made,
-                # on the decoding thread (the inference thread may still be busy with the last image).
-                self._pool.start(job)
-            else:
-                self.findings.show_message("Running the model\N{HORIZONTAL ELLIPSIS}")
-                self._infer_pool.start(job)
+            plan = self._inference_plan(self.loaded.path, self.generation, self._token)
+            if plan is not None:
+                if self.analysed_for(self.loaded.path) is None:
+                    self.findings.show_message("Running the model\N{HORIZONTAL ELLIPSIS}")
+                loaded = self.loaded
+                self._pool.start(_Call(lambda: plan(loaded.radiograph, loaded.boxes)))
         elif self.models.state is ModelState.LOADING:
             self.findings.show_message("Opening the model\N{HORIZONTAL ELLIPSIS}")
         else:
             self.findings.show_message(no_model_message(self.models.reason))
             self.findings_unavailable.emit(self.models.reason)
+            self._set_waiting(False)
+            self._prepare_next()
 
     def _on_model_ready(self, _predictor: Predictor) -> None:
         self._start_inference()
@@ -229,12 +367,19 @@ class ImageSession(QObject):
     def _on_model_unavailable(self, reason: str) -> None:
         if self.analysed is None:
             self.findings.show_message(no_model_message(reason))
+            self._set_waiting(False)
             if self.loaded is not None:
                 self.findings_unavailable.emit(reason)
 
     def _on_inference_finished(self, generation: int, analysed: AnalysedImage) -> None:
-        if generation != self.generation:
+        if self._kept_ahead(generation, "_on_inference_finished", analysed) or generation != self.generation:
             return
+        self._answered.add(generation)
+        if self.loaded is None:
+            self._pending = analysed  # shown with its image
+            return
+        if analysed.heatmaps.colormap != self.colormap:  # changed while the model ran
+            analysed.heatmaps.recolour(self.colormap)
         self.analysed = analysed
         f = analysed.findings
         predictor = self.models.predictor
@@ -252,7 +397,9 @@ class ImageSession(QObject):
         self.findings.set_notes(list(self.state.notes), warning=warning is not None)
         self.show_finding(self.state.label_to_show())
         self._show_rows()
+        self._set_waiting(False)
         self.findings_shown.emit(analysed)
+        self._prepare_next()
 
     def _shown_name(self, path: str) -> str:
         """The folder-relative name the browser and errors panel use for ``path``."""
@@ -261,10 +408,14 @@ class ImageSession(QObject):
         return path
 
     def _on_failed(self, generation: int, path: str, reason: str) -> None:
+        if self._kept_ahead(generation, "_on_failed", path, reason):
+            return
         self.errors.add_error(self._shown_name(path), reason)
         self.image_failed.emit(path, reason)
         if generation != self.generation:
             return
+        self._failed = True
+        self._set_waiting(False)
         message = f"{elide(self.scrub(self._shown_name(path)))}: {reason}"  # the name as long as any name shown
         self.canvas.clear(f"This file cannot be shown.\n\n{message}")
         self.findings.show_message("No image.")
@@ -272,10 +423,15 @@ class ImageSession(QObject):
         self.status_message.emit(message)
 
     def _on_inference_failed(self, generation: int, path: str, reason: str) -> None:
+        if self._kept_ahead(generation, "_on_inference_failed", path, reason):
+            return
+        self._answered.add(generation)
         self.errors.add_error(self._shown_name(path), f"the model could not run on it: {reason}")
         if generation == self.generation:
+            self._set_waiting(False)
             self.findings.show_message(f"The model could not run on this image:\n{reason}")
             self.findings_unavailable.emit(reason)
+            self._prepare_next()
 
     # -- findings display ---------------------------------------------------------------------
     def show_finding(self, label: str | None) -> None:
@@ -320,3 +476,15 @@ def _no_header_note(loaded: LoadedImage) -> str:
     rg = loaded.radiograph
     return (f"{rg.source_format.upper()} file: no DICOM header ({rg.width} x {rg.height} px, "
             f"{rg.bits_stored} bit).")
+
+
+class _Call(QRunnable):
+    """A plain call on a thread pool (starting the model on an image decoded earlier)."""
+
+    def __init__(self, call: Callable[[], None]) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self._call = call
+
+    def run(self) -> None:
+        self._call()

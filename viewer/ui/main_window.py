@@ -81,7 +81,8 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowStatusMixin, Windo
                                   lambda path, w, h: self.folder.boxes.boxes_for(path, w, h), self,
                                   scrub=lambda text: self.folder.scrubber.scrub(text),
                                   series_of=self.browser.series_members,
-                                  analysed_for=lambda path: self.folder.findings_for(path))
+                                  analysed_for=lambda path: self.folder.findings_for(path),
+                                  next_of=self.browser.image_after)
 
         self._build_status_bar()
         self._build_actions()
@@ -105,6 +106,8 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowStatusMixin, Windo
         self.folder.scan_done.connect(self._on_scan_done)
         self.folder.identities_learned.connect(self._update_title)
         self.folder.analysis_done.connect(self._on_analysis_done)
+        # the image the user waits for has the cores; the folder analysis takes what is left
+        self.image.waiting_for_model.connect(self.folder.give_way)
         self.models.model_ready.connect(self._on_model_ready)
         self.models.model_unavailable.connect(self._on_model_unavailable)
         self.canvas.cursor_moved.connect(self._on_cursor)

@@ -53,7 +53,7 @@ class WindowExportsMixin(_Window):
     def _connect_exports(self) -> None:
         """Keep the export actions (menu, toolbar, keys) enabled only when they can write."""
         for signal in (self.image.image_shown, self.image.image_cleared, self.image.image_failed,
-                       self.folder.folder_opened, self.folder.image_analysed,
+                       self.folder.folder_opened, self.folder.rows_analysed,
                        self.models.model_ready, self.models.model_unavailable):
             signal.connect(self._update_export_actions)
         self._update_export_actions()

@@ -18,28 +18,41 @@ same for all of them.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
+from viewer.core.analysis_pool import (
+    PROCESS_FROM,
+    AnalysisPool,
+    ImageOutcome,
+    PoolStopped,
+    analyse_here,
+    compact_findings,
+    problem_text,
+)
 from viewer.core.boxes import GroundTruthBox
-from viewer.core.display_transforms import to_unit_grey
-from viewer.core.errors import CxrError, FileProblem, display_name, one_line
+from viewer.core.errors import CxrError, display_name
 from viewer.core.findings import Findings, read_only
 from viewer.core.heatmap import Agreement
-from viewer.core.inference import Predictor
+from viewer.core.inference import MAX_BATCH, Predictor
 from viewer.core.labels import match_label
 from viewer.core.loader import load_radiograph
+from viewer.core.model import RunStop, RunStopped
 from viewer.core.radiograph import Radiograph
 from viewer.core.scan import DataFileProblem, ScanError, ScannedImage, SkippedFile, scan_folder
+from viewer.core.thumbnail import make_thumbnail
+from viewer.viewmodel.image_findings import opening_label
 
 from .display import GreyFrame, GreyRenderer, grey_qimage
 from .nih_spacing import FoundSpacing
@@ -47,7 +60,6 @@ from .overlay import HeatmapSet
 
 log = logging.getLogger(__name__)
 
-THUMBNAIL_SIZE = 64
 # Scan and analysis results go to the GUI in batches of at most this many, or this old:
 # one queued call per file would keep the GUI thread's event loop from ever being idle.
 _FLUSH_COUNT = 200
@@ -59,13 +71,28 @@ _YIELD_SECONDS = 0.001
 
 
 class CancelToken:
-    """Set when the request a job serves is no longer wanted; checked between steps."""
+    """Set when the request a job serves is no longer wanted; checked between steps, and it
+    stops a model run of the request that is under way (``run_stop``)."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._run_stop: RunStop | None = None
+        self._lock = threading.Lock()
 
     def cancel(self) -> None:
-        self._event.set()
+        with self._lock:
+            self._event.set()
+            if self._run_stop is not None:
+                self._run_stop.stop()
+
+    def run_stop(self) -> RunStop:
+        """What a model run of this request takes, so that cancelling ends it too."""
+        with self._lock:
+            if self._run_stop is None:
+                self._run_stop = RunStop()
+                if self._event.is_set():
+                    self._run_stop.stop()
+            return self._run_stop
 
     @property
     def cancelled(self) -> bool:
@@ -80,15 +107,9 @@ def yield_to_gui() -> None:
 
 
 def reason_of(exc: BaseException) -> str:
-    """One line for the errors panel. Our own errors already name the problem and the fix; a
-    file's problem without its path (the panel's first column names the file, relative to the
-    folder and scrubbed of identifiers: an absolute path would undo both)."""
-    if isinstance(exc, FileProblem):
-        return exc.reason
-    if isinstance(exc, CxrError):
-        return str(exc)
-    text = one_line(exc, empty="")
-    return f"unexpected {type(exc).__name__}{': ' + text if text else ''}"
+    """One line for the errors panel (``analysis_pool.problem_text``: the worker process and the
+    window word a file's problem alike)."""
+    return problem_text(exc)
 
 
 class Worker(QRunnable):
@@ -226,19 +247,26 @@ BoxLookup = Callable[[Path, int, int], list[GroundTruthBox]]  # (path, width, he
 SpacingLookup = Callable[[Path, int, int], FoundSpacing | None]  # (path, width, height) -> a spacing
 
 
+DecodedHook = Callable[[Radiograph, list[GroundTruthBox]], None]  # (radiograph, its boxes), in the worker
+
+
 class LoadJob(Worker):
     """Decode one file and prepare its display (quantised levels, default window).
 
-    An image without a pixel spacing may get one from ``spacing_for`` (an NIH PNG's, from
-    Data_Entry): looked up after the image is sent, so the first lookup of a folder, which
-    reads the CSV, never holds the image back.
+    ``on_decoded`` is called in this thread as soon as the file is decoded, before the display
+    is prepared: the model can start on the image while its levels are made (on two cores the
+    findings come out about as much sooner as the display takes). An image without a pixel
+    spacing may get one from ``spacing_for`` (an NIH PNG's, from Data_Entry): looked up after
+    the image is sent, so the first lookup of a folder, which reads the CSV, never holds the
+    image back.
     """
 
     def __init__(self, generation: int, path: Path, events: ImageEvents, token: CancelToken,
-                 boxes_for: BoxLookup | None = None, spacing_for: SpacingLookup | None = None) -> None:
+                 boxes_for: BoxLookup | None = None, spacing_for: SpacingLookup | None = None, *,
+                 on_decoded: DecodedHook | None = None) -> None:
         super().__init__(token)
         self.generation, self.path, self.events, self.boxes_for = generation, path, events, boxes_for
-        self.spacing_for = spacing_for
+        self.spacing_for, self.on_decoded = spacing_for, on_decoded
 
     def work(self) -> None:
         if self.token.cancelled:
@@ -250,9 +278,11 @@ class LoadJob(Worker):
             return
         if self.token.cancelled:
             return
+        boxes = self.boxes_for(self.path, radiograph.width, radiograph.height) if self.boxes_for else []
+        if self.on_decoded is not None:
+            self.on_decoded(radiograph, boxes)
         renderer = GreyRenderer(radiograph)
         frames = renderer.render(renderer.default_window)
-        boxes = self.boxes_for(self.path, radiograph.width, radiograph.height) if self.boxes_for else []
         thumbnail = make_thumbnail(radiograph)
         if self.token.cancelled:
             return
@@ -271,48 +301,55 @@ AgreementFn = Callable[[np.ndarray, tuple[float, float, float, float], tuple[int
 
 
 class InferJob(Worker):
-    """Run the model once on a loaded image: 14 probabilities and 14 heatmaps together.
+    """Run the model once on a decoded image: 14 probabilities and 14 heatmaps together.
 
     With ``known`` findings (the folder analysis's, for this image) the model is not run: only
-    what the display needs is made from them (the overlays, the agreement with the boxes).
+    what the display needs is made from them (the overlays, the agreement with the boxes). The
+    overlay the image opens on (``opening_label``, or the ``pinned`` finding) is made before the
+    findings are sent, the other thirteen after.
     """
 
-    def __init__(self, generation: int, loaded: LoadedImage, predictor: Predictor, events: ImageEvents,
-                 token: CancelToken, colormap: str, agreement: AgreementFn | None = None,
-                 known: Findings | None = None) -> None:
+    def __init__(self, generation: int, path: Path, radiograph: Radiograph, boxes: Sequence[GroundTruthBox],
+                 predictor: Predictor, events: ImageEvents, token: CancelToken, colormap: str,
+                 agreement: AgreementFn | None = None, known: Findings | None = None,
+                 pinned: str | None = None) -> None:
         super().__init__(token)
-        self.generation, self.loaded, self.predictor, self.events = generation, loaded, predictor, events
-        self.colormap, self.agreement, self.known = colormap, agreement, known
+        self.generation, self.path, self.radiograph, self.boxes = generation, path, radiograph, list(boxes)
+        self.predictor, self.events = predictor, events
+        self.colormap, self.agreement, self.known, self.pinned = colormap, agreement, known, pinned
 
     def work(self) -> None:
         if self.token.cancelled:
             return
-        rg = self.loaded.radiograph
+        rg = self.radiograph
         try:
-            findings = (expand_findings(self.known) if self.known is not None
-                        else self.predictor.predict(rg))  # cached by path, mtime and size
+            findings = (expand_findings(self.known) if self.known is not None  # cached by path, mtime and size:
+                        else self.predictor.predict(rg, stop=self.token.run_stop()))
+        except RunStopped:
+            return  # the user moved on: the cores go to the image now wanted
         except CxrError as exc:
-            self.events.inference_failed.emit(self.generation, display_name(self.loaded.path), reason_of(exc))
+            self.events.inference_failed.emit(self.generation, display_name(self.path), reason_of(exc))
             return
         if self.token.cancelled:
             return
-        heatmaps = HeatmapSet.from_gradcam(findings.labels, findings.heatmaps, rg.height, rg.width, self.colormap)
+        heatmaps = HeatmapSet.from_gradcam(findings.labels, findings.heatmaps, rg.height, rg.width, self.colormap,
+                                           first=opening_label(findings, self.pinned))
         agreements: dict[str, list[Agreement]] = {}
         if self.agreement is not None:
-            for box in self.loaded.boxes:
+            for box in self.boxes:
                 label = match_label(box.label, findings.labels)
                 if label is not None:
                     index = list(findings.labels).index(label)
                     agreements.setdefault(label, []).append(
                         self.agreement(findings.heatmaps[index], (box.x, box.y, box.w, box.h), (rg.height, rg.width))
                     )
-        if not self.token.cancelled:
-            self.events.inference_finished.emit(
-                self.generation, AnalysedImage(self.loaded.path, findings, heatmaps, agreements)
-            )
+        if self.token.cancelled:
+            return
+        self.events.inference_finished.emit(self.generation, AnalysedImage(self.path, findings, heatmaps, agreements))
+        heatmaps.make_all()  # the other findings' overlays, while the user looks at the first
 
     def on_crash(self, exc: BaseException) -> None:
-        self.events.inference_failed.emit(self.generation, display_name(self.loaded.path), reason_of(exc))
+        self.events.inference_failed.emit(self.generation, display_name(self.path), reason_of(exc))
 
 
 # -- the model ---------------------------------------------------------------------------------
@@ -358,15 +395,6 @@ class FolderRow:
             self.findings = compact_findings(self.findings)
 
 
-def compact_findings(findings: Findings) -> Findings:
-    """``findings`` with float16 maps: 14 maps of 7 x 7 in under 2 kB. The maps are only ever
-    normalised by their own range for display and agreement, where float16's three significant
-    digits change nothing a user sees; probabilities and flags are kept as they are."""
-    if findings.heatmaps.dtype == np.float16:
-        return findings
-    return replace(findings, heatmaps=read_only(findings.heatmaps.astype(np.float16)))
-
-
 def expand_findings(findings: Findings) -> Findings:
     """Compact findings with float32 maps again, as the display code and OpenCV take them."""
     if findings.heatmaps.dtype == np.float32:
@@ -379,22 +407,48 @@ class AnalysisEvents(QObject):
     analysis_finished = Signal(int, bool)  # run_id, cancelled
 
 
+# Images per chunk sent to the worker (one ONNX Runtime call), and chunks in flight: one being
+# run by the model while the next one decodes. Few in flight, so that images the user moves to
+# (``prioritize``) come next within two chunks.
+CHUNK_IMAGES = MAX_BATCH
+CHUNKS_IN_FLIGHT = 2
+RESTARTS = 2  # a worker that dies (killed, out of memory, a crash in a decoder) is started again this often
+_chunk_ids = itertools.count(1)  # across jobs: a chunk of a cancelled job is told from the next job's
+
+
 class AnalysisJob(Worker):
     """Thumbnail and (with a model) findings for every image of a folder, in order.
 
+    From ``PROCESS_FROM`` images on (or when the window's worker is running already) they are
+    made by the worker process of ``pool`` (``viewer.core.analysis_pool``), a chunk at a time,
+    and this thread only sends it the paths and turns what comes back into ``FolderRow`` s for
+    the GUI; a smaller folder (or any, without a ``pool``) is analysed here, one image at a
+    time, with ``predictor``.
+
     Takes images from a queue the session fills while the scan streams, so thumbnails appear
-    during the scan; ``close()`` says no more images will come.
+    during the scan; ``close()`` says no more images will come. A worker that dies is started
+    again, and the images it had are sent again one at a time, so an image that kills it twice
+    gets an error row and the folder goes on.
     """
 
     def __init__(self, run_id: int, events: AnalysisEvents, token: CancelToken, predictor: Predictor | None,
-                 already_done: Callable[[Path], bool] = lambda _path: False) -> None:
+                 already_done: Callable[[Path], bool] = lambda _path: False, *,
+                 pool: AnalysisPool | None = None) -> None:
         super().__init__(token)
-        self.run_id, self.events, self.predictor = run_id, events, predictor
+        self.run_id, self.events, self.pool, self.predictor = run_id, events, pool, predictor
         self.already_done = already_done  # images the viewer analysed itself when they were opened
-        self._queue: list[ScannedImage] = []
+        self._queue: deque[ScannedImage] = deque()
         self._condition = threading.Condition()
         self._closed = False
         self._total = 0
+        self._in_flight: dict[int, list[ScannedImage]] = {}
+        self._crashes: dict[Path, int] = {}  # images that were in the worker when it died
+        self._restarts = 0
+        self._done = 0  # images taken from the queue and answered (or passed over)
+        self._reported = 0  # ``_done`` as last sent to the GUI
+        self._shared = _SharedParts()
+        self._go = threading.Event()  # cleared while the analysis gives way to the user's image
+        self._go.set()
 
     def add(self, images: list[ScannedImage]) -> None:
         with self._condition:
@@ -414,69 +468,175 @@ class AnalysisJob(Worker):
             front = sorted((im for im in self._queue if im.path in wanted), key=lambda im: wanted[im.path])
             if front:
                 rest = [im for im in self._queue if im.path not in wanted]
-                self._queue[:] = front + rest
+                self._queue = deque(front + rest)
 
-    def _next(self, wait: bool) -> ScannedImage | None:
+    def give_way(self, on: bool) -> None:
+        """Pause (on) or resume the analysis: the worker process where it is, the analysis in
+        this process before its next image."""
+        if on:
+            self._go.clear()
+            if self.pool is not None:
+                self.pool.pause()
+        else:
+            self._go.set()
+            if self.pool is not None:
+                self.pool.resume()
+
+    def _take(self, count: int) -> list[ScannedImage]:
+        """The next chunk (images analysed since they were queued are passed over and counted);
+        an image that was in the worker when it died goes alone."""
+        chunk: list[ScannedImage] = []
         with self._condition:
-            while wait and not self._queue and not self._closed and not self.token.cancelled:
+            while self._queue and len(chunk) < count and not self.token.cancelled:
+                image = self._queue[0]
+                if self.already_done(image.path):
+                    self._queue.popleft()
+                    self._done += 1
+                    continue
+                if image.path in self._crashes and chunk:
+                    break
+                chunk.append(self._queue.popleft())
+                if image.path in self._crashes:
+                    break
+        return chunk
+
+    def _wait_for_images(self) -> bool:
+        """Wait a little for images to come; False when none will (closed or cancelled)."""
+        with self._condition:
+            if not self._queue and not self._closed and not self.token.cancelled:
                 self._condition.wait(timeout=0.2)
-            return self._queue.pop(0) if self._queue and not self.token.cancelled else None
-
-    def _finished(self) -> bool:
-        with self._condition:
-            return self.token.cancelled or (self._closed and not self._queue)
+            return bool(self._queue) or not (self._closed or self.token.cancelled)
 
     def work(self) -> None:
-        done = 0
-        batch: list[FolderRow] = []
-        last_flush = time.monotonic()
-        while True:
-            # Results go out in batches (see _FLUSH_COUNT); a batch is also sent when the next
-            # image is not there yet, so the first thumbnails never wait for a full batch.
-            image = self._next(wait=not batch)
-            if image is None:
-                if batch:
-                    self.events.images_analysed.emit(self.run_id, batch, done, self._total)
-                    batch, last_flush = [], time.monotonic()
-                if self._finished():
-                    break
-                continue
-            done += 1
-            if self.already_done(image.path):
-                continue
-            batch.append(self._analyse(image))
-            yield_to_gui()
-            if len(batch) >= _FLUSH_COUNT or time.monotonic() - last_flush >= _FLUSH_SECONDS:
-                self.events.images_analysed.emit(self.run_id, batch, done, self._total)
-                batch, last_flush = [], time.monotonic()
+        try:
+            self._run()
+        finally:
+            if self._in_flight and self.pool is not None:
+                try:
+                    self.pool.drop()  # the next folder's chunks go first
+                except PoolStopped:
+                    pass
         self.events.analysis_finished.emit(self.run_id, self.token.cancelled)
 
-    def _analyse(self, image: ScannedImage) -> FolderRow:
+    def _run(self) -> None:
+        while not self.token.cancelled:
+            if self.pool is not None and (self._in_flight or self.pool.alive() or self._total >= PROCESS_FROM):
+                if not self._step_in_worker(self.pool):
+                    return
+                continue
+            if not self._go.wait(timeout=0.2):
+                continue
+            chunk = self._take(1)
+            if chunk:
+                image = chunk[0]
+                outcome = analyse_here(self.predictor, image.path)
+                self._done += 1
+                self._emit([self._row(image, outcome)])
+                yield_to_gui()
+            elif self._done != self._reported:  # images passed over: say how far it got
+                self._emit([])
+            elif not self._wait_for_images():
+                return
+
+    def _step_in_worker(self, pool: AnalysisPool) -> bool:
+        """Keep the worker fed, and turn one chunk it answers into rows (or wait a little);
+        False when everything is done."""
+        if not pool.alive() and not self._start(pool):
+            return True
+        while len(self._in_flight) < CHUNKS_IN_FLIGHT:
+            chunk = self._take(CHUNK_IMAGES)
+            if not chunk:
+                break
+            chunk_id = next(_chunk_ids)
+            self._in_flight[chunk_id] = chunk
+            try:
+                pool.submit(chunk_id, [image.path for image in chunk])
+            except PoolStopped as exc:
+                self._worker_lost(pool, str(exc))
+                return True
+        if not self._in_flight:
+            if self._done != self._reported:
+                self._emit([])
+                return True
+            return self._wait_for_images()
         try:
-            radiograph = load_radiograph(image.path)
-            thumb_array = make_thumbnail(radiograph)
-            findings = None
-            if self.predictor is not None and not self.token.cancelled:
-                findings = self.predictor.predict(radiograph)
-            return FolderRow(image, grey_qimage(thumb_array), thumb_array, findings)
-        except Exception as exc:  # one bad file never stops the folder
-            return FolderRow(image, None, None, None, reason_of(exc))
+            received = pool.receive(timeout=0.05)
+        except PoolStopped as exc:
+            self._worker_lost(pool, str(exc))
+            return True
+        if received is not None:
+            chunk_id, outcomes = received
+            images = self._in_flight.pop(chunk_id, None)
+            if images is not None:  # else a chunk of a cancelled job: dropped
+                self._done += len(images)
+                self._emit([self._row(image, outcome) for image, outcome in zip(images, outcomes)])
+        return True
+
+    def _emit(self, rows: list[FolderRow]) -> None:
+        self._reported = self._done
+        self.events.images_analysed.emit(self.run_id, rows, self._done, self._total)
+
+    def _row(self, image: ScannedImage, outcome: ImageOutcome) -> FolderRow:
+        thumbnail = outcome.thumbnail
+        findings = self._shared.findings(outcome.findings) if outcome.findings is not None else None
+        return FolderRow(image, grey_qimage(thumbnail) if thumbnail is not None else None, thumbnail, findings,
+                         outcome.error)
+
+    def _worker_lost(self, pool: AnalysisPool, reason: str) -> None:
+        """The worker died: its images go back to the front, one chunk each, and it is started
+        again; an image it died on twice, and everything after the last restart, get an error."""
+        log.warning("folder analysis: %s", reason)
+        lost = [image for chunk in self._in_flight.values() for image in chunk]
+        self._in_flight.clear()
+        pool.close()
+        rows: list[FolderRow] = []
+        again: list[ScannedImage] = []
+        for image in lost:
+            self._crashes[image.path] = self._crashes.get(image.path, 0) + 1
+            if self._crashes[image.path] > 1 or self._restarts >= RESTARTS:
+                rows.append(FolderRow(image, None, None, None, f"the analysis stopped while reading it: {reason}"))
+            else:
+                again.append(image)
+        with self._condition:
+            if self._restarts >= RESTARTS:
+                rows += [FolderRow(image, None, None, None, f"not analysed: {reason}") for image in self._queue]
+                self._queue.clear()
+            self._queue.extendleft(reversed(again))
+        self._done += len(rows)
+        if rows:
+            self._emit(rows)
+        if self._restarts < RESTARTS:
+            self._restarts += 1
+            self._start(pool)
+
+    def _start(self, pool: AnalysisPool) -> bool:
+        """Start the worker; when no process can be started (a host that forbids it, a program
+        that starts the viewer without a ``__main__`` guard), the analysis goes on here."""
+        try:
+            pool.start()
+        except Exception:
+            log.exception("folder analysis: no worker process; analysing in the window's process")
+            self.pool = None
+            return False
+        return True
 
     def on_crash(self, exc: BaseException) -> None:
         self.events.analysis_finished.emit(self.run_id, True)
 
 
-def make_thumbnail(radiograph: Radiograph, size: int = THUMBNAIL_SIZE) -> np.ndarray:
-    """A small uint8 picture of the image with its default window (aspect kept, letterboxed)."""
-    h, w = radiograph.height, radiograph.width
-    step = max(1, min(h, w) // (size * 4))  # decimate first: windowing 4 MP for 64 px is waste
-    small = Radiograph(**{**radiograph.__dict__, "pixels": radiograph.pixels[::step, ::step],
-                          "padding_mask": None})
-    grey = to_unit_grey(small)
-    scale = size / max(grey.shape)
-    tw, th = max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale))
-    resized = cv2.resize(grey, (tw, th), interpolation=cv2.INTER_AREA)
-    canvas = np.zeros((size, size), np.uint8)
-    y0, x0 = (size - th) // 2, (size - tw) // 2
-    canvas[y0:y0 + th, x0:x0 + tw] = np.rint(resized * 255).astype(np.uint8)
-    return canvas
+class _SharedParts:
+    """Findings from the worker, made read-only again and sharing one labels tuple and one
+    thresholds array: unpickled, each image would carry copies of its own (1 kB an image)."""
+
+    def __init__(self) -> None:
+        self._labels: tuple[str, ...] | None = None
+        self._thresholds: np.ndarray | None = None
+
+    def findings(self, findings: Findings) -> Findings:
+        if findings.labels != self._labels:
+            self._labels = tuple(sys.intern(label) for label in findings.labels)
+        if self._thresholds is None or not np.array_equal(findings.thresholds, self._thresholds):
+            self._thresholds = read_only(findings.thresholds)
+        return replace(findings, labels=self._labels, thresholds=self._thresholds,
+                       probabilities=read_only(findings.probabilities), flags=read_only(findings.flags),
+                       heatmaps=read_only(findings.heatmaps))

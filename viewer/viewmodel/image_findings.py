@@ -39,6 +39,19 @@ class FindingRow:
     out_of_distribution: bool = False
 
 
+def opening_label(findings: Findings, pinned: str | None = None) -> str | None:
+    """The finding an image opens on: ``pinned`` when the image has it, else its most probable
+    flagged finding (at the thresholds ``findings`` carry), else its most probable. The worker
+    that makes an image's overlays asks it too, to make that one first."""
+    if not findings.labels:
+        return None
+    if pinned is not None and pinned in findings.labels:
+        return pinned
+    flagged = np.flatnonzero(findings.flags)
+    candidates = flagged if flagged.size else np.arange(len(findings.labels))
+    return findings.labels[int(candidates[np.argmax(np.asarray(findings.probabilities)[candidates])])]
+
+
 class ImageFindingsState:
     """The findings of the image on screen at ``point``, and the finding the user selected.
 
@@ -105,14 +118,9 @@ class ImageFindingsState:
     def label_to_show(self) -> str | None:
         """The finding a new image opens on: the pinned one when this image has it, else the
         image's most probable flagged finding at the operating point, else its most probable."""
-        f = self._shown
-        if f is None or not f.labels:
+        if self._shown is None:
             return None
-        if self.pinned and self.selected_label in f.labels:
-            return self.selected_label
-        flagged = np.flatnonzero(f.flags)
-        candidates = flagged if flagged.size else np.arange(len(f.labels))
-        return f.labels[int(candidates[np.argmax(np.asarray(f.probabilities)[candidates])])]
+        return opening_label(self._shown, self.selected_label if self.pinned else None)
 
     def is_pinned(self, label: str) -> bool:
         """``label`` is the finding pinned to every image."""
