@@ -4,24 +4,26 @@ laptop or on a Ray cluster ([decision 0007](../../docs/decisions/0007-ray-engine
 ``RayEngine`` is a ``batch.BatchEngine``: the scan, the rows kept from an interrupted run,
 ``--shard`` and the writing stay on the driver, in ``batch.run_batch``, exactly as for the
 thread engine. The engine gets the rows to score in the CSV's order and makes a Ray dataset of
-them (their row numbers and absolute paths), then two steps:
+those with an image (their row numbers and absolute paths), then two steps:
 
-* decode and preprocess (``prepare_file``, the thread engine's function) as Ray tasks, a block
-  of ``batch_size`` images each; the workers read the images by path, so the folder must be at
-  the same path on every node (a shared file system);
+* decode and preprocess (``prepare_file``, the thread engine's function), a block of
+  ``batch_size`` images at a time; the workers read the images by path, so the folder must be
+  at the same path on every node (a shared file system: checked before the run);
 * the model (``score_prepared``, the thread engine's function) in a pool of actors, each of which
   opens the ONNX pair once, from bytes the driver put in Ray's object store (the workers need
   no copy of the model), and gives back each row's outcome.
 
-The driver takes the outcomes as they come, in any order, and gives them back to the batch in
-row order (holding the few that arrive early), so the CSV is the thread engine's, row for row.
+Both steps ask for the same CPUs, so Ray Data fuses them: an actor decodes a block and scores
+it. The driver takes the outcomes as they come, in any order, and gives them back to the batch
+in row order (holding the few that arrive early), so the CSV is the thread engine's, byte for
+byte.
 
-A worker lost mid-run (its node gone) costs only time: Ray Data retries the tasks and restarts
-the actors elsewhere (``max_retries``/``max_restarts``/``max_task_retries`` -1, set here
-explicitly). Nothing leaves the machine that Ray is not pointed at: usage statistics are off,
-there is no dashboard, and without an address the engine starts a private Ray instance on
-127.0.0.1 with a fresh authentication token. Ray itself is imported only by ``start``: the
-viewer works without it.
+A worker lost mid-run (its node gone) costs only time, by Ray Data's defaults, which the engine
+keeps: tasks retried and actors restarted elsewhere without limit (``max_retries``,
+``max_restarts``, ``max_task_retries`` -1). Nothing leaves the machine that Ray is not pointed
+at: usage statistics are off, there is no dashboard, and without an address the engine starts
+a private Ray instance on 127.0.0.1 with a fresh authentication token. Ray itself is imported
+only by ``start``: the viewer works without it.
 """
 
 from __future__ import annotations
