@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -107,6 +108,16 @@ def run_python(script: str, *args: str | os.PathLike[str], cwd: Path, env: dict[
     base.update(PYTHONPATH=str(REPO), **(env or {}))
     return subprocess.run([sys.executable, "-c", script, *map(os.fspath, args)], cwd=cwd, env=base,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def start_python(script: str, *args: str | os.PathLike[str], cwd: Path,
+                 env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``run_python``, started and left running, its stderr a pipe to read as it goes."""
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM", *RAY_SETTINGS)}
+    base.update(PYTHONPATH=str(REPO), **(env or {}))
+    return subprocess.Popen([sys.executable, "-c", script, *map(os.fspath, args)], cwd=cwd, env=base,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 def images_in(folder: Path) -> int:
@@ -236,21 +247,43 @@ def test_a_worker_node_lost_mid_run_costs_only_time(cluster: LoopbackCluster, tm
 
 # -- a local instance, from the command line ------------------------------------------------------
 @pytest.mark.slow
-def test_the_command_line_on_a_local_instance_writes_the_same_csv(
-    archive: Path, tiny: Path, reference: bytes, tmp_path: Path
-) -> None:
+def test_the_command_line_on_a_local_instance_stops_on_sigterm_and_resumes_to_the_same_csv(tmp_path: Path) -> None:
     """No --ray-address: a private Ray instance on 127.0.0.1, started and stopped by the command,
-    with its own token (nothing written to ~/.ray) and its own temporary folder (removed)."""
+    with its own token (nothing written to ~/.ray) and its own temporary folder (removed). SIGTERM
+    mid-run stops it as it stops the thread engine (Ray's own handler, which exits at once, is
+    not left in place): exit 143, the rows done kept; the same command then finishes the CSV."""
     if importlib.util.find_spec("ray") is None:
         pytest.skip(NEEDS_RAY)
+    folder = tmp_path / "phantoms"
+    for i in range(24):  # the real model, so that there is time to stop it after the first rows
+        chest_png(folder / f"{i:02d}.png", seed=200 + i, size=256)
+    model = demo_model_path()
     home = tmp_path / "home"
     home.mkdir()
-    result = run_python(CLI, "batch", archive, "--out", tmp_path / "local.csv", "--model", tiny, "--engine", "ray",
-                        cwd=tmp_path, env={"HOME": str(home)}, timeout=240)
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "local.csv").read_bytes() == reference
-    assert "ran on a local Ray instance (1 node)" in result.stderr
+    out = tmp_path / "local.csv"
+    command = ["batch", folder, "--out", out, "--model", model, "--engine", "ray", "--batch-size", "2"]
+    temporary = set(Path("/tmp").glob("cxr-ray-*"))
+
+    first = start_python(CLI, *command, cwd=tmp_path, env={"HOME": str(home)})
+    try:
+        assert first.stderr is not None
+        for line in first.stderr:  # a progress line (rows written, the rest under way)
+            if " ok " in line:
+                break
+        first.send_signal(signal.SIGTERM)
+        stderr = first.stderr.read()
+        assert first.wait(timeout=120) == 143, stderr
+    finally:
+        first.kill()
+    assert "stopped by SIGTERM" in stderr and not out.exists() and out.with_name("local.csv.partial").exists()
+
+    second = run_python(CLI, *command, cwd=tmp_path, env={"HOME": str(home)}, timeout=240)
+    assert second.returncode == 0, second.stderr
+    assert "kept from the interrupted run" in second.stderr
+    assert "ran on a local Ray instance (1 node)" in second.stderr
+    assert out.read_bytes() == thread_csv(folder, model, tmp_path / "threads.csv")
     assert not (home / ".ray").exists()
+    assert set(Path("/tmp").glob("cxr-ray-*")) <= temporary
 
 
 def test_a_local_instance_off_the_loopback_address_is_refused() -> None:
