@@ -199,7 +199,8 @@ def batch_parser() -> argparse.ArgumentParser:
         "Ray (past one machine)",
         "--engine ray scores the images with Ray Data: on a private local Ray instance (127.0.0.1 only), or on the "
         "Ray cluster at --ray-address; the scan and the CSV stay here and the CSV is the same, row for row. The "
-        "workers read the images by path: FOLDER must be at the same path on every node (a shared file system). "
+        "workers read the images by path: FOLDER must be at the same path on every node (a shared file system; "
+        "checked before the run). "
         "The model goes to them through Ray's object store. Every node needs cxr-viewer with the ray extra "
         "(pip install 'cxr-viewer[ray]'). Ray's usage statistics are off; a lost worker's images are scored "
         "again elsewhere.",
