@@ -4,7 +4,8 @@
                     [--split SPLIT.csv] [--write docs/benchmarks.md] [--json FILE]
 
 Sections, in table order: ``decode`` (1i), ``inference`` (1ii), ``ui`` (1iii, 2), ``scan`` (3),
-``batch`` (4), ``analysis`` (4w, 1iv: the folder analysis in the window), ``quantize`` (5),
+``batch`` (4), ``ray`` (4-ray: ``batch --engine ray`` against the single process), ``analysis`` (4w, 1iv:
+the folder analysis in the window), ``quantize`` (5),
 ``trainer`` (6), ``memory`` (7). The model defaults to the
 bundled demo model; the NIH rows use ``../shared/data/nih-sample`` and say "skipped: no shared
 data" without it. A section that fails becomes one row saying why; the others still run.
@@ -30,7 +31,7 @@ from viewer.core.process_settings import configure_process
 from .common import ROOT, SHARED, Row, Settings
 from .report import machine_lines, render_table, write_markdown
 
-SECTIONS = ("decode", "inference", "ui", "scan", "batch", "analysis", "quantize", "trainer", "memory")
+SECTIONS = ("decode", "inference", "ui", "scan", "batch", "ray", "analysis", "quantize", "trainer", "memory")
 
 
 def default_model() -> tuple[Path, str]:
@@ -72,6 +73,10 @@ def _section(name: str, settings: Settings) -> list[Row]:
         from . import throughput
 
         return throughput.rows(settings)
+    if name == "ray":
+        from . import ray_engine
+
+        return ray_engine.rows(settings)
     if name == "quantize":
         from . import quantized
 

@@ -29,7 +29,13 @@ def shared_path(*parts: str) -> Path:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``shared_data`` skip with a clear reason on a clone without ../shared/data."""
+    """Tests marked ``shared_data`` skip with a clear reason on a clone without ../shared/data;
+    tests marked ``loopback`` may connect to loopback addresses only (``_no_network``)."""
+    from tests.core.ray_cluster import LOOPBACK_HOSTS
+
+    for item in items:
+        if "loopback" in item.keywords:
+            item.add_marker(pytest.mark.allow_hosts(LOOPBACK_HOSTS))
     if SHARED_DATA.is_dir():
         return
     skip = pytest.mark.skip(reason=f"needs {SHARED_DATA} (real NIH/DICOM data), absent on this machine")
@@ -39,13 +45,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
-def _no_network() -> Iterator[None]:
+def _no_network(request: pytest.FixtureRequest) -> Iterator[None]:
     """Nothing leaves the machine (docs/design.md): no test may open an internet socket or resolve a
-    name. Unix sockets stay allowed (Qt, multiprocessing). pytest-socket's own teardown also
+    name. Unix sockets stay allowed (Qt, multiprocessing). A test marked ``loopback`` (a real Ray
+    cluster on this machine) may open sockets, but connect only to loopback addresses: pytest-socket's
+    ``allow_hosts``, added at collection, guards its connections. pytest-socket's own teardown also
     lifts the block after each test; lifting it here too keeps this fixture self-contained."""
     import pytest_socket
 
-    pytest_socket.disable_socket(allow_unix_socket=True)
+    if request.node.get_closest_marker("loopback") is None:
+        pytest_socket.disable_socket(allow_unix_socket=True)
     yield
     pytest_socket.enable_socket()
 

@@ -31,6 +31,7 @@ VIEWMODEL_LAYERS = "viewer.viewmodel layers"
 TRAINER_TORCH_FREE = "the trainer's label, split and pixel modules import no torch"
 TRAINER_LAYERS = "trainer layers: commands over pipeline over stages"
 PIPELINE_LAYERS = "trainer.pipeline layers"
+RAY_ONLY = "only the Ray engine imports Ray"
 IN_FUNCTION = "\n\ndef _violation() -> None:\n    {}  # noqa\n"
 
 # (file, text added to it: a new file, or appended to an existing one, contract that must break)
@@ -70,6 +71,8 @@ VIOLATIONS = {
         "viewer/viewmodel/operating_point.py", IN_FUNCTION.format("from .image_findings import FindingRow"),
         VIEWMODEL_LAYERS),
     "viewmodel module not given a layer": ("viewer/viewmodel/_unplaced.py", "VALUE = 1\n", VIEWMODEL_LAYERS),
+    "the thread batch imports ray inside a function": (
+        "viewer/core/batch.py", IN_FUNCTION.format("import ray.data"), RAY_ONLY),
 }
 
 

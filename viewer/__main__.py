@@ -218,6 +218,24 @@ def batch_parser() -> argparse.ArgumentParser:
                              "CSV's (row k is in shard k mod N + 1)")
     parser.add_argument("--overwrite", action="store_true",
                         help="start afresh: replace a finished results.csv, and drop the rows of an interrupted run")
+    ray = parser.add_argument_group(
+        "Ray (past one machine)",
+        "--engine ray scores the images with Ray Data: on a private local Ray instance (127.0.0.1 only), or on the "
+        "Ray cluster at --ray-address; the scan and the CSV stay here and the CSV is the same, row for row. The "
+        "workers read the images by path: FOLDER must be at the same path on every node (a shared file system; "
+        "checked before the run). "
+        "The model goes to them through Ray's object store. Every node needs cxr-viewer with the ray extra "
+        "(pip install 'cxr-viewer[ray]'). Ray's usage statistics are off; a lost worker's images are scored "
+        "again elsewhere.",
+    )
+    ray.add_argument("--engine", choices=("threads", "ray"), default="threads",
+                     help="threads: this process (default); ray: Ray Data, locally or on a cluster")
+    ray.add_argument("--ray-address", metavar="ADDR", default=None,
+                     help="the Ray cluster to run on (host:port of its head, or auto); default: $RAY_ADDRESS "
+                          "if set, else a local Ray instance on 127.0.0.1")
+    ray.add_argument("--ray-actors", type=_positive_int, metavar="N", default=None,
+                     help="model copies on the cluster (default: from 1 up to as many as its CPUs allow); "
+                          "each takes --threads CPUs (default 1)")
     return parser
 
 
@@ -272,20 +290,31 @@ class _StopSignals:
 def batch_main(argv: list[str]) -> int:
     """``cxr-viewer batch FOLDER --out results.csv [...]``: exit 0 once the folder (or the shard)
     is done; 130 or 143 when stopped by SIGINT or SIGTERM, with its rows kept to resume."""
-    args = batch_parser().parse_args(argv)
+    parser = batch_parser()
+    args = parser.parse_args(argv)
+    if args.engine != "ray" and (args.ray_address is not None or args.ray_actors is not None):
+        parser.error("--ray-address and --ray-actors go with --engine ray")
     refused = runtime_refused()
     if refused is not None:
         return refused
     from viewer.core.batch import DEFAULT_BATCH_SIZE, TextProgress, run_batch
     from viewer.core.errors import CxrError
 
+    batch_size = args.batch_size or DEFAULT_BATCH_SIZE
+    engine = None
     with _StopSignals() as stop:
         try:
+            threads = _threads(args.threads)
+            if args.engine == "ray":
+                from viewer.core.batch_ray import RayEngine
+
+                engine = RayEngine(args.ray_address, batch_size=batch_size, actors=args.ray_actors,
+                                   actor_cpus=float(threads or 1), threads=threads)
             summary = run_batch(
                 args.folder, args.out, args.model, args.include_patient_id,
-                threads=_threads(args.threads), batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
+                threads=threads, batch_size=batch_size,
                 on_progress=TextProgress(sys.stderr), follow_links=args.follow_links, shard=args.shard,
-                overwrite=args.overwrite, cancelled=stop.requested,
+                overwrite=args.overwrite, cancelled=stop.requested, engine=engine,
             )
         except CxrError as exc:
             return _fail(f"batch: {exc}")
@@ -293,6 +322,8 @@ def batch_main(argv: list[str]) -> int:
             return _fail(f"batch: stopped at once by {stop.name}; the rows written so far are kept in the "
                          ".partial file beside --out: run the same command again to resume",
                          code=stop.exit_status)
+    if engine is not None:
+        print(f"{PROG} batch: ran on {engine.stats.describe()}", file=sys.stderr)
     if not summary.finished:
         print(f"{PROG} batch: {summary.describe(stopped_by=stop.name)}", file=sys.stderr)
         return stop.exit_status

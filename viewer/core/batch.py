@@ -22,8 +22,12 @@ the same ``out`` goes on where an interrupted one stopped, when it writes the sa
 model, thresholds, folder, shard; ``batch_record``), and refuses otherwise; ``shard`` scores
 only every N-th row (``batch_shard``), with the keys of the whole folder.
 
-Throughput: a small thread pool decodes and preprocesses images ahead of the model while ONNX
-Runtime (which releases the GIL) runs batches of ``batch_size`` on the calling thread.
+Throughput: an engine scores the rows. ``ThreadEngine``, the default, runs in this process: a
+small thread pool decodes and preprocesses images ahead of the model while ONNX Runtime (which
+releases the GIL) runs batches of ``batch_size`` on the calling thread. ``batch_ray.RayEngine``
+runs the same two steps on a Ray cluster. Either way the scan, the rows kept from an interrupted
+run and the writing stay here, and each row's outcome comes from the same two functions
+(``prepare_file``, ``score_prepared``), so the CSV is the same.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,6 +53,7 @@ from .batch_work import FolderNotes, RowItem, WorkItem, folder_work, shard_work
 from .errors import CxrError, ImageLoadError, display_name, one_line
 from .loader import load_radiograph
 from .model_card import ModelCard
+from .radiograph import Radiograph
 from .resources import MissingResourceError, demo_model_path
 from .scan import ScanError, ScannedImage
 
@@ -162,6 +167,7 @@ def run_batch(
     shard: Shard | None = None,
     overwrite: bool = False,
     cancelled: Callable[[], bool] | None = None,
+    engine: BatchEngine | None = None,
 ) -> BatchSummary:
     """Run the model on every image under ``folder`` (or ``shard``'s share of them) and write
     the CSV ``out``.
@@ -174,10 +180,25 @@ def run_batch(
     refused otherwise; an existing ``out`` is refused; ``overwrite`` starts afresh instead
     (``batch_output``). Once ``cancelled()`` returns True the run stops after the model call
     under way and returns with ``finished`` False, its rows kept for the next run.
+    ``engine`` scores the rows: by default a ``ThreadEngine(batch_size, decode_workers)``;
+    any engine writes the same CSV (``batch_ray.RayEngine`` runs on a Ray cluster).
     """
     started = time.perf_counter()
     root, out_path = _check_paths(folder, out)
     predictor = _open_predictor(model_path, threads)
+    engine = engine or ThreadEngine(batch_size, decode_workers)
+    try:
+        engine.start(predictor)
+        return _run(root, out_path, predictor, engine, include_patient_id, on_progress=on_progress,
+                    follow_links=follow_links, shard=shard, overwrite=overwrite, cancelled=cancelled,
+                    started=started)
+    finally:
+        engine.close()
+
+
+def _run(root: Path, out_path: Path, predictor: _Predictor, engine: BatchEngine, include_patient_id: bool, *,
+         on_progress: BatchProgress | None, follow_links: bool, shard: Shard | None, overwrite: bool,
+         cancelled: Callable[[], bool] | None, started: float) -> BatchSummary:
     summary = BatchSummary(out=out_path, shard=shard)
     record = RunRecord.for_run(predictor.card, predictor.model_path, root, include_patient_id=include_patient_id,
                                shard=str(shard or ""), follow_links=follow_links, viewer_version=__version__)
@@ -190,7 +211,7 @@ def run_batch(
         raise BatchSetupError(f"{display_name(out_path)}: cannot be written ({exc.strerror or exc})") from None
     summary.partial, summary.resume = output.partial, output.notes
     stop = cancelled or (lambda: False)
-    pipeline = _Pipeline(predictor, output, max(1, batch_size), decode_workers, summary, on_progress, stop)
+    pipeline = _Pipeline(predictor, output, engine, summary, on_progress, stop)
     try:
         work = folder_work(root, summary, follow_links=follow_links, cancelled=stop,
                            on_total=pipeline.set_total, on_other_file=pipeline.advance)
@@ -268,7 +289,7 @@ def _open_predictor(model_path: str | os.PathLike[str] | None, threads: int | No
         raise BatchSetupError(f"unusable model: {exc}") from None
 
 
-# -- the pipeline -----------------------------------------------------------------------------
+# -- the engines --------------------------------------------------------------------------------
 class Prepared(NamedTuple):
     """An image ready for the model, and what the loader noted while reading it."""
 
@@ -276,105 +297,178 @@ class Prepared(NamedTuple):
     notes: tuple[str, ...]
 
 
-class _Pipeline:
-    """Work items -> kept from the interrupted run, or decoded ahead in a thread pool ->
-    batched inference -> rows in order, flushed after each model call."""
+Outcome = Any  # a row's findings.Findings, or the reason it has none (a str)
+Scored = list[tuple[RowItem, Outcome]]  # rows in the CSV's order, with their outcomes
 
-    def __init__(self, predictor: _Predictor, output: BatchOutput, batch_size: int, decode_workers: int | None,
-                 summary: BatchSummary, on_progress: BatchProgress | None, stop: Callable[[], bool]) -> None:
-        self.predictor, self.output, self.batch_size = predictor, output, batch_size
+
+def prepare_file(path: Path, prepare: Callable[[Radiograph], np.ndarray]) -> Prepared | str:
+    """The model's input for ``path`` (``prepare`` is ``Predictor.prepare``), with the loader's
+    notes; or the reason there is none, for the row's error cell. Never raises for a file."""
+    try:
+        radiograph = load_radiograph(path)
+        return Prepared(prepare(radiograph), tuple(radiograph.notes))
+    except ImageLoadError as exc:
+        return exc.reason
+    except MemoryError:
+        return "not enough memory to decode this image"
+    except Exception as exc:  # a bug or an exotic file: report it on the row, go on
+        return f"unexpected error while reading ({type(exc).__name__}: {one_line(exc, 200, empty='')})"
+
+
+def score_prepared(predictor: _Predictor, results: Sequence[Prepared | str]) -> list[Outcome]:
+    """Each row's outcome, in order: the prepared images' findings from one model call (the
+    loader's notes before the model's), the reasons of the others unchanged."""
+    findings = iter(_predict(predictor, [r.image for r in results if isinstance(r, Prepared)]))
+    outcomes: list[Outcome] = []
+    for result in results:
+        if not isinstance(result, Prepared):
+            outcomes.append(result)
+            continue
+        outcome = next(findings)
+        if result.notes and not isinstance(outcome, str):
+            outcome = replace(outcome, notes=result.notes + tuple(outcome.notes))
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _predict(predictor: _Predictor, images: list[np.ndarray]) -> list[Any]:
+    """Findings for each image, or an error message where the model failed on it."""
+    if not images:
+        return []
+    try:
+        return list(predictor.predict_batch(images))
+    except Exception:  # one bad input must not cost the whole batch: retry one by one
+        results: list[Any] = []
+        for image in images:
+            try:
+                results.append(predictor.predict_prepared(image))
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {one_line(exc, 200, empty='')}"
+                results.append(f"the model failed on this image ({reason})")
+        return results
+
+
+class BatchEngine(Protocol):
+    """What scores a batch's rows: the thread pool of this module (``ThreadEngine``), or
+    another (``batch_ray.RayEngine``). The batch scans, keeps, writes and counts the rows; the
+    engine only turns items into outcomes.
+
+    ``start(predictor)`` readies the engine for a run before the CSV is opened (raising
+    ``BatchSetupError`` when it cannot); ``score`` takes the items to score, in the CSV's order,
+    and gives back every one of them with its outcome, in groups, in that same order: the batch
+    writes and flushes each group before it asks for the next, and stops asking once ``stop()``
+    is True (an engine that sees ``stop()`` may end early: the items not given back are the next
+    run's). ``close()`` is called once the run ends, whatever happened."""
+
+    def start(self, predictor: _Predictor) -> None: ...
+    def score(self, predictor: _Predictor, items: Iterable[RowItem],
+              stop: Callable[[], bool]) -> Iterator[Scored]: ...
+    def close(self) -> None: ...
+
+
+class ThreadEngine:
+    """One process: a small thread pool decodes and preprocesses images ahead of the model
+    while ONNX Runtime (which releases the GIL) runs batches of ``batch_size`` on the calling
+    thread. A group is one model call's rows."""
+
+    def __init__(self, batch_size: int = DEFAULT_BATCH_SIZE, decode_workers: int | None = None) -> None:
+        self.batch_size = max(1, batch_size)
         self.workers = decode_workers or min(2, os.cpu_count() or 1)
+
+    def start(self, predictor: _Predictor) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def score(self, predictor: _Predictor, items: Iterable[RowItem], stop: Callable[[], bool]) -> Iterator[Scored]:
+        # Enough decodes in flight that the pool keeps working while the model runs a batch.
+        window = 2 * self.batch_size + self.workers
+        in_flight: deque[tuple[RowItem, Future[Prepared | str] | None]] = deque()
+        pending: list[tuple[RowItem, Prepared | str]] = []  # rows waiting for the next model call
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="cxr-decode")
+
+        def collect() -> bool:
+            """Move the oldest decode to ``pending``; True when a model call is due."""
+            item, future = in_flight.popleft()
+            pending.append((item, item.reason if future is None else future.result()))  # type: ignore[union-attr]
+            return sum(isinstance(r, Prepared) for _, r in pending) >= self.batch_size and not stop()
+
+        def scored() -> Scored:
+            outcomes = score_prepared(predictor, [r for _, r in pending])
+            group = [(item, outcome) for (item, _), outcome in zip(pending, outcomes)]
+            pending.clear()
+            return group
+
+        try:
+            for item in items:
+                future = pool.submit(prepare_file, item.path, predictor.prepare) if isinstance(item, ScannedImage) \
+                    else None
+                in_flight.append((item, future))
+                while len(in_flight) >= window and not stop():
+                    if collect():
+                        yield scored()
+                if stop():
+                    return
+            if stop():  # the scan ended because it was asked to: not the whole folder
+                return
+            while in_flight:
+                if collect():
+                    yield scored()
+                if stop():
+                    return
+            if pending:
+                yield scored()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Pipeline:
+    """Work items -> kept from the interrupted run, or scored by the engine -> rows written in
+    order, flushed after each group the engine gives back."""
+
+    def __init__(self, predictor: _Predictor, output: BatchOutput, engine: BatchEngine,
+                 summary: BatchSummary, on_progress: BatchProgress | None, stop: Callable[[], bool]) -> None:
+        self.predictor, self.output, self.engine = predictor, output, engine
         self.summary, self.on_progress, self.stop = summary, on_progress, stop
         self.done = 0
         self.total: int | None = None
-        # Rows waiting for the next model call, in order: (item, prepared image or error).
-        self.pending: list[tuple[RowItem, Prepared | str]] = []
+        self.given = 0  # items handed to the engine
+        self.scanned_all = False  # the work ended with the folder, not because the run was asked to stop
 
     def set_total(self, total: int | None) -> None:
         self.total = total
 
     def run(self, work: Iterable[WorkItem]) -> bool:
         """Score and write every item of ``work``; False when stopped before the end (the items
-        in flight are then dropped: the next run scores them)."""
-        # Enough decodes in flight that the pool keeps working while the model runs a batch.
-        window = 2 * self.batch_size + self.workers
-        in_flight: deque[tuple[RowItem, Future[Prepared] | None]] = deque()
-        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="cxr-decode")
+        the engine did not give back are then dropped: the next run scores them)."""
+        written = 0
+        groups = self.engine.score(self.predictor, self._to_score(work), self.stop)
         try:
-            for work_item in work:
-                item, kept_ok = work_item.item, self.output.notes.kept_ok
-                if self.output.keeps(item):
-                    self._count(ok=self.output.notes.kept_ok > kept_ok)
-                    continue
-                future = pool.submit(self._prepare, item.path) if isinstance(item, ScannedImage) else None
-                in_flight.append((item, future))
-                while len(in_flight) >= window and not self.stop():
-                    self._collect(*in_flight.popleft())
+            for group in groups:
+                outcomes = [self.output.write(item, outcome) for item, outcome in group]
+                self.output.flush()  # the rows are on disk before the progress counts them
+                for ok in outcomes:
+                    self._count(ok)
+                written += len(group)
                 if self.stop():
-                    return False
-            if self.stop():  # the scan ended because it was asked to: not the whole folder
-                return False
-            while in_flight:
-                self._collect(*in_flight.popleft())
-                if self.stop():
-                    return False
-            self._flush()
-            return True
+                    break
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            close = getattr(groups, "close", None)
+            if close is not None:
+                close()
+        return self.scanned_all and written == self.given
 
-    def _prepare(self, path: Path) -> Prepared:
-        """The model's input for ``path``, with the loader's notes (what it noticed and handled)."""
-        radiograph = load_radiograph(path)
-        return Prepared(self.predictor.prepare(radiograph), tuple(radiograph.notes))
-
-    def _collect(self, item: RowItem, future: Future[Prepared] | None) -> None:
-        if future is None:
-            result: Prepared | str = item.reason  # type: ignore[union-attr]  # a SkippedFile
-        else:
-            try:
-                result = future.result()
-            except ImageLoadError as exc:
-                result = exc.reason
-            except MemoryError:
-                result = "not enough memory to decode this image"
-            except Exception as exc:  # a bug or an exotic file: report it on the row, go on
-                result = f"unexpected error while reading ({type(exc).__name__}: {one_line(exc, 200, empty='')})"
-        self.pending.append((item, result))
-        if sum(isinstance(r, Prepared) for _, r in self.pending) >= self.batch_size and not self.stop():
-            self._flush()
-
-    def _flush(self) -> None:
-        """Score the pending images in one model call and write their rows, then hand the rows
-        to the system before the progress counts them: a row reported done is on disk."""
-        images = [r.image for _, r in self.pending if isinstance(r, Prepared)]
-        findings = iter(self._predict(images))
-        outcomes = []
-        for item, result in self.pending:
-            outcome = next(findings) if isinstance(result, Prepared) else result
-            if isinstance(result, Prepared) and result.notes and not isinstance(outcome, str):
-                outcome = replace(outcome, notes=result.notes + tuple(outcome.notes))
-            outcomes.append(self.output.write(item, outcome))
-        self.output.flush()
-        for ok in outcomes:
-            self._count(ok)
-        self.pending.clear()
-
-    def _predict(self, images: list[np.ndarray]) -> list[Any]:
-        """Findings for each image, or an error message where the model failed on it."""
-        if not images:
-            return []
-        try:
-            return list(self.predictor.predict_batch(images))
-        except Exception:  # one bad input must not cost the whole batch: retry one by one
-            results: list[Any] = []
-            for image in images:
-                try:
-                    results.append(self.predictor.predict_prepared(image))
-                except Exception as exc:
-                    reason = f"{type(exc).__name__}: {one_line(exc, 200, empty='')}"
-                    results.append(f"the model failed on this image ({reason})")
-            return results
+    def _to_score(self, work: Iterable[WorkItem]) -> Iterator[RowItem]:
+        """The items of ``work`` whose rows are not kept from the interrupted run."""
+        for work_item in work:
+            item, kept_ok = work_item.item, self.output.notes.kept_ok
+            if self.output.keeps(item):
+                self._count(ok=self.output.notes.kept_ok > kept_ok)
+                continue
+            self.given += 1
+            yield item
+        self.scanned_all = not self.stop()
 
     def _count(self, ok: bool) -> None:
         """One more row in the CSV (written, or kept from the interrupted run)."""
