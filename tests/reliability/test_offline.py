@@ -71,8 +71,8 @@ def offline(argv: list[str], work: Path, *, timeout: float = 600) -> tuple[subpr
     return done, without_loopback_probes(calls)
 
 
-SOCKET = re.compile(r"^(\d+) socket\((?:AF|PF)_INET6?, .*\) = (\d+)$")
-LOOPBACK_BIND = re.compile(r'^(\d+) bind\((\d+), .*(?:inet_pton\(AF_INET6, "::1"|inet_addr\("127\.)')
+SOCKET = re.compile(r"^(\d+)\s+socket\((?:AF|PF)_INET6?, .*\) = (\d+)$")
+LOOPBACK_BIND = re.compile(r'^(\d+)\s+bind\((\d+), .*(?:inet_pton\(AF_INET6, "::1"|inet_addr\("127\.)')
 
 
 def without_loopback_probes(calls: list[str]) -> list[str]:
@@ -99,8 +99,9 @@ def test_the_test_suite_itself_cannot_reach_the_network() -> None:
 
 
 def test_only_a_socket_bound_to_loopback_and_never_used_is_let_through() -> None:
-    probe = ['7 socket(AF_INET6, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 3',
-             '7 bind(3, {sa_family=AF_INET6, sin6_port=htons(0), sin6_flowinfo=htonl(0), '
+    # as strace -f writes them: the pid, then two spaces
+    probe = ['7  socket(AF_INET6, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 3',
+             '7  bind(3, {sa_family=AF_INET6, sin6_port=htons(0), sin6_flowinfo=htonl(0), '
              'inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}, 28) = -1 EADDRNOTAVAIL (Cannot assign '
              'requested address)']
     assert without_loopback_probes(probe) == []
