@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QImage, QPixmap, QStandardItem, QStandardItemModel
 
 from viewer.core.patient_tree import image_order, series_order
@@ -54,6 +54,8 @@ ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 17  # a number of its own for every row
 SERIES_ROLE = Qt.ItemDataRole.UserRole + 18  # a series row's (number, description)
 PATIENT_IMAGE_ROLE = Qt.ItemDataRole.UserRole + 19  # a patient row's first image: its title either way
 GROUP_KINDS = ("patient", "study", "series")
+ICON_SIZE = 48  # an image row's thumbnail
+IMAGE_ROW_SIZE = QSize(ICON_SIZE * 4, ICON_SIZE + 6)  # its width does not matter: the one column spans the view
 
 class StudyTreeModel(QStandardItemModel):
     """Patients, studies, series and images as rows; images carry their ``ScannedImage``.
@@ -65,6 +67,10 @@ class StudyTreeModel(QStandardItemModel):
     def __init__(self) -> None:
         super().__init__(0, 1)
         self.setHorizontalHeaderLabels(["Image"])
+        # Every row's size is data (Qt.SizeHintRole), which Qt's delegate reads without Python:
+        # a view lays out all its rows after every insertion. The view sets the group rows' size
+        # from its style (browser_rows.group_row_size); until then the style measures each.
+        self.group_row_size = QSize()
         self._identity_shown = False  # patient rows name the patient only while the reader asks
         self._patients: dict[int, QStandardItem] = {}
         self._studies: dict[int, QStandardItem] = {}
@@ -169,6 +175,7 @@ class StudyTreeModel(QStandardItemModel):
         number_first, number, _ = image_order(image)
         self._set_order(item, (number_first, number, self._order))
         item.setData(PENDING, TRIAGE_ROLE)
+        item.setData(IMAGE_ROW_SIZE, Qt.ItemDataRole.SizeHintRole)
         item.setData(image_facts(image), SEARCH_ROLE)
         item.setToolTip(tooltip(image.display_path))
         self._order += 1
@@ -275,6 +282,8 @@ class StudyTreeModel(QStandardItemModel):
         item.setData(PENDING, TRIAGE_ROLE)
         item.setData(text, SEARCH_ROLE)
         item.setData(text, Qt.ItemDataRole.UserRole)
+        if self.group_row_size.isValid():
+            item.setData(self.group_row_size, Qt.ItemDataRole.SizeHintRole)
         font = item.font()
         font.setBold(kind == "patient")
         item.setFont(font)
