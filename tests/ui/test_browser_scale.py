@@ -100,7 +100,9 @@ def test_a_batch_of_new_patients_goes_into_the_tree_in_one_insertion(qtbot) -> N
     browser.model.rowsInserted.connect(lambda parent, first, last: insertions.append(last - first + 1))
     browser.add_images(images[200:])  # 100 new patients, 200 new studies, 200 new images
     assert insertions == [100]  # the new patients, each with its studies and images inside
-    browser.add_images(images[:2] + nih_images(402)[400:])  # known images again, one more patient
+    browser.add_images(images[:2] + nih_images(402)[400:])  # known images again, one more patient (2 studies)
     assert insertions == [100, 1]
-    assert browser.model.image_count() == 401
-    assert len(browser.visible_images()) == 401  # every new group open: its images shown
+    assert browser.model.image_count() == 402
+    assert len(browser.visible_images()) == 402
+    last = browser.proxy.index(browser.proxy.rowCount(QModelIndex()) - 1, 0, QModelIndex())
+    assert browser.tree.isExpanded(last) and browser.tree.isExpanded(browser.proxy.index(1, 0, last))  # opened

@@ -122,13 +122,24 @@ class StudyTreeModel(QStandardItemModel):
         """Add a batch of scanned images under their patients, studies and series (images
         already present are skipped); returns the group rows the batch created.
 
-        A scan delivers thousands of images: each group's new images go in with one
-        ``appendRows`` and each touched group's label is set once, so the sorting proxy and the
-        view see one insertion per group rather than one per image and one relabel per image.
+        A scan delivers thousands of images, and every insertion makes the sorting proxy and
+        the view walk what they hold (the persistent index of every open group): a new group is
+        filled before it goes in, and each group already in the tree gets its new rows in one
+        ``appendRows``, so a batch of new patients is one insertion. A group is labelled once
+        a batch.
         """
         created: list[QStandardItem] = []
+        # rows for groups already in the tree, by id() of the group (None: the top level)
         new_rows: dict[int, tuple[QStandardItem, list[QStandardItem]]] = {}
         touched: dict[int, QStandardItem] = {}
+        root = self.invisibleRootItem()
+
+        def attach(parent: QStandardItem, row: QStandardItem) -> None:
+            if parent is root or parent.model() is not None:  # in the tree: with the batch's others
+                new_rows.setdefault(id(parent), (parent, []))[1].append(row)
+            else:  # a group of this batch, not in the tree yet: no one is told
+                parent.appendRow(row)
+
         for image in images:
             if image.path in self._images:
                 continue
@@ -137,13 +148,13 @@ class StudyTreeModel(QStandardItemModel):
                 patient = self._group_item(patient_title(image, self._identity_shown), "patient", (image.patient_key,))
                 patient.setData(image, PATIENT_IMAGE_ROLE)
                 self._patients[image.patient_key] = patient
-                self.appendRow(patient)
+                attach(root, patient)
                 created.append(patient)
             study = self._studies.get(image.study_key)
             if study is None:
                 study = self._group_item(image.study_label, "study", (image.study_key,))
                 self._studies[image.study_key] = study
-                patient.appendRow(study)
+                attach(patient, study)
                 created.append(study)
             groups = [patient, study]
             if has_series_row(image):
@@ -151,19 +162,19 @@ class StudyTreeModel(QStandardItemModel):
                 if series is None:
                     series = self._series_item(image)
                     self._series[image.series_key] = series
-                    study.appendRow(series)
+                    attach(study, series)
                     created.append(series)
                 groups.append(series)
             item = self._image_item(image)
-            new_rows.setdefault(id(groups[-1]), (groups[-1], []))[1].append(item)
+            attach(groups[-1], item)
             self._images[image.path] = item
             for group in groups:
                 self._counts[id(group)] = self._counts.get(id(group), 0) + 1
                 touched[id(group)] = group
-        for parent, items in new_rows.values():
-            parent.appendRows(items)
-        for group in touched.values():
+        for group in touched.values():  # the new ones labelled before they go in
             self._label_group(group)
+        for parent, rows in new_rows.values():
+            parent.appendRows(rows)
         return created
 
     def _image_item(self, image: ScannedImage) -> QStandardItem:
