@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, QSortFilterProxyModel, Qt
-from PySide6.QtGui import QImage, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QImage, QStandardItem, QStandardItemModel
 
 from viewer.core.patient_tree import image_order, series_order
 from viewer.core.scan import ScannedImage
@@ -193,9 +193,18 @@ class StudyTreeModel(QStandardItemModel):
         return item
 
     def set_thumbnail(self, path: Path, thumbnail: QImage) -> None:
+        """Keep the browser's own copy of an image's thumbnail, at the size a row draws it and
+        in its format (grey: a byte a pixel), whatever ``thumbnail`` views: a folder's thousands
+        of thumbnails stay as long as it is open (a QPixmap of a grey picture is 32-bit)."""
         item = self._images.get(path)
         if item is not None:
-            item.setData(QPixmap.fromImage(thumbnail), Qt.ItemDataRole.DecorationRole)
+            small = thumbnail.scaled(ICON_SIZE, ICON_SIZE, Qt.AspectRatioMode.KeepAspectRatio,
+                                     Qt.TransformationMode.SmoothTransformation)
+            if small.cacheKey() == thumbnail.cacheKey():  # already that size: the same pixels
+                small = thumbnail.copy()
+            elif small.format() != thumbnail.format():  # smooth scaling works in 32 bits
+                small = small.convertToFormat(thumbnail.format())
+            item.setData(small, Qt.ItemDataRole.DecorationRole)
 
     def set_summary(self, path: Path, summary: ImageSummary) -> None:
         """Record an image's findings (see ``set_summaries``)."""

@@ -9,7 +9,7 @@ the summary line ``viewer.viewmodel.browser_summary.summary_line``, the match
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from viewer.viewmodel.browser_filter import match_text
@@ -59,8 +59,8 @@ class ImageRowDelegate(QStyledItemDelegate):
         thumb = index.data(Qt.ItemDataRole.DecorationRole)
         box = rect.adjusted(2, 3, 0, 0)
         box.setSize(QSize(ICON_SIZE, ICON_SIZE))
-        if isinstance(thumb, QPixmap):
-            painter.drawPixmap(box, thumb)
+        if isinstance(thumb, QImage):
+            painter.drawImage(box, thumb)
         else:
             painter.fillRect(box, QColor(40, 40, 40))
         text_left = box.right() + 8
