@@ -200,10 +200,11 @@ class StudyTreeModel(QStandardItemModel):
         if item is not None:
             small = thumbnail.scaled(ICON_SIZE, ICON_SIZE, Qt.AspectRatioMode.KeepAspectRatio,
                                      Qt.TransformationMode.SmoothTransformation)
-            if small.cacheKey() == thumbnail.cacheKey():  # already that size: the same pixels
-                small = thumbnail.copy()
-            elif small.format() != thumbnail.format():  # smooth scaling works in 32 bits
+            if small.format() != thumbnail.format():
                 small = small.convertToFormat(thumbnail.format())
+            # a copy of its own, just its pixels: the scaled image holds twice its bytes (and
+            # when ``thumbnail`` has the size already, it is the same picture, of the worker's)
+            small = small.copy()
             item.setData(small, Qt.ItemDataRole.DecorationRole)
 
     def set_summary(self, path: Path, summary: ImageSummary) -> None:
