@@ -196,7 +196,7 @@ class _JunkMaker:
         elif kind == "text_png":
             (folder / f"{name}.png").write_text("not an image\n")
         elif kind == "broken_link":
-            os.symlink(folder / f"{name}.missing", folder / f"{name}_broken.png")
+            os.symlink(f"{name}.missing", folder / f"{name}_broken.png")  # relative: it goes nowhere
         elif kind == "cut_png":
             (folder / f"{name}_cut.png").write_bytes(self.png_head)
             return 1
