@@ -11,6 +11,9 @@ bundled demo model; the NIH rows use ``../shared/data/nih-sample`` and say "skip
 data" without it. A section that fails becomes one row saying why; the others still run.
 ``--quick`` runs each measurement a few times on small inputs (the smoke test's mode: it proves
 the code runs, its figures mean nothing).
+
+``big`` (8: the 100,000-file folder in the window and the batch, about 15 minutes) runs only
+when named: ``--only big``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from .common import ROOT, SHARED, Row, Settings
 from .report import machine_lines, render_table, write_markdown
 
 SECTIONS = ("decode", "inference", "ui", "scan", "batch", "ray", "analysis", "quantize", "trainer", "memory")
+ON_REQUEST = ("big",)  # too long for every run: only with --only
 
 
 def default_model() -> tuple[Path, str]:
@@ -85,6 +89,10 @@ def _section(name: str, settings: Settings) -> list[Row]:
         from . import trainer_input
 
         return trainer_input.rows(settings)
+    if name == "big":
+        from . import big
+
+        return big.rows(settings)
     raise ValueError(name)
 
 
@@ -92,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_process()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few repetitions, small inputs (smoke test)")
-    parser.add_argument("--only", help=f"comma-separated sections of {','.join(SECTIONS)}")
+    parser.add_argument("--only", help=f"comma-separated sections of {','.join(SECTIONS + ON_REQUEST)}")
     parser.add_argument("--model", type=Path, help="NAME.onnx (NAME.gradcam.onnx beside it); default the demo model")
     parser.add_argument("--data", type=Path, default=SHARED / "nih-sample", help="the NIH sample folder")
     parser.add_argument("--split", type=Path, help="split.csv of the model's run (row 5; found by its hash if omitted)")
@@ -100,9 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = parser.parse_args(argv)
     only = [s.strip() for s in args.only.split(",")] if args.only else list(SECTIONS)
-    unknown = [s for s in only if s not in SECTIONS]
+    unknown = [s for s in only if s not in SECTIONS + ON_REQUEST]
     if unknown:
-        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS + ON_REQUEST)}")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     model, model_note = (args.model.resolve(), f"--model {args.model}") if args.model else default_model()
@@ -111,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="cxr-bench-") as scratch:
         settings = Settings(model, model_note, data, args.quick, Path(scratch), args.split)
-        for name in [s for s in SECTIONS if s in only]:
+        for name in [s for s in SECTIONS + ON_REQUEST if s in only]:
             print(f"[bench] {name}...", file=sys.stderr, flush=True)
             section_start = time.perf_counter()
             rows += _run(name, settings)

@@ -140,3 +140,35 @@ def rss_mib() -> tuple[float, float]:
                 key, amount = line.split(":")
                 values[key] = int(amount.split()[0]) / 1024
     return values.get("VmRSS", float("nan")), values.get("VmHWM", float("nan"))
+
+
+def family_rss_mib(pid: int | None = None, *, children: bool = True) -> float:
+    """Resident memory in MiB of process ``pid`` (this one by default) and, with ``children``,
+    of every process under it (a window's worker processes), from /proc: VmRSS summed."""
+    pid = os.getpid() if pid is None else pid
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/status") as handle:
+                total += next((int(line.split()[1]) / 1024 for line in handle if line.startswith("VmRSS:")), 0.0)
+        except OSError:  # it ended meanwhile
+            continue
+        if children:
+            stack.extend(_children(current))
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                found += [int(child) for child in handle.read().split()]
+        except OSError:
+            continue
+    return found

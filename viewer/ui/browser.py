@@ -43,7 +43,7 @@ from .browser_model import (
     StudyFilterProxy,
     StudyTreeModel,
 )
-from .browser_rows import ICON_SIZE, ImageRowDelegate
+from .browser_rows import ICON_SIZE, ImageRowDelegate, group_row_size
 from .browser_tree import BrowserTree, KeptInPlace, next_image
 from .plain_text import PlainLabel
 
@@ -137,6 +137,7 @@ class StudyBrowser(QWidget):
         self.tree.setIndentation(12)
         self.tree.setHeaderHidden(True)
         self.tree.setItemDelegate(ImageRowDelegate(self.tree))
+        self.model.group_row_size = group_row_size(self.tree)
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
         # A click on the current row opens it again (after another file was opened directly).
         self.tree.clicked.connect(lambda index: self._on_current_changed(index, QModelIndex()))

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
-from PySide6.QtGui import QImage, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QImage, QStandardItem, QStandardItemModel
 
 from viewer.core.patient_tree import image_order, series_order
 from viewer.core.scan import ScannedImage
@@ -54,6 +54,8 @@ ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 17  # a number of its own for every row
 SERIES_ROLE = Qt.ItemDataRole.UserRole + 18  # a series row's (number, description)
 PATIENT_IMAGE_ROLE = Qt.ItemDataRole.UserRole + 19  # a patient row's first image: its title either way
 GROUP_KINDS = ("patient", "study", "series")
+ICON_SIZE = 48  # an image row's thumbnail
+IMAGE_ROW_SIZE = QSize(ICON_SIZE * 4, ICON_SIZE + 6)  # its width does not matter: the one column spans the view
 
 class StudyTreeModel(QStandardItemModel):
     """Patients, studies, series and images as rows; images carry their ``ScannedImage``.
@@ -65,6 +67,10 @@ class StudyTreeModel(QStandardItemModel):
     def __init__(self) -> None:
         super().__init__(0, 1)
         self.setHorizontalHeaderLabels(["Image"])
+        # Every row's size is data (Qt.SizeHintRole), which Qt's delegate reads without Python:
+        # a view lays out all its rows after every insertion. The view sets the group rows' size
+        # from its style (browser_rows.group_row_size); until then the style measures each.
+        self.group_row_size = QSize()
         self._identity_shown = False  # patient rows name the patient only while the reader asks
         self._patients: dict[int, QStandardItem] = {}
         self._studies: dict[int, QStandardItem] = {}
@@ -116,13 +122,24 @@ class StudyTreeModel(QStandardItemModel):
         """Add a batch of scanned images under their patients, studies and series (images
         already present are skipped); returns the group rows the batch created.
 
-        A scan delivers thousands of images: each group's new images go in with one
-        ``appendRows`` and each touched group's label is set once, so the sorting proxy and the
-        view see one insertion per group rather than one per image and one relabel per image.
+        A scan delivers thousands of images, and every insertion makes the sorting proxy and
+        the view walk what they hold (the persistent index of every open group): a new group is
+        filled before it goes in, and each group already in the tree gets its new rows in one
+        ``appendRows``, so a batch of new patients is one insertion. A group is labelled once
+        a batch.
         """
         created: list[QStandardItem] = []
+        # rows for groups already in the tree, by id() of the group (None: the top level)
         new_rows: dict[int, tuple[QStandardItem, list[QStandardItem]]] = {}
         touched: dict[int, QStandardItem] = {}
+        root = self.invisibleRootItem()
+
+        def attach(parent: QStandardItem, row: QStandardItem) -> None:
+            if parent is root or parent.model() is not None:  # in the tree: with the batch's others
+                new_rows.setdefault(id(parent), (parent, []))[1].append(row)
+            else:  # a group of this batch, not in the tree yet: no one is told
+                parent.appendRow(row)
+
         for image in images:
             if image.path in self._images:
                 continue
@@ -131,13 +148,13 @@ class StudyTreeModel(QStandardItemModel):
                 patient = self._group_item(patient_title(image, self._identity_shown), "patient", (image.patient_key,))
                 patient.setData(image, PATIENT_IMAGE_ROLE)
                 self._patients[image.patient_key] = patient
-                self.appendRow(patient)
+                attach(root, patient)
                 created.append(patient)
             study = self._studies.get(image.study_key)
             if study is None:
                 study = self._group_item(image.study_label, "study", (image.study_key,))
                 self._studies[image.study_key] = study
-                patient.appendRow(study)
+                attach(patient, study)
                 created.append(study)
             groups = [patient, study]
             if has_series_row(image):
@@ -145,19 +162,19 @@ class StudyTreeModel(QStandardItemModel):
                 if series is None:
                     series = self._series_item(image)
                     self._series[image.series_key] = series
-                    study.appendRow(series)
+                    attach(study, series)
                     created.append(series)
                 groups.append(series)
             item = self._image_item(image)
-            new_rows.setdefault(id(groups[-1]), (groups[-1], []))[1].append(item)
+            attach(groups[-1], item)
             self._images[image.path] = item
             for group in groups:
                 self._counts[id(group)] = self._counts.get(id(group), 0) + 1
                 touched[id(group)] = group
-        for parent, items in new_rows.values():
-            parent.appendRows(items)
-        for group in touched.values():
+        for group in touched.values():  # the new ones labelled before they go in
             self._label_group(group)
+        for parent, rows in new_rows.values():
+            parent.appendRows(rows)
         return created
 
     def _image_item(self, image: ScannedImage) -> QStandardItem:
@@ -169,15 +186,26 @@ class StudyTreeModel(QStandardItemModel):
         number_first, number, _ = image_order(image)
         self._set_order(item, (number_first, number, self._order))
         item.setData(PENDING, TRIAGE_ROLE)
+        item.setData(IMAGE_ROW_SIZE, Qt.ItemDataRole.SizeHintRole)
         item.setData(image_facts(image), SEARCH_ROLE)
         item.setToolTip(tooltip(image.display_path))
         self._order += 1
         return item
 
     def set_thumbnail(self, path: Path, thumbnail: QImage) -> None:
+        """Keep the browser's own copy of an image's thumbnail, at the size a row draws it and
+        in its format (grey: a byte a pixel), whatever ``thumbnail`` views: a folder's thousands
+        of thumbnails stay as long as it is open (a QPixmap of a grey picture is 32-bit)."""
         item = self._images.get(path)
         if item is not None:
-            item.setData(QPixmap.fromImage(thumbnail), Qt.ItemDataRole.DecorationRole)
+            small = thumbnail.scaled(ICON_SIZE, ICON_SIZE, Qt.AspectRatioMode.KeepAspectRatio,
+                                     Qt.TransformationMode.SmoothTransformation)
+            if small.format() != thumbnail.format():
+                small = small.convertToFormat(thumbnail.format())
+            # a copy of its own, just its pixels: the scaled image holds twice its bytes (and
+            # when ``thumbnail`` has the size already, it is the same picture, of the worker's)
+            small = small.copy()
+            item.setData(small, Qt.ItemDataRole.DecorationRole)
 
     def set_summary(self, path: Path, summary: ImageSummary) -> None:
         """Record an image's findings (see ``set_summaries``)."""
@@ -275,6 +303,8 @@ class StudyTreeModel(QStandardItemModel):
         item.setData(PENDING, TRIAGE_ROLE)
         item.setData(text, SEARCH_ROLE)
         item.setData(text, Qt.ItemDataRole.UserRole)
+        if self.group_row_size.isValid():
+            item.setData(self.group_row_size, Qt.ItemDataRole.SizeHintRole)
         font = item.font()
         font.setBold(kind == "patient")
         item.setFont(font)
