@@ -129,8 +129,14 @@ def batch_row(m: dict[str, Any], big: BigFolder, shards: int) -> Row:
     runs = [p for p in m["phases"] if p["last"] - p["first"] >= 200]  # long enough to have levels
     growth = max((p["at"]["100"] - p["at"]["25"] for p in runs), default=at["100"] - at["25"])
     words = {"nih": "NIH PNGs", "pacs": "DICOMs"}
-    each = "; ".join(f"{words.get(p['kind'], p['kind'])} (rows {p['first']:,}-{p['last']:,}): "
-                     + ", ".join(f"{q}%: {p['at'][q]:.0f}" for q in ("25", "50", "75", "100")) for p in runs)
+    each = "; ".join(
+        f"{words.get(p['kind'], p['kind'])} (rows {p['first']:,}-{p['last']:,}): "
+        + ", ".join(f"{q}%: {p['at'][q]:.0f}" for q in ("25", "50", "75", "100"))
+        # a shard's row stands for ``shards`` files of the scan, which keeps each new patient's,
+        # study's and series' pseudonymous number to the end
+        + f" ({per_10k_mb(p['at']['100'] - p['at']['25'], (p['last'] - p['first']) * 3 // 4 * shards):+.1f} MB "
+        "per 10,000 files scanned)"
+        for p in runs)
     return Row("8", f"cxr-viewer batch memory over the {big.entries:,}-file folder (shard 1/{shards}: "
                f"{m['rows']:,} rows scored, every file scanned)",
                f"{growth:+.0f} MiB", f"{at['25']:.0f} MiB at 25% of the rows", None,
