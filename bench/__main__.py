@@ -12,7 +12,7 @@ data" without it. A section that fails becomes one row saying why; the others st
 ``--quick`` runs each measurement a few times on small inputs (the smoke test's mode: it proves
 the code runs, its figures mean nothing).
 
-``big`` (8: the 100,000-file folder in the window and the batch, about 15 minutes) runs only
+``big`` (8: the 100,000-file folder in the window and the batch, about 20 minutes) runs only
 when named: ``--only big``.
 """
 
