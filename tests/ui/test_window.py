@@ -404,3 +404,15 @@ def test_the_opened_image_is_recorded_in_the_browser_at_once(qtbot, make_window,
     assert summary is not None and summary.top_probability == pytest.approx(float(max(row.findings.probabilities)))
     others = [p for p in (tmp_path / f"c{i}.png" for i in range(3)) if p != path]
     assert all(window.browser.model.item_for(p).data(SUMMARY_ROLE) is None for p in others)
+
+
+def test_errors_arriving_in_many_batches_restyle_the_status_button_once(qtbot, make_window, monkeypatch) -> None:
+    window = make_window(None, "no model")
+    styles: list[str] = []
+    real = window.errors_button.setStyleSheet
+    monkeypatch.setattr(window.errors_button, "setStyleSheet", lambda sheet: (styles.append(sheet), real(sheet)))
+    for batch in range(20):  # as a big folder's scan reports them
+        window.errors.add_errors([(f"bad/{batch}-{i}.dcm", "not a DICOM file") for i in range(3)])
+    qtbot.waitUntil(lambda: window.errors_button.text() == "60 error(s)", timeout=WAIT_MS)
+    assert styles == ["color: #dc3c32; font-weight: bold;"]
+    assert window.errors_button.styleSheet() == styles[0]
