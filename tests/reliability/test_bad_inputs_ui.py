@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from tests.reliability.corpus import Case, Snapshot, empty_files
 from tests.reliability.gui import Awaited, GuiWork, Ticks, open_and_wait
@@ -40,7 +41,9 @@ def test_the_viewer_lists_every_bad_file_and_stays_usable(qtbot, make_window, ti
         reasons = errors.get(shown_name, [])
         if case.loads:
             row = window.folder.rows.get(case.path(root))
-            if reasons or row is None or row.findings is None or row.thumbnail is None:
+            thumbnail = window.browser.model.item_for(case.path(root))
+            thumbnail = thumbnail.data(Qt.ItemDataRole.DecorationRole) if thumbnail is not None else None
+            if reasons or row is None or row.findings is None or thumbnail is None:
                 wrong.append(f"{case.kind}: should have been analysed; errors {reasons}")
         elif len(reasons) != 1 or not all(f in reasons[0] for f in case.fragments):
             wrong.append(f"{case.kind}: expected one error with {case.fragments}, got {reasons}")

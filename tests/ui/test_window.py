@@ -399,7 +399,8 @@ def test_the_opened_image_is_recorded_in_the_browser_at_once(qtbot, make_window,
     row = window.folder.rows[path]
     # the folder keeps the findings the window showed, in its compact form
     assert np.array_equal(row.findings.probabilities, window.image.analysed.findings.probabilities)
-    assert row.thumbnail is not None
+    assert window.browser.model.item_for(path).data(Qt.ItemDataRole.DecorationRole) is not None  # its thumbnail
+    assert row.thumbnail is None and row.thumbnail_array is None  # kept by the browser, not twice
     summary = window.browser.model.item_for(path).data(SUMMARY_ROLE)
     assert summary is not None and summary.top_probability == pytest.approx(float(max(row.findings.probabilities)))
     others = [p for p in (tmp_path / f"c{i}.png" for i in range(3)) if p != path]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -338,9 +339,12 @@ class FolderSession(QObject):
             return
         errors = []
         for row in rows:
-            self.rows[row.image.path] = row
             if row.thumbnail is not None:
                 self.browser.set_thumbnail(row.image.path, row.thumbnail)
+                # the browser keeps its own small copy: the folder's record of thousands of
+                # images need not hold the picture too (about 4 kB an image)
+                row = replace(row, thumbnail=None, thumbnail_array=None)
+            self.rows[row.image.path] = row
             if row.error is not None:
                 errors.append((row.image.display_path, row.error))
         self.browser.set_summaries([self._summary(row) for row in rows])

@@ -382,7 +382,9 @@ class ModelJob(Worker):
 @dataclass
 class FolderRow:
     """What the browser, the folder CSV and a later opening of the image need from one analysed
-    image. Its findings are kept compact (``compact_findings``): a folder holds thousands."""
+    image. Its findings are kept compact (``compact_findings``): a folder holds thousands. The
+    thumbnail travels to the browser, which keeps its own copy; the folder's record of the row
+    (``FolderSession.rows``) then drops it."""
 
     image: ScannedImage
     thumbnail: QImage | None
