@@ -35,3 +35,16 @@ def scanned(path: Path, **values: str) -> ScannedImage:
 ])
 def test_the_scan_reads_when_an_image_was_taken(tmp_path: Path, values: dict[str, str], expected: str | None) -> None:
     assert scanned(make_dicom(tmp_path / "image.dcm"), **values).acquired == expected
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    ({"StudyDate": "20190301", "StudyTime": "101500"}, "2019-03-01 10:15"),
+    ({"StudyDate": "20190301"}, "2019-03-01"),
+    ({"StudyDate": "2019"}, None),
+    ({"StudyDate": ""}, None),
+])
+def test_the_scan_reads_when_the_study_was(tmp_path: Path, values: dict[str, str], expected: str | None) -> None:
+    """The study's date orders a patient's studies (the prior of an image); it stays out of repr."""
+    image = scanned(make_dicom(tmp_path / "image.dcm"), **values)
+    assert image.study_date == expected
+    assert expected is None or expected not in repr(image)

@@ -46,7 +46,7 @@ _DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 # Only these elements are converted; pydicom skips the values of all others (faster headers).
 _HEADER_TAGS: list[BaseTag | int] = [Tag(keyword) for keyword in (
     "SOPClassUID", "PatientID", "PatientName", "PatientBirthDate", "PatientSex", "PatientAge", "StudyInstanceUID",
-    "StudyDate", "StudyDescription", "StudyID", "SeriesInstanceUID", "SeriesNumber",
+    "StudyDate", "StudyTime", "StudyDescription", "StudyID", "SeriesInstanceUID", "SeriesNumber",
     "SeriesDescription", "InstanceNumber", "Modality", "ViewPosition", "Rows", "Columns",
     "NumberOfFrames", "AcquisitionDate", "AcquisitionTime", "ContentDate", "ContentTime",
 )]
@@ -96,6 +96,9 @@ class ScannedImage:
     follow_up: int | None = None  # NIH follow-up number
     labels: tuple[str, ...] | None = None
     acquired: str | None = None  # when the image was taken: "2024-01-31 10:22", or the date alone
+    # when its study was ("2024-01-31 10:22", or the date alone): orders the priors; kept out of
+    # repr like the study label, which may show it
+    study_date: str | None = field(default=None, repr=False)
     identity: Identity | None = field(default=None, repr=False, compare=False)  # to scrub outputs with
 
     @property
@@ -308,6 +311,7 @@ class _HeaderReader:
             columns=columns,
             frames=max(1, int_value(ds, "NumberOfFrames") or 1),
             acquired=_acquired(ds),
+            study_date=_when(ds, (("StudyDate", "StudyTime"),)),
             identity=Identity(patient_name, patient_id, text_value(ds, "PatientBirthDate")),
         )
 
@@ -411,7 +415,13 @@ def _patient_label(name: str, patient_id: str) -> str:
 def _acquired(ds: object) -> str | None:
     """``2024-01-31 10:22`` from the acquisition (else the content) date and time; the date
     alone when the time is unusable; None without a usable date (it only describes)."""
-    for date_keyword, time_keyword in _WHEN:
+    return _when(ds, _WHEN)
+
+
+def _when(ds: object, pairs: tuple[tuple[str, str], ...]) -> str | None:
+    """``2024-01-31 10:22`` from the first (date, time) keywords of ``pairs`` with a usable
+    date; the date alone when the time is unusable; None without a usable date."""
+    for date_keyword, time_keyword in pairs:
         date = date_text(ds, date_keyword)
         if _ISO_DATE.fullmatch(date):
             clock = _CLOCK.match(text_value(ds, time_keyword))

@@ -236,6 +236,10 @@ class StudyBrowser(QWidget):
         """The images of ``image``'s series found so far (empty for an image without a series)."""
         return self.model.series_members(image)
 
+    def patient_images(self, image: ScannedImage) -> list[ScannedImage]:
+        """Every image of ``image``'s patient found so far, whatever the filter shows (priors)."""
+        return self.model.patient_images(image)
+
     def row_text(self, path: Path) -> list[str]:
         """The lines the image's row shows (empty when the filter hides it): its name, its
         summary, and while a filter is on, what it matched."""

@@ -118,6 +118,18 @@ class StudyTreeModel(QStandardItemModel):
             return []
         return [series.child(row).data(IMAGE_ROLE) for row in range(series.rowCount())]
 
+    def patient_images(self, image: ScannedImage) -> list[ScannedImage]:
+        """Every image found so far of ``image``'s patient (its studies, series and images)."""
+        patient = self._patients.get(image.patient_key)
+        found: list[ScannedImage] = []
+        pending = [patient] if patient is not None else []
+        while pending:
+            item = pending.pop()
+            if item.data(KIND_ROLE) == "image":
+                found.append(item.data(IMAGE_ROLE))
+            pending.extend(item.child(row) for row in range(item.rowCount()))
+        return found
+
     def add_images(self, images: list[ScannedImage]) -> list[QStandardItem]:
         """Add a batch of scanned images under their patients, studies and series (images
         already present are skipped); returns the group rows the batch created.

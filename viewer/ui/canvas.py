@@ -151,6 +151,11 @@ class ImageCanvas(QWidget):
         return self._renderer is not None and self._renderer.integer_values
 
     @property
+    def previewing(self) -> bool:
+        """A window/level drag is under way: the small level is on screen."""
+        return bool(self._preview)
+
+    @property
     def inverted(self) -> bool:
         return self._levels is not None and self._levels.inverted
 
@@ -453,6 +458,7 @@ class ImageCanvas(QWidget):
             self._drag_start = pos
             self.view.pan_screen(delta.x(), delta.y())
             self.update()
+            self.view_changed.emit()  # linked viewports follow the drag
         elif self._drag_kind is Tool.WINDOW and self._drag_window is not None:
             self.set_window(self._dragged_window(pos), preview=True)
         elif self._drag_kind is Tool.ZOOM:
@@ -460,6 +466,7 @@ class ImageCanvas(QWidget):
             self.view.zoom_about(target / self.view.zoom, (self._press[1].x(), self._press[1].y()),
                                  self.width(), self.height())
             self.update()
+            self.view_changed.emit()
         elif self._drag_kind is Tool.MEASURE and self._drag_image_start is not None:
             self._draw_ruler(self._drag_image_start, self.widget_to_image(pos))
         self._report_cursor(pos)

@@ -29,6 +29,7 @@ from viewer.core.findings import Findings
 from viewer.core.inference import Predictor
 from viewer.core.radiograph import Radiograph
 from viewer.core.scan import ScannedImage
+from viewer.viewmodel.comparison import card_covers_lateral, is_lateral
 from viewer.viewmodel.image_findings import ImageFindingsState, no_model_message
 from viewer.viewmodel.series_text import series_caption
 
@@ -224,7 +225,7 @@ class ImageSession(QObject):
         needs is read here, on the GUI thread); None when the model is not ready yet (it then
         starts when the image is shown, or when the model is)."""
         predictor = self.models.predictor
-        if self.models.state is not ModelState.READY or predictor is None:
+        if self.models.state is not ModelState.READY or predictor is None or self._lateral_refused(path):
             return None
         known = self.analysed_for(path)
         colormap = self.colormap
@@ -242,6 +243,16 @@ class ImageSession(QObject):
                 self._infer_pool.start(job)
 
         return start
+
+    def _lateral_refused(self, path: Path) -> bool:
+        """The image is a lateral view and the model's card does not list laterals among the
+        views it was trained on: its findings would mean nothing."""
+        scanned = self.scanned if self.scanned is not None and self.scanned.path == path else None
+        if self._ahead is not None and self._ahead.image.path == path:
+            scanned = self._ahead.image
+        predictor = self.models.predictor
+        return (scanned is not None and is_lateral(scanned)
+                and not card_covers_lateral(predictor.card if predictor is not None else None))
 
     def _prepare_next(self) -> None:
         """Prepare the image after the one on screen (in the browser's order) ahead."""
@@ -346,7 +357,13 @@ class ImageSession(QObject):
         model was not ready then), or say why there are no findings."""
         if self.loaded is None or self.analysed is not None or self.generation in self._inferring:
             return
-        if self.models.state is ModelState.READY and self.models.predictor is not None:
+        if self.models.state is ModelState.READY and self._lateral_refused(self.loaded.path):
+            reason = LATERAL_REFUSED
+            self.findings.show_message(reason)
+            self.findings_unavailable.emit(reason)
+            self._set_waiting(False)
+            self._prepare_next()
+        elif self.models.state is ModelState.READY and self.models.predictor is not None:
             plan = self._inference_plan(self.loaded.path, self.generation, self._token)
             if plan is not None:
                 if self.analysed_for(self.loaded.path) is None:
@@ -469,6 +486,10 @@ class ImageSession(QObject):
     def _show_rows(self) -> None:
         self.findings.set_rows(self.state.rows(), select=self.state.selected_label)
         self.findings.set_operating_point_text(self.models.operating_point.description)
+
+
+LATERAL_REFUSED = ("No findings: lateral view. The model's card does not list lateral views among those "
+                   "it was trained on.")
 
 
 def _no_header_note(loaded: LoadedImage) -> str:

@@ -9,11 +9,12 @@ drag and drop), the window presets of the image on screen, and the glue between 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon
-from PySide6.QtWidgets import QFileDialog, QMainWindow
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow
 
 from viewer.core.errors import display_name
 from viewer.core.inference import Predictor
@@ -22,6 +23,7 @@ from viewer.viewmodel.windowing import WindowPresets
 
 from .browser import StudyBrowser
 from .canvas import ImageCanvas
+from .comparison_session import ComparisonSession
 from .display_preferences import DisplayPreferences
 from .errors_panel import ErrorsPanel
 from .findings_panel import FindingsPanel
@@ -34,6 +36,7 @@ from .settings import AppSettings
 from .tags_panel import TagsPanel
 from .window_actions import WindowActionsMixin
 from .window_canvas import WindowCanvasMixin
+from .window_compare import WindowCompareMixin
 from .window_exports import WindowExportsMixin
 from .window_layout import WindowLayoutMixin
 from .window_status import WindowStatusMixin
@@ -46,8 +49,8 @@ PRIORITY_BEHIND = 10
 IMAGE_FILTER = "Radiographs (*.dcm *.dicom *.dic *.png *.jpg *.jpeg *.tif *.tiff *.bmp);;All files (*)"
 
 
-class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowStatusMixin, WindowExportsMixin, WindowLayoutMixin,
-                 QMainWindow):
+class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowCompareMixin, WindowStatusMixin, WindowExportsMixin,
+                 WindowLayoutMixin, QMainWindow):
     """The viewer window. ``open_path`` opens a folder or file; ``model_path`` (or a reason why
     there is none) decides whether findings are shown; ``follow_links``: the folder scans also
     follow links to folders outside the opened folder."""
@@ -77,15 +80,16 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowStatusMixin, Windo
         self.models = ModelSession(self)
         self.folder = FolderSession(self.browser, self.errors, self.models, self, follow_links=follow_links)
         # The folder's box tables change with the folder: look them up through it each time.
-        self.image = ImageSession(self.canvas, self.findings, self.tags, self.banner, self.errors, self.models,
-                                  lambda path, w, h: self.folder.boxes.boxes_for(path, w, h), self,
-                                  scrub=lambda text: self.folder.scrubber.scrub(text),
-                                  series_of=self.browser.series_members,
-                                  analysed_for=lambda path: self.folder.findings_for(path),
-                                  next_of=self.browser.image_after)
+        self.image = self._image_session(self.canvas, self.banner, self.findings, self.tags,
+                                         next_of=self.browser.image_after)
+        # the viewports beside the reading one: priors, the other view
+        self.comparison = ComparisonSession(self.viewport_grid, self.image, self._beside_session,
+                                            self.comparison_panel, settings, self.models, self.browser.patient_images,
+                                            scrub=lambda text: self.folder.scrubber.scrub(text), parent=self)
 
         self._build_status_bar()
         self._build_actions()
+        self._build_compare_actions()
         self._connect()
         self._restore_layout()
         self.display_preferences = DisplayPreferences(settings, self.findings, self.browser, self.models, self)
@@ -96,8 +100,31 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowStatusMixin, Windo
         else:
             self.models.set_unavailable(no_model_reason or "No model was given.")
 
+    def _image_session(self, canvas: ImageCanvas, banner: QLabel, findings: FindingsPanel, tags: TagsPanel,
+                       next_of: Callable[[ScannedImage], ScannedImage | None] = lambda _image: None) -> ImageSession:
+        """An image session of a viewport, reading the open folder's boxes, findings and identities."""
+        return ImageSession(canvas, findings, tags, banner, self.errors, self.models,
+                            lambda path, w, h: self.folder.boxes.boxes_for(path, w, h), self,
+                            scrub=lambda text: self.folder.scrubber.scrub(text),
+                            series_of=self.browser.series_members,
+                            analysed_for=lambda path: self.folder.findings_for(path), next_of=next_of)
+
+    def _beside_session(self, canvas: ImageCanvas, banner: QLabel) -> ImageSession:
+        """The image session of a viewport beside the reading one: its findings and tags panels
+        are never shown (the Comparison panel shows its findings); it prepares nothing ahead."""
+        findings, tags = FindingsPanel(canvas), TagsPanel(canvas)
+        findings.hide()
+        tags.hide()
+        session = self._image_session(canvas, banner, findings, tags)
+        session.findings_shown.connect(lambda analysed, s=session: self._record_findings(analysed, s))
+        canvas.step_requested.connect(lambda delta: (self.act_next if delta > 0 else self.act_prev).trigger())
+        return session
+
     def _connect(self) -> None:
         self.browser.image_activated.connect(self.image.open)
+        self.browser.image_activated.connect(self.comparison.open)
+        self.comparison.status_message.connect(self.show_message)
+        self.comparison.layout_changed.connect(self._on_layout_changed)
         self.browser.image_activated.connect(self._analyse_around)
         self.image.image_shown.connect(self._record_shown)
         self.image.findings_shown.connect(self._record_findings)
@@ -140,6 +167,7 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowStatusMixin, Windo
         self._update_title()
         shown = elide(self.folder.scrubber.scrub(self._opened_name))
         self.image.clear(f"Scanning {shown}\N{HORIZONTAL ELLIPSIS}")
+        self.comparison.clear()
 
     def _update_title(self) -> None:
         """The window's title: the open folder's name, without the identities its headers hold
@@ -215,14 +243,21 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowStatusMixin, Windo
         if self.image.scanned is not None and self.models.predictor is None and self.models.decided:
             self.folder.record(self.image.scanned, loaded.thumbnail, None)
 
-    def _record_findings(self, analysed: AnalysedImage) -> None:
-        loaded = self.image.loaded
-        if self.image.scanned is not None and loaded is not None and loaded.path == analysed.path:
-            self.folder.record(self.image.scanned, loaded.thumbnail, analysed.findings)
+    def _record_findings(self, analysed: AnalysedImage, session: ImageSession | None = None) -> None:
+        session = session if session is not None else self.image
+        loaded = session.loaded
+        if session.scanned is not None and loaded is not None and loaded.path == analysed.path:
+            self.folder.record(session.scanned, loaded.thumbnail, analysed.findings)
 
     def _on_first_image(self, image: ScannedImage) -> None:
         if self.browser.current_image() is None:
             self.browser.select_path(image.path)
+
+    def _on_layout_changed(self, name: str) -> None:
+        """The Comparison panel comes with a layout of several viewports and goes with one."""
+        several = name != "1x1"
+        if several != self.comparison_dock.isVisible() and not self.reading_mode.active:
+            self.comparison_dock.setVisible(several)
 
     def _on_model_ready(self, predictor: Predictor) -> None:
         self.model_panel.show_card(predictor.card)
@@ -236,5 +271,6 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowStatusMixin, Windo
         self._save_layout()
         self.folder.shutdown()
         self.image.shutdown()
+        self.comparison.shutdown()
         self.models.wait()  # a model still opening would report to a deleted window
         super().closeEvent(event)

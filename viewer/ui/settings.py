@@ -10,6 +10,7 @@ points, the browser's order) are a file of their own beside this store
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -27,6 +28,8 @@ KEY_GEOMETRY = "window/geometry"
 KEY_STATE = "window/state"
 KEY_RECENT_FOLDERS = "files/recent_folders"
 KEY_MOUSE_PRESET = "view/mouse_preset"
+KEY_HANGING = "view/hanging/{situation}"  # the layout the user chose for a situation ("1x2")
+KEY_LINK_VIEWS = "view/link_views"
 KEY_EXPORT = "exports/{kind}"  # the last file written by an export, per kind ("png", "csv")
 
 MAX_RECENT = 8
@@ -111,6 +114,25 @@ class AppSettings:
 
     def set_mouse_preset(self, name: str) -> None:
         self._store.setValue(KEY_MOUSE_PRESET, name)
+        self._store.sync()
+
+    # -- hanging and linked views -------------------------------------------------------------
+    def hanging_layout(self, situation: str, layouts: Collection[str]) -> str | None:
+        """The layout the user chose for ``situation`` (one of ``layouts``), or None."""
+        value = self._store.value(KEY_HANGING.format(situation=situation))
+        return value if isinstance(value, str) and value in layouts else None
+
+    def set_hanging_layout(self, situation: str, layout: str) -> None:
+        self._store.setValue(KEY_HANGING.format(situation=situation), layout)
+        self._store.sync()
+
+    def link_views(self) -> bool:
+        """Whether the viewports' window, zoom and pan move together (on unless turned off)."""
+        value = self._store.value(KEY_LINK_VIEWS)
+        return not (isinstance(value, (str, bool)) and str(value).lower() in ("false", "0"))
+
+    def set_link_views(self, on: bool) -> None:
+        self._store.setValue(KEY_LINK_VIEWS, "true" if on else "false")
         self._store.sync()
 
     # -- exports ------------------------------------------------------------------------------

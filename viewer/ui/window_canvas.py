@@ -133,7 +133,13 @@ class WindowCanvasMixin(_Window):
 
     def _use_tool(self, tool: Tool, on: bool) -> None:
         if on and self.canvas.tool is not tool:
-            self.canvas.tool = tool
+            for canvas in self._canvases():
+                canvas.tool = tool
+
+    def _canvases(self) -> list[ImageCanvas]:
+        """Every viewport's canvas, the reading one first (the tools and toggles reach them all)."""
+        comparison = getattr(self, "comparison", None)  # made after the canvas's actions
+        return comparison.canvases() if comparison is not None else [self.canvas]
 
     def _build_mouse_layouts(self) -> None:
         """View > Mouse Layout: one checkable action per layout; the stored one in force."""
@@ -157,7 +163,8 @@ class WindowCanvasMixin(_Window):
         self.settings.set_mouse_preset(self.canvas.bindings.layout.name)
 
     def _apply_mouse_layout(self, name: str) -> None:
-        self.canvas.set_layout(name)
+        for canvas in self._canvases():
+            canvas.set_layout(name)
         self.mouse_layout_actions[self.canvas.bindings.layout.name].setChecked(True)
 
     # -- navigation and reading ---------------------------------------------------------------
@@ -173,7 +180,8 @@ class WindowCanvasMixin(_Window):
             self.browser.select_path(paths[target])
 
     def _show_identity(self, on: bool) -> None:
-        self.canvas.set_identity_shown(on)
+        for canvas in self._canvases():
+            canvas.set_identity_shown(on)
         self.browser.set_identity_shown(on)
         self.tags.set_identity_shown(on)
         self.identity_indicator.setVisible(on)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QWidget
 
-from .plain_text import MESSAGE_ELIDE_AT, PlainLabel
+from .comparison_panel import ComparisonPanel
+from .viewports import Viewport, ViewportGrid, make_banner
 
 if TYPE_CHECKING:  # the QMainWindow this is mixed into, for type checkers only
     from PySide6.QtWidgets import QMainWindow as _Window
@@ -26,11 +27,9 @@ if TYPE_CHECKING:  # the QMainWindow this is mixed into, for type checkers only
 else:
     _Window = object
 
-BANNER_STYLE = "QLabel#oodBanner { background: #f0b429; color: #1a1a1a; padding: 6px; font-weight: bold; }"
-
 
 class WindowLayoutMixin(_Window):
-    """The OOD banner over the canvas, the five docks and their saved geometry."""
+    """The viewports (the canvas and its OOD banner first), the six docks and their saved geometry."""
 
     settings: AppSettings
     canvas: ImageCanvas
@@ -41,18 +40,10 @@ class WindowLayoutMixin(_Window):
     model_panel: ModelPanel
 
     def _build_layout(self) -> None:
-        self.banner = PlainLabel(limit=MESSAGE_ELIDE_AT)
-        self.banner.setObjectName("oodBanner")
-        self.banner.setWordWrap(True)
-        self.banner.setStyleSheet(BANNER_STYLE)
-        self.banner.hide()
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(self.banner)
-        layout.addWidget(self.canvas, 1)
-        self.setCentralWidget(central)
+        self.banner = make_banner()
+        self.viewport_grid = ViewportGrid(Viewport(self.canvas, self.banner))
+        self.setCentralWidget(self.viewport_grid)
+        self.comparison_panel = ComparisonPanel()
 
         left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
                                Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -61,17 +52,21 @@ class WindowLayoutMixin(_Window):
         self.tags_dock = self._dock("DICOM tags", "tagsDock", self.tags, right)
         self.model_dock = self._dock("Model", "modelDock", self.model_panel, right)
         self.errors_dock = self._dock("Errors", "errorsDock", self.errors, bottom)
+        self.comparison_dock = self._dock("Comparison", "comparisonDock", self.comparison_panel, right)
+        self.splitDockWidget(self.findings_dock, self.comparison_dock, Qt.Orientation.Vertical)
         self.tabifyDockWidget(self.tags_dock, self.model_dock)
         self.tags_dock.raise_()
         self.resizeDocks([self.browser_dock, self.findings_dock], [260, 390], Qt.Orientation.Horizontal)
         self.resizeDocks([self.findings_dock, self.tags_dock], [640, 220], Qt.Orientation.Vertical)
         self.resizeDocks([self.errors_dock], [110], Qt.Orientation.Vertical)
         self.errors_dock.hide()  # appears with the first error (and from the status bar button)
+        self.comparison_dock.hide()  # appears with a layout of several viewports
 
     @property
     def docks(self) -> list[QDockWidget]:
         """Every dock, in the order of the View menu."""
-        return [self.browser_dock, self.findings_dock, self.tags_dock, self.model_dock, self.errors_dock]
+        return [self.browser_dock, self.findings_dock, self.comparison_dock, self.tags_dock, self.model_dock,
+                self.errors_dock]
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
