@@ -3,7 +3,8 @@
     python -m bench [--quick] [--only decode,inference,...] [--model NAME.onnx] [--data DIR]
                     [--split SPLIT.csv] [--write docs/benchmarks.md] [--json FILE]
 
-Sections, in table order: ``decode`` (1i), ``inference`` (1ii), ``ui`` (1iii, 2), ``scan`` (3),
+Sections, in table order: ``decode`` (1i), ``inference`` (1ii), ``ui`` (1iii, 2), ``compare`` (9: a linked
+1x2 layout against one view's repaint), ``scan`` (3),
 ``batch`` (4), ``ray`` (4-ray: ``batch --engine ray`` against the single process), ``analysis`` (4w, 1iv:
 the folder analysis in the window), ``quantize`` (5),
 ``trainer`` (6), ``memory`` (7). The model defaults to the
@@ -34,7 +35,8 @@ from viewer.core.process_settings import configure_process
 from .common import ROOT, SHARED, Row, Settings
 from .report import machine_lines, render_table, write_markdown
 
-SECTIONS = ("decode", "inference", "ui", "scan", "batch", "ray", "analysis", "quantize", "trainer", "memory")
+SECTIONS = ("decode", "inference", "ui", "compare", "scan", "batch", "ray", "analysis", "quantize", "trainer",
+            "memory")
 ON_REQUEST = ("big",)  # too long for every run: only with --only
 
 
@@ -69,7 +71,7 @@ def _section(name: str, settings: Settings) -> list[Row]:
         from . import inference
 
         return inference.rows(settings) + inference.gpu_rows(settings)
-    if name in ("ui", "scan", "memory", "analysis"):
+    if name in ("ui", "scan", "memory", "analysis", "compare"):
         from . import gui
 
         return gui.run_child(name, settings)

@@ -416,7 +416,7 @@ def _settled_rss() -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.gui")
-    parser.add_argument("section", choices=("ui", "scan", "memory", "analysis"))
+    parser.add_argument("section", choices=("ui", "scan", "memory", "analysis", "compare"))
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--data", type=Path)
     parser.add_argument("--scratch", type=Path, required=True)
@@ -429,6 +429,10 @@ def main(argv: list[str] | None = None) -> int:
 
         rows = (analysis_rows(args.model, args.data, args.scratch, args.quick)
                 + open_while_analysing_rows(args.model, args.data, args.scratch, args.quick))
+    elif args.section == "compare":
+        from .gui_compare import compare_rows
+
+        rows = compare_rows(args.model, args.data, args.scratch, args.quick)
     else:
         section = {"ui": ui_rows, "scan": scan_rows, "memory": memory_rows}[args.section]
         rows = section(args.model, args.data, args.scratch, args.quick)

@@ -168,7 +168,11 @@ def test_dicom_studies_are_ordered_by_study_date_not_by_file(qtbot, make_window,
     dicom_study(folder / "c-other-patient.dcm", patient="JONES", study_date="20200101", seed=3)
     window = make_window(tiny_model)
     open_folder(qtbot, window, folder)
-    open_image(qtbot, window, newer)
+    # the scan's first image is shown as soon as it is found; its prior, found after it, hangs beside it
+    wait_for_path(qtbot, window, newer)
+    qtbot.waitUntil(lambda: window.comparison.beside and window.comparison.beside[0].image is not None
+                    and window.comparison.beside[0].image.path == older, timeout=WAIT_MS)
+    assert window.comparison.layout_name == "1x2"
     press(qtbot, window, Qt.Key.Key_1, ALT)
     press(qtbot, window, Qt.Key.Key_C)
     wait_for_both(qtbot, window, older)

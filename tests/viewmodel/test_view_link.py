@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from viewer.core.radiograph import Window
-from viewer.viewmodel.view_link import fit_zoom, link_view, link_window
+from viewer.viewmodel.view_link import fit_zoom, link_view, link_window, same_window
 from viewer.viewmodel.view_transform import ViewTransform
 
 
@@ -46,3 +46,10 @@ def test_window_relative_to_each_default() -> None:
     linked = link_window(Window(127.5 + 25.5, 127.5), eight_bit, fifteen_bit)  # level up 10 % of width, half as wide
     assert linked.center == pytest.approx(16000 + 3000)
     assert linked.width == pytest.approx(15000)
+
+
+def test_a_window_linked_from_the_default_is_the_others_default() -> None:
+    a, b = Window(127.5, 255, "default"), Window(16000.1, 30000.3)
+    assert same_window(link_window(a, a, b), b)
+    assert not same_window(link_window(Window(130, 255), a, b), b)
+    assert same_window(None, None) and not same_window(a, None)

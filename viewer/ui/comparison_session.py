@@ -35,7 +35,7 @@ from viewer.viewmodel.comparison import (
     situation_of,
     study_when,
 )
-from viewer.viewmodel.view_link import link_view, link_window
+from viewer.viewmodel.view_link import link_view, link_window, same_window
 
 from .canvas import ImageCanvas
 from .comparison_panel import ComparisonPanel
@@ -137,6 +137,18 @@ class ComparisonSession(QObject):
         self.situation = situation_of(image, self.images_of(image))
         default = DEFAULT_LAYOUTS[self.situation]
         self._hang(self.settings.hanging_layout(self.situation.value, LAYOUTS) or default, self.situation)
+
+    def images_added(self, images: Sequence[ScannedImage]) -> None:
+        """The scan found more images: those of the reading image's patient may be its priors
+        or its other view (a big folder's scan finds them after the first image is shown)."""
+        current = self.current
+        if current is None or not any(image.patient_key == current.patient_key for image in images):
+            return
+        situation = situation_of(current, self.images_of(current))
+        if situation is not self.situation and self.situation is not Situation.PRIORS:
+            self.open(current)  # now in another situation: its layout
+        elif self.grid.slots > 1:
+            self._hang(self.layout_name, self.situation)  # the empty viewports may be filled now
 
     def clear(self) -> None:
         """No image in the reading viewport (a new folder): nothing beside it either."""
@@ -343,7 +355,9 @@ class ComparisonSession(QObject):
                 other = target.renderer
                 if other is None:
                     continue
-                target.set_window(link_window(window, renderer.default_window, other.default_window),
-                                  preview=source.previewing)
+                linked = link_window(window, renderer.default_window, other.default_window)
+                if not (source.previewing or target.previewing) and same_window(target.window, linked):
+                    continue  # already so (a new image's default beside another's): no render
+                target.set_window(linked, preview=source.previewing)
         finally:
             self._linking = False

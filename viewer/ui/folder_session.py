@@ -81,7 +81,8 @@ class BoxTables:
 
 class FolderSession(QObject):
     """Scans and analyses the open folder. Events: ``folder_opened(Path)``,
-    ``first_image_found(ScannedImage)``, ``progressed(str, int, int)`` (task, done, total;
+    ``first_image_found(ScannedImage)``, ``images_found([ScannedImage])`` (each batch the scan
+    adds to the browser), ``progressed(str, int, int)`` (task, done, total;
     total 0 = unknown), ``scan_done(int)``, ``analysis_done()``, ``rows_analysed([FolderRow])``
     (once per batch of results).
 
@@ -90,6 +91,7 @@ class FolderSession(QObject):
 
     folder_opened = Signal(object)
     first_image_found = Signal(object)
+    images_found = Signal(list)
     progressed = Signal(str, int, int)
     scan_done = Signal(int)
     analysis_done = Signal()
@@ -236,6 +238,7 @@ class FolderSession(QObject):
         if not self._first_sent and images:
             self._first_sent = True
             self.first_image_found.emit(images[0])
+        self.images_found.emit(images)
 
     def _on_files_skipped(self, scan_id: int, skipped: list[SkippedFile | DataFileProblem]) -> None:
         if scan_id != self._scan_id:

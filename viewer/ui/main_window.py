@@ -124,6 +124,7 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowCompareMixin, Wind
         self.browser.image_activated.connect(self.image.open)
         self.browser.image_activated.connect(self.comparison.open)
         self.comparison.status_message.connect(self.show_message)
+        self.folder.images_found.connect(self.comparison.images_added)
         self.comparison.layout_changed.connect(self._on_layout_changed)
         self.browser.image_activated.connect(self._analyse_around)
         self.image.image_shown.connect(self._record_shown)

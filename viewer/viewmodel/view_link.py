@@ -48,3 +48,12 @@ def link_window(window: Window, source_default: Window, target_default: Window) 
         name=window.name,
         function=window.function,
     )
+
+
+def same_window(a: Window | None, b: Window | None) -> bool:
+    """The two windows show the same grey levels (up to rounding; names aside)."""
+    if a is None or b is None:
+        return a is b
+    tolerance = 1e-6 * max(abs(a.width), abs(b.width), 1.0)
+    return (abs(a.center - b.center) <= tolerance and abs(a.width - b.width) <= tolerance
+            and a.function == b.function)
