@@ -213,13 +213,14 @@ def test_pixel_padding_value_marks_padding(tmp_path: Path) -> None:
     np.testing.assert_array_equal(radiograph.padding_mask, values == -2000)
 
 
-def test_multi_frame_native_shows_the_first_frame_with_a_note(tmp_path: Path) -> None:
+def test_multi_frame_native_shows_the_first_frame_by_default_with_a_note(tmp_path: Path) -> None:
     frames = RNG.integers(0, 4096, size=(3, 12, 10)).astype(np.uint16)
     path = make_dicom(tmp_path / "mf.dcm", frames, frames=3, bits_stored=12)
     radiograph = load_radiograph(path)
     np.testing.assert_array_equal(radiograph.pixels, frames[0])
     np.testing.assert_array_equal(radiograph.pixels, oracle(path, index=0))
-    assert radiograph.number_of_frames == 3 and "first frame" in " ".join(radiograph.notes)
+    assert radiograph.number_of_frames == 3 and radiograph.frame_index == 0
+    assert "multi-frame image: frame 1 of 3" in radiograph.notes
 
 
 def test_float_pixel_data_loads_and_nan_is_refused(tmp_path: Path) -> None:

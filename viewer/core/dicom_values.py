@@ -195,14 +195,25 @@ def sequence_items(ds: Any, keyword: str) -> Sequence[Dataset]:
 
 def first_frame_group(ds: Any, macro: str) -> Dataset | None:
     """The item of a functional group macro (e.g. ``PixelValueTransformationSequence``) that
-    applies to the first frame of an enhanced multi-frame object: from the per-frame groups'
-    first item, else from the shared groups (PS3.3 C.7.6.16). None when neither has it."""
-    for groups in ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence"):
-        items = sequence_items(ds, groups)
-        if items:
-            found = sequence_items(items[0], macro)
-            if found:
-                return found[0]
+    applies to the first frame of an enhanced multi-frame object (``frame_group`` of frame 0)."""
+    return frame_group(ds, macro, 0)
+
+
+def frame_group(ds: Any, macro: str, frame: int) -> Dataset | None:
+    """The item of a functional group macro that applies to frame ``frame`` (0-based) of an
+    enhanced multi-frame object: from that frame's per-frame group, else from the shared groups
+    (PS3.3 C.7.6.16). None when neither has it, or the per-frame groups have no item for the
+    frame (a damaged header: the shared groups still apply)."""
+    per_frame = sequence_items(ds, "PerFrameFunctionalGroupsSequence")
+    if 0 <= frame < len(per_frame):
+        found = sequence_items(per_frame[frame], macro)
+        if found:
+            return found[0]
+    shared = sequence_items(ds, "SharedFunctionalGroupsSequence")
+    if shared:
+        found = sequence_items(shared[0], macro)
+        if found:
+            return found[0]
     return None
 
 

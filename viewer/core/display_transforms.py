@@ -18,7 +18,7 @@ import numpy as np
 from pydicom.multival import MultiValue
 from pydicom.pixels.processing import apply_modality_lut
 
-from .dicom_values import first_frame_group, float_value, has_value, text_value
+from .dicom_values import float_value, frame_group, has_value, text_value
 from .radiograph import Radiograph, Window, WindowFunction
 
 AUTO_PERCENTILES = (0.5, 99.5)
@@ -178,20 +178,21 @@ def _lut_entries(item: Any, ds: Any, entries: int) -> np.ndarray:
     return data[:entries]
 
 
-def modality_values(stored: np.ndarray, ds: Any, notes: list[str] | None = None) -> np.ndarray:
+def modality_values(stored: np.ndarray, ds: Any, notes: list[str] | None = None, *, frame: int = 0) -> np.ndarray:
     """Stored greyscale values -> modality units (C.11.1): float32, or ``stored`` itself when the
     modality transform is the identity (the common radiograph; saves a full-size copy).
 
-    An enhanced multi-frame object keeps its rescale in the first frame's Pixel Value
-    Transformation functional group; it is read from there. An empty slope or intercept reads
-    as 1 or 0 with a note. Raises ``ValueError`` (or pydicom's own error) for an unusable LUT
-    or rescale, including one that would take the values beyond what float32 can hold.
+    An enhanced multi-frame object keeps its rescale in each frame's Pixel Value Transformation
+    functional group; ``stored`` is frame ``frame`` (0-based) and its own group is used. An
+    empty slope or intercept reads as 1 or 0 with a note. Raises ``ValueError`` (or pydicom's
+    own error) for an unusable LUT or rescale, including one that would take the values beyond
+    what float32 can hold.
     """
     if ds.get("ModalityLUTSequence"):
         return np.asarray(apply_modality_lut(stored, ds), dtype=np.float32)
     source = ds
     if "RescaleSlope" not in ds and "RescaleIntercept" not in ds:
-        source = first_frame_group(ds, "PixelValueTransformationSequence") or ds
+        source = frame_group(ds, "PixelValueTransformationSequence", frame) or ds
     if "RescaleSlope" in source or "RescaleIntercept" in source:
         slope, intercept = _rescale(stored, source, notes)
         # pydicom's apply_modality_lut rescales in float64 (two full-size 8-byte copies); this

@@ -75,8 +75,8 @@ class Radiograph:
     converted to grey). Their dtype is float32 where a transform was applied, else the decoded
     integer type (uint8/uint16/int16...) without a copy: cast before integer arithmetic.
     ``padding_mask`` marks DICOM pixel padding (True = padding, left out of automatic windows).
-    For a multi-frame DICOM only the first frame is decoded; ``number_of_frames`` says how many
-    the file holds.
+    For a multi-frame DICOM one frame is decoded, ``frame_index`` (0-based); ``number_of_frames``
+    says how many the file holds.
     """
 
     path: Path
@@ -93,7 +93,8 @@ class Radiograph:
     # patient's name, ID and birth date, which must never reach a log line or an error message
     header: Any = field(default=None, repr=False)
     notes: list[str] = field(default_factory=list)  # conversions a user should know about
-    number_of_frames: int = 1  # frames in the file (only the first is in ``pixels``)
+    number_of_frames: int = 1  # frames in the file (one of them is in ``pixels``)
+    frame_index: int = 0  # which frame ``pixels`` is, 0-based
 
     @property
     def height(self) -> int:

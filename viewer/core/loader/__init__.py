@@ -1,14 +1,15 @@
 """One loader for every radiograph a workstation meets: DICOM, PNG (8/16 bit), JPEG, TIFF, BMP.
 
-``load_radiograph(path)`` returns a ``Radiograph`` or raises ``ImageLoadError`` naming the file,
-the problem and, where there is one, the fix; no other exception type escapes it. Dimensions are
+``load_radiograph(path, frame=0)`` returns a ``Radiograph`` (one frame of a multi-frame DICOM,
+0-based) or raises ``ImageLoadError`` naming the file, the problem and, where there is one, the
+fix; no other exception type escapes it. Dimensions are
 read from the file's own header and checked before any pixel buffer is allocated, so a
 decompression bomb is refused instead of exhausting memory.
 
 The package's modules, each with one job: ``sniff`` (what a file is), ``headers`` (sizes from
 raster and codestream headers), ``guards`` (bomb limits), ``dicom_header`` and ``dicom_pixels``
-(the DICOM header, then the first frame's pixels), ``dicom`` and ``raster`` (a file ->
-``Radiograph``), ``colour`` (colour -> grey).
+(the DICOM header, then one frame's pixels), ``dicom_fragments`` (where that frame's bytes are),
+``dicom`` and ``raster`` (a file -> ``Radiograph``), ``colour`` (colour -> grey).
 """
 
 from __future__ import annotations
@@ -37,14 +38,16 @@ __all__ = [
 ]
 
 
-def load_radiograph(path: str | os.PathLike[str] | bytes) -> Radiograph:
-    """Load any supported radiograph from ``path`` (only the first frame of a multi-frame DICOM).
+def load_radiograph(path: str | os.PathLike[str] | bytes, frame: int = 0) -> Radiograph:
+    """Load any supported radiograph from ``path``: frame ``frame`` (0-based) of a multi-frame
+    DICOM, only that frame's bytes read; other files have frame 0 alone.
 
-    Raises ``ImageLoadError`` for anything that cannot be shown, with the file and the reason.
+    Raises ``ImageLoadError`` for anything that cannot be shown, with the file and the reason,
+    and for a frame the file does not have.
     """
     path = Path(os.fsdecode(path))
     try:
-        return _load(path)
+        return _load(path, frame)
     except ImageLoadError:
         raise
     except MemoryError:
@@ -59,7 +62,7 @@ def load_radiograph(path: str | os.PathLike[str] | bytes) -> Radiograph:
         ) from exc
 
 
-def _load(path: Path) -> Radiograph:
+def _load(path: Path, frame: int) -> Radiograph:
     try:
         mode = os.stat(path).st_mode  # follows links: what matters is what would be opened
         if stat.S_ISDIR(mode):
@@ -79,8 +82,10 @@ def _load(path: Path) -> Radiograph:
 
     kind = sniff_format(path, head)
     if is_dicom_candidate(path, head, kind):
-        return load_dicom(path)
+        return load_dicom(path, frame)
     if kind is not None:
+        if frame != 0:
+            raise ImageLoadError(path, f"has no frame {frame + 1}: it is a single {kind.upper()} image")
         return load_raster(path, kind)
     claimed = claimed_format(path)
     if claimed is not None:

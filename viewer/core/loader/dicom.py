@@ -1,8 +1,9 @@
 """DICOM files -> ``Radiograph``: one pass over one open file.
 
-The header is read up to the pixel data element; then only the first frame is decoded
+The header is read up to the pixel data element; then only the frame asked for is decoded
 (``dicom_pixels``), turned into modality units and described (windows, VOI LUT, spacing,
-padding) for the display transforms. Problems that leave the image usable become notes.
+padding) for the display transforms, with an enhanced object's per-frame values for that
+frame. Problems that leave the image usable become notes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..display_transforms import modality_values
 from ..errors import ImageLoadError, one_line
 from ..radiograph import Photometric, Radiograph, SourceFormat
 from .colour import colour_to_grey
+from .dicom_fragments import frame_label
 from .dicom_header import (
     geometry,
     header_windows,
@@ -32,8 +34,9 @@ from .dicom_header import (
 from .dicom_pixels import decode_with_pydicom, fast_path_applies, padding_mask, read_native_frame
 
 
-def load_dicom(path: Path) -> Radiograph:
-    """The first frame of the DICOM file at ``path``; ``ImageLoadError`` when it cannot be shown."""
+def load_dicom(path: Path, frame: int = 0) -> Radiograph:
+    """Frame ``frame`` (0-based) of the DICOM file at ``path``; ``ImageLoadError`` when it cannot
+    be shown, or the file has no such frame."""
     notes: list[str] = []
     with open(path, "rb") as fh:
         ds, forced = read_header(path, fh)
@@ -47,12 +50,17 @@ def load_dicom(path: Path) -> Radiograph:
             raise ImageLoadError(path, f"has no pixel data: it is a {missing_image_reason(ds)}")
         shape = geometry(path, ds, notes)
         frames = shape["frames"]
+        if not 0 <= frame < frames:
+            raise ImageLoadError(
+                path, f"has no frame {frame + 1}: it has {frames} frame{'s' if frames != 1 else ''}"
+                if frame >= 0 else f"has no frame {frame} (frames are counted from 0)",
+            )
         if element is not None and fast_path_applies(ds, syntax, element, shape):
-            stored = read_native_frame(path, fh, element, shape, notes)
+            stored = read_native_frame(path, fh, element, shape, notes, frame)
         else:
-            stored = decode_with_pydicom(path, fh, ds, syntax, forced, element, shape, notes)
+            stored = decode_with_pydicom(path, fh, ds, syntax, forced, element, shape, notes, frame)
     if frames > 1:
-        notes.append(f"multi-frame image ({frames} frames): showing the first frame only")
+        notes.append(f"multi-frame image: {frame_label(frame, frames)}")
 
     photometric = text_value(ds, "PhotometricInterpretation", "MONOCHROME2").upper()
     if photometric == "PALETTE COLOR" and stored.ndim == 2:
@@ -68,12 +76,12 @@ def load_dicom(path: Path) -> Radiograph:
         raise ImageLoadError(path, f"has pixel data of unexpected shape {stored.shape}")
 
     padding = None if colour else padding_mask(ds, stored)
-    pixels = _modality_values(path, ds, stored, colour, notes)
+    pixels = _modality_values(path, ds, stored, colour, notes, frame)
 
     spacing, spacing_source = pixel_spacing(ds)
     if spacing is None and ("PixelSpacing" in ds or "ImagerPixelSpacing" in ds):
         notes.append("pixel spacing in the header is zero or invalid: distances are in pixels")
-    windows = header_windows(ds, notes)
+    windows = header_windows(ds, notes, frame)
     has_voi_lut = not colour and usable_voi_lut(ds, notes)
     return Radiograph(
         path=path,
@@ -89,17 +97,19 @@ def load_dicom(path: Path) -> Radiograph:
         header=ds,
         notes=notes,
         number_of_frames=frames,
+        frame_index=frame,
     )
 
 
 def _modality_values(path: Path, ds: pydicom.Dataset, stored: np.ndarray, colour: bool,
-                     notes: list[str]) -> np.ndarray:
-    """Stored values -> modality units; colour (already grey) has no modality transform."""
+                     notes: list[str], frame: int) -> np.ndarray:
+    """Stored values of frame ``frame`` -> modality units; colour (already grey) has no modality
+    transform."""
     try:
         if colour:
             pixels = stored if stored.dtype.kind in "ui" else stored.astype(np.float32, copy=False)
         else:
-            pixels = modality_values(stored, ds, notes)
+            pixels = modality_values(stored, ds, notes, frame=frame)
     except Exception as exc:
         raise ImageLoadError(path, f"has an unusable modality LUT or rescale ({one_line(exc)})") from None
     if stored.dtype.kind == "f" and not np.isfinite(pixels).all():

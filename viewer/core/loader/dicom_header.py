@@ -24,7 +24,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
-from ..dicom_values import as_float, first_frame_group, float_values, has_value, int_value, text_value, text_values
+from ..dicom_values import as_float, float_values, frame_group, has_value, int_value, text_value, text_values
 from ..display_transforms import MAX_WINDOW_VALUE, voi_lut_to_unit
 from ..errors import ImageLoadError, one_line
 from ..radiograph import Window, WindowFunction
@@ -201,15 +201,15 @@ def usable_voi_lut(ds: pydicom.Dataset, notes: list[str]) -> bool:
     return True
 
 
-def header_windows(ds: pydicom.Dataset, notes: list[str]) -> list[Window]:
-    """Every usable window the header offers, in header order (the first is the default);
-    each value that had to be ignored adds a line to ``notes``.
+def header_windows(ds: pydicom.Dataset, notes: list[str], frame: int = 0) -> list[Window]:
+    """Every usable window the header offers for frame ``frame`` (0-based), in header order (the
+    first is the default); each value that had to be ignored adds a line to ``notes``.
 
-    An enhanced multi-frame object keeps its windows in the first frame's Frame VOI LUT
-    functional group instead of the top level; they are read from there."""
+    An enhanced multi-frame object keeps its windows in each frame's Frame VOI LUT functional
+    group instead of the top level; they are read from that frame's group (or the shared one)."""
     source = ds
     if not has_value(ds, "WindowCenter") and not has_value(ds, "WindowWidth"):
-        source = first_frame_group(ds, "FrameVOILUTSequence") or ds
+        source = frame_group(ds, "FrameVOILUTSequence", frame) or ds
     centers, widths = text_values(source, "WindowCenter"), text_values(source, "WindowWidth")
     if not centers or not widths:
         if has_value(source, "WindowCenter") or has_value(source, "WindowWidth"):
