@@ -179,10 +179,23 @@ def test_cache_is_bounded_least_recently_used_first_out(tiny_model, images):
     predictor.predict(b)
     predictor.predict(a)  # a is now the most recent
     predictor.predict(c)  # evicts b
-    assert predictor.cached_keys() == [image_key(a), image_key(c)]
+    assert predictor.cached_keys() == [(*image_key(a), 0), (*image_key(c), 0)]
     assert Predictor(tiny_model, cache_size=0).predict(a) is not None
     with pytest.raises(ValueError):
         Predictor(tiny_model, cache_size=-1)
+
+
+def test_each_frame_of_a_multi_frame_file_is_cached_apart(tiny_model, tmp_path):
+    from tests.frames_factory import frames_from, radiograph_from_pydicom, write_native
+    from viewer.core.loader import load_radiograph
+
+    path = write_native(tmp_path / "five.dcm", frames_from(radiograph_from_pydicom(), 12), bits_stored=12)
+    predictor = Predictor(tiny_model)
+    by_frame = [predictor.predict(load_radiograph(path, frame=k)) for k in (0, 3, 0)]
+    assert by_frame[2] is by_frame[0] and by_frame[1] is not by_frame[0]
+    alone = Predictor(tiny_model, cache_size=0).predict(load_radiograph(path, frame=3))
+    assert np.allclose(by_frame[1].probabilities, alone.probabilities)
+    assert predictor.predict(path) is by_frame[0]  # a path is its first frame
 
 
 def test_explicit_cache_key(tiny_model, images):

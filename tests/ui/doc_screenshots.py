@@ -1,4 +1,5 @@
-"""Make docs/screenshot-nih-png.png and docs/screenshot-dicom.png: the real window on real X-rays.
+"""Make the README's screenshots of the real window on real X-rays: docs/screenshot-nih-png.png,
+docs/screenshot-dicom.png, docs/screenshot-compare.png and docs/screenshot-stack.png.
 
     .venv/bin/python -m tests.ui.doc_screenshots --model resources/models/demo.onnx
 
@@ -6,7 +7,9 @@ Needs ../shared/data. The NIH PNG is 00026911_000.png, opened in its folder with
 has a ground-truth box (Infiltration) selected, so the box, its heatmap and their agreement
 show; the DICOM is the real CR RG1_UNCR.dcm (MONOCHROME1, pixel spacing [0, 0]) with the lung
 preset, a ruler (which says it measures pixels) and the tags panel searched for "window".
-Rendered offscreen; the window is the one users get, only resized to 1600 x 1000.
+The comparison is NIH patient 1's follow-up 2 beside follow-up 1, zoomed and panned together,
+with the Comparison panel; the stack is RG1 written as a 5-frame DICOM (each frame shifted), on
+its third frame. Rendered offscreen; the window is the one users get, only resized to 1600 x 1000.
 """
 
 from __future__ import annotations
@@ -89,6 +92,50 @@ def dicom(model: Path, out: Path, settings_dir: Path) -> None:
     window.close()
 
 
+def compare(model: Path, out: Path, settings_dir: Path) -> None:
+    folder = settings_dir / "patient-1"
+    folder.mkdir()
+    for name in ("00000001_000.png", "00000001_001.png", "00000001_002.png"):
+        (folder / name).symlink_to(DATA / "nih-sample" / "images" / name)
+    window = open_window(model, settings_dir)
+    window.open_path(folder)
+    wait(lambda: window.image.analysed is not None)
+    target, prior = folder / "00000001_002.png", folder / "00000001_001.png"
+    window.browser.select_path(target)
+    window.act_compare.trigger()
+    beside = window.comparison.beside
+    wait(lambda: window.image.analysed is not None and window.image.analysed.path == target and bool(beside)
+         and beside[0].session.analysed is not None and beside[0].session.analysed.path == prior)
+    window.findings.select_label("Effusion")
+    window.canvas.zoom_by(1.3)  # the prior follows: zoom and pan are linked
+    wait(lambda: True)
+    window.grab().save(str(out))
+    window.close()
+
+
+def stack(model: Path, out: Path, settings_dir: Path) -> None:
+    import cv2
+    import pydicom
+
+    from tests.frames_factory import frames_from, write_native
+
+    folder = settings_dir / "stack"
+    folder.mkdir()
+    pixels = pydicom.dcmread(DATA / "dicom" / "RG1_UNCR.dcm").pixel_array.astype("float32")
+    small = cv2.resize(pixels, (pixels.shape[1] // 3, pixels.shape[0] // 3), interpolation=cv2.INTER_AREA)
+    base = 1.0 - (small - small.min()) / (small.max() - small.min())  # MONOCHROME1: white is dense once inverted
+    write_native(folder / "rg1-5-frames.dcm", frames_from(base, 12), bits_stored=12, RecommendedDisplayFrameRate=10,
+                 PatientID="STACK", PatientName="STACK^DEMO", StudyDate="20240301", Modality="CR")
+    window = open_window(model, settings_dir)
+    window.open_path(folder)
+    wait(lambda: window.image.analysed is not None)
+    window.image.show_frame(2)
+    wait(lambda: window.image.analysed is not None and window.canvas.radiograph.frame_index == 2)
+    wait(lambda: True)
+    window.grab().save(str(out))
+    window.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True)
@@ -102,7 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         nih_png(args.model, args.out / "screenshot-nih-png.png", Path(tmp))
         dicom(args.model, args.out / "screenshot-dicom.png", Path(tmp))
-    print(f"wrote {args.out / 'screenshot-nih-png.png'} and {args.out / 'screenshot-dicom.png'}")
+        for name, make in (("compare", compare), ("stack", stack)):
+            (Path(tmp) / name).mkdir()
+            make(args.model, args.out / f"screenshot-{name}.png", Path(tmp) / name)
+    print(f"wrote the screenshots in {args.out}")
     return 0
 
 

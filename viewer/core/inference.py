@@ -269,8 +269,9 @@ class Predictor:
     @staticmethod
     def _default_key(source: Source) -> Hashable:
         path = source.path if isinstance(source, Radiograph) else source
+        frame = source.frame_index if isinstance(source, Radiograph) else 0  # a multi-frame file's frames differ
         try:
-            return image_key(path)
+            return (*image_key(path), frame)
         except OSError:
             # unreadable: preprocess will raise the proper ImageLoadError; never cache it
             return None

@@ -68,6 +68,7 @@ class ImageCanvas(QWidget):
     Events: ``cursor_moved(CursorInfo | None)``, ``window_changed(Window | None)`` (None: no image),
     ``measurement_changed(Measurement | None)``, ``view_changed()``, ``step_requested(int)``
     (the user asked for the next (+1) or previous (-1) image: the window decides what that is),
+    ``stack_step_requested(int)`` (the next or previous frame or image of the stack on screen),
     ``tool_changed(Tool)`` (the left button's tool).
     """
 
@@ -76,6 +77,7 @@ class ImageCanvas(QWidget):
     measurement_changed = Signal(object)
     view_changed = Signal()
     step_requested = Signal(int)
+    stack_step_requested = Signal(int)  # the wheel (where it goes through images) or Up/Down: +1 / -1
     tool_changed = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -198,11 +200,13 @@ class ImageCanvas(QWidget):
 
     def set_image(self, radiograph: Radiograph, renderer: GreyRenderer, frames: list[GreyFrame] | None = None,
                   scanned: ScannedImage | None = None, caption: str | None = None,
-                  name: str | None = None) -> None:
+                  name: str | None = None, *, keep_view: bool = False) -> None:
         """Show a new radiograph with its default window, fitted, without overlays; the corners
         describe it from its header, else from what the folder scan knows of it (``scanned``),
         ``caption`` says its place in its series and ``name`` is its file name as the screen may
-        show it (without the folder's identities)."""
+        show it (without the folder's identities). ``keep_view``: another frame of the image on
+        screen, shown with the same window, zoom, pan and orientation."""
+        kept = (self._levels.window, self._levels.inverted) if keep_view and self._levels is not None else None
         self._radiograph = radiograph
         self._caption = caption or ""
         self._name = name
@@ -215,10 +219,16 @@ class ImageCanvas(QWidget):
         self._boxes = []
         self._highlight_label = None
         self._selected = self._drawing = None
-        self.view.reset_orientation()
-        self._frames = frames if frames is not None else renderer.render(self._levels.window)
         self._preview = []
-        self.fit()
+        if kept is not None:
+            self._levels.window, self._levels.inverted = kept
+            self._frames = renderer.render(self._levels.window, self._levels.inverted)
+            self.update()
+            self.view_changed.emit()
+        else:
+            self.view.reset_orientation()
+            self._frames = frames if frames is not None else renderer.render(self._levels.window)
+            self.fit()
         self.window_changed.emit(self._levels.window)
         self.measurement_changed.emit(self.measurement)
 
@@ -420,7 +430,7 @@ class ImageCanvas(QWidget):
             else:
                 steps, self._wheel_rest = wheel_steps(self._wheel_rest, delta)
                 for _ in range(abs(steps)):
-                    self.step_requested.emit(1 if steps > 0 else -1)
+                    self.stack_step_requested.emit(1 if steps > 0 else -1)
         event.accept()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -523,15 +533,19 @@ class ImageCanvas(QWidget):
 
     # -- keys -------------------------------------------------------------------------------------
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        """Arrow keys step through the images (up and down too: there are no stacks of slices
-        to scroll); Esc drops the ruler selection. The window's other keys are its actions."""
+        """Left/Right step through the images, Up/Down through the stack on screen (the frames
+        of a multi-frame file, the images of a series: the window decides, and steps images
+        where there is no stack); Esc drops the ruler selection. The window's other keys are its
+        actions."""
         key = event.key()
         if event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
             super().keyPressEvent(event)
-        elif key in (Qt.Key.Key_Right, Qt.Key.Key_Down):
+        elif key == Qt.Key.Key_Right:
             self.step_requested.emit(1)
-        elif key in (Qt.Key.Key_Left, Qt.Key.Key_Up):
+        elif key == Qt.Key.Key_Left:
             self.step_requested.emit(-1)
+        elif key in (Qt.Key.Key_Down, Qt.Key.Key_Up):
+            self.stack_step_requested.emit(1 if key == Qt.Key.Key_Down else -1)
         elif key == Qt.Key.Key_Escape and self._selected is not None:
             self.select_measurement(None)
         else:

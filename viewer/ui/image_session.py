@@ -137,6 +137,8 @@ class ImageSession(QObject):
         self._waiting = False  # as last sent by ``waiting_for_model``
         self.scanned: ScannedImage | None = None
         self.path: Path | None = None
+        self.frame = 0  # the frame of a multi-frame file on screen (0-based)
+        self._keep_view = False  # the next image shown is another frame: the view and window stay
         self.loaded: LoadedImage | None = None
         self.analysed: AnalysedImage | None = None
         self.state = ImageFindingsState(models.operating_point)
@@ -174,6 +176,8 @@ class ImageSession(QObject):
         else:
             self.generation, self._token = self._next_generation(), CancelToken()
         self.path = path
+        self.frame = 0
+        self._keep_view = False
         self.loaded = None
         self.analysed = None
         self._pending = None
@@ -206,6 +210,51 @@ class ImageSession(QObject):
         done = ahead.sent("_on_inference_finished") or ahead.sent("_on_inference_failed")
         return ahead.image.path if done or not needs_findings else None
 
+    @property
+    def frame_count(self) -> int:
+        """How many frames the file on screen holds (1 for a single-frame image)."""
+        if self.loaded is not None:
+            return max(1, self.loaded.radiograph.number_of_frames)
+        return max(1, self.scanned.frames) if self.scanned is not None else 1
+
+    def show_frame(self, frame: int, *, analyse: bool = True) -> bool:
+        """Show frame ``frame`` (0-based, clamped) of the multi-frame file on screen, keeping the
+        view and window; the model runs on that frame unless ``analyse`` is False (cine plays:
+        it runs on the frame where playing stops). Whether another frame is coming."""
+        if self.loaded is None or self.path is None:
+            return False
+        frame = min(max(0, frame), self.frame_count - 1)
+        if frame == self.frame and (self.analysed is not None or not analyse):
+            return False
+        self._token.cancel()
+        self._cancel_ahead()
+        self.generation, self._token = self._next_generation(), CancelToken()
+        self.frame = frame
+        self._keep_view = True
+        self.analysed = None
+        self._pending = None
+        self.state.clear()
+        self.banner.hide()
+        self._inferring &= {self.generation}
+        self._answered &= {self.generation}
+        if analyse:
+            self._pool.start(LoadJob(self.generation, self.path, self._events, self._token, self.boxes_for,
+                                     self.spacings.spacing_for, frame=frame,
+                                     on_decoded=self._inference_plan(self.path, self.generation, self._token, frame)))
+        else:
+            self.findings.show_message("Playing: the model runs on the frame where playing stops.")
+            self._pool.start(LoadJob(self.generation, self.path, self._events, self._token, self.boxes_for,
+                                     self.spacings.spacing_for, frame=frame))
+            self._inferring.add(self.generation)  # no model run on it: nothing to start on arrival
+            self._answered.add(self.generation)
+        return True
+
+    @property
+    def frame_caption(self) -> str:
+        """'Frame 3/5' on the canvas for a multi-frame file; '' otherwise."""
+        count = self.frame_count
+        return f"Frame {self.frame + 1}/{count}" if count > 1 else ""
+
     def _set_waiting(self, waiting: bool) -> None:
         if waiting != self._waiting:
             self._waiting = waiting
@@ -220,14 +269,14 @@ class ImageSession(QObject):
         self._pool.start(LoadJob(generation, path, self._events, token, self.boxes_for, self.spacings.spacing_for,
                                  on_decoded=self._inference_plan(path, generation, token)))
 
-    def _inference_plan(self, path: Path, generation: int, token: CancelToken) -> DecodedHook | None:
+    def _inference_plan(self, path: Path, generation: int, token: CancelToken, frame: int = 0) -> DecodedHook | None:
         """What starts the model on the decoded image (in the decoding thread, so everything it
         needs is read here, on the GUI thread); None when the model is not ready yet (it then
         starts when the image is shown, or when the model is)."""
         predictor = self.models.predictor
         if self.models.state is not ModelState.READY or predictor is None or self._lateral_refused(path):
             return None
-        known = self.analysed_for(path)
+        known = self.analysed_for(path) if frame == 0 else None  # the folder analysis saw frame 1 only
         colormap = self.colormap
         pinned = self.state.selected_label if self.state.pinned else None
         self._inferring.add(generation)
@@ -322,8 +371,10 @@ class ImageSession(QObject):
             return  # prepared ahead, or the user has moved on
         self.loaded = loaded
         rg = loaded.radiograph
-        self.canvas.set_image(rg, loaded.renderer, loaded.frames, self.scanned, self.series_caption,
-                              elide(self.scrub(display_name(rg.path.name))))
+        caption = " \N{MIDDLE DOT} ".join(part for part in (self.frame_caption, self.series_caption) if part)
+        self.canvas.set_image(rg, loaded.renderer, loaded.frames, self.scanned, caption,
+                              elide(self.scrub(display_name(rg.path.name))), keep_view=self._keep_view)
+        self._keep_view = False
         self.canvas.set_boxes(loaded.boxes)
         if rg.header is not None:
             self.tags.show_header(rg.header)
@@ -364,9 +415,9 @@ class ImageSession(QObject):
             self._set_waiting(False)
             self._prepare_next()
         elif self.models.state is ModelState.READY and self.models.predictor is not None:
-            plan = self._inference_plan(self.loaded.path, self.generation, self._token)
+            plan = self._inference_plan(self.loaded.path, self.generation, self._token, self.frame)
             if plan is not None:
-                if self.analysed_for(self.loaded.path) is None:
+                if self.frame or self.analysed_for(self.loaded.path) is None:
                     self.findings.show_message("Running the model\N{HORIZONTAL ELLIPSIS}")
                 loaded = self.loaded
                 self._pool.start(_Call(lambda: plan(loaded.radiograph, loaded.boxes)))
@@ -411,7 +462,10 @@ class ImageSession(QObject):
         if warning is not None:
             self.banner.setText(warning)
             self.banner.show()
-        self.findings.set_notes(list(self.state.notes), warning=warning is not None)
+        notes = list(self.state.notes)
+        if self.frame_count > 1:  # which of the frames the findings are of
+            notes.insert(0, f"the model ran on frame {self.frame + 1} of {self.frame_count}, the frame shown")
+        self.findings.set_notes(notes, warning=warning is not None)
         self.show_finding(self.state.label_to_show())
         self._show_rows()
         self._set_waiting(False)

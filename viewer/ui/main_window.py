@@ -39,6 +39,7 @@ from .window_canvas import WindowCanvasMixin
 from .window_compare import WindowCompareMixin
 from .window_exports import WindowExportsMixin
 from .window_layout import WindowLayoutMixin
+from .window_stack import WindowStackMixin
 from .window_status import WindowStatusMixin
 from .workers import AnalysedImage, LoadedImage
 
@@ -49,8 +50,8 @@ PRIORITY_BEHIND = 10
 IMAGE_FILTER = "Radiographs (*.dcm *.dicom *.dic *.png *.jpg *.jpeg *.tif *.tiff *.bmp);;All files (*)"
 
 
-class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowCompareMixin, WindowStatusMixin, WindowExportsMixin,
-                 WindowLayoutMixin, QMainWindow):
+class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowCompareMixin, WindowStackMixin, WindowStatusMixin,
+                 WindowExportsMixin, WindowLayoutMixin, QMainWindow):
     """The viewer window. ``open_path`` opens a folder or file; ``model_path`` (or a reason why
     there is none) decides whether findings are shown; ``follow_links``: the folder scans also
     follow links to folders outside the opened folder."""
@@ -90,6 +91,7 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowCompareMixin, Wind
         self._build_status_bar()
         self._build_actions()
         self._build_compare_actions()
+        self._build_stack_actions()
         self._connect()
         self._restore_layout()
         self.display_preferences = DisplayPreferences(settings, self.findings, self.browser, self.models, self)
@@ -118,6 +120,7 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowCompareMixin, Wind
         session = self._image_session(canvas, banner, findings, tags)
         session.findings_shown.connect(lambda analysed, s=session: self._record_findings(analysed, s))
         canvas.step_requested.connect(lambda delta: (self.act_next if delta > 0 else self.act_prev).trigger())
+        canvas.stack_step_requested.connect(lambda delta: self.step_stack(delta))
         return session
 
     def _connect(self) -> None:

@@ -251,7 +251,8 @@ DecodedHook = Callable[[Radiograph, list[GroundTruthBox]], None]  # (radiograph,
 
 
 class LoadJob(Worker):
-    """Decode one file and prepare its display (quantised levels, default window).
+    """Decode one file (frame ``frame`` of a multi-frame one) and prepare its display
+    (quantised levels, default window).
 
     ``on_decoded`` is called in this thread as soon as the file is decoded, before the display
     is prepared: the model can start on the image while its levels are made (on two cores the
@@ -263,16 +264,16 @@ class LoadJob(Worker):
 
     def __init__(self, generation: int, path: Path, events: ImageEvents, token: CancelToken,
                  boxes_for: BoxLookup | None = None, spacing_for: SpacingLookup | None = None, *,
-                 on_decoded: DecodedHook | None = None) -> None:
+                 on_decoded: DecodedHook | None = None, frame: int = 0) -> None:
         super().__init__(token)
         self.generation, self.path, self.events, self.boxes_for = generation, path, events, boxes_for
-        self.spacing_for, self.on_decoded = spacing_for, on_decoded
+        self.spacing_for, self.on_decoded, self.frame = spacing_for, on_decoded, frame
 
     def work(self) -> None:
         if self.token.cancelled:
             return
         try:
-            radiograph = load_radiograph(self.path)
+            radiograph = load_radiograph(self.path, frame=self.frame)
         except CxrError as exc:
             self.events.failed.emit(self.generation, display_name(self.path), reason_of(exc))
             return
