@@ -215,6 +215,10 @@ def test_pa_and_lateral_hang_side_by_side_and_the_lateral_gets_no_findings(
     assert beside.unavailable == LATERAL_REFUSED and beside.session.analysed is None
     assert beside.viewport.title.text().startswith("Lateral")
     assert "lateral view" in window.comparison_panel.heading.text()
+    # the browser sets it apart as not a frontal chest, whatever the folder analysis computed
+    qtbot.waitUntil(lambda: not window.folder.analysing, timeout=WAIT_MS)
+    assert "not a frontal chest" in window.browser.row_text(lateral)[1]
+    assert "not a frontal chest" not in window.browser.row_text(pa)[1]
 
     # the lateral in the reading viewport: the findings panel says why there are none
     open_image(qtbot, window, lateral)

@@ -24,6 +24,7 @@ from viewer.core.findings import Findings
 from viewer.core.identity import Scrubber
 from viewer.core.scan import DataFileProblem, ScannedImage, SkippedFile
 from viewer.viewmodel.browser_summary import ImageSummary, summarize
+from viewer.viewmodel.comparison import card_covers_lateral, is_lateral
 
 from .browser import StudyBrowser
 from .display import grey_qimage
@@ -358,6 +359,12 @@ class FolderSession(QObject):
             self.progressed.emit(task, done, total)
 
     def _summary(self, row: FolderRow) -> tuple[Path, ImageSummary]:
+        predictor = self.models.predictor
+        if row.findings is not None and is_lateral(row.image) and not card_covers_lateral(
+                predictor.card if predictor is not None else None):
+            # a lateral's findings mean nothing to a model of frontal films: set apart, as an
+            # image that is not a frontal chest is (the image session shows none for it either)
+            return row.image.path, ImageSummary((), 0.0, out_of_distribution=True)
         return row.image.path, summarize(row.findings, row.error, self.models.operating_point)
 
     def _on_analysis_finished(self, run_id: int, cancelled: bool) -> None:
