@@ -128,8 +128,14 @@ def test_a_series_scrolls_with_up_down_and_left_right_still_change_image(
     open_folder(qtbot, window, folder)
     window.browser.select_path(by_instance[0])
     wait_for_path(qtbot, window, by_instance[0])
+    window.canvas.zoom_by(1.7)
+    zoom = window.canvas.view.zoom
+    cleared: list[bool] = []
+    window.image.image_cleared.connect(lambda: cleared.append(True))
     key(qtbot, window, Qt.Key.Key_Down)
     wait_for_path(qtbot, window, by_instance[1])
+    # the next image of the series: no blank canvas between the two, and the same view
+    assert not cleared and window.canvas.view.zoom == zoom
     key(qtbot, window, Qt.Key.Key_Down)
     key(qtbot, window, Qt.Key.Key_Down)  # the end of the series: Down stays
     wait_for_path(qtbot, window, by_instance[2])
@@ -137,3 +143,23 @@ def test_a_series_scrolls_with_up_down_and_left_right_still_change_image(
     assert window.canvas.radiograph.path == by_instance[2]
     key(qtbot, window, Qt.Key.Key_Right)  # Right goes on to the next image, out of the series
     wait_for_path(qtbot, window, other)
+
+
+def test_cine_plays_a_series_in_a_loop(qtbot, make_window, tiny_model, tmp_path) -> None:
+    folder = tmp_path / "series"
+    study, series = pydicom.uid.generate_uid(), pydicom.uid.generate_uid()
+    paths = [dicom_instance(folder / f"im{n}.dcm", patient="S", study_uid=study, series_uid=series, series=1,
+                            description="CHEST", instance=n, view="PA", acquired=None, seed=n) for n in (1, 2, 3)]
+    window = make_window(tiny_model)
+    open_folder(qtbot, window, folder)
+    window.browser.select_path(paths[1])
+    wait_for_path(qtbot, window, paths[1])
+    window.fps_box.setValue(20)
+    seen: list[Path] = []
+    window.image.image_shown.connect(lambda loaded: seen.append(loaded.path))
+    key(qtbot, window, Qt.Key.Key_V)
+    assert window.act_cine.isChecked()
+    qtbot.waitUntil(lambda: set(seen) == set(paths) and seen.count(paths[1]) >= 1 and len(seen) >= 4,
+                    timeout=WAIT_MS)  # 3, 1 (it wraps round), 2...
+    key(qtbot, window, Qt.Key.Key_V)
+    assert not window.act_cine.isChecked()

@@ -88,6 +88,7 @@ class ComparisonSession(QObject):
         reading.findings_shown.connect(lambda _a: self._refresh())
         reading.finding_shown.connect(self._on_reading_finding)
         reading.image_cleared.connect(self._on_reading_cleared)
+        reading.image_shown.connect(lambda _loaded: self._on_reading_cleared())  # a stack's next image clears nothing
         reading.findings_unavailable.connect(self._on_reading_unavailable)
         self._reading_unavailable: str | None = None
         findings = reading.findings

@@ -139,6 +139,7 @@ class ImageSession(QObject):
         self.path: Path | None = None
         self.frame = 0  # the frame of a multi-frame file on screen (0-based)
         self._keep_view = False  # the next image shown is another frame: the view and window stay
+        self._keep_view_path: Path | None = None  # the next image of a stack, about to be opened
         self.loaded: LoadedImage | None = None
         self.analysed: AnalysedImage | None = None
         self.state = ImageFindingsState(models.operating_point)
@@ -168,6 +169,10 @@ class ImageSession(QObject):
         path = image.path if isinstance(image, ScannedImage) else Path(image)
         if path == self.path and not self._failed:
             return  # on screen, or on its way (a click on a row both selects and clicks it)
+        # the next image of a stack (a series scrolled or played): the last one stays on screen
+        # until this one is decoded, and it comes with the same view and window
+        keep_view = path == self._keep_view_path and self.loaded is not None
+        self._keep_view_path = None
         ahead = self._ahead if self._ahead is not None and self._ahead.image.path == path else None
         self._token.cancel()
         self._cancel_ahead(keep=ahead)
@@ -177,15 +182,16 @@ class ImageSession(QObject):
             self.generation, self._token = self._next_generation(), CancelToken()
         self.path = path
         self.frame = 0
-        self._keep_view = False
+        self._keep_view = keep_view
         self.loaded = None
         self.analysed = None
         self._pending = None
         self._failed = False
         self.state.clear()
         self.banner.hide()
-        self.canvas.clear(f"Loading {path.name}\N{HORIZONTAL ELLIPSIS}")
-        self.image_cleared.emit()
+        if not keep_view:
+            self.canvas.clear(f"Loading {path.name}\N{HORIZONTAL ELLIPSIS}")
+            self.image_cleared.emit()
         self.findings.show_message("Loading the image\N{HORIZONTAL ELLIPSIS}")
         self.findings.set_dataset_labels(self.scanned.labels if self.scanned else None)
         self.tags.show_header(None, "Loading\N{HORIZONTAL ELLIPSIS}")
@@ -209,6 +215,11 @@ class ImageSession(QObject):
         needs_findings = ahead.generation in self._inferring
         done = ahead.sent("_on_inference_finished") or ahead.sent("_on_inference_failed")
         return ahead.image.path if done or not needs_findings else None
+
+    def keep_view_for(self, path: Path) -> None:
+        """``path`` is the next image of the stack on screen (a series): opening it keeps the
+        view and window, and the image on screen stays until it is decoded."""
+        self._keep_view_path = path
 
     @property
     def frame_count(self) -> int:

@@ -3,14 +3,16 @@
 A mixin of ``MainWindow``. Up/Down on the canvas, and the wheel in the layouts where it goes
 through images (RadiAnt / Weasis, OHIF), move through the stack on screen: a multi-frame file's
 frames (each decoded alone, the view and window kept), else the images of the series in the
-browser; an image in no stack steps to the next image, as before. Go > Play Cine (V) loops a
-multi-frame file at the rate its header recommends (the fps box beside it changes it); the
-model runs on the frame where playing stops (``ImageSession.show_frame``).
+browser (the image on screen stays until the next is decoded, with the same view); an image in
+no stack steps to the next image, as before. Go > Play Cine (V) loops the stack at the rate the
+header recommends (the fps box beside it changes it); for a multi-frame file the model runs on
+the frame where playing stops (``ImageSession.show_frame``).
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
@@ -76,15 +78,22 @@ class WindowStackMixin(_Window):
             self.act_cine.setChecked(False)
             session.show_frame(session.frame + delta)
             return
+        paths = self._series_paths()
         scanned = session.scanned
-        members = self.browser.series_members(scanned) if scanned is not None else []
-        paths = [member.path for member in members]
-        if scanned is not None and len(paths) > 1 and scanned.path in paths:
+        if scanned is not None and len(paths) > 1:
+            self.act_cine.setChecked(False)
             target = min(max(0, paths.index(scanned.path) + delta), len(paths) - 1)
             if paths[target] != scanned.path:
+                session.keep_view_for(paths[target])
                 self.browser.select_path(paths[target])
             return
         (self.act_next if delta > 0 else self.act_prev).trigger()
+
+    def _series_paths(self) -> list[Path]:
+        """The images of the series on screen, in instance order (empty outside a series)."""
+        scanned = self.image.scanned
+        paths = [member.path for member in self.browser.series_members(scanned)] if scanned is not None else []
+        return paths if scanned is not None and scanned.path in paths else []
 
     def _on_stack_shown(self, loaded: LoadedImage) -> None:
         """A new file (not another frame of it): the cine rate its header recommends."""
@@ -93,28 +102,48 @@ class WindowStackMixin(_Window):
 
     def _set_cine(self, on: bool) -> None:
         session = self.image
-        if on and (session.loaded is None or session.frame_count < 2):
-            self.show_message("Cine plays the frames of a multi-frame image; this image has one frame.", 5000)
+        if on and (session.loaded is None or self._stack_size() < 2):
+            self.show_message("Cine plays the frames of a multi-frame image or the images of a series; "
+                              "this image is alone.", 5000)
             self.act_cine.setChecked(False)
             return
         if on:
-            self.cine.set_fps(self.fps_box.value(), time.monotonic(), session.frame_count)
-            self.cine.play(time.monotonic(), session.frame)
+            self.cine.set_fps(self.fps_box.value(), time.monotonic(), self._stack_size())
+            self.cine.play(time.monotonic(), self._stack_index())
             self.cine_timer.start(max(5, round(500 / self.cine.fps)))  # twice a frame: none is late by more than half
         elif self.cine.playing:
             self.cine.stop()
             self.cine_timer.stop()
-            session.show_frame(session.frame)  # the findings of the frame it stopped on
+            if session.frame_count > 1:
+                session.show_frame(session.frame)  # the findings of the frame it stopped on
+
+    def _stack_size(self) -> int:
+        """The frames of the multi-frame file on screen, else the images of its series."""
+        return self.image.frame_count if self.image.frame_count > 1 else len(self._series_paths())
+
+    def _stack_index(self) -> int:
+        if self.image.frame_count > 1:
+            return self.image.frame
+        paths, scanned = self._series_paths(), self.image.scanned
+        return paths.index(scanned.path) if paths and scanned is not None else 0
 
     def _set_fps(self, fps: int) -> None:
-        self.cine.set_fps(fps, time.monotonic(), self.image.frame_count)
+        self.cine.set_fps(fps, time.monotonic(), max(1, self._stack_size()))
         if self.cine.playing:
             self.cine_timer.start(max(5, round(500 / self.cine.fps)))
 
     def _cine_tick(self) -> None:
         session = self.image
         if session.loaded is None or session.loaded.radiograph.frame_index != session.frame:
-            return  # the last frame asked for is still decoding: skip frames rather than never show one
-        frame = self.cine.frame_at(time.monotonic(), session.frame_count)
-        if frame != session.frame:
-            session.show_frame(frame, analyse=False)
+            return  # the last image asked for is still decoding: skip images rather than never show one
+        if session.frame_count > 1:
+            frame = self.cine.frame_at(time.monotonic(), session.frame_count)
+            if frame != session.frame:
+                session.show_frame(frame, analyse=False)
+            return
+        paths = self._series_paths()
+        if len(paths) > 1 and session.scanned is not None:
+            target = paths[self.cine.frame_at(time.monotonic(), len(paths))]
+            if target != session.scanned.path:
+                session.keep_view_for(target)
+                self.browser.select_path(target)
