@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 import pydicom
 from pydicom.encaps import get_frame
-from pydicom.pixels import as_pixel_options, get_decoder
-from pydicom.pixels.decoders.base import DecodeRunner
+from pydicom.pixels.decoders.base import DecodeRunner, get_decoder
+from pydicom.pixels.utils import as_pixel_options
 from pydicom.pixels.utils import pixel_array as decode_dicom_pixels
 from pydicom.uid import (
     JPEG2000,
