@@ -9,7 +9,9 @@ frame's list is saved, in one transaction. The key comes with the image from the
 (``LoadedImage.annotation_key``): what the image is, so a moved or copied folder keeps them.
 
 A store that cannot be opened, read or written is one line in the errors panel naming the file
-and the reason; the viewer then goes on with the shapes in memory, for the session only.
+and the reason; the viewer then goes on with the shapes in memory, for the session only. The
+panel lists an opened folder's problems and is emptied with each folder: a store that could not
+be opened is said again with the next image shown (once: the panel lists a line once).
 """
 
 from __future__ import annotations
@@ -45,14 +47,17 @@ class AnnotationKeeper(QObject):
         self._histories: dict[Frame, EditHistory] = {}
         self._calibrations: dict[str, float | None] = {}
         self._shown: dict[ImageCanvas, Frame] = {}  # what each canvas shows
+        self._standing: tuple[str, str] | None = None  # the store's problem while the window lasts
         if path is not None:
             try:
                 self.store = AnnotationStore(path)
             except AnnotationStoreError as exc:
-                self._report(exc)
+                self._standing = (display_name(exc.path), f"annotations: {exc.reason}")
             else:
                 if self.store.read_only:
-                    self.errors.add_error(display_name(path), self.store.read_only_reason)
+                    self._standing = (display_name(path), self.store.read_only_reason)
+        if self._standing is not None:
+            self.errors.add_error(*self._standing)
 
     def attach(self, canvas: ImageCanvas, session: ImageSession) -> None:
         """Give ``canvas`` the shapes of each image ``session`` shows, and keep its changes."""
@@ -66,6 +71,8 @@ class AnnotationKeeper(QObject):
 
     def show(self, canvas: ImageCanvas, loaded: LoadedImage) -> None:
         """Hand ``canvas`` the shapes of ``loaded`` (on the canvas now) and its calibration."""
+        if self._standing is not None:
+            self.errors.add_error(*self._standing)
         rg = loaded.radiograph
         key = loaded.annotation_key or f"{UNKEYED}{loaded.path}"
         frame = (key, rg.frame_index)
