@@ -58,6 +58,8 @@ class WindowAnnotationsMixin(_Window):
     def _show_measurement(self) -> None:
         self.measure_label.setText(self.canvas.measurement_text())
         self.spacing_label.setText(self.canvas.spacing_note())
+        spacing = self.canvas.spacing if self.canvas.radiograph is not None else None
+        self.spacing_label.setToolTip(spacing.source if spacing is not None else "")
 
     def _show_hint(self, hint: str) -> None:
         """What to do next while a shape is drawn, in the status bar until it is done."""

@@ -54,6 +54,7 @@ class WindowStatusMixin(_Window):
         self.measure_label.setObjectName("measureReadout")
         self.spacing_label = PlainLabel()
         self.spacing_label.setObjectName("spacingReadout")
+        self.spacing_label.setContentsMargins(6, 0, 6, 0)
         self.progress = QProgressBar()
         self.progress.setObjectName("progress")
         self.progress.setMaximumWidth(260)

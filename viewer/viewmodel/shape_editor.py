@@ -220,10 +220,11 @@ def status_text(shape: Shape | None, label: str) -> str:
 
 
 def spacing_note(spacing: MeasureSpacing | None) -> str:
-    """Where lengths come from, in a few words: 'mm from PixelSpacing', 'mm, calibrated',
-    'px: no pixel spacing'."""
+    """Where lengths come from, in a few words: 'mm from PixelSpacing', 'mm, calibrated on a
+    known length', 'px: no pixel spacing ...' (a source's details after a colon left out: an NIH
+    PNG's says the original size and spacing it was scaled from)."""
     if spacing is None:
         return "px: no pixel spacing (Calibrate Ruler on a known length)"
     if spacing.source == CALIBRATED:
         return "mm, calibrated on a known length"
-    return f"mm from {spacing.source}"
+    return f"mm from {spacing.source.split(': ')[0]}"
