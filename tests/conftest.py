@@ -45,6 +45,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
+def _annotations_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory,
+                                       monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test may touch the user's real annotation store: the user's data folder
+    (``XDG_DATA_HOME``, where ``annotation_store.default_store_path`` puts it) is a temporary one.
+    A test that opens windows on one store (closing and reopening the viewer) shares the folder."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _no_network(request: pytest.FixtureRequest) -> Iterator[None]:
     """Nothing leaves the machine (docs/design.md): no test may open an internet socket or resolve a
     name. Unix sockets stay allowed (Qt, multiprocessing). A test marked ``loopback`` (a real Ray

@@ -159,10 +159,11 @@ def test_ruler_in_mm_with_spacing_and_in_pixels_without(qtbot, tmp_path: Path) -
     qtbot.mousePress(with_spacing, Qt.MouseButton.LeftButton, pos=a.toPoint())
     qtbot.mouseMove(with_spacing, b.toPoint())
     qtbot.mouseRelease(with_spacing, Qt.MouseButton.LeftButton, pos=b.toPoint())
-    m = with_spacing.measurement
-    dx, dy = m.end[0] - m.start[0], m.end[1] - m.start[1]
-    assert m.mm == pytest.approx(math.hypot(dx * 0.25, dy * 0.5))
-    assert m.text.endswith("mm")
+    (ax, ay), (bx, by) = with_spacing.measurement.points
+    dx, dy = bx - ax, by - ay
+    label = with_spacing.measurement_labels()[-1]
+    assert label.endswith(" mm") and float(label.split()[0]) == pytest.approx(math.hypot(dx * 0.25, dy * 0.5), abs=0.05)
+    assert with_spacing.spacing_note() == "mm from PixelSpacing"
 
     for name, spacing in (("none.dcm", None), ("zero.dcm", (0.0, 0.0))):
         canvas = _canvas(qtbot, write_dicom(tmp_path / name, pixels, spacing=spacing))
@@ -170,9 +171,10 @@ def test_ruler_in_mm_with_spacing_and_in_pixels_without(qtbot, tmp_path: Path) -
         qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, a.toPoint())
         qtbot.mouseMove(canvas, b.toPoint())
         qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, b.toPoint())
-        m = canvas.measurement
-        assert m.mm is None and "px" in m.text and "pixel spacing" in m.text
-        assert m.pixels == pytest.approx(math.hypot(m.end[0] - m.start[0], m.end[1] - m.start[1]))
+        (ax, ay), (bx, by) = canvas.measurement.points
+        label = canvas.measurement_labels()[-1]
+        assert label.endswith(" px") and "no pixel spacing" in canvas.spacing_note()
+        assert float(label.split()[0]) == pytest.approx(math.hypot(bx - ax, by - ay), abs=0.05)
 
 
 def test_void_calls_and_emits_do_not_use_up_none_or_true(qtbot) -> None:

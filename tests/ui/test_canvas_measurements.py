@@ -65,7 +65,8 @@ def test_several_rulers_are_kept_per_image_and_deleted_one_at_a_time(qtbot, make
 
     # click the second ruler, then Delete: that one goes, the others stay
     second = canvas.measurements[1]
-    middle = to_widget((second.start[0] + second.end[0]) / 2, (second.start[1] + second.end[1]) / 2)
+    (ax, ay), (bx, by) = second.points
+    middle = to_widget((ax + bx) / 2, (ay + by) / 2)
     click(qtbot, canvas, middle)
     qtbot.keyClick(canvas, Qt.Key.Key_Delete)
     assert len(canvas.measurements) == 2 and second not in canvas.measurements

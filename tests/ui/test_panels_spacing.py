@@ -43,8 +43,8 @@ def _ruler(window: MainWindow) -> None:
 
 
 def _expected_mm(window: MainWindow, spacing: tuple[float, float]) -> float:
-    m = window.canvas.measurement
-    dx, dy = m.end[0] - m.start[0], m.end[1] - m.start[1]
+    (ax, ay), (bx, by) = window.canvas.measurement.points
+    dx, dy = bx - ax, by - ay
     return math.hypot(dx * spacing[1], dy * spacing[0])
 
 

@@ -1,4 +1,5 @@
-"""The rulers, where their labels go, and the pixel under the cursor."""
+"""Where labels go, the distance to a line, and the pixel under the cursor (the rulers are shapes:
+test_shapes.py)."""
 
 from __future__ import annotations
 
@@ -9,28 +10,11 @@ import pytest
 
 from viewer.viewmodel.measurement import (
     CursorInfo,
-    MeasurementStore,
     distance_to_segment,
     label_origin,
-    measure,
-    nearest,
     pixel_under,
     visible_part,
 )
-
-
-def test_with_a_pixel_spacing_the_ruler_is_in_mm_per_axis() -> None:
-    m = measure((10, 10), (50, 40), (0.5, 0.25))  # rows 0.5 mm apart, columns 0.25 mm
-    assert m.pixels == pytest.approx(50.0)
-    assert m.mm == pytest.approx(math.hypot(40 * 0.25, 30 * 0.5))
-    assert m.text == f"{m.mm:.1f} mm"
-
-
-@pytest.mark.parametrize("spacing", [None, (0.0, 0.2), (0.2, -1.0)])
-def test_without_a_usable_spacing_the_ruler_says_pixels(spacing: tuple[float, float] | None) -> None:
-    m = measure((0, 0), (3, 4), spacing)
-    assert m.mm is None and m.pixels == 5.0
-    assert m.text == "5.0 px (no pixel spacing: length in pixels)"
 
 
 def test_the_pixel_under_a_point_is_the_one_containing_it() -> None:
@@ -41,30 +25,10 @@ def test_the_pixel_under_a_point_is_the_one_containing_it() -> None:
     assert pixel_under((-0.01, 1.0), pixels) is None
 
 
-def test_the_store_keeps_each_images_rulers_apart_and_in_order() -> None:
-    store = MeasurementStore()
-    a, b, c = measure((0, 0), (3, 4), None), measure((1, 1), (2, 2), None), measure((5, 5), (5, 9), None)
-    assert store.add("one.png", a) == 0 and store.add("one.png", b) == 1
-    store.add("two.png", c)
-    assert store.of("one.png") == [a, b] and store.of("two.png") == [c] and store.of("three.png") == []
-    store.of("one.png").clear()  # a copy: the store is unchanged
-    store.replace("one.png", 1, c)
-    store.remove("one.png", 0)
-    store.remove("one.png", 7)  # past the end: nothing
-    assert store.of("one.png") == [c]
-    store.clear("one.png")
-    assert store.of("one.png") == [] and store.of("two.png") == [c]
-
-
-def test_the_nearest_ruler_within_the_tolerance_is_picked() -> None:
-    rulers = [measure((0, 0), (10, 0), None), measure((0, 5), (10, 5), None)]
+def test_the_distance_to_a_segment_is_to_its_nearest_point() -> None:
     assert distance_to_segment((5, 3), (0, 0), (10, 0)) == pytest.approx(3.0)
     assert distance_to_segment((-3, 4), (0, 0), (10, 0)) == pytest.approx(5.0)  # beyond an end
     assert distance_to_segment((1, 1), (2, 2), (2, 2)) == pytest.approx(math.sqrt(2))  # a point
-    assert nearest(rulers, (5, 1), 2.0) == 0
-    assert nearest(rulers, (5, 4), 2.0) == 1
-    assert nearest(rulers, (5, 2.5), 1.0) is None
-    assert nearest([], (0, 0), 10.0) is None
 
 
 def test_the_visible_part_of_a_ruler_is_clipped_to_the_view() -> None:

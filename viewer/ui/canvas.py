@@ -1,23 +1,28 @@
-"""The image canvas: one radiograph with its heatmap, boxes and rulers, and the viewing tools.
+"""The image canvas: one radiograph with its heatmap, boxes, measurements and annotations, and
+the viewing tools.
 
 A plain ``QWidget`` that turns mouse events into view operations and holds what is on screen:
 the windowed grey image (levels made by ``GreyRenderer``), the heatmap QImage of the selected
-finding, ground-truth boxes and the rulers. The rules are the view-models': the view
-transform (``viewer.viewmodel.view_transform``), window/level (``windowing.WindowLevel``) and
-the rulers (``measurement``: several per image, kept by the image's path for the session);
-painting is ``canvas_paint``. It holds no file, model or worker logic: the session hands it
-ready-made arrays and images.
+finding, ground-truth boxes and the shapes drawn on the image. The rules are the view-models':
+the view transform (``viewer.viewmodel.view_transform``), window/level
+(``windowing.WindowLevel``) and the shapes (``shape_editor``: draw, select, move, edit, undo,
+over the image frame's ``EditHistory``); painting is ``canvas_paint``. It holds no file, model,
+store or worker logic: the session hands it ready-made arrays and images, and the window hands
+it each image's shapes (``set_annotations``) and keeps them when it says they changed
+(``shapes_edited``). Without that (a canvas alone) each image gets shapes of its own in memory.
 
 Mouse: what each button and the wheel do is the mouse layout's (``mouse_bindings``: today's by
 default, or RadiAnt / Weasis or OHIF habits), the left button's tool one of window/level, pan,
-zoom and measure; Ctrl+left-drag windows and Shift+left-drag measures in every layout; a click
-on a ruler selects it (Delete removes it); a right click that does not move opens the menu;
-double-click fits.
+zoom, or a measurement or annotation to draw; Ctrl+left-drag windows and Shift+left-drag
+measures in every layout; a click on a shape selects it (Delete removes it), a drag of the
+selected shape moves it and a drag of one of its handles edits it; a right click that does not
+move opens the menu; double-click fits; Esc stops a shape being drawn.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
@@ -33,15 +38,28 @@ from PySide6.QtGui import (
     QResizeEvent,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
+from PySide6.QtWidgets import QInputDialog, QMenu, QSizePolicy, QWidget
 
 from viewer.core.boxes import GroundTruthBox
+from viewer.core.measure_spacing import MeasureSpacing, calibrated, radiograph_spacing
 from viewer.core.radiograph import Radiograph, Window
 from viewer.core.scan import ScannedImage
 from viewer.viewmodel.annotations import ImageFacts, identity_lines, image_facts
-from viewer.viewmodel.measurement import HIT_TOLERANCE_PX, Measurement, MeasurementStore, measure, nearest, pixel_under
-from viewer.viewmodel.mouse_bindings import CLICK_SLOP_PX, MouseBindings, Tool, Wheel, wheel_steps, zoom_drag_factor
+from viewer.viewmodel.edit_history import EditHistory
+from viewer.viewmodel.measurement import HIT_TOLERANCE_PX, pixel_under
+from viewer.viewmodel.mouse_bindings import (
+    CLICK_SLOP_PX,
+    SHAPE_TOOLS,
+    MouseBindings,
+    Tool,
+    Wheel,
+    wheel_steps,
+    zoom_drag_factor,
+)
 from viewer.viewmodel.readout import Readout
+from viewer.viewmodel.shape_editor import Gesture, ShapeEditor, spacing_note, status_text
+from viewer.viewmodel.shape_hits import nearest_shape
+from viewer.viewmodel.shapes import MeasureContext, Shape
 from viewer.viewmodel.view_transform import ViewTransform, wheel_factor
 from viewer.viewmodel.windowing import WindowLevel
 
@@ -66,15 +84,21 @@ class ImageCanvas(QWidget):
     """Shows one radiograph and the overlays of its selected finding.
 
     Events: ``cursor_moved(CursorInfo | None)``, ``window_changed(Window | None)`` (None: no image),
-    ``measurement_changed(Measurement | None)``, ``view_changed()``, ``step_requested(int)``
-    (the user asked for the next (+1) or previous (-1) image: the window decides what that is),
-    ``stack_step_requested(int)`` (the next or previous frame or image of the stack on screen),
-    ``tool_changed(Tool)`` (the left button's tool).
+    ``measurement_changed(Shape | None)`` (the selected shape, else the last drawn, or a change
+    of it), ``shapes_edited()`` (a change to the shapes is complete: keep them now),
+    ``hint_changed(str)`` (what to do next while a shape is drawn; '' when none is),
+    ``spacing_changed(str)`` (what the shapes are measured with changed: ``spacing_note``),
+    ``view_changed()``, ``step_requested(int)`` (the user asked for the next (+1) or previous (-1)
+    image: the window decides what that is), ``stack_step_requested(int)`` (the next or previous
+    frame or image of the stack on screen), ``tool_changed(Tool)`` (the left button's tool).
     """
 
     cursor_moved = Signal(object)
     window_changed = Signal(object)
     measurement_changed = Signal(object)
+    shapes_edited = Signal()
+    hint_changed = Signal(str)
+    spacing_changed = Signal(str)
     view_changed = Signal()
     step_requested = Signal(int)
     stack_step_requested = Signal(int)  # the wheel (where it goes through images) or Up/Down: +1 / -1
@@ -104,14 +128,16 @@ class ImageCanvas(QWidget):
         self._colormap = "Jet"
         self._boxes: list[GroundTruthBox] = []
         self._highlight_label: str | None = None
-        self.rulers = MeasurementStore()  # every image's rulers, for the session
+        self._editor = ShapeEditor()  # the shapes of the image frame below
+        self._annotated: Radiograph | None = None  # ... which this is: another one has none yet
+        self._calibration: float | None = None  # mm per pixel the user calibrated the image with
+        self._context: tuple[tuple[object, ...], MeasureContext] | None = None
+        self._gesture = Gesture.NONE  # what the left press did to the shapes
         self._facts = ImageFacts()  # what the corners say about the image
         self._caption = ""  # its place in its series
         self._name: str | None = None  # its file name as shown
         self._identity: tuple[str, ...] = ()  # the patient's name, ID, birth date: drawn only when shown
         self._show_identity = False
-        self._selected: int | None = None  # the selected ruler of the image on screen
-        self._drawing: int | None = None  # the ruler being drawn
         self._placeholder = "Open a folder or an image (File > Open Folder), or drop it here."
 
         self.bindings = MouseBindings()
@@ -133,6 +159,8 @@ class ImageCanvas(QWidget):
     @tool.setter
     def tool(self, tool: Tool) -> None:
         self.bindings.tool = Tool(tool)
+        if self._editor.cancel_draft():
+            self._shapes_changed()
         self.tool_changed.emit(self.bindings.tool)
 
     @property
@@ -178,25 +206,101 @@ class ImageCanvas(QWidget):
         return list(self._boxes)
 
     @property
-    def measurements(self) -> list[Measurement]:
-        """The rulers of the image on screen, in the order they were drawn."""
-        return self.rulers.of(self._image_key) if self._radiograph is not None else []
+    def editor(self) -> ShapeEditor:
+        """The shapes of the image on screen (a new, empty editor for an image given none)."""
+        return self._own_editor()
+
+    def _own_editor(self) -> ShapeEditor:
+        if self._annotated is not self._radiograph:
+            self._annotated, self._editor, self._calibration = self._radiograph, ShapeEditor(), None
+            self._context = None
+        return self._editor
+
+    @property
+    def _selected(self) -> int | None:
+        return self._editor.selected if self._annotated is self._radiograph else None
+
+    @_selected.setter
+    def _selected(self, index: int | None) -> None:
+        self._editor.select(index)
+
+    @property
+    def _drawing(self) -> bool:
+        return self._editor.draft is not None
+
+    @_drawing.setter
+    def _drawing(self, drawing: None) -> None:  # set_image and clear: a new image, no draft
+        self._editor.cancel_draft()
+
+    @property
+    def measurements(self) -> list[Shape]:
+        """The measurements and annotations of the image on screen, in the order they were drawn."""
+        if self._radiograph is None or self._annotated is not self._radiograph:
+            return []
+        return list(self._editor.shapes)
 
     @property
     def selected_measurement(self) -> int | None:
         return self._selected
 
     @property
-    def measurement(self) -> Measurement | None:
-        """The selected ruler, else the last one drawn (what the status bar shows)."""
-        rulers = self.measurements
-        if self._selected is not None and self._selected < len(rulers):
-            return rulers[self._selected]
-        return rulers[-1] if rulers else None
+    def measurement(self) -> Shape | None:
+        """The selected shape, else the last one drawn (what the status bar shows)."""
+        shapes = self.measurements
+        if self._selected is not None and self._selected < len(shapes):
+            return shapes[self._selected]
+        return shapes[-1] if shapes else None
+
+    def measurement_labels(self) -> list[str]:
+        """What each shape of ``measurements`` measures, as its label on the image says it."""
+        return self._editor.labels(self.measure_context()) if self.measurements else []
+
+    def measurement_text(self) -> str:
+        """The status bar's line for ``measurement``: 'Distance: 42.3 mm' ('' for none)."""
+        shape = self.measurement
+        if shape is None:
+            return ""
+        return status_text(shape, self.measurement_labels()[self.measurements.index(shape)])
 
     @property
-    def _image_key(self) -> str:
-        return str(self._radiograph.path) if self._radiograph is not None else ""
+    def spacing(self) -> MeasureSpacing | None:
+        """The spacing the shapes are measured with: the user's calibration of the image, else
+        its own (``radiograph_spacing``); None: in pixels."""
+        return self.measure_context().spacing
+
+    def spacing_note(self) -> str:
+        """Where lengths come from: 'mm from PixelSpacing', 'mm, calibrated on a known length',
+        'px: no pixel spacing ...' ('' without an image)."""
+        return spacing_note(self.spacing) if self._radiograph is not None else ""
+
+    def measure_context(self) -> MeasureContext:
+        """What labels are measured with now (the spacing of an NIH PNG comes after the image:
+        the context follows it)."""
+        rg = self._radiograph
+        if rg is None:
+            return MeasureContext()
+        calibration = self._calibration if self._annotated is rg else None
+        key = (id(rg), rg.pixel_spacing, rg.spacing_source, calibration)
+        if self._context is None or self._context[0] != key:
+            spacing = calibrated(calibration) if calibration is not None else radiograph_spacing(rg)
+            self._context = (key, MeasureContext(spacing, rg.pixels))
+            self.spacing_changed.emit(spacing_note(spacing))
+        return self._context[1]
+
+    def set_annotations(self, history: EditHistory, calibration: float | None = None) -> None:
+        """Show ``history``'s shapes on the image on screen, measured with ``calibration`` (mm
+        per pixel the user calibrated it with; None: its own spacing)."""
+        self._annotated, self._editor = self._radiograph, ShapeEditor(history)
+        self._calibration = calibration
+        self._context = None
+        self._shapes_changed()
+
+    def set_calibration(self, mm_per_pixel: float | None) -> None:
+        """Measure the image on screen with ``mm_per_pixel`` (None: its own spacing again)."""
+        self._own_editor()  # the image's, made now if it had none
+        self._calibration = mm_per_pixel
+        self._context = None
+        self._shapes_changed()
 
     def set_image(self, radiograph: Radiograph, renderer: GreyRenderer, frames: list[GreyFrame] | None = None,
                   scanned: ScannedImage | None = None, caption: str | None = None,
@@ -317,33 +421,53 @@ class ImageCanvas(QWidget):
         return corner_layout(metrics, QRectF(self.rect()), scene_readout(scene, for_export=False), caption)
 
     def select_measurement(self, index: int | None) -> None:
-        """Select the ruler at ``index`` of ``measurements`` (None: none)."""
-        self._selected = index if index is None or 0 <= index < len(self.measurements) else None
+        """Select the shape at ``index`` of ``measurements`` (None: none)."""
+        self._selected = index if self._radiograph is not None else None
         self.update()
         self.measurement_changed.emit(self.measurement)
 
     def delete_selected_measurement(self) -> None:
-        """Remove the selected ruler, if one is."""
-        if self._selected is None or self._radiograph is None:
-            return
-        self.rulers.remove(self._image_key, self._selected)
-        self.select_measurement(None)
+        """Remove the selected shape, if one is."""
+        if self._radiograph is not None and self._selected is not None and self.editor.delete_selected():
+            self._shapes_changed(edited=True)
 
     def clear_measurements(self) -> None:
-        """Remove every ruler of the image on screen."""
-        if self._radiograph is not None:
-            self.rulers.clear(self._image_key)
+        """Remove every shape of the image on screen (one step: undo brings them back)."""
+        if self._radiograph is not None and self.editor.clear():
+            self._shapes_changed(edited=True)
         self.select_measurement(None)
 
+    def undo(self) -> bool:
+        """Undo the last change to the shapes of the image on screen; False when there is none."""
+        return self._radiograph is not None and self._edited(self.editor.undo())
+
+    def redo(self) -> bool:
+        """Redo the change last undone; False when there is none."""
+        return self._radiograph is not None and self._edited(self.editor.redo())
+
+    def _edited(self, changed: bool) -> bool:
+        if changed:
+            self._shapes_changed(edited=True)
+        return changed
+
+    def _shapes_changed(self, *, edited: bool = False) -> None:
+        """Repaint the shapes and tell the window: the status line, the hint, and (``edited``)
+        that a change is complete."""
+        self.update()
+        self.measurement_changed.emit(self.measurement)
+        self.hint_changed.emit(self._editor.hint if self._annotated is self._radiograph else "")
+        if edited:
+            self.shapes_edited.emit()
+
     def measurement_at(self, pos: QPointF) -> int | None:
-        """The ruler under widget point ``pos`` (within a few screen pixels), or None."""
+        """The shape under widget point ``pos`` (within a few screen pixels), or None."""
         if self._radiograph is None:
             return None
         p = self.widget_to_image(pos)
-        return nearest(self.measurements, (p.x(), p.y()), HIT_TOLERANCE_PX / self.view.zoom)
+        return nearest_shape(self.measurements, (p.x(), p.y()), HIT_TOLERANCE_PX / self.view.zoom)
 
     def measurement_label_rects(self) -> list[QRectF]:
-        """Where the rulers' labels are on screen (those in view), as they are painted."""
+        """Where the shapes' labels are on screen (those in view), as they are painted."""
         return [r for r in ruler_label_rects(self._scene()) if r is not None]
 
     # -- view operations ----------------------------------------------------------------------
@@ -439,22 +563,26 @@ class ImageCanvas(QWidget):
         button, mods, pos = event.button(), event.modifiers(), event.position()
         self._press = (button, pos)
         self._drag_start = pos
-        picked = self.measurement_at(pos) if button == Qt.MouseButton.LeftButton and not mods else None
-        if picked is not None:
-            # a click on a ruler picks it (for Delete), whatever the tool
-            self._drag_kind = None
-            self.select_measurement(picked)
-            event.accept()
-            return
-        self._drag_kind = self.bindings.drag_for(BUTTON_NAMES.get(button, ""),
-                                                 ctrl=bool(mods & Qt.KeyboardModifier.ControlModifier),
-                                                 shift=bool(mods & Qt.KeyboardModifier.ShiftModifier))
+        self._gesture = Gesture.NONE
+        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
+        if button == Qt.MouseButton.LeftButton and not ctrl:
+            # the shapes first: a draft's next point, a handle, a shape; then a drawing tool
+            tool = self.bindings.drag_for("left", shift=shift)
+            draw = SHAPE_TOOLS.get(tool) if tool is not None else None
+            selected = self.editor.selected
+            self._gesture = self.editor.press(self._image_point(pos), self._tolerance(), draw, pick=not mods)
+            if self._editor.selected != selected:
+                self._shapes_changed()
+            if self._gesture is not Gesture.NONE:
+                self._drag_kind = None
+                self._shapes_changed()
+                event.accept()
+                return
+        self._drag_kind = self.bindings.drag_for(BUTTON_NAMES.get(button, ""), ctrl=ctrl, shift=shift)
         self._undo = (self.window, self.view.zoom, self.view.center, self.view.fitted)
         if self._drag_kind is Tool.WINDOW:
             self._drag_window = self.window
-        elif self._drag_kind is Tool.MEASURE:
-            self._drag_image_start = self.widget_to_image(pos)
-            self._drawing = None
         elif self._drag_kind is Tool.PAN:
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
         elif self._drag_kind is Tool.ZOOM:
@@ -477,14 +605,19 @@ class ImageCanvas(QWidget):
                                  self.width(), self.height())
             self.update()
             self.view_changed.emit()
-        elif self._drag_kind is Tool.MEASURE and self._drag_image_start is not None:
-            self._draw_ruler(self._drag_image_start, self.widget_to_image(pos))
+        elif self._radiograph is not None and self._annotated is self._radiograph:
+            # a shape dragged, or the draft following the pointer (button down or not)
+            if self._editor.move(self._image_point(pos), slop=CLICK_SLOP_PX / self.view.zoom):
+                self.update()
+                if self._gesture in (Gesture.MOVE, Gesture.HANDLE):
+                    self.measurement_changed.emit(self.measurement)
         self._report_cursor(pos)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
         button, pressed_at = self._press
         moved = pos - pressed_at
+        gesture, self._gesture = self._gesture, Gesture.NONE
         if self._radiograph is not None and button == Qt.MouseButton.RightButton and event.button() == button and (
                 self._drag_kind is None or max(abs(moved.x()), abs(moved.y())) < CLICK_SLOP_PX):
             # a right click, not a drag: undo what the press began, and open the menu
@@ -492,14 +625,46 @@ class ImageCanvas(QWidget):
             self._drag_kind = None
             self.select_measurement(self.measurement_at(pos))
             self.show_menu(pos.toPoint())
+        elif gesture is Gesture.TEXT and event.button() == Qt.MouseButton.LeftButton:
+            self._place_text(self._image_point(pos))
+        elif gesture is not Gesture.NONE and event.button() == Qt.MouseButton.LeftButton:
+            self._shapes_changed(edited=self.editor.release(self._image_point(pos)))
         elif self._drag_kind is Tool.WINDOW and self._drag_window is not None:
             self.set_window(self._dragged_window(pos))  # full resolution again
         elif self._drag_kind in (Tool.PAN, Tool.ZOOM):
             self.view_changed.emit()
-        self._drawing = None
         self._drag_kind = None
         self.unsetCursor()
         event.accept()
+
+    def _place_text(self, point: tuple[float, float]) -> None:
+        """Ask for a text's words and put it at ``point`` (nothing when the user cancels)."""
+        words, ok = QInputDialog.getText(self, "Text", "Words to write on the image:")
+        if not ok or not words.strip():
+            return
+        try:
+            self.editor.add_text(point, words)
+        except ValueError as exc:
+            self.hint_changed.emit(str(exc))
+            return
+        self._shapes_changed(edited=True)
+
+    def event(self, event: QEvent) -> bool:
+        """Esc stops drawing a shape (before ``keyPressEvent``, whose Esc drops the selection)."""
+        if (event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
+                and event.key() == Qt.Key.Key_Escape and self._annotated is self._radiograph
+                and self._editor.cancel_draft()):
+            self._shapes_changed()
+            return True
+        return super().event(event)
+
+    def _image_point(self, pos: QPointF) -> tuple[float, float]:
+        p = self.widget_to_image(pos)
+        return p.x(), p.y()
+
+    def _tolerance(self) -> float:
+        """How near a click must be to a shape to pick it, in image units at this zoom."""
+        return HIT_TOLERANCE_PX / self.view.zoom
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
@@ -560,19 +725,6 @@ class ImageCanvas(QWidget):
         delta = pos - self._drag_start
         return self._levels.dragged(self._drag_window, delta.x(), delta.y())
 
-    def _draw_ruler(self, start: QPointF, end: QPointF) -> None:
-        """The ruler being drawn now ends at ``end``: added on the first move of a drag (a
-        click adds none), changed on the next ones, and selected."""
-        rg = self._radiograph
-        if rg is None:
-            return
-        ruler = measure((start.x(), start.y()), (end.x(), end.y()), rg.pixel_spacing)
-        if self._drawing is None:
-            self._drawing = self.rulers.add(self._image_key, ruler)
-        else:
-            self.rulers.replace(self._image_key, self._drawing, ruler)
-        self.select_measurement(self._drawing)
-
     def _report_cursor(self, pos: QPointF) -> None:
         rg = self._radiograph
         if rg is None:
@@ -600,18 +752,27 @@ class ImageCanvas(QWidget):
         """Everything on screen now, for one paint."""
         frame = self._frame_for_zoom()
         heatmap = self._heatmap if self._heatmap_visible else None
-        return Scene(
+        return self._with_shapes(Scene(
             radiograph=self._radiograph, frame=frame.image if frame is not None else None, view=self.view,
             viewport=(self.width(), self.height()), window=self.window, inverted=self.inverted,
             placeholder=self._placeholder, font=self.font(), heatmap=heatmap,
             heatmap_opacity=self._heatmap_opacity,
             heatmap_caption=self._heatmap_caption if self._heatmap_label else "",
             colormap=self._colormap, boxes=self._boxes, highlight_label=self._highlight_label,
-            measurements=self.measurements, selected_measurement=self._selected,
             integer_values=self.integer_values if self._renderer is not None else None,
             facts=self._facts, identity=self._identity if self._show_identity else (),
             caption=self._caption, name=self._name,
-        )
+        ))
+
+    def _with_shapes(self, scene: Scene) -> Scene:
+        """``scene`` with the shapes, their labels, the selection and the draft."""
+        if self._radiograph is None or self._annotated is not self._radiograph:
+            return scene
+        draft = self._editor.draft_shape()
+        context = self.measure_context()
+        return replace(scene, shapes=self._editor.shapes, shape_labels=self._editor.labels(context),
+                       selected_shape=self._editor.selected, draft=draft,
+                       draft_label=draft.label(context) if draft is not None else "")
 
     def _frame_for_zoom(self) -> GreyFrame | None:
         if self._preview:

@@ -1,5 +1,6 @@
-"""Painting the canvas: the image, its heatmap, ground-truth boxes, the rulers, the corner
-read-outs and the scale bar.
+"""Painting the canvas: the image, its heatmap, ground-truth boxes, the measurements and
+annotations (with their labels, the selected one's handles and the shape being drawn), the
+corner read-outs and the scale bar.
 
 ``paint_scene`` draws one ``Scene`` (everything on screen, gathered by the canvas widget) into a
 painter: the widget's, or an export image's of the same size. The view transform's numbers
@@ -9,6 +10,7 @@ of the read-outs comes from ``viewer.viewmodel.readout``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +24,7 @@ from PySide6.QtGui import (
     QLinearGradient,
     QPainter,
     QPen,
+    QPolygonF,
     QTransform,
 )
 
@@ -29,8 +32,10 @@ from viewer.core.boxes import GroundTruthBox
 from viewer.core.labels import same_label
 from viewer.core.radiograph import Radiograph, Window
 from viewer.viewmodel.annotations import ImageFacts, ScaleBar
-from viewer.viewmodel.measurement import Measurement, label_origin
+from viewer.viewmodel.measurement import label_origin
 from viewer.viewmodel.readout import Readout, readout
+from viewer.viewmodel.shape_hits import outline
+from viewer.viewmodel.shapes import Angle, Arrow, CardiothoracicRatio, CobbAngle, Point, Shape, Text
 from viewer.viewmodel.view_transform import ViewTransform
 
 from .colormaps import colormap_table
@@ -43,6 +48,9 @@ RULER_COLOUR = QColor(80, 200, 255)
 TEXT_COLOUR = QColor(235, 235, 235)
 IDENTITY_COLOUR = QColor(255, 190, 60)
 SELECTED_RULER_COLOUR = QColor(255, 230, 90)
+ANNOTATION_COLOUR = QColor(120, 255, 150)  # arrows and texts: what is said, not measured
+HANDLE_SIZE = 7.0
+ARROW_HEAD = (14.0, math.radians(25))  # length (screen pixels) and half-angle of an arrow's head
 
 
 def qtransform(view: ViewTransform, width: float, height: float) -> QTransform:
@@ -68,8 +76,11 @@ class Scene:
     colormap: str = "Jet"
     boxes: Sequence[GroundTruthBox] = ()
     highlight_label: str | None = None
-    measurements: Sequence[Measurement] = ()
-    selected_measurement: int | None = None  # index into measurements
+    shapes: Sequence[Shape] = ()  # the measurements and annotations, in drawing order
+    shape_labels: Sequence[str] = ()  # what each measures (the canvas keeps them per shape)
+    selected_shape: int | None = None  # index into shapes: drawn with its handles
+    draft: Shape | None = None  # the shape being drawn
+    draft_label: str = ""
     integer_values: bool | None = None  # the image's values are whole numbers (None: by their type)
     facts: ImageFacts | None = None  # what the corners say about the image
     identity: tuple[str, ...] = field(default=(), repr=False)  # drawn on screen only, when shown
@@ -102,7 +113,7 @@ def paint_scene(painter: QPainter, area: QRectF, scene: Scene, *, for_export: bo
 
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     _paint_boxes(painter, transform, scene)
-    _paint_measurements(painter, transform, scene)
+    _paint_shapes(painter, transform, scene, for_export=for_export)
     painter.setFont(readout_font(scene.font))
     text = scene_readout(scene, for_export=for_export)
     layout = corner_layout(painter.fontMetrics(), area, text, _legend_caption(scene))
@@ -188,7 +199,7 @@ def _paint_boxes(painter: QPainter, transform: QTransform, scene: Scene) -> None
 
 
 def ruler_font(base: QFont) -> QFont:
-    """The font of the rulers' and boxes' labels."""
+    """The font of the shapes' and boxes' labels."""
     font = QFont(base)
     font.setPointSizeF(max(8.0, font.pointSizeF()))
     font.setBold(True)
@@ -196,33 +207,104 @@ def ruler_font(base: QFont) -> QFont:
 
 
 def ruler_label_rects(scene: Scene) -> list[QRectF | None]:
-    """Where each ruler's label is drawn (None: the ruler is out of view), always inside the
-    viewport: the painter and the canvas's hit tests use this one placement."""
+    """Where each shape's label is drawn (None: the shape is out of view, or has no label),
+    always inside the viewport: the painter and the canvas's hit tests use this one placement."""
     metrics = QFontMetricsF(ruler_font(scene.font))
     transform = qtransform(scene.view, *scene.viewport)
-    rects: list[QRectF | None] = []
-    for m in scene.measurements:
-        a, b = transform.map(QPointF(*m.start)), transform.map(QPointF(*m.end))
-        size = (metrics.horizontalAdvance(m.text) + 8, metrics.height())
-        origin = label_origin((a.x(), a.y()), (b.x(), b.y()), size, scene.viewport)
-        rects.append(QRectF(origin[0], origin[1], *size) if origin is not None else None)
-    return rects
+    return [_label_rect(metrics, transform, scene.viewport, shape, label)
+            for shape, label in zip(scene.shapes, scene.shape_labels)]
 
 
-def _paint_measurements(painter: QPainter, transform: QTransform, scene: Scene) -> None:
+def _label_rect(metrics: QFontMetricsF, transform: QTransform, viewport: tuple[float, float], shape: Shape,
+                label: str) -> QRectF | None:
+    if not label:
+        return None
+    a, b = (transform.map(QPointF(*p)) for p in label_anchor(shape))
+    lines = label.splitlines()
+    size = (max(metrics.horizontalAdvance(line) for line in lines) + 8, metrics.height() * len(lines))
+    origin = label_origin((a.x(), a.y()), (b.x(), b.y()), size, viewport)
+    return QRectF(origin[0], origin[1], *size) if origin is not None else None
+
+
+def label_anchor(shape: Shape) -> tuple[Point, Point]:
+    """The segment (image points) a shape's label goes beside: a line's own, an angle's vertex,
+    between a Cobb angle's lines, a CTR's thoracic diameter, a region's right side."""
+    p = shape.points
+    if isinstance(shape, Angle):
+        return p[1], p[1]
+    if isinstance(shape, CobbAngle):
+        return _middle(p[0], p[1]), _middle(p[2], p[3])
+    if isinstance(shape, CardiothoracicRatio):
+        return p[2], p[3]
+    if isinstance(shape, Text):
+        return p[0], p[0]
+    if len(p) == 2 and shape.kind in ("ellipse", "rect"):
+        right = max(p[0][0], p[1][0])
+        return (right, min(p[0][1], p[1][1])), (right, max(p[0][1], p[1][1]))
+    return p[0], p[1]
+
+
+def _middle(a: Point, b: Point) -> Point:
+    return (a[0] + b[0]) / 2, (a[1] + b[1]) / 2
+
+
+def _paint_shapes(painter: QPainter, transform: QTransform, scene: Scene, *, for_export: bool) -> None:
+    """Every shape with its label; the selected one's handles and the draft on screen only."""
     painter.setFont(ruler_font(scene.font))
-    for i, (m, rect) in enumerate(zip(scene.measurements, ruler_label_rects(scene))):
-        colour = SELECTED_RULER_COLOUR if i == scene.selected_measurement else RULER_COLOUR
-        a = transform.map(QPointF(*m.start))
-        b = transform.map(QPointF(*m.end))
-        painter.setPen(QPen(QColor(0, 0, 0, 160), 4))
-        painter.drawLine(a, b)
-        painter.setPen(QPen(colour, 2))
-        painter.drawLine(a, b)
-        for p in (a, b):
-            painter.drawEllipse(p, 3.5, 3.5)
+    selected = None if for_export else scene.selected_shape
+    for i, (shape, rect) in enumerate(zip(scene.shapes, ruler_label_rects(scene))):
+        colour = _colour(shape, i == selected)
+        _paint_outline(painter, transform, shape, colour)
         if rect is not None:
-            _draw_label(painter, rect, m.text, colour)
+            _draw_label(painter, rect, scene.shape_labels[i], colour)
+    if selected is not None and 0 <= selected < len(scene.shapes):
+        painter.setPen(QPen(QColor(0, 0, 0), 1))
+        painter.setBrush(SELECTED_RULER_COLOUR)
+        for x, y in scene.shapes[selected].points:
+            centre = transform.map(QPointF(x, y))
+            painter.drawRect(QRectF(centre.x() - HANDLE_SIZE / 2, centre.y() - HANDLE_SIZE / 2,
+                                    HANDLE_SIZE, HANDLE_SIZE))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+    if scene.draft is not None and not for_export:
+        _paint_outline(painter, transform, scene.draft, SELECTED_RULER_COLOUR, dashed=True)
+        metrics = QFontMetricsF(painter.font())
+        rect = _label_rect(metrics, transform, scene.viewport, scene.draft, scene.draft_label)
+        if rect is not None:
+            _draw_label(painter, rect, scene.draft_label, SELECTED_RULER_COLOUR)
+
+
+def _colour(shape: Shape, selected: bool) -> QColor:
+    if selected:
+        return SELECTED_RULER_COLOUR
+    return ANNOTATION_COLOUR if isinstance(shape, (Arrow, Text)) else RULER_COLOUR
+
+
+def _paint_outline(painter: QPainter, transform: QTransform, shape: Shape, colour: QColor,
+                   dashed: bool = False) -> None:
+    """The lines of ``shape`` over a dark halo (they read on bright and dark parts alike);
+    a ruler's ends as dots, an arrow's head at its tip, a text's place as a dot."""
+    lines = [[transform.map(QPointF(*p)) for p in line] for line in outline(shape)]
+    if isinstance(shape, Arrow):
+        lines += _arrow_head(lines[0][0], lines[0][1])
+    pen = QPen(colour, 2)
+    if dashed:
+        pen.setStyle(Qt.PenStyle.DashLine)
+    for stroke in (QPen(QColor(0, 0, 0, 160), 4), pen):
+        painter.setPen(stroke)
+        for line in lines:
+            if len(line) > 1:
+                painter.drawPolyline(QPolygonF(line))
+    if shape.kind in ("distance", "text"):
+        for p in (line[0] for line in lines) if shape.kind == "text" else lines[0]:
+            painter.drawEllipse(p, 3.5, 3.5)
+
+
+def _arrow_head(tip: QPointF, tail: QPointF) -> list[list[QPointF]]:
+    """The two short strokes of an arrow's head at ``tip`` (screen points)."""
+    length, half_angle = ARROW_HEAD
+    direction = math.atan2(tail.y() - tip.y(), tail.x() - tip.x())
+    return [[tip, tip + QPointF(length * math.cos(direction + s * half_angle),
+                                length * math.sin(direction + s * half_angle))] for s in (-1, 1)]
 
 
 def _paint_readout(painter: QPainter, area: QRectF, text: Readout, layout: CornerLayout) -> None:

@@ -2,9 +2,11 @@
 
 The sessions (model, folder, image) read files and run the model; the window reads no file and
 runs no model itself. Its other jobs are mixins, a module each: the docks and saved layout
-(``window_layout``), the actions, menus and toolbar (``window_actions``), the status bar
-(``window_status``) and the exports (``window_exports``). Here: construction, opening (dialogs,
-drag and drop), the window presets of the image on screen, and the glue between sessions.
+(``window_layout``), the actions, menus and toolbar (``window_actions``), the canvas's commands
+(``window_canvas``), the measurements and annotations kept across sessions
+(``window_annotations``), the status bar (``window_status``) and the exports
+(``window_exports``). Here: construction, opening (dialogs, drag and drop), the window presets of
+the image on screen, and the glue between sessions.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from .plain_text import elide, tooltip
 from .settings import AppSettings
 from .tags_panel import TagsPanel
 from .window_actions import WindowActionsMixin
+from .window_annotations import WindowAnnotationsMixin
 from .window_canvas import WindowCanvasMixin
 from .window_compare import WindowCompareMixin
 from .window_exports import WindowExportsMixin
@@ -50,8 +53,8 @@ PRIORITY_BEHIND = 10
 IMAGE_FILTER = "Radiographs (*.dcm *.dicom *.dic *.png *.jpg *.jpeg *.tif *.tiff *.bmp);;All files (*)"
 
 
-class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowCompareMixin, WindowStackMixin, WindowStatusMixin,
-                 WindowExportsMixin, WindowLayoutMixin, QMainWindow):
+class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowAnnotationsMixin, WindowCompareMixin, WindowStackMixin,
+                 WindowStatusMixin, WindowExportsMixin, WindowLayoutMixin, QMainWindow):
     """The viewer window. ``open_path`` opens a folder or file; ``model_path`` (or a reason why
     there is none) decides whether findings are shown; ``follow_links``: the folder scans also
     follow links to folders outside the opened folder."""
@@ -77,12 +80,14 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowCompareMixin, Wind
         self.model_panel = ModelPanel()
         self._build_layout()
         self.window_presets = WindowPresets()  # of the image on screen
+        self._build_annotations()  # before the viewports' sessions, which it gives their shapes
 
         self.models = ModelSession(self)
         self.folder = FolderSession(self.browser, self.errors, self.models, self, follow_links=follow_links)
         # The folder's box tables change with the folder: look them up through it each time.
         self.image = self._image_session(self.canvas, self.banner, self.findings, self.tags,
                                          next_of=self.browser.image_after)
+        self.annotations.attach(self.canvas, self.image)
         # the viewports beside the reading one: priors, the other view
         self.comparison = ComparisonSession(self.viewport_grid, self.image, self._beside_session,
                                             self.comparison_panel, settings, self.models, self.browser.patient_images,
@@ -118,6 +123,7 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowCompareMixin, Wind
         findings.hide()
         tags.hide()
         session = self._image_session(canvas, banner, findings, tags)
+        self.annotations.attach(canvas, session)
         session.findings_shown.connect(lambda analysed, s=session: self._record_findings(analysed, s))
         canvas.step_requested.connect(lambda delta: (self.act_next if delta > 0 else self.act_prev).trigger())
         canvas.stack_step_requested.connect(lambda delta: self.step_stack(delta))
@@ -143,7 +149,7 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowCompareMixin, Wind
         self.models.model_unavailable.connect(self._on_model_unavailable)
         self.canvas.cursor_moved.connect(self._on_cursor)
         self.canvas.window_changed.connect(self._on_window_changed)
-        self.canvas.measurement_changed.connect(self._on_measurement)
+        self._connect_annotations(self.canvas)
         self.image.image_shown.connect(self._on_image_shown)
         self.image.status_message.connect(self.show_message)
         self.findings.heatmap_toggled.connect(self.act_heatmap.setChecked)
@@ -277,4 +283,5 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowCompareMixin, Wind
         self.image.shutdown()
         self.comparison.shutdown()
         self.models.wait()  # a model still opening would report to a deleted window
+        self.annotations.close()
         super().closeEvent(event)

@@ -1,9 +1,11 @@
 """Part of the main window: the commands of the image canvas and of reading.
 
-A mixin of ``MainWindow``: the tools of the left mouse button, the mouse layouts (View > Mouse
-Layout, remembered in the settings), the rulers' commands, the next and previous study, the
-arrow keys and the right-click menu of the canvas, the full-screen reading mode, and the
-patient's identity on the canvas (off at each start, with a sign in the status bar). Its
+A mixin of ``MainWindow``: the tools of the left mouse button (the view's in the View menu, the
+measurements and annotations in the Measure menu), the mouse layouts (View > Mouse Layout,
+remembered in the settings), the shapes' commands (delete, clear, undo, redo, calibrate: their
+slots are ``window_annotations``'), the next and previous study, the arrow keys and the
+right-click menu of the canvas, the full-screen reading mode, and the patient's identity on the
+canvas (off at each start, with a sign in the status bar). Its
 actions are made after the window's other actions, menus and toolbar (``window_actions``) and
 put next to the related commands there, found by the actions they hold, so the two modules
 share only the action names.
@@ -34,13 +36,25 @@ if TYPE_CHECKING:  # the QMainWindow this is mixed into, for type checkers only
 else:
     _Window = object
 
-TOOL_KEYS = {Tool.WINDOW: "W", Tool.PAN: "P", Tool.ZOOM: "Z", Tool.MEASURE: "M"}
+TOOL_KEYS = {Tool.WINDOW: "W", Tool.PAN: "P", Tool.ZOOM: "Z", Tool.MEASURE: "M", Tool.ANGLE: "A",
+             Tool.COBB: "B", Tool.CTR: "T", Tool.ELLIPSE: "E", Tool.RECT: "G", Tool.ARROW: "Shift+A",
+             Tool.TEXT: "Shift+T"}
 TOOL_TIPS = {
     Tool.WINDOW: "Left-drag changes the window (left/right) and level (up/down)",
     Tool.PAN: "Left-drag moves the image",
     Tool.ZOOM: "Left-drag up zooms in, down zooms out",
     Tool.MEASURE: "Left-drag measures a distance (mm when the pixel spacing is known)",
+    Tool.ANGLE: "Drag from one arm's end to the vertex, then click the other arm's end",
+    Tool.COBB: "Drag along the first endplate, then along the second: the angle between them",
+    Tool.CTR: "Drag across the heart at its widest, then across the thorax: the cardiothoracic ratio",
+    Tool.ELLIPSE: "Drag across a region: its mean, SD, min, max and area",
+    Tool.RECT: "Drag across a region: its mean, SD, min, max and area",
+    Tool.ARROW: "Drag from the arrow's tip to its tail",
+    Tool.TEXT: "Click where the words go, then type them",
 }
+# the toolbar's short names (the menus say the whole name)
+TOOL_BUTTONS = {Tool.WINDOW: "W/L", Tool.COBB: "Cobb", Tool.CTR: "CTR", Tool.ELLIPSE: "Ellipse", Tool.RECT: "Rect"}
+VIEW_TOOLS = (Tool.WINDOW, Tool.PAN, Tool.ZOOM)
 
 
 class WindowCanvasMixin(_Window):
@@ -60,19 +74,40 @@ class WindowCanvasMixin(_Window):
     act_heatmap: QAction
     identity_indicator: QLabel
     _action: Callable[..., QAction]
+    delete_shape: Callable[[], None]
+    clear_shapes: Callable[[], None]
+    undo_shapes: Callable[[], None]
+    redo_shapes: Callable[[], None]
+    calibrate_ruler: Callable[[], None]
 
     def _build_canvas_actions(self) -> None:
         c = self.canvas
         self._build_tools()
         self.act_delete_measurement = self._action(
-            "&Delete Measurement", c.delete_selected_measurement, ["Del", "Backspace"],
-            tip="Delete the selected ruler (click a ruler to select it)")
-        self.act_clear_measurements = self._action("C&lear Measurements", c.clear_measurements, "Ctrl+Del",
-                                                   tip="Delete every ruler of this image")
+            "&Delete Measurement", self.delete_shape, ["Del", "Backspace"],
+            tip="Delete the selected measurement or annotation (click one to select it)")
+        self.act_clear_measurements = self._action("C&lear Measurements", self.clear_shapes, "Ctrl+Del",
+                                                   tip="Delete every measurement and annotation of this image")
+        self.act_undo = self._action("&Undo", self.undo_shapes, "Ctrl+Z",
+                                     tip="Undo the last change to the measurements and annotations")
+        self.act_redo = self._action("&Redo", self.redo_shapes, ["Ctrl+Shift+Z", "Ctrl+Y"],
+                                     tip="Redo the change last undone")
+        self.act_calibrate = self._action("&Calibrate Ruler\N{HORIZONTAL ELLIPSIS}", self.calibrate_ruler,
+                                          tip="Give the selected ruler's length in mm: the image is measured "
+                                              "with it from now on")
         self._build_mouse_layouts()
-        tools = list(self.tool_actions.values())
-        self._insert_before(self.act_heatmap, [*tools, self.act_delete_measurement, self.act_clear_measurements,
-                                               self.mouse_layout_menu.menuAction(), None], menus_only=True)
+        view_tools = [self.tool_actions[tool] for tool in VIEW_TOOLS]
+        shape_tools = [action for tool, action in self.tool_actions.items() if tool not in VIEW_TOOLS]
+        self._insert_before(self.act_heatmap, [*view_tools, self.mouse_layout_menu.menuAction(), None],
+                            menus_only=True)
+        shape_commands = [self.act_delete_measurement, self.act_clear_measurements, None, self.act_undo,
+                          self.act_redo, None, self.act_calibrate]
+        self.measure_menu = QMenu("&Measure", self)
+        for action in [*shape_tools, None, *shape_commands]:
+            self.measure_menu.addSeparator() if action is None else self.measure_menu.addAction(action)
+        self.menuBar().insertMenu(self.menuBar().actions()[-1], self.measure_menu)  # before Help
+        self.draw_menu = QMenu("Dra&w", self)  # the canvas's menu: the drawing tools in one entry
+        self.draw_menu.addActions(shape_tools)
 
         # the arrow keys and the wheel of the canvas do what the next / previous image commands do
         c.step_requested.connect(lambda delta: (self.act_next if delta > 0 else self.act_prev).trigger())
@@ -95,11 +130,12 @@ class WindowCanvasMixin(_Window):
                                                   "tags (on screen only, never exported)")
         self._insert_after(self.act_reset, [self.act_full_screen, self.act_show_identity])
 
-        c.menu_actions = [*tools, None, self.act_delete_measurement, self.act_clear_measurements, None,
+        c.menu_actions = [*view_tools, self.draw_menu.menuAction(), None, self.act_delete_measurement,
+                          self.act_clear_measurements, self.act_undo, self.act_redo, self.act_calibrate, None,
                           self.act_fit, self.act_actual, self.act_invert, self.act_reset, None, self.act_full_screen,
                           self.act_show_identity]
-        self._build_tools_toolbar([*tools, None, self.act_clear_measurements, None, self.act_full_screen,
-                                   self.act_show_identity])
+        self._build_tools_toolbar([*view_tools, None, *shape_tools, None, self.act_clear_measurements,
+                                   self.act_undo, self.act_redo, None, self.act_full_screen, self.act_show_identity])
 
     # -- tools and mouse layouts --------------------------------------------------------------
     def _build_tools(self) -> None:
@@ -110,6 +146,7 @@ class WindowCanvasMixin(_Window):
         for tool in Tool:
             action = self._action(f"&{TOOL_NAMES[tool]}", partial(self._use_tool, tool), TOOL_KEYS[tool],
                                   checkable=True, tip=TOOL_TIPS[tool])
+            action.setIconText(TOOL_BUTTONS.get(tool, TOOL_NAMES[tool]))
             group.addAction(action)
             self.tool_actions[tool] = action
         self.act_tool_window = self.tool_actions[Tool.WINDOW]

@@ -1,7 +1,8 @@
 """Part of the main window: the status bar's read-outs, progress and error count.
 
 A mixin of ``MainWindow``: the cursor's pixel value, the window/level (and the presets list
-naming it), the ruler, the progress of the scan and analysis (shown at most ``PROGRESS_HZ``
+naming it), the labels of the selected measurement and of where its mm come from (which
+``window_annotations`` fills), the progress of the scan and analysis (shown at most ``PROGRESS_HZ``
 times a second), the errors button that opens the errors dock, and the sign that the patient's
 identity is on the canvas.
 """
@@ -14,7 +15,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QProgressBar, QPushButton
 
 from viewer.core.radiograph import Window
-from viewer.viewmodel.measurement import CursorInfo, Measurement
+from viewer.viewmodel.measurement import CursorInfo
 from viewer.viewmodel.readout import window_text
 from viewer.viewmodel.windowing import WindowPresets
 
@@ -50,6 +51,10 @@ class WindowStatusMixin(_Window):
         self.window_label.setObjectName("windowReadout")
         self.window_label.setMinimumWidth(170)
         self.measure_label = PlainLabel()
+        self.measure_label.setObjectName("measureReadout")
+        self.spacing_label = PlainLabel()
+        self.spacing_label.setObjectName("spacingReadout")
+        self.spacing_label.setContentsMargins(6, 0, 6, 0)
         self.progress = QProgressBar()
         self.progress.setObjectName("progress")
         self.progress.setMaximumWidth(260)
@@ -69,7 +74,8 @@ class WindowStatusMixin(_Window):
         self.identity_indicator.setObjectName("identityIndicator")
         self.identity_indicator.setStyleSheet("color: #ffbe3c; background: #3a2a00; font-weight: bold; padding: 0 6px;")
         self.identity_indicator.hide()
-        for widget in (self.identity_indicator, self.measure_label, self.cursor_label, self.window_label,
+        for widget in (self.identity_indicator, self.measure_label, self.spacing_label, self.cursor_label,
+                       self.window_label,
                        self.progress, self.errors_button):
             bar.addPermanentWidget(widget)
 
@@ -101,9 +107,6 @@ class WindowStatusMixin(_Window):
         index = self.window_presets.index_of(window)
         self.presets.setPlaceholderText("Manual")  # what the list shows when no preset is current
         self.presets.setCurrentIndex(-1 if index is None else index)
-
-    def _on_measurement(self, measurement: Measurement | None) -> None:
-        self.measure_label.setText(f"Ruler: {measurement.text}" if measurement else "")
 
     def _on_progress(self, task: str, done: int, total: int) -> None:
         # QProgressBar.setValue repaints at once (synchronously, with whatever else of the window

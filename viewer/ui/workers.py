@@ -41,6 +41,7 @@ from viewer.core.analysis_pool import (
     compact_findings,
     problem_text,
 )
+from viewer.core.annotation_store import radiograph_key
 from viewer.core.boxes import GroundTruthBox
 from viewer.core.errors import CxrError, display_name
 from viewer.core.findings import Findings, read_only
@@ -221,6 +222,9 @@ class LoadedImage:
     frames: list[GreyFrame]
     boxes: list[GroundTruthBox] = field(default_factory=list)  # ground-truth boxes of this image
     thumbnail: np.ndarray | None = None  # for the browser, made while the image is at hand
+    # what the annotation store knows the image by (hashes its pixels or its file: made here, off
+    # the GUI thread); None when it could not be made (the file went away after it was read)
+    annotation_key: str | None = None
 
 
 @dataclass
@@ -285,9 +289,13 @@ class LoadJob(Worker):
         renderer = GreyRenderer(radiograph)
         frames = renderer.render(renderer.default_window)
         thumbnail = make_thumbnail(radiograph)
+        try:
+            annotation_key: str | None = radiograph_key(radiograph)
+        except (OSError, ValueError):
+            annotation_key = None
         if self.token.cancelled:
             return
-        loaded = LoadedImage(self.path, radiograph, renderer, frames, boxes, thumbnail)
+        loaded = LoadedImage(self.path, radiograph, renderer, frames, boxes, thumbnail, annotation_key)
         self.events.image_loaded.emit(self.generation, loaded)
         if self.spacing_for is not None and radiograph.pixel_spacing is None and not radiograph.is_dicom:
             found = self.spacing_for(self.path, radiograph.width, radiograph.height)

@@ -39,8 +39,13 @@ KEYS: tuple[KeyBinding, ...] = (
     KeyBinding(("P",), f"{TOOL_NAMES[Tool.PAN]} tool"),
     KeyBinding(("Z",), f"{TOOL_NAMES[Tool.ZOOM]} tool"),
     KeyBinding(("M",), f"{TOOL_NAMES[Tool.MEASURE]} tool (a ruler)"),
-    KeyBinding(("Del", "Backspace"), "delete the selected ruler"),
-    KeyBinding(("Ctrl+Del",), "delete every ruler of the image"),
+    KeyBinding(("A", "B", "T"), "angle, Cobb angle, cardiothoracic ratio tools"),
+    KeyBinding(("E", "G"), "ellipse, rectangle ROI tools (mean, SD, min, max, area)"),
+    KeyBinding(("Shift+A", "Shift+T"), "arrow, text tools"),
+    KeyBinding(("Del", "Backspace"), "delete the selected measurement or annotation"),
+    KeyBinding(("Ctrl+Del",), "delete every measurement and annotation of the image"),
+    KeyBinding(("Ctrl+Z",), "undo the last change to the measurements and annotations"),
+    KeyBinding(("Ctrl+Shift+Z", "Ctrl+Y"), "redo"),
     KeyBinding(("I",), "invert"),
     KeyBinding(("R", "Shift+R"), "rotate right / left"),
     KeyBinding(("X", "Y"), "flip horizontal / vertical"),
@@ -49,7 +54,7 @@ KEYS: tuple[KeyBinding, ...] = (
     KeyBinding(("Ctrl++", "Ctrl+-"), "zoom in / out"),
     KeyBinding(("Ctrl+R",), "reset the view"),
     KeyBinding(("F11",), "full-screen reading on / off"),
-    KeyBinding(("Esc",), "leave full screen; else drop the ruler selection"),
+    KeyBinding(("Esc",), "leave full screen; else stop drawing, or drop the selection"),
     KeyBinding(("Ctrl+Shift+I",), "the patient's name, ID and birth date on the image on / off (never exported)"),
     KeyBinding(("Ctrl+O", "Ctrl+Shift+O"), "open a folder / a file"),
     KeyBinding(("Ctrl+E", "Ctrl+Shift+E"), "export the view as PNG / the folder's findings as CSV"),
@@ -62,6 +67,13 @@ DRAG_WORDS = {
     Tool.PAN: "pan",
     Tool.ZOOM: "zoom (up: in, down: out)",
     Tool.MEASURE: "measure a distance (mm when the pixel spacing is known)",
+    Tool.ANGLE: "an angle: drag one arm to the vertex, click the other arm's end",
+    Tool.COBB: "a Cobb angle: drag along each endplate",
+    Tool.CTR: "a cardiothoracic ratio: drag across the heart, then across the thorax",
+    Tool.ELLIPSE: "an ellipse ROI (mean, SD, min, max, area)",
+    Tool.RECT: "a rectangle ROI (mean, SD, min, max, area)",
+    Tool.ARROW: "an arrow, from its tip to its tail",
+    Tool.TEXT: "a text: click where it goes, then type it",
 }
 WHEEL_WORDS = {Wheel.ZOOM: "zoom around the cursor", Wheel.IMAGES: "next / previous image"}
 
@@ -82,7 +94,7 @@ def mouse_rows(layout: MouseLayout) -> list[tuple[str, str]]:
     rows += [
         ("Ctrl+left-drag", DRAG_WORDS[Tool.WINDOW]),
         ("Shift+left-drag", DRAG_WORDS[Tool.MEASURE]),
-        ("click a ruler", "select it (Del deletes it)"),
+        ("click a shape", "select it (Del deletes it; drag it again to move it, its handles to edit it)"),
         ("double-click", "fit"),
     ]
     return rows

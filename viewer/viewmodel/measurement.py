@@ -1,22 +1,21 @@
-"""The rulers and the pixel read-out: distances and values in the image's own units.
+"""Where a measurement's label goes on screen, how near a click is to a line, and the pixel under
+the cursor.
 
-An image can hold several rulers. ``MeasurementStore`` keeps them for every image opened in the
-session, by the image's path, so they come back with the image. Where a ruler's label goes on
-screen is decided here too (``label_origin``): inside the view, at the middle of the part of
-the ruler that is visible, never cut off at the edge.
+A label goes inside the view (``label_origin``), at the middle of the visible part of the
+segment it belongs to, never cut off at the edge. The shapes themselves are ``shapes``'; the
+rulers of one image frame, with undo, are an ``edit_history.EditHistory``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 Point = tuple[float, float]
 Size = tuple[float, float]
-HIT_TOLERANCE_PX = 6.0  # how near (screen pixels) a click must be to a ruler to pick it
+HIT_TOLERANCE_PX = 6.0  # how near (screen pixels) a click must be to a shape to pick it
 
 
 @dataclass(frozen=True)
@@ -26,33 +25,6 @@ class CursorInfo:
     x: int
     y: int
     value: float
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """A ruler between two image points; ``mm`` is None when the pixel spacing is unknown."""
-
-    start: Point
-    end: Point
-    pixels: float
-    mm: float | None
-
-    @property
-    def text(self) -> str:
-        if self.mm is not None:
-            return f"{self.mm:.1f} mm"
-        return f"{self.pixels:.1f} px (no pixel spacing: length in pixels)"
-
-
-def measure(start: Point, end: Point, pixel_spacing: tuple[float, float] | None) -> Measurement:
-    """The ruler from ``start`` to ``end`` (image pixels); in mm with a usable spacing
-    (row, column mm per pixel, both > 0)."""
-    dx, dy = end[0] - start[0], end[1] - start[1]
-    mm = None
-    if pixel_spacing is not None and pixel_spacing[0] > 0 and pixel_spacing[1] > 0:
-        row, col = pixel_spacing
-        mm = math.hypot(dx * col, dy * row)
-    return Measurement((float(start[0]), float(start[1])), (float(end[0]), float(end[1])), math.hypot(dx, dy), mm)
 
 
 def pixel_under(point: Point, pixels: np.ndarray) -> CursorInfo | None:
@@ -71,16 +43,6 @@ def distance_to_segment(p: Point, a: Point, b: Point) -> float:
     length2 = dx * dx + dy * dy
     t = 0.0 if length2 == 0 else min(1.0, max(0.0, ((p[0] - ax) * dx + (p[1] - ay) * dy) / length2))
     return math.hypot(p[0] - (ax + t * dx), p[1] - (ay + t * dy))
-
-
-def nearest(measurements: Sequence[Measurement], point: Point, tolerance: float) -> int | None:
-    """The index of the ruler nearest ``point`` (image coordinates) within ``tolerance``, else None."""
-    best, best_distance = None, tolerance
-    for i, m in enumerate(measurements):
-        d = distance_to_segment(point, m.start, m.end)
-        if d <= best_distance:
-            best, best_distance = i, d
-    return best
 
 
 def visible_part(a: Point, b: Point, viewport: Size) -> tuple[Point, Point] | None:
@@ -123,35 +85,3 @@ def label_origin(a: Point, b: Point, size: Size, viewport: Size) -> Point | None
     x = min(max(x, LABEL_MARGIN), max(LABEL_MARGIN, viewport[0] - LABEL_MARGIN - width))
     y = min(max(y, LABEL_MARGIN), max(LABEL_MARGIN, viewport[1] - LABEL_MARGIN - height))
     return x, y
-
-
-class MeasurementStore:
-    """The rulers of each image opened in this session, by a key of the image (its path).
-
-    Kept in memory only: they last while the window is open, not across sessions.
-    """
-
-    def __init__(self) -> None:
-        self._by_image: dict[str, list[Measurement]] = {}
-
-    def of(self, image: str) -> list[Measurement]:
-        """The rulers of ``image``, in the order they were drawn (a copy)."""
-        return list(self._by_image.get(image, ()))
-
-    def add(self, image: str, measurement: Measurement) -> int:
-        """Add a ruler; returns its index."""
-        rulers = self._by_image.setdefault(image, [])
-        rulers.append(measurement)
-        return len(rulers) - 1
-
-    def replace(self, image: str, index: int, measurement: Measurement) -> None:
-        """Change the ruler at ``index`` (while it is being drawn)."""
-        self._by_image[image][index] = measurement
-
-    def remove(self, image: str, index: int) -> None:
-        rulers = self._by_image.get(image, [])
-        if 0 <= index < len(rulers):
-            del rulers[index]
-
-    def clear(self, image: str) -> None:
-        self._by_image.pop(image, None)

@@ -2,10 +2,11 @@
 and the rule that picks a gesture for a button.
 
 A layout says what the left button does by default (its tool, which the tool buttons and keys
-change), what the middle and right buttons drag (or that the right button opens the menu), and
-what the wheel does. Whatever the layout: Ctrl+left-drag is window/level, Shift+left-drag
-measures, Ctrl+wheel does what the wheel does in the other layouts, a right click that does not
-move opens the canvas's menu, and a double click fits. Today's layout is the default, so nobody's
+change: a view tool, or a measurement or annotation to draw, ``SHAPE_TOOLS``), what the middle
+and right buttons drag (or that the right button opens the menu), and what the wheel does.
+Whatever the layout: Ctrl+left-drag is window/level, Shift+left-drag measures, Ctrl+wheel does
+what the wheel does in the other layouts, a right click that does not move opens the canvas's
+menu, and a double click fits. Today's layout is the default, so nobody's
 habits break.
 """
 
@@ -21,7 +22,14 @@ class Tool(StrEnum):
     WINDOW = "window"  # window (left/right) and level (up/down)
     PAN = "pan"
     ZOOM = "zoom"  # up zooms in, down out, around where the drag started
-    MEASURE = "measure"  # a ruler
+    MEASURE = "measure"  # a ruler (a distance)
+    ANGLE = "angle"
+    COBB = "cobb"
+    CTR = "ctr"  # cardiothoracic ratio
+    ELLIPSE = "ellipse"
+    RECT = "rect"
+    ARROW = "arrow"
+    TEXT = "text"
 
 
 class Wheel(StrEnum):
@@ -31,7 +39,12 @@ class Wheel(StrEnum):
     IMAGES = "images"  # the next (towards the user) or previous image
 
 
-TOOL_NAMES = {Tool.WINDOW: "Window/Level", Tool.PAN: "Pan", Tool.ZOOM: "Zoom", Tool.MEASURE: "Measure"}
+TOOL_NAMES = {Tool.WINDOW: "Window/Level", Tool.PAN: "Pan", Tool.ZOOM: "Zoom", Tool.MEASURE: "Measure",
+              Tool.ANGLE: "Angle", Tool.COBB: "Cobb Angle", Tool.CTR: "Cardiothoracic Ratio",
+              Tool.ELLIPSE: "Ellipse ROI", Tool.RECT: "Rectangle ROI", Tool.ARROW: "Arrow", Tool.TEXT: "Text"}
+# The tools that draw a shape, and the shape's kind (``shapes.SHAPE_TYPES``); the others move the view.
+SHAPE_TOOLS = {Tool.MEASURE: "distance", Tool.ANGLE: "angle", Tool.COBB: "cobb", Tool.CTR: "ctr",
+               Tool.ELLIPSE: "ellipse", Tool.RECT: "rect", Tool.ARROW: "arrow", Tool.TEXT: "text"}
 CLICK_SLOP_PX = 4.0  # a right press and release closer than this is a click (the menu), not a drag
 WHEEL_NOTCH = 120  # angle delta of one wheel notch (1/8 degree units)
 ZOOM_DRAG_STEP = 1.01  # zoom factor per screen pixel of a zoom drag (about 2x per 70 px)
