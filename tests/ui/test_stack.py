@@ -163,3 +163,22 @@ def test_cine_plays_a_series_in_a_loop(qtbot, make_window, tiny_model, tmp_path)
                     timeout=WAIT_MS)  # 3, 1 (it wraps round), 2...
     key(qtbot, window, Qt.Key.Key_V)
     assert not window.act_cine.isChecked()
+
+
+def test_each_frame_keeps_its_own_measurements(qtbot, make_window, tiny_model, tmp_path) -> None:
+    from tests.ui.canvas_helpers import drag
+
+    path = five_frames(tmp_path / "cine")
+    window = make_window(tiny_model)
+    open_folder(qtbot, window, tmp_path / "cine")
+    wait_for_path(qtbot, window, path)
+    canvas = window.canvas
+    key(qtbot, window, Qt.Key.Key_M)  # the distance tool
+    drag(qtbot, canvas, canvas.image_to_widget(10, 20), canvas.image_to_widget(60, 20))
+    assert len(canvas.measurements) == 1
+    key(qtbot, window, Qt.Key.Key_Down)
+    wait_frame(qtbot, window, 1)
+    assert canvas.measurements == []  # another frame: its own (none yet)
+    key(qtbot, window, Qt.Key.Key_Up)
+    wait_frame(qtbot, window, 0)
+    qtbot.waitUntil(lambda: len(canvas.measurements) == 1, timeout=WAIT_MS)
