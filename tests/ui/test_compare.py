@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 from PySide6.QtCore import QPointF, Qt
 
@@ -44,6 +45,22 @@ def dicom_study(path: Path, *, patient: str, study_date: str, view: str = "PA", 
     ds.StudyDate, ds.StudyTime = study_date, "101500"
     ds.ViewPosition = view
     ds.InstanceNumber = instance
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def real_copy(path: Path, *, patient: str, study_uid: str, view: str, instance: int) -> Path:
+    """A copy of a real radiograph (pydicom-data's RG1, a PA chest CR) tagged as ``view`` of a
+    study: none of the real files is a lateral, so a lateral is a tagged copy."""
+    source = get_testdata_file("RG1_UNCR.dcm")
+    if source is None:
+        pytest.skip("pydicom-data's RG1_UNCR.dcm is not installed")
+    ds = pydicom.dcmread(source)
+    ds.PatientID, ds.PatientName, ds.StudyInstanceUID = f"ID-{patient}", f"{patient}^TEST", study_uid
+    ds.SeriesInstanceUID, ds.SOPInstanceUID = generate_uid(), generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.ViewPosition, ds.InstanceNumber, ds.SeriesNumber = view, instance, instance
+    path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
     return path
 
@@ -201,9 +218,8 @@ def test_pa_and_lateral_hang_side_by_side_and_the_lateral_gets_no_findings(
         qtbot, make_window, tiny_model, tmp_path) -> None:
     folder = tmp_path / "pa-lat"
     study = generate_uid()
-    pa = dicom_study(folder / "pa.dcm", patient="LEE", study_date="20240301", view="PA", study_uid=study, seed=4)
-    lateral = dicom_study(folder / "lat.dcm", patient="LEE", study_date="20240301", view="LL", study_uid=study,
-                          seed=5, instance=2)
+    pa = real_copy(folder / "pa.dcm", patient="LEE", study_uid=study, view="PA", instance=1)
+    lateral = real_copy(folder / "lat.dcm", patient="LEE", study_uid=study, view="LL", instance=2)
     window = make_window(tiny_model)
     open_folder(qtbot, window, folder)
     open_image(qtbot, window, pa)
@@ -248,3 +264,28 @@ def test_the_layout_chosen_for_a_situation_is_remembered(qtbot, make_window, tin
     open_folder(qtbot, again, folder)
     open_image(qtbot, again, first)
     assert again.comparison.layout_name == "2x2"
+
+
+def test_four_viewports_each_have_their_findings_in_the_comparison_panel(
+        qtbot, make_window, tiny_model, tmp_path) -> None:
+    folder = tmp_path / "pacs"
+    now = dicom_study(folder / "1.dcm", patient="SMITH", study_date="20240301", seed=1)
+    prior = dicom_study(folder / "2.dcm", patient="SMITH", study_date="20220301", seed=2)
+    oldest = dicom_study(folder / "3.dcm", patient="SMITH", study_date="20190301", seed=3)
+    window = make_window(tiny_model)
+    open_folder(qtbot, window, folder)
+    open_image(qtbot, window, now)
+    press(qtbot, window, Qt.Key.Key_4, ALT)
+    beside = window.comparison.beside
+    qtbot.waitUntil(lambda: [b.image.path if b.image else None for b in beside[:3]] == [prior, oldest, None],
+                    timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: beside[1].session.analysed is not None and window.comparison_panel.changes
+                    and window.comparison_panel.table.columnCount() == 5, timeout=WAIT_MS)
+    assert beside[2].viewport.canvas.radiograph is None  # no fourth image of this patient
+    headers = [window.comparison_panel.table.horizontalHeaderItem(c).text() for c in range(5)]
+    assert headers == ["Finding", "Before", "Now", "Change", "View 3"]
+    assert "View 3: Prior" in window.comparison_panel.heading.text()
+    expected_oldest = Predictor(tiny_model).predict(oldest)
+    rows = window.comparison_panel.row_texts()
+    assert {row[0]: row[4] for row in rows} == {
+        label: f"{expected_oldest.probability(label):.2f}" for label in expected_oldest.labels}

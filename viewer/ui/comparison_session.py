@@ -274,8 +274,11 @@ class ComparisonSession(QObject):
             return
         point = self.models.operating_point
         changes = finding_changes(point.apply(before.findings), point.apply(now.findings))
+        others = [(self._title(other.image, self._role(other.image), other.session),
+                   point.apply(other.session.analysed.findings) if other.session.analysed is not None else None)
+                  for other in self.beside[: self.grid.slots - 1] if other is not beside and other.image is not None]
         self.panel.show_changes(self._title(beside.image, self._role(beside.image), beside.session),
-                                self._title(self.current, "Now", self.reading), changes)
+                                self._title(self.current, "Now", self.reading), changes, others)
 
     # -- events -------------------------------------------------------------------------------
     def _each(self, call: Callable[[Beside], None]) -> None:
