@@ -37,6 +37,15 @@ def nih_patient_one(folder: Path) -> Path:
     return folder
 
 
+def open_nih_patient_one(qtbot, make_window, model: Path, tmp_path: Path, name: str) -> tuple[MainWindow, Path]:
+    """A window on patient 1's follow-ups, ``name`` opened by a click on its row."""
+    folder = nih_patient_one(tmp_path / "nih")
+    window = make_window(model)
+    open_folder(qtbot, window, folder)
+    open_image(qtbot, window, folder / name)
+    return window, folder
+
+
 def dicom_study(path: Path, *, patient: str, study_date: str, view: str = "PA", study_uid: str | None = None,
                 seed: int = 0, size: int = 96, instance: int = 1) -> Path:
     chest_dicom(path, seed=seed, size=size, patient_name=f"{patient}^TEST", patient_id=f"ID-{patient}",
@@ -106,10 +115,7 @@ def centre_fraction(canvas) -> tuple[float, float]:
 
 def test_compare_puts_the_prior_follow_up_beside_with_the_change_of_each_finding(
         qtbot, make_window, tiny_model, tmp_path) -> None:
-    folder = nih_patient_one(tmp_path / "nih")
-    window = make_window(tiny_model)
-    open_folder(qtbot, window, folder)
-    open_image(qtbot, window, folder / "00000001_001.png")
+    window, folder = open_nih_patient_one(qtbot, make_window, tiny_model, tmp_path, "00000001_001.png")
     press(qtbot, window, Qt.Key.Key_1, ALT)  # one image: remembered for images with priors
     assert window.comparison.layout_name == "1x1" and not window.comparison_dock.isVisible()
 
@@ -127,10 +133,7 @@ def test_compare_puts_the_prior_follow_up_beside_with_the_change_of_each_finding
 
 def test_zoom_pan_and_window_are_each_linked_both_ways_until_unlinked(
         qtbot, make_window, tiny_model, tmp_path) -> None:
-    folder = nih_patient_one(tmp_path / "nih")
-    window = make_window(tiny_model)
-    open_folder(qtbot, window, folder)
-    open_image(qtbot, window, folder / "00000001_001.png")
+    window, folder = open_nih_patient_one(qtbot, make_window, tiny_model, tmp_path, "00000001_001.png")
     press(qtbot, window, Qt.Key.Key_C)
     wait_for_both(qtbot, window, folder / "00000001_000.png")
     reading, other = window.canvas, beside_canvas(window)
@@ -163,10 +166,7 @@ def test_zoom_pan_and_window_are_each_linked_both_ways_until_unlinked(
 
 
 def test_the_selected_findings_heatmap_is_shown_on_both(qtbot, make_window, tiny_model, tmp_path) -> None:
-    folder = nih_patient_one(tmp_path / "nih")
-    window = make_window(tiny_model)
-    open_folder(qtbot, window, folder)
-    open_image(qtbot, window, folder / "00000001_002.png")
+    window, folder = open_nih_patient_one(qtbot, make_window, tiny_model, tmp_path, "00000001_002.png")
     press(qtbot, window, Qt.Key.Key_C)
     wait_for_both(qtbot, window, folder / "00000001_001.png")
     label = window.findings.model.rows()[-1].label  # the last row: not the finding shown first

@@ -27,6 +27,15 @@ def five_frames(folder: Path) -> Path:
     return path
 
 
+def open_five_frames(qtbot, make_window, model: Path, tmp_path: Path) -> tuple[MainWindow, Path]:
+    """A window on a folder holding the 5-frame file, its first frame on screen."""
+    path = five_frames(tmp_path / "cine")
+    window = make_window(model)
+    open_folder(qtbot, window, tmp_path / "cine")
+    wait_for_path(qtbot, window, path)
+    return window, path
+
+
 def corner_text(window: MainWindow) -> str:
     return " ".join(window.canvas.annotations().top_left)
 
@@ -47,10 +56,7 @@ def key(qtbot, window: MainWindow, k: Qt.Key) -> None:
 
 def test_up_and_down_scroll_the_frames_keeping_the_view_and_the_model_runs_on_the_frame_shown(
         qtbot, make_window, tiny_model, tmp_path) -> None:
-    path = five_frames(tmp_path / "cine")
-    window = make_window(tiny_model)
-    open_folder(qtbot, window, tmp_path / "cine")
-    wait_for_path(qtbot, window, path)
+    window, path = open_five_frames(qtbot, make_window, tiny_model, tmp_path)
     assert window.image.frame_count == 5 and "Frame 1/5" in corner_text(window)
     window.canvas.zoom_by(2.0)
     zoom = window.canvas.view.zoom
@@ -78,10 +84,7 @@ def test_up_and_down_scroll_the_frames_keeping_the_view_and_the_model_runs_on_th
 
 
 def test_the_wheel_scrolls_the_stack_in_the_radiant_layout(qtbot, make_window, tiny_model, tmp_path) -> None:
-    path = five_frames(tmp_path / "cine")
-    window = make_window(tiny_model)
-    open_folder(qtbot, window, tmp_path / "cine")
-    wait_for_path(qtbot, window, path)
+    window, path = open_five_frames(qtbot, make_window, tiny_model, tmp_path)
     window.mouse_layout_actions["radiant"].trigger()
     middle = QPointF(window.canvas.width() / 2, window.canvas.height() / 2)
     wheel(window.canvas, middle, -3)  # towards the user: on through the stack
@@ -90,10 +93,7 @@ def test_the_wheel_scrolls_the_stack_in_the_radiant_layout(qtbot, make_window, t
 
 def test_cine_plays_the_frames_at_the_headers_rate_and_stops_with_findings(
         qtbot, make_window, tiny_model, tmp_path) -> None:
-    path = five_frames(tmp_path / "cine")
-    window = make_window(tiny_model)
-    open_folder(qtbot, window, tmp_path / "cine")
-    wait_for_path(qtbot, window, path)
+    window, path = open_five_frames(qtbot, make_window, tiny_model, tmp_path)
     assert window.fps_box.value() == 25  # RecommendedDisplayFrameRate
     seen: set[int] = set()
     window.image.image_shown.connect(lambda loaded: seen.add(loaded.radiograph.frame_index))
@@ -168,10 +168,7 @@ def test_cine_plays_a_series_in_a_loop(qtbot, make_window, tiny_model, tmp_path)
 def test_each_frame_keeps_its_own_measurements(qtbot, make_window, tiny_model, tmp_path) -> None:
     from tests.ui.canvas_helpers import drag
 
-    path = five_frames(tmp_path / "cine")
-    window = make_window(tiny_model)
-    open_folder(qtbot, window, tmp_path / "cine")
-    wait_for_path(qtbot, window, path)
+    window, path = open_five_frames(qtbot, make_window, tiny_model, tmp_path)
     canvas = window.canvas
     key(qtbot, window, Qt.Key.Key_M)  # the distance tool
     drag(qtbot, canvas, canvas.image_to_widget(10, 20), canvas.image_to_widget(60, 20))
