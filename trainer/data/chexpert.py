@@ -29,7 +29,7 @@ from typing import Literal, get_args
 
 from ..errors import TrainerError
 from .images import find_image_files
-from .label_files import find_label_file, read_label_rows
+from .label_files import read_label_rows
 from .labels import LabelledImages, Sample
 from .views import view_filter
 
@@ -46,6 +46,7 @@ CHEXPERT_LABELS: tuple[str, ...] = (
 UncertaintyPolicy = Literal["ignore", "zeros", "ones"]
 UNCERTAINTY_POLICIES: tuple[str, ...] = get_args(UncertaintyPolicy)
 CSV_NAMES = ("train.csv", "valid.csv")
+TOP_FOLDERS = ("CheXpert-v1.0-small", "CheXpert-v1.0")
 REQUIRED_COLUMNS = ("Path", "Frontal/Lateral", NO_FINDING, *CHEXPERT_LABELS)
 _CODES = {"1": 1, "1.0": 1, "0": 0, "0.0": 0, "-1": -1, "-1.0": -1, "": 0}
 _PATIENT = re.compile(r"^patient0*(\d+)$")
@@ -129,9 +130,10 @@ def read_chexpert_csv(path: Path, policy: UncertaintyPolicy = "zeros") -> list[C
 
 
 def find_chexpert_csvs(folder: Path) -> list[Path]:
-    """``train.csv`` and ``valid.csv`` in ``folder`` or the nearest parent holding either."""
-    for place in (folder, *folder.parents):
-        found = [p for name in CSV_NAMES if (p := find_label_file(place, (name,))) and p.parent == place]
+    """``train.csv`` and ``valid.csv`` in ``folder``, in its ``CheXpert-v1.0-small`` or
+    ``CheXpert-v1.0`` subfolder (the archives' top folders), or in the nearest parent holding either."""
+    for place in (folder, *(folder / top for top in TOP_FOLDERS), *folder.parents):
+        found = [p for name in CSV_NAMES for p in (place / name, place / f"{name}.gz") if p.is_file()]
         if found:
             return found
     return []
