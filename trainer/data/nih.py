@@ -12,34 +12,15 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from viewer.core.loader import DICOM_SUFFIXES, RASTER_SUFFIXES
 from viewer.core.nih import NIH_LABELS, find_data_entry, read_data_entry
-from viewer.core.walk import walk_files
 
 from ..errors import TrainerError
+from .images import IMAGE_SUFFIXES, find_image_files
 from .labels import LabelledImages, Sample
 
+__all__ = ["IMAGE_SUFFIXES", "find_image_files", "load_labelled_images"]
+
 log = logging.getLogger(__name__)
-IMAGE_SUFFIXES = frozenset(RASTER_SUFFIXES | DICOM_SUFFIXES)
-
-
-def find_image_files(folder: Path) -> list[Path]:
-    """Every file with an image suffix under ``folder`` (recursively), sorted by path.
-
-    The official download spreads its images over ``images_001/images/`` ... folders. Links are
-    followed, each real folder once (a symlink loop ends), to folders outside ``folder`` too (a
-    dataset is often assembled from links to other disks) but never into ``/proc``, ``/sys`` or
-    ``/dev``; hidden files (``._AppleDouble`` twins) are left out, as the viewer's folder scan
-    leaves them out. Image-named entries that
-    are not regular files are listed, so that they are reported as unreadable, not lost.
-    """
-    found = []
-    for entry in walk_files(folder, follow_links=True):
-        # an image-named pipe, device or broken link is kept: the loader says what is wrong
-        path = entry if isinstance(entry, Path) else entry.path if entry.kind == "file" else None
-        if path is not None and path.suffix.lower() in IMAGE_SUFFIXES:
-            found.append(path)
-    return sorted(found)
 
 
 def load_labelled_images(
