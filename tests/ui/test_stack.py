@@ -58,6 +58,7 @@ def test_up_and_down_scroll_the_frames_keeping_the_view_and_the_model_runs_on_th
         qtbot, make_window, tiny_model, tmp_path) -> None:
     window, path = open_five_frames(qtbot, make_window, tiny_model, tmp_path)
     assert window.image.frame_count == 5 and "Frame 1/5" in corner_text(window)
+    assert "5 frames" in window.browser.row_text(path)[0]  # the browser says it is a stack
     window.canvas.zoom_by(2.0)
     zoom = window.canvas.view.zoom
 

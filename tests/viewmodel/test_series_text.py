@@ -37,6 +37,7 @@ def test_series_rows_say_number_description_and_count() -> None:
 def test_instance_rows_say_which_instance_its_view_and_when() -> None:
     assert image_row_text(image("IM000003", 3)) == f"Image 3 {DOT} PA {DOT} 2024-01-31 10:22"
     assert image_row_text(image("IM000003", None, view_position=None, acquired=None)) == "IM000003"
+    assert image_row_text(image("CINE", 4, frames=5)) == f"Image 4 {DOT} PA {DOT} 5 frames {DOT} 2024-01-31 10:22"
     png = image("00000001_000.png", None, fmt=SourceFormat.PNG, modality=None)
     assert not has_series_row(png) and image_row_text(png) == "00000001_000.png  [PA]"
 

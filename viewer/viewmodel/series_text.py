@@ -38,10 +38,12 @@ def series_row_text(number: int | None, description: str, count: int) -> str:
 
 def image_row_text(image: ScannedImage) -> str:
     """A DICOM instance: 'Image 3 · PA · 2024-01-31 10:22' (its file name where it has no
-    instance number); any other image: 'name.png  [PA]'."""
+    instance number), '· 5 frames' for a multi-frame one (a stack of its own); any other image:
+    'name.png  [PA]'."""
     if has_series_row(image):
         first = f"Image {image.instance_number}" if image.instance_number is not None else image.name
-        return SEPARATOR.join(x for x in (first, image.view_position, image.acquired) if x)
+        frames = f"{image.frames} frames" if image.frames > 1 else ""
+        return SEPARATOR.join(x for x in (first, image.view_position, frames, image.acquired) if x)
     extras = [x for x in (image.view_position, image.modality) if x]
     return image.name + (f"  [{' '.join(extras)}]" if extras else "")
 
