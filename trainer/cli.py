@@ -176,9 +176,10 @@ def resolve_train_config(args: argparse.Namespace, argv: list[str]) -> TrainConf
         values["out"] = str(Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{values['arch']}-{values['size']}px")
     config = config_from_dict(values)
     if not config.data:
-        raise TrainerError("cxr-train train needs --data DIR: the folder of NIH images (Data_Entry CSV in it or above)")
+        raise TrainerError("cxr-train train needs --data DIR: the folder of images (the dataset's label files in it "
+                           "or above)")
     check_config(config)
-    return config
+    return config  # --dataset auto becomes the dataset found in train_run (with_dataset), as config.yaml records it
 
 
 def _configure_logging(out: Path | None) -> None:

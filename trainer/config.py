@@ -8,7 +8,7 @@ resolved configuration is saved beside the outputs so a run can be repeated or r
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import yaml
 
 from viewer.core.errors import one_line
 
+from .data.readers import DATASETS, check_dataset_options, settle_dataset
 from .errors import TrainerError
 from .models.archs import ARCHITECTURES
 
@@ -45,9 +46,15 @@ class TrainConfig:
     """All options of ``cxr-train train``. Fractions are of patients, epochs may be fractional
     where said (warm-up), sizes are pixels of the square model input."""
 
-    data: str = opt("", "folder of NIH images (searched recursively), Data_Entry_2017*.csv in it or above")
+    data: str = opt("", "folder of images (searched recursively), the dataset's label files in it or above "
+                    "(NIH: Data_Entry_2017*.csv; CheXpert: train.csv, valid.csv; MIMIC-CXR-JPG: its tables)")
     out: str = opt("", "output folder: checkpoints, logs, predictions, the ONNX pair (default runs/DATE-ARCH-SIZE)")
-    labels_csv: str | None = opt(None, "the Data_Entry CSV, when it is not in --data or a parent folder")
+    labels_csv: str | None = opt(None, "the label file (NIH: the Data_Entry CSV), when it is not in --data or a "
+                                 "parent folder")
+    dataset: str = opt("auto", "which dataset --data holds: " + ", ".join(DATASETS) + ", or auto (from the label "
+                       "files in or above --data; the run records what it found); the model's labels are its")
+    uncertainty: str | None = opt(None, "CheXpert and MIMIC only: an uncertain finding counts as negative (zeros, "
+                                  "the default), positive (ones), or is left out of the loss (ignore)")
     cache_dir: str | None = opt(None, "where the preprocessed pixels are cached (default OUT/cache)")
     no_cache: bool = opt(False, "decode every image in every epoch instead of caching (slow; a baseline)")
     bad_images: str = opt("skip", "an unreadable image: skip (named in the log and counted) or stop the run; "
@@ -194,6 +201,7 @@ def check_config(config: TrainConfig) -> None:
         if getattr(config, name) not in allowed:
             raise TrainerError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, "
                                f"not {getattr(config, name)!r}")
+    check_dataset_options(config.dataset, config.uncertainty)
     if not 32 <= config.size <= 1024:
         raise TrainerError(f"--size must be between 32 and 1024 pixels, not {config.size}")
     if config.arch == "densenet121" and config.size < 32:
@@ -229,6 +237,15 @@ def check_config(config: TrainConfig) -> None:
         raise TrainerError("--split-lists takes a folder, or the two files train_val_list.txt and test_list.txt")
     if config.split_lists and config.split_file:
         raise TrainerError("--split-lists and --split-file both give the split: pass one of them")
+
+
+def with_dataset(config: TrainConfig) -> TrainConfig:
+    """``config`` with ``--dataset auto`` replaced by the dataset found under ``--data`` and the
+    uncertainty policy settled (``trainer.data.readers.settle_dataset``), as the run records them."""
+    dataset, uncertainty = settle_dataset(config.dataset, config.uncertainty, config.data, config.labels_csv)
+    if (dataset, uncertainty) == (config.dataset, config.uncertainty):
+        return config
+    return replace(config, dataset=dataset, uncertainty=uncertainty)
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

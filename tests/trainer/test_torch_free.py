@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TORCH_FREE = ("trainer.data.labels", "trainer.data.nih", "trainer.data.split", "trainer.data.sources",
               "trainer.data.cache", "trainer.data.augment", "trainer.data.images", "trainer.data.views",
               "trainer.data.label_files", "trainer.data.chexpert", "trainer.data.mimic", "trainer.data.taxonomy",
-              "trainer.config")
+              "trainer.data.readers", "trainer.config")
 LOADED = "json.dumps([name for name in ('torch', 'torchvision') if name in sys.modules])"
 
 

@@ -5,7 +5,7 @@ positive, 0 negative, -1 uncertain, blank not mentioned. This reader, like the N
 ``LabelledImages`` whose labels are the 13 findings (``No Finding`` is no label: it is the empty
 set, as in NIH). What becomes of an uncertain finding is the ``uncertainty`` policy of the paper:
 ``ignore`` masks it out of the loss (``LabelledImages.mask``), ``zeros`` makes it negative,
-``ones`` positive. ``zeros`` is the default because the trainer's loss does not use the mask yet.
+``ones`` positive. ``zeros`` (the paper's U-Zeros) is the default; ``--uncertainty`` chooses.
 
 A blank cell (the report does not mention the finding) is negative, the CheXpert authors'
 reading (a report names what it sees). torchxrayvision's ``CheX_Dataset`` keeps blanks as NaN

@@ -22,11 +22,14 @@ class TrainImages(Dataset):
     """
 
     def __init__(self, source: PixelSource, targets: np.ndarray, size: int,
-                 config: AugmentConfig, seed: int = 0, aux: np.ndarray | None = None) -> None:
-        if len(source) != len(targets) or (aux is not None and len(aux) != len(targets)):
-            raise ValueError("source, targets and auxiliary targets differ in length")
+                 config: AugmentConfig, seed: int = 0, aux: np.ndarray | None = None,
+                 mask: np.ndarray | None = None) -> None:
+        if len(source) != len(targets) or any(extra is not None and len(extra) != len(targets)
+                                               for extra in (aux, mask)):
+            raise ValueError("source, targets, auxiliary targets and mask differ in length")
         self.source, self.targets, self.size, self.config, self.seed = source, targets, size, config, seed
         self.aux = aux  # [N, A] auxiliary targets (``aux_matrix``), or None
+        self.mask = mask  # [N, L] 0 where a target is unknown (``LabelledImages.mask``), or None: all known
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -37,11 +40,13 @@ class TrainImages(Dataset):
         return len(self.targets)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
-        """(image, targets), and the auxiliary targets third when the set has them."""
+        """(image, targets), then the auxiliary targets when the set has them, then the mask when
+        it has one."""
         rng = np.random.default_rng([self.seed, self.epoch, i])
         image = augment(self.source[i], self.size, rng, self.config)
         item = (torch.from_numpy(image)[None], torch.from_numpy(self.targets[i]))
-        return item if self.aux is None else (*item, torch.from_numpy(self.aux[i]))
+        extras = tuple(torch.from_numpy(extra[i]) for extra in (self.aux, self.mask) if extra is not None)
+        return (*item, *extras)
 
 
 class EvalImages(Dataset):

@@ -1,7 +1,7 @@
 """The data step of a run: find the labelled images, split them by patient, fill the pixel caches.
 
 ``prepare_data`` is the first thing ``cxr-train train`` and ``cxr-train export`` do; it reads the
-data folder with a dataset reader (``trainer.data``: the NIH reader unless another is passed),
+data folder with the reader of ``--dataset`` (``trainer.data.readers``) unless another is passed,
 splits it (``--split``, ``--split-lists``, ``--split-file``), leaves out (or stops at)
 unreadable images, and returns a pixel source per split.
 """
@@ -18,10 +18,10 @@ import numpy as np
 from viewer.core.errors import CxrError
 from viewer.core.preprocess import preprocess
 
-from ..config import TrainConfig
+from ..config import TrainConfig, with_dataset
 from ..data.cache import PixelCache
 from ..data.labels import DatasetReader, LabelledImages
-from ..data.nih import load_labelled_images
+from ..data.readers import dataset_reader
 from ..data.sources import CachedSource, DecodeSource, PixelSource
 from ..data.split import (
     Split,
@@ -52,6 +52,10 @@ class PreparedData:
     def targets(self, name: str) -> np.ndarray:
         return self.table.targets(self.split.indices(name))
 
+    def mask(self, name: str) -> np.ndarray:
+        """The [N, L] mask of ``targets(name)``: 0 where the target is unknown (``LabelledImages.mask``)."""
+        return self.table.mask(self.split.indices(name))
+
     def aux_targets(self, name: str) -> np.ndarray:
         return self.table.aux_targets(self.split.indices(name))
 
@@ -62,12 +66,16 @@ def cache_size(config: TrainConfig) -> int:
 
 
 def prepare_data(config: TrainConfig, out: Path, write: bool = True,
-                 reader: DatasetReader = load_labelled_images) -> PreparedData:
+                 reader: DatasetReader | None = None) -> PreparedData:
     """Find the images, split them by patient, and decode them into the caches.
 
     ``write=False`` (the other processes of a distributed run): the same, without writing the
     split files (the main process did, and filled the caches first). ``reader`` finds the
-    labelled images of ``config.data`` (the NIH reader; see ``trainer.data``)."""
+    labelled images of ``config.data`` (default: the reader of ``config.dataset``, ``auto``
+    resolved by ``config.with_dataset``)."""
+    if reader is None:
+        settled = with_dataset(config)
+        reader = dataset_reader(settled.dataset, settled.uncertainty)
     table = reader(config.data, config.labels_csv, config.views, config.max_images)
     log.info("%d labelled images of %d patients (labels from %s)", len(table.samples),
              len({s.patient_id for s in table.samples}), table.csv_path)
@@ -121,7 +129,7 @@ def _without_unreadable(config: TrainConfig, table: LabelledImages, split: Split
     total = len(split.train) + len(split.val) + len(split.test)
     if len(errors) == total:
         raise TrainerError(f"none of the {total} images can be read, e.g. {first_error} "
-                           "(check that --data holds the NIH PNGs)")
+                           "(check that --data holds the dataset's images)")
     if config.bad_images == "stop":
         raise TrainerError(
             f"{len(errors)} image(s) cannot be read, e.g. {first_error} (remove or replace them, or "

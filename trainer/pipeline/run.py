@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..config import TrainConfig, config_from_dict, save_resolved
+from ..config import TrainConfig, config_from_dict, save_resolved, with_dataset
 from ..data.augment import AugmentConfig
 from ..data.datasets import EvalImages, TrainImages
 from ..data.labels import AUX_TARGETS
@@ -83,6 +83,7 @@ def build_network(config: TrainConfig, labels: tuple[str, ...], initial_weights:
 def train_run(config: TrainConfig, resume: str | None = None,
               stop_after: int | None = None) -> RunSummary | UnfinishedRun | OtherProcess:
     """Train, then (unless stopped early by ``stop_after``) evaluate and export. Returns what it made."""
+    config = with_dataset(config)  # what config.yaml and the checkpoints record: never "auto"
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(config.device)  # an impossible --device fails before minutes of caching
@@ -116,6 +117,7 @@ def _train_run(config: TrainConfig, context: distributed.Distributed, resume: st
         data.sources["train"], data.targets("train"), config.size,
         AugmentConfig(crop_scale=config.crop_scale, rotate=config.rotate, hflip=config.hflip, jitter=config.jitter),
         seed=config.seed, aux=data.aux_targets("train") if config.aux_weight > 0 else None,
+        mask=train_mask(data),
     )
     val_set = EvalImages(data.sources["val"], data.targets("val"), config.size) if data.split.val else None
     trainer = Trainer(config, net, train_set, val_set, data.targets("val"), out, data.split_hash, context)
@@ -146,6 +148,13 @@ def _train_run(config: TrainConfig, context: distributed.Distributed, resume: st
     log.info("weights for export: %s", result.chosen)
     summary = finish(config, net, data, out, training_outcome(result, trainer.history), val_logits=result.val_logits)
     return dataclasses.replace(summary, seconds=round(time.perf_counter() - started, 1))
+
+
+def train_mask(data: PreparedData) -> np.ndarray | None:
+    """The training split's mask for the loss, or None when every target is known (NIH): the
+    loss and class weights are then exactly those of a run without masks."""
+    mask = data.mask("train")
+    return None if bool(mask.all()) else mask
 
 
 def training_outcome(result: FitResult, history: list[EpochRecord]) -> TrainingOutcome:
@@ -207,7 +216,7 @@ def export_checkpoint(checkpoint: str, out: str | None = None, data: str | None 
         values["threads"] = threads
     values["no_export"] = False
     values["int8"] = int8 or values.get("int8", False)
-    config = config_from_dict(values, source=str(checkpoint))
+    config = with_dataset(config_from_dict(values, source=str(checkpoint)))  # a run before --dataset: auto
     out_dir = Path(config.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     _setup(config)

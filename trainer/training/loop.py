@@ -43,7 +43,7 @@ from .checkpoints import atomic_save, checkpoint_header, load_checkpoint, plain_
 from .devices import resolve_device, resolve_workers
 from .distributed import SINGLE, Distributed, ShardedPermutation, check_batch, wrap_model
 from .history import EpochRecord, write_history_csv
-from .losses import aux_loss, class_weights, loss_function, mixup, validation_loss
+from .losses import aux_loss, class_weights, loss_function, mixup, mixup_mask, validation_loss
 from .precision import choose_precision
 from .predict import predict_logits
 from .schedule import Plateau, lr_factor, make_optimizer
@@ -103,7 +103,7 @@ class Trainer:
         # makes BatchNorm use the global batch; built before the optimizer sees the parameters)
         self.step_model = wrap_model(model, context, self.device)
         self.steps_per_epoch = max(1, len(train_set) // config.batch_size) if len(train_set) >= config.batch_size else 1
-        weights = class_weights(train_set.targets, config.pos_weight, config.pos_weight_max)
+        weights = class_weights(train_set.targets, config.pos_weight, config.pos_weight_max, train_set.mask)
         self.class_weights = weights.to(self.device) if weights is not None else None
         if weights is not None:
             log.info("loss weights (%s, positive/negative, from %d training images): %s", config.pos_weight,
@@ -161,20 +161,24 @@ class Trainer:
         for batch, items in enumerate(loader):
             waited += time.perf_counter() - mark
             images, targets = (t.to(self.device, non_blocking=True) for t in items[:2])
+            with_aux = self.train_set.aux is not None
+            mask = items[-1].to(self.device, non_blocking=True) if self.train_set.mask is not None else None
             # the auxiliary targets ride along as extra columns, so mixup blends them alike
             n_labels = targets.shape[1]
-            if len(items) > 2:
+            if with_aux:
                 targets = torch.cat([targets, items[2].to(self.device, non_blocking=True)], dim=1)
             if self.config.mixup > 0:
-                images, targets = mixup(images, targets, self.config.mixup, (self.config.seed, epoch, batch,
-                                                                             self.context.rank))
+                mix_seed = (self.config.seed, epoch, batch, self.context.rank)
+                images, targets = mixup(images, targets, self.config.mixup, mix_seed)
+                if mask is not None:
+                    mask = mixup_mask(mask, self.config.mixup, mix_seed)
             with self.precision.autocast():
-                if len(items) > 2:
+                if with_aux:
                     logits, aux_logits = self.step_model(images, with_aux=True)
                 else:
                     logits, aux_logits = self.step_model(images), None
             loss = loss_function(logits.float(), targets[:, :n_labels], self.class_weights,
-                                 self.config.label_smoothing)
+                                 self.config.label_smoothing, mask)
             if aux_logits is not None:
                 loss = loss + self.config.aux_weight * aux_loss(aux_logits.float(), targets[:, n_labels:])
             if not torch.isfinite(loss):

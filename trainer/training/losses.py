@@ -4,6 +4,10 @@
 (``class_weights``); ``loss_function`` is the mean weighted BCE with optional label smoothing;
 ``aux_loss`` is the training-only head's (``--aux-weight``); ``mixup`` blends a batch with itself.
 ``validation_loss`` is always plain BCE, so runs with different weightings compare.
+
+A mask (``LabelledImages.mask``: 0 where a target is unknown, an uncertain finding under
+``--uncertainty ignore`` or a label the dataset does not annotate) leaves those entries out of
+the loss, which is then the mean over the known entries, and out of the class weights' counts.
 """
 
 from __future__ import annotations
@@ -15,14 +19,22 @@ import torch
 import torch.nn.functional as F
 
 
-def positive_weights(targets: np.ndarray, how: str, max_weight: float) -> torch.Tensor | None:
+def _counts(targets: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per label: (known entries, known positives) of [N, L] targets; all entries without a mask."""
+    if mask is None:
+        return np.full(targets.shape[1], len(targets)), targets.sum(axis=0)
+    return mask.sum(axis=0), (targets * mask).sum(axis=0)
+
+
+def positive_weights(targets: np.ndarray, how: str, max_weight: float,
+                     mask: np.ndarray | None = None) -> torch.Tensor | None:
     """Per-label weight of positives in the loss: ``balanced`` = negatives/positives,
     ``sqrt`` = its square root (a milder correction), clipped to ``max_weight``; 1 for a label
-    without positives. None for ``none``."""
+    without positives. None for ``none``. ``mask``: count only the known targets."""
     if how == "none":
         return None
-    positives = targets.sum(axis=0)
-    negatives = len(targets) - positives
+    known, positives = _counts(targets, mask)
+    negatives = known - positives
     ratio = np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
     if how == "sqrt":
         ratio = np.sqrt(ratio)
@@ -46,7 +58,8 @@ class ClassWeights:
                          zip(labels, self.positive.tolist(), self.negative.tolist()))
 
 
-def class_weights(targets: np.ndarray, how: str, max_ratio: float) -> ClassWeights | None:
+def class_weights(targets: np.ndarray, how: str, max_ratio: float,
+                  mask: np.ndarray | None = None) -> ClassWeights | None:
     """The loss weights of ``--pos-weight``, computed on the training split's targets [N, L].
 
     ``posneg``: for a label with P positives and N negatives, positives weigh ``r * w`` and
@@ -55,13 +68,14 @@ def class_weights(targets: np.ndarray, how: str, max_ratio: float) -> ClassWeigh
     and negatives each carry half of the label's loss, the weighting of Wang et al. 2017 halved).
     Averaging 1 keeps the loss on the scale of the plain BCE, so learning rates carry over.
     ``balanced``/``sqrt``: positives only, as ``positive_weights``. None for ``none``. A label
-    without positives or without negatives keeps weight 1 on both terms.
+    without positives or without negatives keeps weight 1 on both terms. ``mask`` [N, L]: the
+    counts (P, N and the images averaged over) are of the known targets only.
     """
     if how != "posneg":
-        weights = positive_weights(targets, how, max_ratio)
+        weights = positive_weights(targets, how, max_ratio, mask)
         return None if weights is None else ClassWeights(weights, torch.ones_like(weights))
-    n = len(targets)
-    positives = targets.sum(axis=0).astype(np.float64)
+    n, positives = _counts(targets, mask)
+    positives = positives.astype(np.float64)
     negatives = n - positives
     both = (positives > 0) & (negatives > 0)
     ratio = np.clip(negatives / np.maximum(positives, 1), 1.0 / max_ratio, max_ratio)
@@ -75,19 +89,29 @@ def loss_function(
     targets: torch.Tensor,
     pos_weight: torch.Tensor | ClassWeights | None = None,
     smoothing: float = 0.0,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean binary cross-entropy over images and labels, with optional label smoothing.
 
     ``pos_weight``: a tensor weighs the positive term only (torch's ``pos_weight``);
-    ``ClassWeights`` weigh both terms: ``-(w+ y log p + w- (1-y) log(1-p))``.
+    ``ClassWeights`` weigh both terms: ``-(w+ y log p + w- (1-y) log(1-p))``. ``mask`` [N, L]:
+    entries where it is 0 contribute nothing (no gradient); the mean is over the others.
     """
     if smoothing:
         targets = targets * (1.0 - smoothing) + smoothing / 2
+    weight: torch.Tensor | None = None
+    positive: torch.Tensor | None
     if isinstance(pos_weight, ClassWeights):
         # torch computes -w [pw y log p + (1-y) log(1-p)]: w = w-, pw = w+/w- gives both terms
-        return F.binary_cross_entropy_with_logits(logits, targets, weight=pos_weight.negative,
-                                                  pos_weight=pos_weight.positive / pos_weight.negative)
-    return F.binary_cross_entropy_with_logits(logits, targets, pos_weight=pos_weight)
+        weight, positive = pos_weight.negative, pos_weight.positive / pos_weight.negative
+    else:
+        positive = pos_weight
+    if mask is None:
+        return F.binary_cross_entropy_with_logits(logits, targets, weight=weight, pos_weight=positive)
+    terms = F.binary_cross_entropy_with_logits(logits, targets, weight=weight, pos_weight=positive, reduction="none")
+    # where(), not a product: a masked entry's term may be inf or NaN and must still give no gradient
+    kept = torch.where(mask > 0, terms, torch.zeros_like(terms))
+    return kept.sum() / mask.sum().clamp(min=1.0)
 
 
 def aux_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -105,11 +129,23 @@ def mixup(images: torch.Tensor, targets: torch.Tensor, alpha: float,
     ``l ~ Beta(alpha, alpha)`` and a permutation ``p`` of the batch, both drawn from ``seed`` (run
     seed, epoch, batch, process), so a resumed run mixes alike. Under DDP each process mixes
     within its share of the batch."""
-    rng = np.random.default_rng(list(seed))
-    weight = float(rng.beta(alpha, alpha))
-    order = torch.from_numpy(rng.permutation(len(images))).to(images.device)
+    weight, order = _mixup_draw(len(images), alpha, seed, images.device)
     return (images * weight + images[order] * (1.0 - weight),
             targets * weight + targets[order] * (1.0 - weight))
+
+
+def mixup_mask(mask: torch.Tensor, alpha: float, seed: tuple[int, ...]) -> torch.Tensor:
+    """The mask of a batch that ``mixup`` blended with the same ``alpha`` and ``seed``: a target
+    is known only where both blended images' targets are."""
+    _, order = _mixup_draw(len(mask), alpha, seed, mask.device)
+    return mask * mask[order]
+
+
+def _mixup_draw(n: int, alpha: float, seed: tuple[int, ...], device: torch.device) -> tuple[float, torch.Tensor]:
+    """Mixup's blending weight and permutation of a batch of ``n``, drawn from ``seed``."""
+    rng = np.random.default_rng(list(seed))
+    weight = float(rng.beta(alpha, alpha))
+    return weight, torch.from_numpy(rng.permutation(n)).to(device)
 
 
 def validation_loss(logits: np.ndarray, targets: np.ndarray) -> float:

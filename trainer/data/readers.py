@@ -1,0 +1,117 @@
+"""Which dataset a data folder holds, and its reader: ``--dataset nih|chexpert|mimic|auto``.
+
+``detect_dataset`` names the dataset from the label files in or above ``--data`` (a Data_Entry
+CSV: NIH; CheXpert's ``train.csv`` / ``valid.csv``; MIMIC-CXR-JPG's chexpert table), the nearest
+folder deciding; two datasets' files at the same distance, or none, is an error naming the
+folder and the choices. ``dataset_reader`` is the ``DatasetReader`` of a dataset with its
+``--uncertainty`` policy. No torch: the configuration resolves ``auto`` through this module.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from viewer.core.nih import DATA_ENTRY_NAMES
+
+from ..errors import TrainerError
+from .chexpert import CSV_NAMES, TOP_FOLDERS, UNCERTAINTY_POLICIES, check_policy, load_chexpert
+from .labels import DatasetReader, LabelledImages
+from .mimic import CHEXPERT_CSV, load_mimic
+from .nih import load_labelled_images
+
+DATASETS: tuple[str, ...] = ("nih", "chexpert", "mimic")
+# the datasets whose label files mark findings uncertain (``--uncertainty`` applies to them)
+WITH_UNCERTAINTY: tuple[str, ...] = ("chexpert", "mimic")
+DEFAULT_UNCERTAINTY = "zeros"
+_CHOICES = "pass --dataset " + "|".join(DATASETS)
+
+
+def _label_file_names(dataset: str) -> tuple[str, ...]:
+    if dataset == "nih":
+        return DATA_ENTRY_NAMES  # the NIH reader reads them plain
+    names = CSV_NAMES if dataset == "chexpert" else (CHEXPERT_CSV,)
+    return tuple(n for name in names for n in (name, f"{name}.gz"))
+
+
+def _nearest(folder: Path, dataset: str) -> tuple[int, Path] | None:
+    """(how many folders up, the file) of the nearest label file of ``dataset``; CheXpert's
+    archive top folder inside ``folder`` counts as ``folder`` itself."""
+    names = _label_file_names(dataset)
+    for distance, place in enumerate((folder, *folder.parents)):
+        inside = [place / top for top in TOP_FOLDERS] if dataset == "chexpert" and distance == 0 else []
+        for where in (place, *inside):
+            for name in names:
+                try:
+                    if (where / name).is_file():
+                        return distance, where / name
+                except OSError:  # an unreadable parent: keep looking up
+                    continue
+    return None
+
+
+def detect_dataset(data: str | os.PathLike[str], labels_csv: str | os.PathLike[str] | None = None) -> str:
+    """The dataset of ``data`` (``DATASETS``); raises ``TrainerError`` when none or several fit.
+
+    With ``labels_csv`` its name decides (any other name is a Data_Entry CSV renamed: NIH, as
+    before there were other readers)."""
+    if labels_csv:
+        name = Path(labels_csv).name.removesuffix(".gz")
+        return "chexpert" if name in CSV_NAMES else "mimic" if name == CHEXPERT_CSV else "nih"
+    folder = Path(data).absolute()
+    if not folder.is_dir():
+        raise TrainerError(f"{folder}: data folder not found")
+    found = {dataset: hit for dataset in DATASETS if (hit := _nearest(folder, dataset)) is not None}
+    if not found:
+        raise TrainerError(f"{folder}: no {' or '.join(DATA_ENTRY_NAMES)} (nih), {' or '.join(CSV_NAMES)} "
+                           f"(chexpert) or {CHEXPERT_CSV} (mimic) in this folder or its parents; {_CHOICES} "
+                           "with --labels-csv FILE")
+    nearest = min(distance for distance, _ in found.values())
+    closest = {dataset: path for dataset, (distance, path) in found.items() if distance == nearest}
+    if len(closest) > 1:
+        files = ", ".join(f"{path} ({dataset})" for dataset, path in closest.items())
+        raise TrainerError(f"{folder}: label files of several datasets: {files}; {_CHOICES}")
+    return next(iter(closest))
+
+
+def check_dataset_options(dataset: str, uncertainty: str | None) -> None:
+    """Refuse a ``--dataset`` or ``--uncertainty`` that cannot work, with the choices."""
+    if dataset not in ("auto", *DATASETS):
+        raise TrainerError(f"--dataset must be one of auto, {', '.join(DATASETS)}, not {dataset!r}")
+    if uncertainty is None:
+        return
+    if uncertainty not in UNCERTAINTY_POLICIES:
+        raise TrainerError(f"--uncertainty must be one of {', '.join(UNCERTAINTY_POLICIES)}, not {uncertainty!r}")
+    if dataset not in ("auto", *WITH_UNCERTAINTY):
+        raise TrainerError(f"--uncertainty applies to {' and '.join(WITH_UNCERTAINTY)} labels only, "
+                           f"not to {dataset}'s (which mark nothing uncertain)")
+
+
+def settle_dataset(dataset: str, uncertainty: str | None, data: str | os.PathLike[str],
+                   labels_csv: str | os.PathLike[str] | None = None) -> tuple[str, str | None]:
+    """(dataset, uncertainty) as a run records them: ``auto`` replaced by the detected dataset,
+    the uncertainty policy given for CheXpert and MIMIC (``zeros`` unless asked), None for NIH."""
+    check_dataset_options(dataset, uncertainty)
+    if dataset == "auto":
+        dataset = detect_dataset(data, labels_csv)
+        check_dataset_options(dataset, uncertainty)
+    if dataset in WITH_UNCERTAINTY:
+        return dataset, uncertainty or DEFAULT_UNCERTAINTY
+    return dataset, None
+
+
+def dataset_reader(dataset: str, uncertainty: str | None = None) -> DatasetReader:
+    """The reader of ``dataset`` (one of ``DATASETS``), with ``uncertainty`` for CheXpert and MIMIC."""
+    if dataset == "nih":
+        return load_labelled_images
+    if dataset not in WITH_UNCERTAINTY:
+        raise TrainerError(f"unknown dataset {dataset!r}; {_CHOICES}")
+    policy = check_policy(uncertainty or DEFAULT_UNCERTAINTY)
+    load = load_chexpert if dataset == "chexpert" else load_mimic
+
+    def read(data: str | os.PathLike[str], labels_csv: str | os.PathLike[str] | None = None,
+             views: Sequence[str] = (), max_images: int | None = None) -> LabelledImages:
+        return load(data, labels_csv, views, max_images, uncertainty=policy)
+
+    return read
