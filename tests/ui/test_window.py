@@ -69,7 +69,10 @@ def test_open_folder_click_finding_shows_its_heatmap(qtbot, make_window, tiny_mo
                     timeout=WAIT_MS)
     assert window.canvas.radiograph.path == other
 
-    # Every label was computed in the one inference pass; count any further model call.
+    # The image after it is prepared ahead, with a model run of its own, and the folder analysis
+    # may still run: let both end, then count any further model call. Every label of the image
+    # on screen was computed in its one inference pass.
+    qtbot.waitUntil(lambda: window.image.idle() and not window.folder.analysing, timeout=WAIT_MS)
     predictor = window.models.predictor
     calls = []
     original = predictor.predict
