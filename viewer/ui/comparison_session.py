@@ -191,8 +191,7 @@ class ComparisonSession(QObject):
             elif beside.image is None or beside.image.path != wanted.path:
                 beside.image = wanted
                 beside.session.open(wanted)
-        self._titles()
-        self._refresh()
+        self._refresh()  # the titles too
         self.layout_changed.emit(layout)
 
     def _add_viewport(self) -> None:

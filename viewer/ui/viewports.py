@@ -86,6 +86,8 @@ class ViewportGrid(QWidget):
     def set_layout(self, name: str) -> None:
         """Show the first rows x columns viewports of layout ``name`` ('1x2': one row, two columns)."""
         rows, columns = LAYOUTS[name]
+        if name == self.layout_name:
+            return  # every image opened asks again: re-placing the widgets would lay the area out anew
         if len(self.viewports) < rows * columns:
             raise ValueError(f"layout {name} needs {rows * columns} viewports, there are {len(self.viewports)}")
         self.layout_name = name
