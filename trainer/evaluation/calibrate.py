@@ -60,8 +60,10 @@ class Calibration:
 
 
 def _nll(logits: np.ndarray, targets: np.ndarray, scale: np.ndarray, bias: np.ndarray) -> float:
-    z = torch.from_numpy((logits * scale + bias).astype(np.float64))
-    return float(F.binary_cross_entropy_with_logits(z, torch.from_numpy(targets.astype(np.float64))))
+    """Mean BCE over the known targets (NaN: unknown, left out)."""
+    known = ~np.isnan(targets)
+    z = torch.from_numpy((logits * scale + bias).astype(np.float64)[known])
+    return float(F.binary_cross_entropy_with_logits(z, torch.from_numpy(targets.astype(np.float64)[known])))
 
 
 def fit_calibration(logits: np.ndarray, targets: np.ndarray, method: str, labels: Sequence[str]) -> Calibration:
@@ -72,9 +74,12 @@ def fit_calibration(logits: np.ndarray, targets: np.ndarray, method: str, labels
     if method not in ("temperature", "platt"):
         raise ValueError(f"unknown calibration {method!r}")
     x = torch.from_numpy(logits.astype(np.float64))
-    y = torch.from_numpy(targets.astype(np.float64))
-    positives = targets.sum(axis=0)
-    usable = torch.from_numpy((positives > 0) & (positives < len(targets)))
+    # a NaN target is unknown (a label the dataset does not annotate): no part of its label's fit
+    known_np = ~np.isnan(targets)
+    y = torch.from_numpy(np.nan_to_num(targets.astype(np.float64)))
+    known = torch.from_numpy(known_np.astype(np.float64))
+    positives, counted = np.nansum(targets, axis=0), known_np.sum(axis=0)
+    usable = torch.from_numpy((positives > 0) & (positives < counted))
     log_scale = torch.zeros(n_labels, dtype=torch.float64, requires_grad=True)
     bias = torch.zeros(n_labels, dtype=torch.float64, requires_grad=True)
     params = [log_scale, bias] if method == "platt" else [log_scale]
@@ -83,7 +88,8 @@ def fit_calibration(logits: np.ndarray, targets: np.ndarray, method: str, labels
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
         z = x * log_scale.exp() + bias
-        per_label = F.binary_cross_entropy_with_logits(z, y, reduction="none").mean(dim=0)
+        per_label = ((F.binary_cross_entropy_with_logits(z, y, reduction="none") * known).sum(dim=0)
+                     / known.sum(dim=0).clamp(min=1.0))
         loss = (per_label * usable).sum() + PENALTY * (log_scale.square().sum() + bias.square().sum())
         loss.backward()
         return loss

@@ -25,6 +25,28 @@ import numpy as np
 from viewer.core.findings import flags_at
 
 
+# -- unknown targets --------------------------------------------------------------------------------
+def known_rows(y_true: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``y_true`` and ``others`` (one label's columns) without the rows whose target is NaN.
+
+    NaN is how evaluation marks a target the dataset leaves unknown (``PreparedData.known_targets``:
+    a label the dataset does not annotate, an uncertain finding under ``--uncertainty ignore``):
+    such an image is neither a positive nor a negative of that label, so every figure here leaves
+    it out of that label's count. Arrays without NaN come back unchanged."""
+    y_true = np.asarray(y_true, np.float64)
+    known = ~np.isnan(y_true)
+    if known.all():
+        return (y_true, *(np.asarray(o) for o in others))
+    return (y_true[known], *(np.asarray(o)[known] for o in others))
+
+
+def with_unknown(targets: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``targets`` [N, L] as float64 with NaN where ``mask`` is 0 (the target is unknown)."""
+    out = np.asarray(targets, np.float64).copy()
+    out[np.asarray(mask) <= 0] = np.nan
+    return out
+
+
 # -- AUROC ----------------------------------------------------------------------------------------
 def _weighted_auroc(y_true: np.ndarray, y_score: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """AUROC for each row of ``weights`` [B, N] (how often each image counts); NaN where a row
@@ -44,8 +66,9 @@ def _weighted_auroc(y_true: np.ndarray, y_score: np.ndarray, weights: np.ndarray
 
 
 def auroc(y_true: np.ndarray, y_score: np.ndarray) -> float | None:
-    """Area under the ROC curve of one label; None when only one class is present."""
-    y_true, y_score = np.asarray(y_true, np.float64), np.asarray(y_score, np.float64)
+    """Area under the ROC curve of one label; None when only one class is present (rows of
+    unknown target, NaN, left out)."""
+    y_true, y_score = known_rows(y_true, np.asarray(y_score, np.float64))
     if len(y_true) == 0:
         return None
     value = _weighted_auroc(y_true, y_score, np.ones((1, len(y_true))))[0]
@@ -53,15 +76,16 @@ def auroc(y_true: np.ndarray, y_score: np.ndarray) -> float | None:
 
 
 def micro_auroc(targets: np.ndarray, scores: np.ndarray) -> float | None:
-    """AUROC of all (image, label) pairs pooled: scikit-learn's ``average="micro"``."""
+    """AUROC of all (image, label) pairs pooled: scikit-learn's ``average="micro"`` (pairs of
+    unknown target left out)."""
     return auroc(np.asarray(targets).ravel(), np.asarray(scores).ravel())
 
 
 def average_precision(y_true: np.ndarray, y_score: np.ndarray) -> float | None:
     """PR-AUC as average precision, sum over thresholds of (R_n - R_n-1) * P_n, a threshold at
     every distinct score (scikit-learn's definition: no interpolation); None without positives."""
-    y_true = np.asarray(y_true, np.float64) > 0.5
-    y_score = np.asarray(y_score, np.float64)
+    known_true, y_score = known_rows(y_true, np.asarray(y_score, np.float64))
+    y_true = known_true > 0.5
     if not y_true.any():
         return None
     order = np.argsort(-y_score, kind="mergesort")
@@ -94,8 +118,10 @@ class ConfusionFigures:
 
 
 def confusion_figures(y_true: np.ndarray, flagged: np.ndarray) -> ConfusionFigures:
-    """The ``ConfusionFigures`` of ``flagged`` against ``y_true`` (rates rounded to 6 decimals)."""
-    y_true, flagged = np.asarray(y_true) > 0.5, np.asarray(flagged, bool)
+    """The ``ConfusionFigures`` of ``flagged`` against ``y_true`` (rates rounded to 6 decimals;
+    rows of unknown target left out)."""
+    known_true, known_flags = known_rows(y_true, flagged)
+    y_true, flagged = known_true > 0.5, np.asarray(known_flags, bool)
     tp, fp = int((y_true & flagged).sum()), int((~y_true & flagged).sum())
     fn, tn = int((y_true & ~flagged).sum()), int((~y_true & ~flagged).sum())
 
@@ -150,8 +176,9 @@ ECE_BINS = 10
 def calibration_error(y_true: np.ndarray, y_prob: np.ndarray, bins: int = ECE_BINS) -> float | None:
     """Expected calibration error: sum over equal-width probability bins of (share of images in
     the bin) x |observed frequency - mean probability|. Bins as scikit-learn's
-    ``calibration_curve(strategy="uniform")``: (lo, hi], the first also holding 0."""
-    y_true, y_prob = np.asarray(y_true, np.float64), np.asarray(y_prob, np.float64)
+    ``calibration_curve(strategy="uniform")``: (lo, hi], the first also holding 0. Rows of
+    unknown target are left out."""
+    y_true, y_prob = known_rows(y_true, np.asarray(y_prob, np.float64))
     if len(y_true) == 0:
         return None
     edges = np.linspace(0.0, 1.0, bins + 1)
@@ -314,24 +341,27 @@ def evaluate_scores(
     """Per-label AUROC with a percentile bootstrap 95% interval, and their mean.
 
     A label's AUROC is None where the images have no positives (or no negatives). Every label
-    is resampled with the same draws (whole patients with ``groups``).
+    is resampled with the same draws (whole patients with ``groups``). A NaN target is unknown
+    (``with_unknown``): that image counts for none of the label's figures, in any resample.
     """
     targets, scores = np.asarray(targets, np.float64), np.asarray(scores, np.float64)
     n = len(targets)
+    known = ~np.isnan(targets)
     values = [auroc(targets[:, j], scores[:, j]) for j in range(len(labels))]
     sampled: list[list[np.ndarray]] = [[] for _ in labels]
     if resamples and n:
         for counts in bootstrap_counts(n, resamples, seed, groups):
             for j, value in enumerate(values):
                 if value is not None:
-                    sampled[j].append(_weighted_auroc(targets[:, j], scores[:, j], counts))
+                    sampled[j].append(_weighted_auroc(np.nan_to_num(targets[:, j]), scores[:, j],
+                                                      counts * known[:, j]))
     per_label: dict[str, LabelAuroc | None] = {}
     for j, label in enumerate(labels):
         value = values[j]
         if value is None:
             per_label[label] = None
             continue
-        n_pos = int(targets[:, j].sum())
+        n_pos, n_known = int(np.nansum(targets[:, j])), int(known[:, j].sum())
         ci95 = None
         if resamples:
             draws = np.concatenate(sampled[j]) if sampled[j] else np.zeros(0)
@@ -339,7 +369,7 @@ def evaluate_scores(
             if len(draws) >= 0.5 * resamples:  # too few usable resamples: no honest interval
                 low, high = np.percentile(draws, [2.5, 97.5])
                 ci95 = [round(float(low), 6), round(float(high), 6)]
-        per_label[label] = LabelAuroc(round(value, 6), n_pos, n - n_pos, bool(resamples), ci95)
+        per_label[label] = LabelAuroc(round(value, 6), n_pos, n_known - n_pos, bool(resamples), ci95)
     defined = [e.value for e in per_label.values() if e is not None]
     mean_ci = _mean_interval(sampled, resamples) if resamples and defined else None
     precision = {}

@@ -15,7 +15,7 @@ from sklearn.metrics import roc_curve
 
 from viewer.core.findings import flagged
 
-from .metrics import auroc
+from .metrics import auroc, known_rows
 
 
 def plot_roc_curves(
@@ -34,7 +34,8 @@ def plot_roc_curves(
     for axis in axes.ravel()[len(labels):]:
         axis.axis("off")
     for j, (axis, label) in enumerate(zip(axes.ravel(), labels)):
-        y = np.asarray(targets[:, j]) > 0.5
+        known_true, label_scores = known_rows(targets[:, j], scores[:, j])  # unknown targets (NaN) left out
+        y = known_true > 0.5
         axis.plot([0, 1], [0, 1], color="0.7", linewidth=0.8, linestyle="--")
         axis.set_xlim(0, 1)
         axis.set_ylim(0, 1.01)
@@ -43,12 +44,12 @@ def plot_roc_curves(
         if y.all() or not y.any():
             axis.set_title(f"{label}\n(one class only: no curve)", fontsize=8)
             continue
-        fpr, tpr, _ = roc_curve(y, scores[:, j])
+        fpr, tpr, _ = roc_curve(y, label_scores)
         axis.plot(fpr, tpr, color="tab:blue", linewidth=1.2)
         if thresholds is not None and label in thresholds:
-            flags = flagged(scores[:, j], thresholds[label])
+            flags = flagged(label_scores, thresholds[label])
             axis.plot([flags[~y].mean()], [flags[y].mean()], "o", color="tab:red", markersize=4)
-        axis.set_title(f"{label}\nAUROC {auroc(y, scores[:, j]):.3f} ({int(y.sum())} pos)", fontsize=8)
+        axis.set_title(f"{label}\nAUROC {auroc(y, label_scores):.3f} ({int(y.sum())} pos)", fontsize=8)
     for axis in axes[-1]:
         axis.set_xlabel("1 - specificity", fontsize=7)
     for axis in axes[:, 0]:

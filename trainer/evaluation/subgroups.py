@@ -77,9 +77,9 @@ def subgroup_aurocs(
             for j, label in enumerate(labels):
                 y = targets[rows, j]
                 n_pos = int((y > 0.5).sum())
-                value = auroc(y, scores[rows, j])
+                value = auroc(y, scores[rows, j])  # an unknown target (NaN) is neither class
                 cells[group][label] = {"auroc": None if value is None else round(value, 4),
-                                       "n_pos": n_pos, "n_neg": int(rows.sum()) - n_pos}
+                                       "n_pos": n_pos, "n_neg": int((y < 0.5).sum())}
         gap: dict[str, float | None] = {}
         for label in labels:
             defined = [cells[g][label]["auroc"] for g in groups if cells[g][label]["auroc"] is not None]

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .metrics import known_rows
+
 THRESHOLD_RULE = (
     "Youden's J (max sensitivity + specificity - 1) on the validation split's calibrated "
     "probabilities; flag when probability >= threshold (threshold halfway between the cut score "
@@ -20,8 +22,10 @@ THRESHOLD_RULE = (
 
 
 def youden_threshold(y_true: np.ndarray, y_prob: np.ndarray) -> tuple[float, float, float] | None:
-    """(threshold, sensitivity, specificity) maximising Youden's J; None with one class only."""
-    y_true = np.asarray(y_true) > 0.5
+    """(threshold, sensitivity, specificity) maximising Youden's J; None with one class only
+    (rows of unknown target, NaN, left out)."""
+    known_true, y_prob = known_rows(y_true, y_prob)
+    y_true = known_true > 0.5
     n_pos, n_neg = int(y_true.sum()), int((~y_true).sum())
     if n_pos == 0 or n_neg == 0:
         return None
@@ -81,10 +85,11 @@ def validation_roc(targets: np.ndarray, probabilities: np.ndarray, labels: Seque
     curves: dict[str, Any] = {}
     thin = len(targets) > ROC_FULL_UP_TO
     for j, label in enumerate(labels):
-        y = targets[:, j] > 0.5
+        known_true, probs = known_rows(targets[:, j], probabilities[:, j])
+        y = known_true > 0.5
         if y.all() or not y.any():
             continue
-        fpr, tpr, thresholds = roc_curve(y, probabilities[:, j], drop_intermediate=thin)
+        fpr, tpr, thresholds = roc_curve(y, probs, drop_intermediate=thin)
         finite = np.isfinite(thresholds)
         curves[label] = {
             "threshold": [round(float(t), 6) for t in thresholds[finite]],

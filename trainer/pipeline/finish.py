@@ -143,9 +143,9 @@ def finish(config: TrainConfig, net: CxrNet, data: PreparedData, out: Path, trai
     labels = data.table.labels
     net.eval()
     logits = predict_splits(config, net, data, val_logits)
-    calibration = fit_calibration(logits.val, data.targets("val"), config.calibration, labels)
+    calibration = fit_calibration(logits.val, data.known_targets("val"), config.calibration, labels)
     probabilities = SplitArrays(calibration.apply(logits.val), calibration.apply(logits.test))
-    thresholds = choose_thresholds(data.targets("val"), probabilities.val, labels)
+    thresholds = choose_thresholds(data.known_targets("val"), probabilities.val, labels)
     metrics = measure(config, data, logits, probabilities, thresholds, calibration)
     write_predictions(out, data, thresholds, probabilities)
     write_evaluation(config, data, out, metrics, thresholds, calibration, probabilities)
@@ -188,11 +188,11 @@ def measure(config: TrainConfig, data: PreparedData, logits: SplitArrays, probab
     """The test figures with a patient bootstrap, each label flagged at its validation threshold,
     the ECE before (sigmoid of the logits) and after calibration, and the validation mean AUROC."""
     labels, split = data.table.labels, data.split
-    test_targets = data.targets("test")
+    test_targets = data.known_targets("test")  # NaN where unknown: left out of every figure
     test_groups = [data.table.samples[i].patient_id for i in split.test]
     scores = evaluate_scores(test_targets, probabilities.test, labels, config.bootstrap, config.seed,
                              groups=test_groups)
-    validation = evaluate_scores(data.targets("val"), probabilities.val, labels, 0, config.seed)
+    validation = evaluate_scores(data.known_targets("val"), probabilities.val, labels, 0, config.seed)
     points = operating_points(test_targets, probabilities.test, thresholds.values, labels, THRESHOLD_RULE)
     uncalibrated = 1.0 / (1.0 + np.exp(-logits.test))
     errors = ece_report(test_targets, uncalibrated, probabilities.test, labels, "test", calibration.method)
@@ -225,7 +225,7 @@ def write_evaluation(config: TrainConfig, data: PreparedData, out: Path, metrics
     title = f"{config.name} ({config.arch}, {config.size} px), test split"
     (out / "evaluation.md").write_text(comparison_table(figures, title), encoding="utf-8")
     if split.test:
-        plot_roc_curves(data.targets("test"), probabilities.test, labels, out / "roc_curves.png",
+        plot_roc_curves(data.known_targets("test"), probabilities.test, labels, out / "roc_curves.png",
                         f"{title}: ROC curves", thresholds.values)
     scores = metrics.test.scores
     log.info("test mean AUROC %s over %d labels, micro-average %s (%d test images); table in %s",
@@ -272,7 +272,7 @@ def int8_variant(config: TrainConfig, data: PreparedData, classifier: Path, out:
     samples = data.table.samples
     report = make_int8_variant(
         classifier, [samples[i].path for i in data.split.train], [samples[i].path for i in data.split.test],
-        data.targets("test"), out, seed=config.seed, test_groups=[samples[i].patient_id for i in data.split.test],
+        data.known_targets("test"), out, seed=config.seed, test_groups=[samples[i].patient_id for i in data.split.test],
         bootstrap=config.bootstrap, threads=config.threads or None)
     change = report["mean_auroc"]["change"]
     log.info("int8 variant: %s (test mean AUROC change %s, %.1fx the fp32 speed)",

@@ -36,6 +36,7 @@ from ..data.split import (
     write_split_lists,
 )
 from ..errors import TrainerError
+from ..evaluation.metrics import with_unknown
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,13 @@ class PreparedData:
     def mask(self, name: str) -> np.ndarray:
         """The [N, L] mask of ``targets(name)``: 0 where the target is unknown (``LabelledImages.mask``)."""
         return self.table.mask(self.split.indices(name))
+
+    def known_targets(self, name: str) -> np.ndarray:
+        """``targets(name)`` for evaluation: NaN where the target is unknown, so that metrics,
+        thresholds and calibration leave it out (``metrics.known_rows``); exactly ``targets(name)``
+        where every target is known (NIH)."""
+        mask = self.mask(name)
+        return self.targets(name) if bool(mask.all()) else with_unknown(self.targets(name), mask)
 
     def aux_targets(self, name: str) -> np.ndarray:
         return self.table.aux_targets(self.split.indices(name))

@@ -120,7 +120,7 @@ def _train_run(config: TrainConfig, context: distributed.Distributed, resume: st
         mask=train_mask(data),
     )
     val_set = EvalImages(data.sources["val"], data.targets("val"), config.size) if data.split.val else None
-    trainer = Trainer(config, net, train_set, val_set, data.targets("val"), out, data.split_hash, context)
+    trainer = Trainer(config, net, train_set, val_set, data.known_targets("val"), out, data.split_hash, context)
     if resume:
         trainer.restore(Path(resume))
     board = None

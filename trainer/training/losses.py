@@ -149,8 +149,10 @@ def _mixup_draw(n: int, alpha: float, seed: tuple[int, ...], device: torch.devic
 
 
 def validation_loss(logits: np.ndarray, targets: np.ndarray) -> float:
-    """Unweighted, unsmoothed mean BCE: comparable across runs with any training loss."""
-    if len(targets) == 0:
+    """Unweighted, unsmoothed mean BCE over the known targets (NaN: unknown, left out):
+    comparable across runs with any training loss."""
+    known = ~np.isnan(targets)
+    if not known.any():
         return float("nan")
-    value = F.binary_cross_entropy_with_logits(torch.from_numpy(logits), torch.from_numpy(targets))
+    value = F.binary_cross_entropy_with_logits(torch.from_numpy(logits[known]), torch.from_numpy(targets[known].astype(logits.dtype)))
     return float(value)
