@@ -31,6 +31,7 @@ from viewer.core.process_settings import configure_process
 
 from . import __version__
 from .config import TrainConfig, check_config, config_from_dict, load_yaml
+from .data.readers import add_dataset_arguments
 from .errors import TrainerError
 from .export.int8 import DEFAULT_IMAGES
 
@@ -93,11 +94,15 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     if train_defaults:
         train.set_defaults(**train_defaults)  # timm's pattern: the file sets defaults, flags override
 
-    evaluate = commands.add_parser("evaluate", help="score a predictions CSV (cxr-viewer batch) against NIH labels")
+    evaluate = commands.add_parser("evaluate", help="score a predictions CSV (cxr-viewer batch) against a "
+                                                    "dataset's labels (NIH, CheXpert, MIMIC-CXR, ...)")
     evaluate.add_argument("--predictions", required=True, metavar="P.csv",
-                          help="CSV with 'Image Index' and prob_<Label> (or <Label>) columns")
-    evaluate.add_argument("--data", metavar="DIR", help="folder whose Data_Entry CSV (in it or above) has the labels")
-    evaluate.add_argument("--labels-csv", metavar="FILE", help="the Data_Entry CSV itself")
+                          help="CSV with 'Image Index' (and 'path') and prob_<Label> (or <Label>) columns")
+    evaluate.add_argument("--data", metavar="DIR",
+                          help="the images' folder, whose label file is in it or above (NIH needs only its "
+                               "Data_Entry CSV; other datasets' images must be here, rows matched by 'path')")
+    evaluate.add_argument("--labels-csv", metavar="FILE", help="the dataset's label file itself")
+    add_dataset_arguments(evaluate)
     evaluate.add_argument("--json", metavar="OUT", help="also write the full report as JSON here")
     evaluate.add_argument("--markdown", metavar="OUT.md",
                           help="also write the table beside Wang et al. 2017, Yao et al. 2017 and CheXNet here")
@@ -216,12 +221,15 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from .evaluation.predictions import evaluate_predictions, format_report
 
-    report = evaluate_predictions(args.predictions, args.data, args.labels_csv, args.bootstrap, args.seed)
+    report = evaluate_predictions(args.predictions, args.data, args.labels_csv, args.bootstrap, args.seed,
+                                  args.dataset, args.uncertainty)
     print(format_report(report))
     skipped = report.rows_not_ok + report.rows_not_in_labels
     if skipped:
         print(f"({report.rows_not_ok} rows without status ok and {report.rows_not_in_labels} "
-              "images without NIH labels were left out)")
+              f"images without {report.dataset} labels were left out)")
+    if report.not_annotated:
+        print(f"({report.dataset} does not annotate {', '.join(report.not_annotated)}: no figures for them)")
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=1), encoding="utf-8")
     if args.markdown or args.roc:
@@ -233,7 +241,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         if args.markdown:
             Path(args.markdown).write_text(comparison_table(report.to_dict(), f"`{name}`"), encoding="utf-8")
         if args.roc:
-            scored = scored_predictions(args.predictions, args.data, args.labels_csv)
+            scored = scored_predictions(args.predictions, args.data, args.labels_csv, args.dataset, args.uncertainty)
             plot_roc_curves(scored.targets, scored.scores, scored.labels, Path(args.roc), f"{name}: ROC curves")
     return 0
 

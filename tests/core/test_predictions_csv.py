@@ -162,12 +162,22 @@ def test_the_reader_takes_other_tools_columns_in_any_spelling(tmp_path: Path) ->
     np.testing.assert_array_equal(table.flags, [[0, 1]])
 
 
+def test_prob_columns_of_any_model_are_its_labels(tmp_path: Path) -> None:
+    # a model trained on CheXpert names its findings CheXpert's way; NIH's findings keep NIH's spelling
+    path = tmp_path / "p.csv"
+    path.write_text("Image Index,path,prob_Pleural Effusion,prob_Support Devices,prob_effusion\n"
+                    "view1_frontal.jpg,train/patient1/study1/view1_frontal.jpg,0.1,0.2,0.3\n", encoding="utf-8")
+    table = read_predictions(path)
+    assert table.labels == ["Pleural Effusion", "Support Devices", "Effusion"]
+    assert table.paths == ["train/patient1/study1/view1_frontal.jpg"]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ("", "has no rows of predictions"),
         ("Image Index,score\na.png,0.3\n", "no prediction columns"),
-        ("Image Index,prob_Effusion,prob_Fracture\na.png,0.1,0.2\n", "labels the NIH file does not have: Fracture"),
+        ("Image Index,prob_Effusion,prob_ \na.png,0.1,0.2\n", "a 'prob_' column names no label"),
         ("Image Index,effusion,Effusion\na.png,0.1,0.2\n", "two columns give the same label"),
         ("name,prob_Effusion\na.png,0.1\n", "needs an 'Image Index' column"),
         ("Image Index,prob_Effusion\na.png,0.1\nb.png,high\n", "line 3 has a prediction that is not a number"),

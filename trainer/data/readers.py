@@ -9,6 +9,7 @@ folder and the choices. ``dataset_reader`` is the ``DatasetReader`` of a dataset
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,3 +116,14 @@ def dataset_reader(dataset: str, uncertainty: str | None = None) -> DatasetReade
         return load(data, labels_csv, views, max_images, uncertainty=policy)
 
     return read
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--dataset`` and ``--uncertainty`` of ``cxr-train evaluate`` and ``report`` (``train`` has
+    them from ``TrainConfig``): whose label files to read, and what CheXpert/MIMIC's uncertain
+    marks become there."""
+    parser.add_argument("--dataset", default="auto", metavar="NAME",
+                        help=f"whose labels --data has: auto (from the label file found) or one of {', '.join(DATASETS)}")
+    parser.add_argument("--uncertainty", metavar="POLICY",
+                        help=f"{' and '.join(WITH_UNCERTAINTY)} uncertain findings: {', '.join(UNCERTAINTY_POLICIES)} "
+                             f"(ignore: left out of every figure; default {DEFAULT_UNCERTAINTY})")

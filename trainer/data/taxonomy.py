@@ -118,6 +118,32 @@ class LabelMap:
         return out_targets, out_mask
 
 
+def finding_named(name: str, dataset: str | None = None) -> str | None:
+    """The finding ``name`` is: in ``dataset``'s column when the table has that dataset, else in
+    the first dataset (NIH, CheXpert, PadChest, VinDr) that uses the name; None when none does.
+
+    A model's labels carry no dataset: a CheXpert-trained model says "Pleural Effusion", an NIH
+    one "Effusion", and both are the finding Effusion."""
+    if dataset is not None and _SAME_NAMES.get(dataset.lower(), dataset.lower()) in DATASETS:
+        return finding_of(dataset, name)
+    for known in DATASETS:
+        if (found := finding_of(known, name)) is not None:
+            return found
+    return None
+
+
+def model_label_map(source_labels: Sequence[str], source_dataset: str, model_labels: Sequence[str]) -> LabelMap:
+    """Pair ``source_dataset``'s labels with a model's labels, whatever dataset named those
+    (``finding_named``); a label the table does not know pairs only with the same name. The
+    datasets outside the table (RSNA, SIIM) name their findings as one of the table's do."""
+    def finding(name: str, dataset: str | None) -> str:
+        return finding_named(name, dataset) or f"?{label_key(name)}"
+
+    index = {finding(name, source_dataset): i for i, name in enumerate(source_labels)}
+    source_of = tuple(index.get(finding(name, None)) for name in model_labels)
+    return LabelMap(tuple(source_labels), tuple(model_labels), source_of)
+
+
 def label_map(source_labels: Sequence[str], source_dataset: str,
               target_labels: Sequence[str], target_dataset: str) -> LabelMap:
     """Pair ``source_dataset``'s labels with a model's ``target_labels`` (named as in

@@ -1,9 +1,10 @@
-"""Predictions CSVs: writing a run's, and scoring any (``cxr-train evaluate``) against the NIH labels.
+"""Predictions CSVs: writing a run's, and scoring any (``cxr-train evaluate``) against a dataset's labels.
 
 ``evaluate_predictions`` scores a predictions CSV (``viewer.core.predictions_csv`` reads it: one
 written by ``cxr-viewer batch``, or any CSV with an ``Image Index`` column and one probability
 column per label, named by the label, with or without ``prob_``) against the labels of the NIH
-Data_Entry file; ``write_predictions_csv`` writes a run's predictions in the same columns.
+Data_Entry file or of another dataset (``--dataset``: CheXpert, MIMIC-CXR, ...) through the label
+taxonomy; ``write_predictions_csv`` writes a run's predictions in the same columns.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ import numpy as np
 
 from viewer.core.findings import flags_at
 from viewer.core.nih import find_data_entry, read_data_entry
-from viewer.core.predictions_csv import PredictionsCsvError, PredictionsFile, read_predictions
+from viewer.core.predictions_csv import PredictionsCsvError, PredictionsFile, PredictionsTable, read_predictions
 from viewer.core.pseudonyms import KeyNumbers
 
+from ..data.labels import LabelledImages, Sample
+from ..data.readers import dataset_reader, settle_dataset
 from ..errors import TrainerError
+from .external import model_targets
 from .metrics import (
     ECE_BINS,
     CalibrationErrors,
@@ -61,10 +65,10 @@ def write_predictions_csv(
 
 @dataclass
 class ScoredPredictions:
-    """A predictions file matched with the NIH labels: one row per labelled image."""
+    """A predictions file matched with a dataset's labels: one row per labelled image."""
 
     names: list[str]
-    targets: np.ndarray  # [N, L] 0/1
+    targets: np.ndarray  # [N, L] 0/1, NaN where the dataset leaves the target unknown
     scores: np.ndarray  # [N, L]
     flags: np.ndarray | None
     labels: list[str]
@@ -73,47 +77,103 @@ class ScoredPredictions:
     rows_not_ok: int
     rows_not_in_labels: int
     duplicate_rows: int
+    dataset: str = "nih"
+    not_annotated: tuple[str, ...] = ()  # the model's labels the dataset does not annotate
 
 
 def scored_predictions(
     predictions: str | os.PathLike[str],
     data: str | os.PathLike[str] | None = None,
     labels_csv: str | os.PathLike[str] | None = None,
+    dataset: str = "auto",
+    uncertainty: str | None = None,
 ) -> ScoredPredictions:
-    """The predictions of a CSV beside the NIH labels (from ``labels_csv`` or found via ``data``)."""
+    """The predictions of a CSV beside a dataset's labels (from ``labels_csv`` or found via
+    ``data``), as the model's labels through the taxonomy (``external.model_targets``).
+
+    NIH is read from its Data_Entry CSV alone (the images need not be here); the other datasets'
+    readers match their label files with the images under ``data``, and a predictions row is
+    matched with an image by its ``path`` cell (relative to ``data``) or, where the file name is
+    unique, by its name."""
     predictions = Path(predictions)
-    csv_path = Path(labels_csv) if labels_csv else None
-    if csv_path is None:
-        start = Path(data) if data else predictions.parent
-        csv_path = find_data_entry(start)
-        if csv_path is None:
-            raise TrainerError(
-                f"{start}: no Data_Entry_2017_v2020.csv or Data_Entry_2017.csv here or in a parent "
-                "folder (pass --data with the NIH images or --labels-csv FILE)"
-            )
-    entries = read_data_entry(csv_path)
+    start = Path(data) if data else predictions.parent
+    dataset, uncertainty = settle_dataset(dataset, uncertainty, start, labels_csv)
     try:
         table = read_predictions(predictions)
     except PredictionsCsvError as exc:
         raise TrainerError(str(exc)) from None
-    keep = [i for i, name in enumerate(table.names) if name in entries]
-    if not keep:
+    if dataset == "nih":
+        csv_path, matched = _nih_rows(predictions, table, start, labels_csv)
+    else:
+        csv_path, matched = _dataset_rows(predictions, table, start, labels_csv, dataset, uncertainty)
+    rows, samples, labelled = matched
+    unique, chosen, seen = [], [], set()
+    for i, sample in zip(rows, samples):
+        if sample.path not in seen:  # an image listed twice counts once
+            seen.add(sample.path)
+            unique.append(i)
+            chosen.append(sample)
+    found = model_targets(chosen, labelled, dataset, table.labels)
+    return ScoredPredictions(
+        names=[table.names[i] for i in unique], targets=found.targets, scores=table.scores[unique],
+        flags=None if table.flags is None else table.flags[unique], labels=table.labels,
+        groups=[s.patient_id for s in chosen], csv_path=Path(csv_path), rows_not_ok=table.skipped,
+        rows_not_in_labels=len(table.names) - len(rows), duplicate_rows=len(rows) - len(unique),
+        dataset=dataset, not_annotated=found.not_annotated,
+    )
+
+
+_Matched = tuple[list[int], list[Sample], LabelledImages]
+
+
+def _nih_rows(predictions: Path, table: PredictionsTable, start: Path,
+              labels_csv: str | os.PathLike[str] | None) -> tuple[Path, _Matched]:
+    """Rows whose name the NIH Data_Entry CSV lists, as samples (no image needs to be here)."""
+    csv_path = Path(labels_csv) if labels_csv else find_data_entry(start)
+    if csv_path is None:
+        raise TrainerError(
+            f"{start}: no Data_Entry_2017_v2020.csv or Data_Entry_2017.csv here or in a parent "
+            "folder (pass --data with the NIH images or --labels-csv FILE)"
+        )
+    entries = read_data_entry(csv_path)
+    rows = [i for i, name in enumerate(table.names) if name in entries]
+    if not rows:
         raise TrainerError(f"{predictions}: none of its {len(table.names)} images is listed in {csv_path.name} "
                            "(its 'Image Index' column must hold the NIH file names)")
-    seen: set[str] = set()
-    unique = []
-    for i in keep:
-        if table.names[i] not in seen:  # an image listed twice counts once
-            seen.add(table.names[i])
-            unique.append(i)
-    chosen = [entries[table.names[i]] for i in unique]
-    targets = np.array([[1.0 if x in e.labels else 0.0 for x in table.labels] for e in chosen])
-    return ScoredPredictions(
-        names=[table.names[i] for i in unique], targets=targets, scores=table.scores[unique],
-        flags=None if table.flags is None else table.flags[unique], labels=table.labels,
-        groups=[e.patient_id for e in chosen], csv_path=Path(csv_path), rows_not_ok=table.skipped,
-        rows_not_in_labels=len(table.names) - len(keep), duplicate_rows=len(keep) - len(unique),
-    )
+    samples = [Sample(Path(table.names[i]), table.names[i], entries[table.names[i]].patient_id,
+                      entries[table.names[i]].labels, entries[table.names[i]].view) for i in rows]
+    return csv_path, (rows, samples, LabelledImages(samples, Path(csv_path)))
+
+
+def _dataset_rows(predictions: Path, table: PredictionsTable, start: Path,
+                  labels_csv: str | os.PathLike[str] | None, dataset: str,
+                  uncertainty: str | None) -> tuple[Path, _Matched]:
+    """Rows matched with the labelled images the ``dataset`` reader finds under ``start``."""
+    labelled = dataset_reader(dataset, uncertainty)(start, labels_csv)
+    root = start.absolute()
+    by_path: dict[str, Sample] = {}
+    by_name: dict[str, list[Sample]] = {}
+    for sample in labelled.samples:
+        try:
+            by_path[sample.path.absolute().relative_to(root).as_posix()] = sample
+        except ValueError:  # a sample outside the folder (a reader given --labels-csv elsewhere)
+            pass
+        by_name.setdefault(sample.path.name, []).append(sample)
+    rows: list[int] = []
+    samples: list[Sample] = []
+    for i, (name, rel) in enumerate(zip(table.names, table.paths)):
+        found = by_path.get(Path(rel).as_posix()) if rel else None
+        if found is None and len(by_name.get(name, ())) == 1:
+            found = by_name[name][0]
+        if found is not None:
+            rows.append(i)
+            samples.append(found)
+    if not rows:
+        raise TrainerError(
+            f"{predictions}: none of its {len(table.names)} rows is an image {dataset} labels under {start} "
+            "(rows are matched by their 'path' relative to --data, or by a file name found once there; "
+            "run cxr-viewer batch on the same folder)")
+    return labelled.csv_path, (rows, samples, labelled)
 
 
 @dataclass(frozen=True)
@@ -128,6 +188,8 @@ class PredictionsReport:
     rows_not_ok: int
     rows_not_in_labels: int
     duplicate_rows: int
+    dataset: str = "nih"
+    not_annotated: tuple[str, ...] = ()  # the model's labels the dataset does not annotate: no figures
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (``--json``): the scores' keys, then the calibration error, the file's
@@ -138,7 +200,8 @@ class PredictionsReport:
         if self.operating_points is not None:
             report["operating_points"] = self.operating_points.to_dict()
         report.update({"predictions": self.predictions, "labels_csv": self.labels_csv, "rows_not_ok": self.rows_not_ok,
-                       "rows_not_in_labels": self.rows_not_in_labels, "duplicate_rows": self.duplicate_rows})
+                       "rows_not_in_labels": self.rows_not_in_labels, "duplicate_rows": self.duplicate_rows,
+                       "dataset": self.dataset, "not_annotated": list(self.not_annotated)})
         return report
 
 
@@ -148,12 +211,14 @@ def evaluate_predictions(
     labels_csv: str | os.PathLike[str] | None = None,
     resamples: int = 1000,
     seed: int = 0,
+    dataset: str = "auto",
+    uncertainty: str | None = None,
 ) -> PredictionsReport:
-    """Score a predictions CSV against the NIH labels (from ``labels_csv`` or found via ``data``):
+    """Score a predictions CSV against a dataset's labels (``scored_predictions``):
     ``evaluate_scores`` (AUROC with patient-bootstrap intervals, micro AUROC, PR-AUC), the ECE of
     the probabilities and, when the file has ``flag_<Label>`` columns, the operating points of
-    those flags."""
-    scored = scored_predictions(predictions, data, labels_csv)
+    those flags. Targets the dataset leaves unknown count for no figure."""
+    scored = scored_predictions(predictions, data, labels_csv, dataset, uncertainty)
     scores = evaluate_scores(scored.targets, scored.scores, scored.labels, resamples, seed, groups=scored.groups)
     errors = None
     if scored.scores.size and 0.0 <= scored.scores.min() and scored.scores.max() <= 1.0:
@@ -165,7 +230,7 @@ def evaluate_predictions(
                                  {x: confusion_figures(scored.targets[:, j], scored.flags[:, j] > 0.5)
                                   for j, x in enumerate(scored.labels)})
     return PredictionsReport(scores, errors, points, str(predictions), str(scored.csv_path), scored.rows_not_ok,
-                             scored.rows_not_in_labels, scored.duplicate_rows)
+                             scored.rows_not_in_labels, scored.duplicate_rows, scored.dataset, scored.not_annotated)
 
 
 def format_report(report: PredictionsReport) -> str:
@@ -174,7 +239,8 @@ def format_report(report: PredictionsReport) -> str:
     lines = [f"{'label':<20} {'AUROC':>7}  {'95% CI':>15}  {'PR-AUC':>6}  {'pos':>5} {'neg':>6}"]
     for label, entry in scores.auroc.items():
         if entry is None:
-            lines.append(f"{label:<20} {'n/a':>7}  {'(one class only)':>15}")
+            why = f"(not a {report.dataset} label)" if label in report.not_annotated else "(one class only)"
+            lines.append(f"{label:<20} {'n/a':>7}  {why:>15}")
             continue
         ci = entry.ci95
         ci_text = f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else "n/a"

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..data.readers import add_dataset_arguments
 from ..data.split import SUBSETS
 from ..evaluation.tta import TTA_MODES
 
@@ -40,8 +41,10 @@ def add_report_command(commands: Any) -> None:
     parser = commands.add_parser(
         "report", help="evaluate an exported model: AUROC (+TTA), localisation, subgroups, expert labels")
     parser.add_argument("--model", required=True, metavar="M.onnx", help="classifier with M.gradcam.onnx beside it")
-    parser.add_argument("--data", required=True, metavar="DIR", help="NIH images (Data_Entry CSV in it or above)")
-    parser.add_argument("--labels-csv", metavar="FILE", help="the Data_Entry CSV, if not found from --data")
+    parser.add_argument("--data", required=True, metavar="DIR",
+                        help="labelled images (NIH, CheXpert, MIMIC-CXR, ...: the label file in it or above)")
+    parser.add_argument("--labels-csv", metavar="FILE", help="the dataset's label file, if not found from --data")
+    add_dataset_arguments(parser)
     parser.add_argument("--split-file", metavar="split.csv",
                         help="the training run's split.csv (default: split.csv beside the model, if any)")
     parser.add_argument("--subset", choices=SUBSETS,
@@ -77,7 +80,8 @@ def run_report_command(args: argparse.Namespace) -> int:
     report = build_report(
         model, args.data, labels_csv=args.labels_csv, split_file=split_file, subset=args.subset, tta=args.tta,
         bbox_csv=args.bbox_csv, expert_csv=args.expert_labels, threads=args.threads or None,
-        resamples=args.bootstrap, seed=args.seed, on_progress=progress,
+        resamples=args.bootstrap, seed=args.seed, on_progress=progress, dataset=args.dataset,
+        uncertainty=args.uncertainty,
     )
     json_path, md_path = write_report(report, out)
     print(report_markdown(report))

@@ -27,11 +27,13 @@ def classification_markdown(section: dict[str, Any], labels: tuple[str, ...]) ->
         header += f" with TTA ({tta['mode']}) | change |"
         rule += "---:|---:|"
     lines = [header, rule]
+    dataset, not_annotated = section.get("dataset", "nih"), set(section.get("not_annotated", ()))
     for label in labels:
         entry = plain["auroc"].get(label)
         card = section["card_test_auroc"].get(label)
         if entry is None:
-            row = f"| {label} | one class | – | – | {_fmt(card)} |"
+            why = f"not annotated by {dataset}" if label in not_annotated else "one class"
+            row = f"| {label} | {why} | – | – | {_fmt(card)} |"
         else:
             ci = entry.get("ci95")
             ci_text = f"{ci[0]:.3f}–{ci[1]:.3f}" if ci else "–"
@@ -46,8 +48,13 @@ def classification_markdown(section: dict[str, Any], labels: tuple[str, ...]) ->
         mean += f" {_fmt(tta['report']['mean_auroc'])} | {_change(mean_change)} |"
     lines.append(mean)
     lines.append("")
-    lines.append(f"{plain['n_images']} images; intervals: {plain['bootstrap']['resamples']} bootstrap resamples by "
-                 f"{plain['bootstrap']['unit']}. The card's AUROC was measured on the run's test split by the trainer.")
+    lines.append(f"{plain['n_images']} images labelled by {dataset}; intervals: {plain['bootstrap']['resamples']} "
+                 f"bootstrap resamples by {plain['bootstrap']['unit']}. The card's AUROC (internal validation) was "
+                 "measured on the run's test split by the trainer.")
+    if dataset != "nih" or not_annotated:
+        lines.append(f"External validation: the model's labels are paired with {dataset}'s through the label "
+                     "taxonomy (trainer/data/taxonomy.py); a label it does not annotate has no figure, and a target "
+                     "it leaves unknown (uncertain, under --uncertainty ignore) counts for no figure.")
     if tta:
         lines.append(f"TTA changed probabilities by at most {tta['max_abs_probability_change']:.4f}; the change in "
                      "AUROC has a paired bootstrap 95% interval (the same resamples with and without TTA).")
@@ -71,7 +78,9 @@ def report_markdown(report: dict[str, Any]) -> str:
     ]
     if data["unreadable"]:
         lines.append(f"Left out, unreadable: {len(data['unreadable'])} — " + "; ".join(data["unreadable"].values()))
-    lines += ["", "## Classification (AUROC)", "", classification_markdown(report["classification"], labels)]
+    dataset = data.get("dataset", "nih")
+    title = "## Classification (AUROC)" + (f" on {dataset}'s labels: external validation" if dataset != "nih" else "")
+    lines += ["", title, "", classification_markdown(report["classification"], labels)]
     lines += ["", "## Localisation (BBox_List_2017.csv, Wang et al. 2017's protocol)", ""]
     if report["localization"] is None:
         lines.append(data["note_localization"])

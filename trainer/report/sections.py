@@ -33,14 +33,15 @@ from viewer.core.boxes import BoxTable, find_bbox_csv
 from viewer.core.errors import ImageLoadError
 from viewer.core.inference import Predictor
 from viewer.core.loader import load_radiograph
-from viewer.core.nih import NihEntry, read_data_entry
 from viewer.core.preprocess import preprocess
 
-from ..data.labels import Sample, label_matrix
+from ..data.labels import DatasetReader, LabelledImages, Sample
 from ..data.nih import load_labelled_images
+from ..data.readers import dataset_reader, settle_dataset
 from ..data.split import SUBSETS, read_split_csv, split_hash
 from ..errors import TrainerError
 from ..evaluation import expert_labels, localize, subgroups
+from ..evaluation.external import ModelTargets, model_targets
 from ..evaluation.metrics import evaluate_scores
 from ..evaluation.tta import TTA_MODES, paired_auroc_change, prepare_size, tta_probabilities
 
@@ -72,16 +73,17 @@ class Predictions:
 def select_images(
     data: str | os.PathLike[str], card_split_hash: str | None, split_file: str | os.PathLike[str] | None,
     subset: str | None, labels_csv: str | os.PathLike[str] | None = None,
-) -> tuple[Selection, Path]:
-    """The labelled images of ``subset`` (and the Data_Entry CSV they were labelled by)."""
-    table = load_labelled_images(data, labels_csv)
+    reader: DatasetReader = load_labelled_images,
+) -> tuple[Selection, LabelledImages]:
+    """The labelled images of ``subset`` (and all that ``reader`` found, with its label file)."""
+    table = reader(data, labels_csv)
     if split_file is None:
         if subset not in (None, "all"):
             raise TrainerError(f"--subset {subset} needs --split-file "
                                "(the split.csv of the run that trained the model)")
         return Selection(table.samples, {"subset": "all", "split_file": None, "images": len(table.samples),
                                          "note": "no split file: every labelled image, which may include "
-                                                 "images the model was trained on"}), table.csv_path
+                                                 "images the model was trained on"}), table
     subset = subset or "test"
     if subset not in SUBSETS:
         raise TrainerError(f"--subset must be one of {', '.join(SUBSETS)}, not {subset!r}")
@@ -99,7 +101,7 @@ def select_images(
         raise TrainerError(f"{split_file}: the '{subset}' split has no images under {data}")
     return Selection(samples, {"subset": subset, "split_file": str(split_file), "images": len(samples),
                                "split_hash": digest, "matches_card": True if card_split_hash else None,
-                               "sizes": split.sizes()}), table.csv_path
+                               "sizes": split.sizes()}), table
 
 
 def predict(predictor: Predictor, samples: list[Sample], tta: str = "none",
@@ -149,36 +151,40 @@ def predict(predictor: Predictor, samples: list[Sample], tta: str = "none",
 
 
 # -- the sections ---------------------------------------------------------------------------------------
-def classification_section(predictions: Predictions, labels: tuple[str, ...], card_metrics: dict[str, Any],
+def classification_section(predictions: Predictions, targets: ModelTargets, card_metrics: dict[str, Any],
                            tta: str, resamples: int, seed: int) -> dict[str, Any]:
-    """AUROC per label (with interval), the card's test AUROC, and with TTA when asked."""
-    targets = label_matrix(predictions.samples, labels)
+    """AUROC per label (with interval) on this data beside the card's test AUROC (the internal
+    test split), and with TTA when asked. ``targets``: the model's labels as this dataset gives
+    them (NaN where unknown: left out)."""
+    labels = targets.label_map.target_labels
     groups = [s.patient_id for s in predictions.samples]
-    plain = evaluate_scores(targets, predictions.probabilities, labels, resamples, seed, groups=groups)
-    section: dict[str, Any] = {"plain": plain.to_dict(), "card_test_auroc": {
+    plain = evaluate_scores(targets.targets, predictions.probabilities, labels, resamples, seed, groups=groups)
+    section: dict[str, Any] = {"dataset": targets.dataset, "not_annotated": list(targets.not_annotated),
+                               "plain": plain.to_dict(), "card_test_auroc": {
         label: (entry["value"] if isinstance(entry, dict) else entry)
         for label, entry in (card_metrics.get("auroc") or {}).items()},
         "card_mean_auroc": card_metrics.get("mean_auroc")}
     if predictions.tta is not None:
-        augmented = evaluate_scores(targets, predictions.tta, labels, resamples, seed, groups=groups)
-        change = paired_auroc_change(targets, predictions.probabilities, predictions.tta, labels, resamples, seed,
-                                     groups)
+        augmented = evaluate_scores(targets.targets, predictions.tta, labels, resamples, seed, groups=groups)
+        change = paired_auroc_change(targets.targets, predictions.probabilities, predictions.tta, labels, resamples,
+                                     seed, groups)
         max_change = float(np.abs(predictions.tta - predictions.probabilities).max())
         section["tta"] = {"mode": tta, "report": augmented.to_dict(), "change": change,
                           "max_abs_probability_change": round(max_change, 6)}
     return section
 
 
-def subgroup_section(predictions: Predictions, labels: tuple[str, ...], entries: dict[str, NihEntry]) -> dict[str, Any]:
-    """Subgroup AUROCs by the Data_Entry file's sex, age and view of each image."""
-    rows = [entries[s.image_index] for s in predictions.samples]
+def subgroup_section(predictions: Predictions, targets: ModelTargets) -> dict[str, Any]:
+    """Subgroup AUROCs by the label file's sex, age and view of each image (unknown where the
+    dataset's file does not give one)."""
+    rows = predictions.samples
     attributes = {
-        "sex": [e.sex if e.sex in ("F", "M") else None for e in rows],
-        "age": [subgroups.age_band(e.age) for e in rows],
-        "view": [e.view if e.view in ("PA", "AP") else None for e in rows],
+        "sex": [s.sex if s.sex in ("F", "M") else None for s in rows],
+        "age": [subgroups.age_band(s.age) for s in rows],
+        "view": [s.view if s.view in ("PA", "AP") else None for s in rows],
     }
-    targets = label_matrix(predictions.samples, labels)
-    return subgroups.subgroup_aurocs(targets, predictions.probabilities, labels, attributes)
+    labels = targets.label_map.target_labels
+    return subgroups.subgroup_aurocs(targets.targets, predictions.probabilities, labels, attributes)
 
 
 def build_report(
@@ -195,32 +201,41 @@ def build_report(
     resamples: int = 1000,
     seed: int = 0,
     on_progress: Progress | None = None,
+    dataset: str = "auto",
+    uncertainty: str | None = None,
 ) -> dict[str, Any]:
-    """Every section of the report as one JSON-ready dict."""
+    """Every section of the report as one JSON-ready dict; ``dataset`` says whose labels ``data``
+    has (``auto``: from the label file found), the model's labels paired with them by the taxonomy."""
     if tta not in TTA_MODES:
         raise TrainerError(f"--tta must be one of {', '.join(TTA_MODES)}, not {tta!r}")
+    dataset, uncertainty = settle_dataset(dataset, uncertainty, data, labels_csv)
     predictor = Predictor.open(model, threads=threads, cache_size=0)
     card = predictor.card
-    selection, csv_path = select_images(data, (card.metrics.get("split") or {}).get("hash"), split_file, subset,
-                                        labels_csv)
+    selection, table = select_images(data, (card.metrics.get("split") or {}).get("hash"), split_file, subset,
+                                     labels_csv, dataset_reader(dataset, uncertainty))
+    csv_path = table.csv_path
     started = time.perf_counter()
     predictions = predict(predictor, selection.samples, tta, on_progress)
     names = [s.image_index for s in predictions.samples]
     labels = card.labels
+    targets = model_targets(predictions.samples, table, dataset, labels)
 
     bbox_path = Path(bbox_csv) if bbox_csv else find_bbox_csv(Path(data))
-    expert_path = Path(expert_csv) if expert_csv else expert_labels.find_expert_labels(Path(data))
+    # Google's expert labels are of NIH images, by NIH file name
+    expert_path = (Path(expert_csv) if expert_csv else expert_labels.find_expert_labels(Path(data))
+                   if dataset == "nih" else None)
     report: dict[str, Any] = {
         "model": {"path": str(model), "name": card.name, "model_id": card.model_id, "arch": card.arch,
                   "input_size": list(predictor.input_size), "labels": list(labels)},
-        "data": {"folder": str(data), "labels_csv": str(csv_path), **selection.description,
+        "data": {"folder": str(data), "dataset": dataset, "uncertainty": uncertainty,
+                 "labels_csv": str(csv_path), **selection.description,
                  "evaluated": len(names), "unreadable": predictions.unreadable},
         "run": {"tta": tta, "bootstrap": resamples, "seed": seed,
                 "seconds_predicting": round(time.perf_counter() - started, 1),
                 "how": "exported ONNX pair via viewer.core.inference.Predictor (Predictor.prepare = THE "
                        "preprocessing); TTA probabilities from ModelPair.classify on views of those pixels"},
-        "classification": classification_section(predictions, labels, card.metrics, tta, resamples, seed),
-        "subgroups": subgroup_section(predictions, labels, read_data_entry(csv_path)),
+        "classification": classification_section(predictions, targets, card.metrics, tta, resamples, seed),
+        "subgroups": subgroup_section(predictions, targets),
     }
     if bbox_path is not None:
         report["localization"] = localize.evaluate_localization(names, predictions.heatmaps, labels,

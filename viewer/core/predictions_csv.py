@@ -35,7 +35,7 @@ import csv
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -265,15 +265,17 @@ class PredictionsTable:
 
     names: list[str]  # the images' file names
     scores: np.ndarray  # [N, L]
-    labels: list[str]  # NIH spelling, in column order
+    labels: list[str]  # NIH spelling for NIH's findings, else as the prob_<Label> column names it
     flags: np.ndarray | None  # [N, L] 0/1 from flag_<Label> columns, when every label has one
     skipped: int  # rows whose status is not ok
+    paths: list[str] = field(default_factory=list)  # each row's ``path`` cell ("" when none)
 
 
 def read_predictions(path: str | os.PathLike[str]) -> PredictionsTable:
     """Read a predictions CSV; ``PredictionsCsvError`` naming the file and what is missing.
 
-    Label columns are ``prob_<Label>`` when any exist, else columns named like the NIH labels.
+    Label columns are ``prob_<Label>`` when any exist (any label: a model trained on CheXpert
+    writes ``prob_Pleural Effusion``), else columns named like the NIH labels.
     ``flag_<Label>`` columns are read too. Rows whose ``status`` is not ``ok`` are counted, not read.
     Names come back as they were before ``neutralise`` (a name's own blanks kept).
     """
@@ -292,7 +294,7 @@ def read_predictions(path: str | os.PathLike[str]) -> PredictionsTable:
     flag_of = {canonical_label(c[len(FLAG_PREFIX):]): c for c in columns if c.startswith(FLAG_PREFIX)}
     flag_columns = [flag_of.get(x) for x in labels]
     has_flags = all(c is not None for c in flag_columns)
-    names, scores, flags, skipped = [], [], [], 0
+    names, paths, scores, flags, skipped = [], [], [], [], 0
     for line, row in enumerate(rows, start=2):
         row = {(k or "").strip(): v for k, v in row.items()}
         if (row.get("status") or "ok").strip() not in ("ok", ""):
@@ -307,9 +309,10 @@ def read_predictions(path: str | os.PathLike[str]) -> PredictionsTable:
             raise PredictionsCsvError(path, f"line {line} has a prediction that is not a number") from None
         scores.append(values)
         names.append(name)
+        paths.append(_text_cell(row.get("path")))
     shape = (len(names), len(labels))
     return PredictionsTable(names, np.asarray(scores, np.float64).reshape(shape), labels,
-                            np.asarray(flags, np.float64).reshape(shape) if has_flags else None, skipped)
+                            np.asarray(flags, np.float64).reshape(shape) if has_flags else None, skipped, paths)
 
 
 def _text_cell(cell: str | None) -> str:
@@ -324,14 +327,15 @@ def _label_columns(path: Path, columns: list[str]) -> tuple[list[str], list[str]
     """(probability columns, their NIH labels) of a header."""
     prefixed = [c for c in columns if c.startswith(PROB_PREFIX)]
     if prefixed:
-        unknown = [c[len(PROB_PREFIX):] for c in prefixed if canonical_label(c[len(PROB_PREFIX):]) is None]
-        if unknown:
-            raise PredictionsCsvError(path, f"columns for labels the NIH file does not have: {', '.join(unknown)}")
+        # a prob_ column is a label whatever its name: the model's own (NIH's findings in NIH's spelling)
+        names = [c[len(PROB_PREFIX):].strip() for c in prefixed]
+        if not all(names):
+            raise PredictionsCsvError(path, f"a '{PROB_PREFIX}' column names no label")
         prob_columns = prefixed
-        labels = [canonical_label(c[len(PROB_PREFIX):]) for c in prefixed]
+        labels = [canonical_label(name) or name for name in names]
     else:
         prob_columns = [c for c in columns if canonical_label(c) is not None]
-        labels = [canonical_label(c) for c in prob_columns]
+        labels = [canonical_label(c) or c for c in prob_columns]
     if not labels:
         raise PredictionsCsvError(
             path, "no prediction columns",
@@ -342,4 +346,4 @@ def _label_columns(path: Path, columns: list[str]) -> tuple[list[str], list[str]
         raise PredictionsCsvError(path, f"two columns give the same label ({', '.join(prob_columns)})")
     if "Image Index" not in columns and "path" not in columns:
         raise PredictionsCsvError(path, "needs an 'Image Index' column naming each image (the NIH file name)")
-    return prob_columns, [x for x in labels if x is not None]
+    return prob_columns, labels
