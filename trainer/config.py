@@ -64,7 +64,8 @@ class TrainConfig:
 
     # split (by patient, so no patient is in two splits)
     split: str = opt("random", "random: by patient, stratified, --val/--test-fraction (70/10/20); official: "
-                     "NIH's lists found in or above --data; auto: official if the lists are found, else random")
+                     "NIH's lists found in or above --data, or the split the dataset's label files publish "
+                     "(MIMIC-CXR's split.csv; CheXpert's valid/ as test); auto: official if there is one, else random")
     split_lists: list[str] = opt([], "the official NIH lists: a folder holding train_val_list.txt and test_list.txt, "
                                  "or the two files (train_val first); test = test_list, validation drawn from "
                                  "train_val by patient (takes the place of --split)")

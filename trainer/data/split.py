@@ -233,6 +233,35 @@ def official_split(
     )
 
 
+def published_split(samples: Sequence[Sample], labels: Sequence[str], val_fraction: float, seed: int) -> Split:
+    """The split the dataset's own files publish (``Sample.official_split``: MIMIC-CXR's
+    split.csv; CheXpert's train/valid folders).
+
+    Where the set publishes a test split (MIMIC) the three are used as they are. Where it
+    publishes only train and validation (CheXpert, whose test images its authors keep), its
+    validation images are the test split, as papers report CheXpert, and validation is drawn
+    from the training patients (``val_fraction``, stratified). Images the files put in no split
+    are left out, and ``method`` says how many."""
+    given = {name: [i for i, s in enumerate(samples) if s.official_split == name] for name in SPLITS}
+    if not given["test"] and not given["val"]:
+        raise TrainerError("the label files publish no test or validation split for these images: "
+                           "use --split random")
+    left_out = len(samples) - sum(len(v) for v in given.values())
+    if given["test"]:
+        train, val, test = given["train"], given["val"], given["test"]
+        method = "the dataset's published split (train, validate, test)"
+    else:
+        inner = stratified_patient_split([samples[i] for i in given["train"]], labels, val_fraction, 0.0, seed)
+        train = [given["train"][i] for i in inner.train]
+        val = [given["train"][i] for i in inner.val]
+        test = given["val"]
+        method = (f"the dataset's published validation images as test; validation {val_fraction:.2f} of the "
+                  f"published training patients (seed {seed})")
+    if left_out:
+        method += f"; {left_out} images in no published split left out"
+    return Split(train=tuple(sorted(train)), val=tuple(sorted(val)), test=tuple(sorted(test)), method=method)
+
+
 def make_split(
     samples: Sequence[Sample],
     labels: Sequence[str],
@@ -245,10 +274,17 @@ def make_split(
 ) -> Split:
     """The split ``--split`` asks for (``auto``, ``official`` or ``random``), checked disjoint.
 
-    ``lists`` (from ``--split-lists``) are the official lists to use instead of looking for them.
+    ``official`` is NIH's lists (``lists``, from ``--split-lists``, or found in or above the
+    data folder) or, for a dataset whose label files say each image's split, that split
+    (``published_split``); ``auto`` is official when either is there, else random.
     """
     if lists is None and how in ("auto", "official"):
         lists = find_official_lists(data_folder)
+    published = any(s.official_split for s in samples)
+    if lists is None and published and how in ("auto", "official"):
+        split = published_split(samples, labels, val_fraction, seed)
+        check_patients_disjoint(samples, split)
+        return split
     if how == "official" and lists is None:
         raise TrainerError(
             f"{data_folder}: --split official needs {' and '.join(OFFICIAL_LISTS)} in the data folder "
