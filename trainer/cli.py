@@ -71,7 +71,7 @@ def add_train_options(parser: argparse.ArgumentParser, suppress: bool = False) -
         if kind is bool:
             parser.add_argument(flag, action="store_true", **kwargs)
         elif is_list:
-            parser.add_argument(flag, nargs="+" if item.name in ("views", "split_lists") else None,
+            parser.add_argument(flag, nargs="+" if item.name in ("views", "split_lists", "also_data") else None,
                                 action="append" if item.name == "tried" else "store", type=kind, **kwargs)
         else:
             parser.add_argument(flag, type=kind, **kwargs)
@@ -176,6 +176,7 @@ def resolve_train_config(args: argparse.Namespace, argv: list[str]) -> TrainConf
         if values[name]:  # the saved config must still work from another folder (export, resume)
             values[name] = str(Path(values[name]).absolute())
     values["split_lists"] = [str(Path(p).absolute()) for p in values["split_lists"] or []]
+    values["also_data"] = values["also_data"] or []  # made absolute when settled (config.with_dataset)
     if not values["out"]:
         # runs/ is git-ignored: a run without --out never writes next to the user's images
         values["out"] = str(Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{values['arch']}-{values['size']}px")

@@ -16,7 +16,8 @@ import yaml
 
 from viewer.core.errors import one_line
 
-from .data.readers import DATASETS, check_dataset_options, settle_dataset
+from .data.combined import parse_also, settle_also
+from .data.readers import DATASETS, DEFAULT_UNCERTAINTY, WITH_UNCERTAINTY, check_dataset_options, settle_dataset
 from .errors import TrainerError
 from .models.archs import ARCHITECTURES
 
@@ -55,6 +56,10 @@ class TrainConfig:
                        "files in or above --data; the run records what it found); the model's labels are its")
     uncertainty: str | None = opt(None, "CheXpert and MIMIC only: an uncertain finding counts as negative (zeros, "
                                   "the default), positive (ones), or is left out of the loss (ignore)")
+    also_data: list[str] = opt([], "more data folders trained on together with --data, each NAME=DIR or DIR (its "
+                               "dataset found from its label files): the model learns the union of their labels "
+                               "through the label taxonomy; a label a dataset does not annotate is left out of the "
+                               "loss for its images, never counted as negative")
     cache_dir: str | None = opt(None, "where the preprocessed pixels are cached (default OUT/cache)")
     no_cache: bool = opt(False, "decode every image in every epoch instead of caching (slow; a baseline)")
     bad_images: str = opt("skip", "an unreadable image: skip (named in the log and counted) or stop the run; "
@@ -180,7 +185,7 @@ def config_from_dict(values: dict[str, Any], source: str = "configuration") -> T
     if unknown:
         raise TrainerError(f"{source}: unknown option(s) {', '.join(unknown)}")
     values = dict(values)
-    for name in ("views", "tried", "split_lists"):  # YAML may give one string where a list is meant
+    for name in ("views", "tried", "split_lists", "also_data"):  # YAML may give one string where a list is meant
         if isinstance(values.get(name), str):
             values[name] = [values[name]]
         elif values.get(name) is None and name in values:
@@ -202,7 +207,9 @@ def check_config(config: TrainConfig) -> None:
         if getattr(config, name) not in allowed:
             raise TrainerError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, "
                                f"not {getattr(config, name)!r}")
-    check_dataset_options(config.dataset, config.uncertainty)
+    # with --also-data the policy may be for another folder's dataset (NIH + CheXpert): settled per folder
+    check_dataset_options(config.dataset, None if config.also_data else config.uncertainty)
+    check_dataset_options("auto", config.uncertainty)
     if not 32 <= config.size <= 1024:
         raise TrainerError(f"--size must be between 32 and 1024 pixels, not {config.size}")
     if config.arch == "densenet121" and config.size < 32:
@@ -243,10 +250,17 @@ def check_config(config: TrainConfig) -> None:
 def with_dataset(config: TrainConfig) -> TrainConfig:
     """``config`` with ``--dataset auto`` replaced by the dataset found under ``--data`` and the
     uncertainty policy settled (``trainer.data.readers.settle_dataset``), as the run records them."""
-    dataset, uncertainty = settle_dataset(config.dataset, config.uncertainty, config.data, config.labels_csv)
-    if (dataset, uncertainty) == (config.dataset, config.uncertainty):
-        return config
-    return replace(config, dataset=dataset, uncertainty=uncertainty)
+    if not config.also_data:
+        dataset, uncertainty = settle_dataset(config.dataset, config.uncertainty, config.data, config.labels_csv)
+        if (dataset, uncertainty) == (config.dataset, config.uncertainty):
+            return config
+        return replace(config, dataset=dataset, uncertainty=uncertainty)
+    dataset, _ = settle_dataset(config.dataset, None, config.data, config.labels_csv)
+    also = settle_also(config.also_data, config.uncertainty)
+    datasets = [dataset, *(parse_also(entry)[0] for entry in also)]
+    uncertainty = (config.uncertainty or DEFAULT_UNCERTAINTY) if set(datasets) & set(WITH_UNCERTAINTY) else None
+    settle_dataset(dataset, uncertainty if dataset in WITH_UNCERTAINTY else None, config.data, config.labels_csv)
+    return replace(config, dataset=dataset, uncertainty=uncertainty, also_data=also)
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

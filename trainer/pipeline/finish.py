@@ -306,8 +306,10 @@ def draw_gallery(config: TrainConfig, data: PreparedData, model_path: Path, out:
 # -- what the steps share -------------------------------------------------------------------------------
 def _data_description(config: TrainConfig, data: PreparedData) -> str:
     samples = data.table.samples
+    also = "".join(f" and {Path(entry.partition('=')[2]).name}/ ({entry.partition('=')[0]})"
+                   for entry in config.also_data)
     return (f"{len(samples)} images of {len({s.patient_id for s in samples})} patients under "
-            f"{Path(config.data).name}/ labelled by {data.table.csv_path.name}"
+            f"{Path(config.data).name}/ labelled by {data.table.csv_path.name}{also}"
             + (f" (views {'/'.join(config.views)})" if config.views else ""))
 
 

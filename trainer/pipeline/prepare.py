@@ -21,6 +21,7 @@ from viewer.core.preprocess import preprocess
 from ..config import TrainConfig, with_dataset
 from ..data.cache import PixelCache
 from ..data.labels import DatasetReader, LabelledImages
+from ..data.combined import combined_reader
 from ..data.readers import dataset_reader
 from ..data.sources import CachedSource, DecodeSource, PixelSource
 from ..data.split import (
@@ -83,7 +84,8 @@ def prepare_data(config: TrainConfig, out: Path, write: bool = True,
     resolved by ``config.with_dataset``)."""
     if reader is None:
         settled = with_dataset(config)
-        reader = dataset_reader(settled.dataset, settled.uncertainty)
+        reader = (combined_reader(settled.dataset, settled.uncertainty, settled.also_data) if settled.also_data
+                  else dataset_reader(settled.dataset, settled.uncertainty))
     table = reader(config.data, config.labels_csv, config.views, config.max_images)
     log.info("%d labelled images of %d patients (labels from %s)", len(table.samples),
              len({s.patient_id for s in table.samples}), table.csv_path)
