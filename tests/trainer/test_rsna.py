@@ -51,7 +51,8 @@ def test_counts_patients_and_prevalences_equal_torchxrayvisions(real_images: dic
     for j, label in enumerate(RSNA_LABELS):
         positives = sum(entry.positive for entry in real_images.values())
         assert positives == int(oracle.labels[:, j].sum()) == 6012, label
-        assert positives / len(real_images) == pytest.approx(float(np.mean(oracle.labels[:, j], dtype=np.float64)), abs=1e-12)
+        prevalence = float(np.mean(oracle.labels[:, j], dtype=np.float64))
+        assert positives / len(real_images) == pytest.approx(prevalence, abs=1e-12)
     # every image is its own patient: the header table's PatientID is the image id
     headers = read_rsna_headers(REAL_HEADERS)
     assert {image: tags.patient_id for image, tags in headers.items()} == {i: i for i in real_images}
@@ -223,3 +224,13 @@ def test_cxr_train_on_an_rsna_folder(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert checkpoint["labels"] == list(RSNA_LABELS) and checkpoint["config"]["dataset"] == "rsna"
     split = (out / "split.csv").read_text()
     assert "pat-" not in split  # the split records patient numbers, not PatientIDs
+
+
+def test_the_labels_pair_with_other_datasets_models() -> None:
+    from trainer.data.taxonomy import label_map
+    from viewer.core.nih import NIH_LABELS
+
+    pairing = label_map(RSNA_LABELS, "rsna", NIH_LABELS, "nih")
+    assert pairing.unmatched_sources == ("Lung Opacity",)  # NIH has no Lung Opacity
+    assert [NIH_LABELS[j] for j, i in enumerate(pairing.source_of) if i is not None] == ["Pneumonia"]
+    assert label_map(RSNA_LABELS, "rsna", ["Lung Opacity", "Pneumonia"], "chexpert").source_of == (0, 1)

@@ -198,3 +198,11 @@ def test_cxr_train_on_a_siim_folder(tmp_path: Path, capsys: pytest.CaptureFixtur
     checkpoint = load_checkpoint(out / "checkpoints" / "last.pt")
     assert checkpoint["labels"] == list(SIIM_LABELS) and checkpoint["config"]["dataset"] == "siim"
     assert "pat-" not in (out / "split.csv").read_text()
+
+
+def test_the_label_pairs_with_other_datasets_models() -> None:
+    from trainer.data.taxonomy import label_map
+    from viewer.core.nih import NIH_LABELS
+
+    pairing = label_map(SIIM_LABELS, "siim", NIH_LABELS, "nih")
+    assert [NIH_LABELS[j] for j, i in enumerate(pairing.source_of) if i is not None] == ["Pneumothorax"]

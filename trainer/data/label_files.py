@@ -40,8 +40,9 @@ def find_label_file(folder: Path, names: Sequence[str]) -> Path | None:
 
 
 def read_label_rows(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
-    """The rows of a CSV (``.gz``: gzipped; ``.zip``: the one CSV in a zip archive) as dicts of stripped cells; raises ``TrainerError``
-    when it cannot be read or lacks one of the ``required`` columns."""
+    """The rows of a CSV (``.gz``: gzipped; ``.zip``: the one CSV in a zip archive) as dicts of
+    stripped cells; raises ``TrainerError`` when it cannot be read or lacks one of the ``required``
+    columns."""
     try:
         with _open_text(path) as handle:
             reader = csv.reader(_bounded(handle))
