@@ -12,7 +12,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"  # what both challenges' files are
 
 
-def write_cxr_dicom(path: Path, pixels: np.ndarray, *, patient_id: str, view: str = "PA", age: str = "51",
+def write_cxr_dicom(path: Path, pixels: np.ndarray, *, patient_id: str, view: str = "PA", age: str = "051Y",
                     sex: str = "F") -> Path:
     """An 8-bit MONOCHROME2 DICOM of ``pixels`` with the given header values at ``path``."""
     pixels = np.ascontiguousarray(pixels, dtype=np.uint8)

@@ -138,7 +138,7 @@ def test_real_label_and_header_files_with_generated_dicoms(real_images: dict[str
     table (the DICOMs here say otherwise), each image its own patient."""
     chosen = list(real_images)[:3]
     for image in chosen:
-        write_cxr_dicom(tmp_path / f"{image}.dcm", np.full((16, 16), 90), patient_id="same", view="LL", age="7")
+        write_cxr_dicom(tmp_path / f"{image}.dcm", np.full((16, 16), 90), patient_id="same", view="LL", age="007Y")
     table = load_rsna(tmp_path, labels_csv=REAL_LABELS)
     headers = read_rsna_headers(REAL_HEADERS)
     assert sorted(s.path.stem for s in table.samples) == sorted(chosen)
