@@ -1,7 +1,8 @@
-"""The label CSVs of CheXpert and MIMIC-CXR-JPG, plain or gzipped, read with bounded cost.
+"""The datasets' label CSVs, plain, gzipped or zipped, read with bounded cost.
 
 MIMIC-CXR-JPG ships its tables gzipped (``mimic-cxr-2.0.0-chexpert.csv.gz``) and people often
-unpack them; CheXpert's ``train.csv`` is plain. Both are read here the same way: every line and
+unpack them; CheXpert's ``train.csv`` is plain; Kaggle's downloads (RSNA pneumonia) come as a
+``.zip`` of one CSV. All are read here the same way: every line and
 the whole text are bounded (a gzip file can unpack to anything), and every problem becomes one
 ``TrainerError`` that names the file and what to do, never a cell's content (a label file beside
 images may hold identities; the messages say where, not what).
@@ -9,8 +10,11 @@ images may hold identities; the messages say where, not what).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
+import io
+import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -25,18 +29,20 @@ MAX_TEXT_CHARS = 1 << 30
 
 
 def find_label_file(folder: Path, names: Sequence[str]) -> Path | None:
-    """The first of ``names`` (each also tried with ``.gz``) in ``folder`` or one of its parents."""
+    """The first of ``names`` (each also tried with ``.gz`` and ``.zip``) in ``folder`` or one of
+    its parents."""
     for place in (folder, *folder.parents):
         for name in names:
-            for candidate in (place / name, place / f"{name}.gz"):
+            for candidate in (place / name, place / f"{name}.gz", place / f"{name}.zip"):
                 if candidate.is_file():
                     return candidate
     return None
 
 
 def read_label_rows(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
-    """The rows of a CSV (``.gz``: gzipped) as dicts of stripped cells; raises ``TrainerError``
-    when it cannot be read or lacks one of the ``required`` columns."""
+    """The rows of a CSV (``.gz``: gzipped; ``.zip``: the one CSV in a zip archive) as dicts of
+    stripped cells; raises ``TrainerError`` when it cannot be read or lacks one of the ``required``
+    columns."""
     try:
         with _open_text(path) as handle:
             reader = csv.reader(_bounded(handle))
@@ -52,16 +58,26 @@ def read_label_rows(path: Path, required: Sequence[str]) -> list[dict[str, str]]
             return rows
     except TrainerError:
         raise
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error, ValueError) as exc:
-        # OSError covers gzip.BadGzipFile; ValueError the bounds below
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, UnicodeDecodeError, csv.Error, ValueError) as exc:
+        # OSError covers gzip.BadGzipFile; ValueError the bounds below and a zip of several files
         raise TrainerError(f"{path}: cannot be read as a label CSV: {type(exc).__name__} "
                            f"({_reason(exc)}); use the file as the dataset publishes it") from None
 
 
-def _open_text(path: Path) -> TextIO:
-    if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return path.open(encoding="utf-8", newline="")
+@contextlib.contextmanager
+def _open_text(path: Path) -> Iterator[TextIO]:
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            if len(members) != 1:
+                raise ValueError(f"the archive holds {len(members)} files, not one CSV")
+            with io.TextIOWrapper(archive.open(members[0]), encoding="utf-8", newline="") as handle:
+                yield handle
+        return
+    with (gzip.open(path, "rt", encoding="utf-8", newline="") if suffix == ".gz"
+          else path.open(encoding="utf-8", newline="")) as handle:
+        yield handle
 
 
 def _bounded(handle: TextIO) -> Iterator[str]:

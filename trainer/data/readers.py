@@ -1,7 +1,8 @@
-"""Which dataset a data folder holds, and its reader: ``--dataset nih|chexpert|mimic|auto``.
+"""Which dataset a data folder holds, and its reader: ``--dataset nih|chexpert|mimic|rsna|siim|auto``.
 
 ``detect_dataset`` names the dataset from the label files in or above ``--data`` (a Data_Entry
-CSV: NIH; CheXpert's ``train.csv`` / ``valid.csv``; MIMIC-CXR-JPG's chexpert table), the nearest
+CSV: NIH; CheXpert's ``train.csv`` / ``valid.csv``; MIMIC-CXR-JPG's chexpert table; RSNA
+Pneumonia's ``stage_2_train_labels.csv``; SIIM-ACR's ``train-rle.csv``), the nearest
 folder deciding; two datasets' files at the same distance, or none, is an error naming the
 folder and the choices. ``dataset_reader`` is the ``DatasetReader`` of a dataset with its
 ``--uncertainty`` policy. No torch: the configuration resolves ``auto`` through this module.
@@ -21,8 +22,14 @@ from .chexpert import CSV_NAMES, TOP_FOLDERS, UNCERTAINTY_POLICIES, check_policy
 from .labels import DatasetReader, LabelledImages
 from .mimic import CHEXPERT_CSV, load_mimic
 from .nih import load_labelled_images
+from .rsna import LABEL_CSV_NAMES as RSNA_CSV_NAMES
+from .rsna import load_rsna
+from .siim import LABEL_CSV_NAMES as SIIM_CSV_NAMES
+from .siim import load_siim
 
-DATASETS: tuple[str, ...] = ("nih", "chexpert", "mimic")
+DATASETS: tuple[str, ...] = ("nih", "chexpert", "mimic", "rsna", "siim")
+# the label files of the datasets read plain, gzipped or zipped (their downloads come zipped)
+_ARCHIVED_CSVS: dict[str, tuple[str, ...]] = {"rsna": RSNA_CSV_NAMES, "siim": SIIM_CSV_NAMES}
 # the datasets whose label files mark findings uncertain (``--uncertainty`` applies to them)
 WITH_UNCERTAINTY: tuple[str, ...] = ("chexpert", "mimic")
 DEFAULT_UNCERTAINTY = "zeros"
@@ -32,6 +39,8 @@ _CHOICES = "pass --dataset " + "|".join(DATASETS)
 def _label_file_names(dataset: str) -> tuple[str, ...]:
     if dataset == "nih":
         return DATA_ENTRY_NAMES  # the NIH reader reads them plain
+    if dataset in _ARCHIVED_CSVS:
+        return tuple(n for name in _ARCHIVED_CSVS[dataset] for n in (name, f"{name}.gz", f"{name}.zip"))
     names = CSV_NAMES if dataset == "chexpert" else (CHEXPERT_CSV,)
     return tuple(n for name in names for n in (name, f"{name}.gz"))
 
@@ -58,7 +67,10 @@ def detect_dataset(data: str | os.PathLike[str], labels_csv: str | os.PathLike[s
     With ``labels_csv`` its name decides (any other name is a Data_Entry CSV renamed: NIH, as
     before there were other readers)."""
     if labels_csv:
-        name = Path(labels_csv).name.removesuffix(".gz")
+        name = Path(labels_csv).name.removesuffix(".gz").removesuffix(".zip")
+        archived = [dataset for dataset, names in _ARCHIVED_CSVS.items() if name in names]
+        if archived:
+            return archived[0]
         return "chexpert" if name in CSV_NAMES else "mimic" if name == CHEXPERT_CSV else "nih"
     folder = Path(data).absolute()
     if not folder.is_dir():
@@ -66,7 +78,8 @@ def detect_dataset(data: str | os.PathLike[str], labels_csv: str | os.PathLike[s
     found = {dataset: hit for dataset in DATASETS if (hit := _nearest(folder, dataset)) is not None}
     if not found:
         raise TrainerError(f"{folder}: no {' or '.join(DATA_ENTRY_NAMES)} (nih), {' or '.join(CSV_NAMES)} "
-                           f"(chexpert) or {CHEXPERT_CSV} (mimic) in this folder or its parents; {_CHOICES} "
+                           f"(chexpert), {CHEXPERT_CSV} (mimic), {' or '.join(RSNA_CSV_NAMES)} (rsna) "
+                           f"or {' or '.join(SIIM_CSV_NAMES)} (siim) in this folder or its parents; {_CHOICES} "
                            "with --labels-csv FILE")
     nearest = min(distance for distance, _ in found.values())
     closest = {dataset: path for dataset, (distance, path) in found.items() if distance == nearest}
@@ -106,6 +119,8 @@ def dataset_reader(dataset: str, uncertainty: str | None = None) -> DatasetReade
     """The reader of ``dataset`` (one of ``DATASETS``), with ``uncertainty`` for CheXpert and MIMIC."""
     if dataset == "nih":
         return load_labelled_images
+    if dataset in ("rsna", "siim"):
+        return load_rsna if dataset == "rsna" else load_siim
     if dataset not in WITH_UNCERTAINTY:
         raise TrainerError(f"unknown dataset {dataset!r}; {_CHOICES}")
     policy = check_policy(uncertainty or DEFAULT_UNCERTAINTY)

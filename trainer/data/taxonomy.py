@@ -22,7 +22,9 @@ import numpy as np
 from viewer.core.labels import label_key
 
 DATASETS: tuple[str, ...] = ("nih", "chexpert", "padchest", "vindr")
-_SAME_NAMES = {"mimic": "chexpert"}
+# MIMIC-CXR is labelled by the CheXpert labeller; RSNA Pneumonia's labels (Lung Opacity, Pneumonia,
+# torchxrayvision's) and SIIM-ACR's (Pneumothorax) are CheXpert's names for the same findings
+_SAME_NAMES = {"mimic": "chexpert", "rsna": "chexpert", "siim": "chexpert"}
 
 # finding: (NIH, CheXpert, PadChest, VinDr-CXR). NIH's and CheXpert's names are their CSV columns;
 # PadChest's are its label strings (Bustos et al. 2020, the vocabulary of the CSV's "Labels");
