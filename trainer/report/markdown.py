@@ -72,7 +72,8 @@ def report_markdown(report: dict[str, Any]) -> str:
     if data["unreadable"]:
         lines.append(f"Left out, unreadable: {len(data['unreadable'])} — " + "; ".join(data["unreadable"].values()))
     lines += ["", "## Classification (AUROC)", "", classification_markdown(report["classification"], labels)]
-    lines += ["", "## Localisation (BBox_List_2017.csv, Wang et al. 2017's protocol)", ""]
+    box_file = Path((report["localization"] or {}).get("box_source") or "BBox_List_2017.csv").name
+    lines += ["", f"## Localisation ({box_file}, Wang et al. 2017's protocol)", ""]
     if report["localization"] is None:
         lines.append(data["note_localization"])
     else:
