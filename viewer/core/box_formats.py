@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
@@ -76,6 +77,7 @@ class BoxRow(NamedTuple):
     h: float
 
 
+@lru_cache(maxsize=256)  # a file repeats its few class names tens of thousands of times
 def findings_of(class_name: str) -> tuple[str, ...]:
     """The NIH findings a VinDr-CXR class name means (``Pleural effusion`` -> Effusion,
     ``Nodule/Mass`` -> Nodule and Mass); empty for one NIH does not have (``Aortic enlargement``)."""
