@@ -117,6 +117,7 @@ def test_rsna_boxes_are_in_1024_pixels_and_target_0_has_none(tmp_path):
     ("train.csv", VINDR_HEADER, ["aaa,Cardiomegaly,3"], "line 2 has 3 fields"),
     ("stage_2_train_labels.csv", RSNA_HEADER, ["p1,,,,,0", "p2,1,2,3,4,2"], "line 3: Target is '2'"),
     ("stage_2_train_labels.csv", RSNA_HEADER, ["p1,,,,,1"], "line 2: box"),
+    ("stage_2_train_labels.csv", RSNA_HEADER, ["p1,1,2,0,4,1"], r"line 2: has an empty or invalid box \[1.0, 2.0"),
     ("annotations_train.csv", "image_id,rad_id,class_name\n", ["a,R1,Mass"], "nor a VinDr-CXR or RSNA box list"),
 ])
 def test_a_malformed_box_file_is_one_error_naming_it(tmp_path, name, header, rows, message):

@@ -143,10 +143,12 @@ def _numbers(path: Path, line: int, cells: list[str]) -> tuple[float, ...]:
     return values
 
 
-def _checked(path: Path, line: int, row: BoxRow) -> BoxRow:
+def _checked(path: Path, line: int, row: BoxRow, name_it: bool = True) -> BoxRow:
+    """``row``, or the error of an empty box or image name; ``name_it``: the image's name may be
+    shown (a file name; RSNA's patientId is a patient ID, so the line number says which)."""
     if row.w <= 0 or row.h <= 0 or not row.image:
-        raise BoxListError(path, f"line {line}: '{row.image}' has an empty or invalid box "
-                                 f"{[row.x, row.y, row.w, row.h]}")
+        which = f"'{row.image}' has" if name_it else "has"
+        raise BoxListError(path, f"line {line}: {which} an empty or invalid box {[row.x, row.y, row.w, row.h]}")
     return row
 
 
@@ -186,4 +188,4 @@ def _rsna_rows(path: Path, names: list[str], rows: Iterator[list[str]]) -> Itera
         if flag != "1":
             raise BoxListError(path, f"line {line}: Target is {flag!r}, not 0 or 1")
         x, y, w, h = _numbers(path, line, [row[i].strip() for i in columns])
-        yield _checked(path, line, BoxRow(row[image].strip(), RSNA_LABEL, (), "", x, y, w, h))
+        yield _checked(path, line, BoxRow(row[image].strip(), RSNA_LABEL, (), "", x, y, w, h), name_it=False)
