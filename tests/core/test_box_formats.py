@@ -54,6 +54,17 @@ def test_vindr_header_is_recognised_and_boxes_stay_in_the_originals_pixels(tmp_p
     assert (half.x, half.y, half.w, half.h) == (345.5, 687.5, 481, 228)
 
 
+def test_vindr_boxes_beyond_the_image_mean_a_resized_copy(tmp_path):
+    table = BoxTable.load(write(tmp_path, "train.csv", VINDR_HEADER, VINDR_ROWS))
+    assert len(table.for_image("ccc333.png", 1653, 1831)) == 1  # the box reaches the corner: it fits
+    with pytest.raises(BoxListError, match=r"ccc333.png reach 1653 x 1831 px, beyond its 1024 x 1024 px") as caught:
+        table.for_image("ccc333.png", 1024, 1024)  # a downsampled PNG of the original
+    assert str(caught.value).startswith(str(tmp_path / "train.csv")) and "original DICOMs" in str(caught.value)
+    with pytest.raises(BoxListError, match="beyond its 1000 x 1000 px"):
+        table.for_image("ccc333.png", 1024, 1024, original=(1000, 1000))  # the size the caller says, too
+    assert table.for_image("bbb222.png", 64, 64) == []
+
+
 def test_vindr_images_are_found_by_their_stem(tmp_path):
     table = BoxTable.load(write(tmp_path, "train.csv", VINDR_HEADER, VINDR_ROWS))
     for name in ("ccc333", "ccc333.dicom", "ccc333.png", "ccc333.jpg", tmp_path / "train" / "ccc333.dicom"):
@@ -181,14 +192,14 @@ def test_the_real_vindr_file_counts_as_pandas_counts(tmp_path):
     assert boxed[["x_min", "y_min", "x_max", "y_max"]].notna().all().all()
     assert table.format is VINDR and table.box_count == len(boxed) and len(table) == boxed["image_id"].nunique()
     image, rows = next(iter(boxed.groupby("image_id")))
-    boxes = table.for_image(f"{image}.dicom", 3000, 3000)
+    boxes = table.for_image(f"{image}.dicom", 4000, 4000)
     assert sorted((b.reader, b.x, b.y, b.x + b.w, b.y + b.h) for b in boxes) == sorted(
         rows[["rad_id", "x_min", "y_min", "x_max", "y_max"]].itertuples(index=False, name=None))
     label_of = {c: (findings_of(c)[0] if len(findings_of(c)) == 1 else c) for c in boxed["class_name"].unique()}
     per_class = boxed["class_name"].map(label_of)
     counted: dict[str, int] = {}
     for name in table:
-        for box in table.for_image(name, 3000, 3000):
+        for box in table.for_image(name, 4000, 4000):
             counted[box.label] = counted.get(box.label, 0) + 1
     assert counted == per_class.value_counts().to_dict()
 

@@ -110,3 +110,17 @@ def test_a_malformed_vindr_file_is_reported_and_the_image_still_opens(qtbot, mak
     (reason,) = [reason for name, reason in window.errors.entries() if name.endswith("train.csv")]
     assert "ground-truth boxes not shown" in reason and "line 2" in reason
     assert window.canvas.radiograph is not None and window.canvas.boxes == []
+
+
+def test_vindr_boxes_on_a_resized_copy_are_not_drawn_misplaced(qtbot, make_window, tmp_path: Path) -> None:
+    folder = _vindr_folder(tmp_path)
+    (folder / f"{IMAGE_ID}.dicom").unlink()
+    half = cv2.resize(chest_phantom(np.random.default_rng(5), 256), (WIDTH // 2, HEIGHT // 2))
+    cv2.imwrite(str(folder / f"{IMAGE_ID}.png"), np.rint(half * 255).astype(np.uint8))  # the boxes reach beyond it
+    window = make_window(None)
+    window.open_path(folder)
+    wait_for_image(qtbot, window)
+    qtbot.waitUntil(lambda: any(name.endswith("train.csv") for name, _ in window.errors.entries()), timeout=10_000)
+    (reason,) = [reason for name, reason in window.errors.entries() if name.endswith("train.csv")]
+    assert "beyond its 160 x 128 px" in reason and "original" in reason
+    assert window.canvas.radiograph is not None and window.canvas.boxes == []

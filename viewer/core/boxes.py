@@ -40,6 +40,7 @@ def _vindr_names(first: str, second: str) -> tuple[str, ...]:
 
 BBOX_NAMES: tuple[str, ...] = _NIH_AND_RSNA + _vindr_names("train", "test")
 _TEST_FIRST = _NIH_AND_RSNA + _vindr_names("test", "train")  # for a folder under test/
+OUTSIDE_TOLERANCE = 0.01  # a box may overrun its original by a pixel or two, not by a scale factor
 # A name other datasets use too (CheXpert's train.csv): taken only when its header is a box list's.
 GENERIC_NAMES = frozenset({"train.csv"})
 
@@ -174,7 +175,8 @@ class BoxTable:
         by ``width / 1024`` across and ``height / 1024`` down, as those images were made square
         without padding. Boxes in the original image's pixels (VinDr-CXR) scale from
         ``original`` = (width, height) of the original, by default the size given: the image as
-        opened is the original.
+        opened is the original. Such boxes reaching beyond the original raise ``BoxListError``:
+        the image is a resized copy, on which they would be misplaced.
         """
         if width <= 0 or height <= 0:
             raise ValueError(f"image size must be positive, got {width}x{height}")
@@ -182,12 +184,28 @@ class BoxTable:
         source_w, source_h = (size, size) if size is not None else (original or (width, height))
         if source_w <= 0 or source_h <= 0:
             raise ValueError(f"original size must be positive, got {source_w}x{source_h}")
+        boxes = self._image_boxes(name)
+        if self.in_image_pixels:
+            self._check_inside(name, boxes, source_w, source_h)
         sx, sy = width / source_w, height / source_h
         return [
             GroundTruthBox(b.image_index, b.label, b.x * sx, b.y * sy, b.w * sx, b.h * sy, b.reader, b.findings,
                            b.source)
-            for b in self._image_boxes(name)
+            for b in boxes
         ]
+
+    def _check_inside(self, name: str | PurePath, boxes: list[GroundTruthBox], width: int, height: int) -> None:
+        """Boxes in the original's pixels that reach well beyond the image: it is not the original
+        (a downsampled copy), and they would be drawn in the wrong place."""
+        right = max((b.x + b.w for b in boxes), default=0.0)
+        bottom = max((b.y + b.h for b in boxes), default=0.0)
+        if right > width * (1 + OUTSIDE_TOLERANCE) + 2 or bottom > height * (1 + OUTSIDE_TOLERANCE) + 2:
+            raise BoxListError(
+                self.source or Path("box list"),
+                f"the boxes of {PurePath(name).name} reach {right:.0f} x {bottom:.0f} px, beyond its {width} x "
+                f"{height} px: {self.format.title}'s boxes are in the original image's pixels",
+                "open the original DICOMs, not a resized copy",
+            )
 
     def _image_boxes(self, name: str | PurePath) -> list[GroundTruthBox]:
         key = self._key(name)
