@@ -40,9 +40,9 @@ def _vindr_names(first: str, second: str) -> tuple[str, ...]:
 
 BBOX_NAMES: tuple[str, ...] = _NIH_AND_RSNA + _vindr_names("train", "test")
 _TEST_FIRST = _NIH_AND_RSNA + _vindr_names("test", "train")  # for a folder under test/
-OUTSIDE_TOLERANCE = 0.01  # a box may overrun its original by a pixel or two, not by a scale factor
 # A name other datasets use too (CheXpert's train.csv): taken only when its header is a box list's.
 GENERIC_NAMES = frozenset({"train.csv"})
+OUTSIDE_TOLERANCE = 0.01  # a box may overrun its original by a pixel or two, not by a scale factor
 
 
 def normalize_label(label: str) -> str:
