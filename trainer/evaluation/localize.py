@@ -1,4 +1,9 @@
-"""Localisation on ``BBox_List_2017.csv``: Wang et al. 2017's protocol and the pointing game.
+"""Localisation on ground-truth boxes: Wang et al. 2017's protocol and the pointing game.
+
+The boxes are NIH's ``BBox_List_2017.csv`` (Wang et al.'s own), VinDr-CXR's or RSNA Pneumonia's
+(``viewer.core.boxes`` reads all three). VinDr-CXR's boxes, in each original image's pixels,
+are scaled to the 1024x1024 space below from that image's size; RSNA's are drawn in it. Wang et
+al.'s table is printed beside NIH's boxes only.
 
 Every box is made by THE heatmap-to-box function of the viewer (``viewer.core.heatmap``): a
 finding's raw Grad-CAM map is upsampled bilinearly to the 1024x1024 pixel space the NIH boxes
@@ -34,7 +39,6 @@ import numpy as np
 
 from viewer.core.boxes import SOURCE_SIZE, BoxTable
 from viewer.core.heatmap import WANG_THRESHOLDS, Agreement, Box, agreement, iobb, iou
-from viewer.core.labels import match_label
 
 # The thresholds the report's tables show, and all those Wang et al. published (JSON has them all).
 REPORTED_T: tuple[float, ...] = (0.1, 0.25, 0.5)
@@ -166,27 +170,35 @@ def localize_images(
     labels: Sequence[str],
     boxes: BoxTable,
     size: int = SOURCE_SIZE,
+    image_sizes: Sequence[tuple[int, int]] | None = None,
 ) -> tuple[list[PairResult], dict[str, int]]:
     """Every (image, finding) pair of ``boxes`` among ``image_names``; maps [N, L, h, w].
 
     Returns the pairs and, per finding the model has no output for, the boxes left out. A box
-    belongs to the model's output that ``labels.match_label`` names (the card's own spelling).
+    belongs to each model output that one of its names matches by ``labels.match_label`` (the
+    card's own spelling; a VinDr Nodule/Mass box to Nodule and to Mass). Boxes are compared in
+    the ``size`` x ``size`` space: NIH's and RSNA's are drawn in it (1024), VinDr-CXR's are
+    scaled to it from each image's own pixels, so they need ``image_sizes``, the (width,
+    height) of each image as read. Scaling both axes to a square keeps IoBB, IoU and the
+    pointing game as they were in the image's pixels (ratios of areas of axis-aligned boxes).
     """
-    index = {label: j for j, label in enumerate(labels)}
+    if boxes.in_image_pixels and image_sizes is None:
+        raise ValueError(f"{boxes.source or 'the box list'}: boxes in each image's own pixels need the image sizes")
     pairs: list[PairResult] = []
     no_output: dict[str, int] = {}
     for n, name in enumerate(image_names):
         if name not in boxes:
             continue
-        by_label: dict[str, list[Box]] = {}
-        for gt in boxes.for_image(name, size, size):  # 1024 px: the boxes' own space
-            by_label.setdefault(gt.label, []).append(gt.box)
-        for label, gts in by_label.items():
-            output = match_label(label, labels)
-            if output is None:
-                no_output[label] = no_output.get(label, 0) + len(gts)
-                continue
-            pairs.append(localize_pair(name, label, heatmaps[n, index[output]], gts, (size, size)))
+        by_label: dict[str, tuple[str, list[Box]]] = {}  # finding -> (model output, its boxes)
+        original = image_sizes[n] if image_sizes is not None else None
+        for gt in boxes.for_image(name, size, size, original):
+            outputs = gt.outputs(labels)
+            if not outputs:
+                no_output[gt.label] = no_output.get(gt.label, 0) + 1
+            for output, label in outputs.items():
+                by_label.setdefault(label, (output, []))[1].append(gt.box)
+        for label, (output, gts) in by_label.items():
+            pairs.append(localize_pair(name, label, heatmaps[n, list(labels).index(output)], gts, (size, size)))
     return pairs, no_output
 
 
@@ -258,15 +270,23 @@ def pair_records(pairs: Iterable[PairResult]) -> list[dict[str, Any]]:
 
 def evaluate_localization(
     image_names: Sequence[str], heatmaps: np.ndarray, labels: Sequence[str], boxes: BoxTable,
+    image_sizes: Sequence[tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
-    """The localisation section of the report: summary, each pair, and Wang et al.'s table."""
-    pairs, no_output = localize_images(image_names, heatmaps, labels, boxes)
+    """The localisation section of the report: summary, each pair, and Wang et al.'s table.
+
+    ``image_sizes``: (width, height) of each image as read, needed for VinDr-CXR's boxes.
+    """
+    pairs, no_output = localize_images(image_names, heatmaps, labels, boxes, image_sizes=image_sizes)
     summary = summarize(pairs)
+    space = ("the boxes scaled to it from each image's own pixels" if boxes.in_image_pixels
+             else "the boxes' space")
     return {
-        "protocol": ("maps upsampled to 1024x1024 (the boxes' space), normalised to [0,255], regions >= 60 and "
+        "protocol": (f"maps upsampled to 1024x1024 ({space}), normalised to [0,255], regions >= 60 and "
                      ">= 180 (8-connected) as boxes: viewer.core.heatmap; a box is localised when IoBB (or IoU) "
                      "> T for some detected box; pointing game = the map's maximum inside a box of the pair"),
         "box_source": str(boxes.source) if boxes.source else None,
+        "box_format": boxes.format.key,
+        "box_dataset": boxes.format.title,
         "images_evaluated": len(image_names),
         "images_with_boxes": len({p.image for p in pairs}),
         "boxes_without_model_output": no_output,
@@ -309,6 +329,8 @@ def markdown(section: dict[str, Any], thresholds: Sequence[float] = REPORTED_T) 
     if section["boxes_without_model_output"]:
         lines.append("Boxes of findings the model has no output for (left out): " + ", ".join(
             f"{k} {v}" for k, v in section["boxes_without_model_output"].items()))
+    if section.get("box_format", "nih") != "nih":
+        return _other_dataset_markdown(section, lines, thresholds)
     for measure, title in (("iobb", "T(IoBB)"), ("iou", "T(IoU)")):
         lines += ["", f"**Accuracy at {title}** — ours as accuracy (localised/boxes), Wang et al. 2017 beside it"
                   + (" (n/p: they published T(IoU) = 0.1, 0.2, ... 0.7 only)" if measure == "iou" else ""), ""]
@@ -323,10 +345,29 @@ def markdown(section: dict[str, Any], thresholds: Sequence[float] = REPORTED_T) 
         total = section["all"]
         total_cells = " | ".join(f"{_cell(total, measure, t)} | " for t in thresholds)
         lines.append(f"| all | {total['boxes']} | " + total_cells + "|")
-    lines += ["", "**Pointing game** (the map's maximum inside a ground-truth box of that finding)", "",
-              "| finding | pairs | hits | rate |", "|---|---:|---:|---:|"]
-    for label, entry in list(per_label.items()) + [("all", section["all"])]:
+    return "\n".join(lines + _pointing_lines(section))
+
+
+def _pointing_lines(section: dict[str, Any]) -> list[str]:
+    lines = ["", "**Pointing game** (the map's maximum inside a ground-truth box of that finding)", "",
+             "| finding | pairs | hits | rate |", "|---|---:|---:|---:|"]
+    for label, entry in list(section["per_label"].items()) + [("all", section["all"])]:
         point = entry["pointing"]
         rate = "–" if point["rate"] is None else f"{point['rate']:.2f}"
         lines.append(f"| {label} | {point['pairs']} | {point['hits']} | {rate} |")
-    return "\n".join(lines)
+    return lines
+
+
+def _other_dataset_markdown(section: dict[str, Any], lines: list[str], thresholds: Sequence[float]) -> str:
+    """The tables for VinDr-CXR's or RSNA's boxes: ours alone, as Wang et al. scored NIH's boxes."""
+    lines = lines + ["", f"Boxes of {section.get('box_dataset', 'another dataset')}: Wang et al. 2017 scored NIH's "
+                     "boxes, so their values are not shown beside these. Each radiologist's box counts as a box; "
+                     "a box of two findings (VinDr-CXR's Nodule/Mass) counts under each, and in 'all' twice."]
+    for measure, title in (("iobb", "T(IoBB)"), ("iou", "T(IoU)")):
+        lines += ["", f"**Accuracy at {title}** (localised/boxes)", "",
+                  "| finding | boxes | " + " | ".join(f"{title}={t:g}" for t in thresholds) + " |",
+                  "|---|---:|" + "---:|" * len(thresholds)]
+        for label, entry in list(section["per_label"].items()) + [("all", section["all"])]:
+            cells = " | ".join(_cell(entry, measure, t) for t in thresholds)
+            lines.append(f"| {label} | {entry['boxes']} | {cells} |")
+    return "\n".join(lines + _pointing_lines(section))

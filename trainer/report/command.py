@@ -52,7 +52,8 @@ def add_report_command(commands: Any) -> None:
     parser.add_argument("--out", metavar="DIR",
                         help="where report.json and report.md go (default runs/report-NAME-TIME)")
     parser.add_argument("--tta", choices=TTA_MODES, default="none", help="test-time augmentation to compare with")
-    parser.add_argument("--bbox-csv", metavar="FILE", help="BBox_List_2017.csv, if not found from --data")
+    parser.add_argument("--bbox-csv", metavar="FILE",
+                        help="box list (NIH BBox_List_2017.csv, VinDr-CXR, RSNA), if not found from --data")
     parser.add_argument("--expert-labels", metavar="FILE",
                         help="Google's adjudicated labels CSV, if not found from --data")
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads; 0 = its default")

@@ -83,8 +83,10 @@ def write_gallery(
         rgba = plt.get_cmap("jet")(overlay / 255.0)
         rgba[..., 3] = 0.6 * overlay / 255.0
         axis.imshow(rgba)
-        for box in (boxes.for_image(item.name, width, height) if boxes is not None else []):
-            if box.label == shown:
+        # boxes in each original's own pixels (VinDr-CXR) cannot be placed without its size, unknown here
+        for box in (boxes.for_image(item.name, width, height) if boxes is not None and not boxes.in_image_pixels
+                    else []):
+            if box.shows(shown):
                 axis.add_patch(Rectangle((box.x, box.y), box.w, box.h, fill=False, edgecolor="lime", linewidth=1.5))
         flag = "flagged" if flagged(probs[c], thresholds[shown]) else "not flagged"
         if not overlay.any():

@@ -81,7 +81,8 @@ def report_markdown(report: dict[str, Any]) -> str:
     dataset = data.get("dataset", "nih")
     title = "## Classification (AUROC)" + (f" on {dataset}'s labels: external validation" if dataset != "nih" else "")
     lines += ["", title, "", classification_markdown(report["classification"], labels)]
-    lines += ["", "## Localisation (BBox_List_2017.csv, Wang et al. 2017's protocol)", ""]
+    box_file = Path((report["localization"] or {}).get("box_source") or "BBox_List_2017.csv").name
+    lines += ["", f"## Localisation ({box_file}, Wang et al. 2017's protocol)", ""]
     if report["localization"] is None:
         lines.append(data["note_localization"])
     else:

@@ -9,7 +9,8 @@ from it by export, calibration or preprocessing. On the chosen images it measure
 
 1. AUROC per label (patient bootstrap 95% interval) beside the card's test AUROC and, with
    ``--tta``, beside the AUROC of the test-time-augmented probabilities (``tta.py``);
-2. localisation on ``BBox_List_2017.csv`` beside Wang et al. 2017's table (``localize.py``);
+2. localisation on NIH's ``BBox_List_2017.csv`` beside Wang et al. 2017's table, or on VinDr-CXR's
+   or RSNA's boxes (``localize.py``);
 3. AUROC by sex, age band and view position with counts (``subgroups.py``);
 4. AUROC against Google's adjudicated labels where present (``expert_labels.py``).
 
@@ -67,6 +68,7 @@ class Predictions:
     heatmaps: np.ndarray  # [N, L, h, w] raw Grad-CAM
     tta: np.ndarray | None  # [N, L] mean over the TTA views, or None
     unreadable: dict[str, str] = field(default_factory=dict)
+    sizes: list[tuple[int, int]] = field(default_factory=list)  # (width, height) as read: VinDr's boxes need it
 
 
 # -- choosing and predicting ---------------------------------------------------------------------------
@@ -114,6 +116,7 @@ def predict(predictor: Predictor, samples: list[Sample], tta: str = "none",
     big = prepare_size(tta, size)
     kept: list[Sample] = []
     probabilities, heatmaps, augmented = [], [], []
+    sizes: list[tuple[int, int]] = []
     unreadable: dict[str, str] = {}
     for start in range(0, len(samples), CHUNK):
         chunk, prepared, larger = [], [], []
@@ -126,6 +129,7 @@ def predict(predictor: Predictor, samples: list[Sample], tta: str = "none",
                 unreadable[sample.image_index] = str(exc)
                 continue
             chunk.append(sample)
+            sizes.append((radiograph.width, radiograph.height))
             prepared.append(image)
             if bigger is not None:
                 larger.append(bigger)
@@ -147,6 +151,7 @@ def predict(predictor: Predictor, samples: list[Sample], tta: str = "none",
         heatmaps=np.stack(heatmaps),
         tta=np.concatenate(augmented) if augmented else None,
         unreadable=unreadable,
+        sizes=sizes,
     )
 
 
@@ -239,10 +244,11 @@ def build_report(
     }
     if bbox_path is not None:
         report["localization"] = localize.evaluate_localization(names, predictions.heatmaps, labels,
-                                                                BoxTable.load(bbox_path))
+                                                                BoxTable.load(bbox_path), predictions.sizes)
     else:
         report["localization"] = None
-        report["data"]["note_localization"] = "no BBox_List_2017.csv found beside the data (pass --bbox-csv)"
+        report["data"]["note_localization"] = ("no box list (BBox_List_2017.csv, VinDr-CXR's or RSNA's) found "
+                                               "beside the data (pass --bbox-csv)")
     if expert_path is not None:
         section = expert_labels.evaluate_expert_labels(
             names, predictions.probabilities, labels, expert_labels.read_expert_labels(expert_path),

@@ -29,7 +29,6 @@ from PySide6.QtGui import (
 )
 
 from viewer.core.boxes import GroundTruthBox
-from viewer.core.labels import same_label
 from viewer.core.radiograph import Radiograph, Window
 from viewer.viewmodel.annotations import ImageFacts, ScaleBar
 from viewer.viewmodel.measurement import label_origin
@@ -185,7 +184,7 @@ def _legend_caption(scene: Scene) -> str | None:
 def _paint_boxes(painter: QPainter, transform: QTransform, scene: Scene) -> None:
     painter.setFont(ruler_font(scene.font))
     for box in scene.boxes:
-        highlighted = scene.highlight_label is not None and same_label(box.label, scene.highlight_label)
+        highlighted = scene.highlight_label is not None and box.shows(scene.highlight_label)
         colour = HIGHLIGHTED_BOX_COLOUR if highlighted else BOX_COLOUR
         polygon = transform.map(QRectF(box.x, box.y, box.w, box.h))
         pen = QPen(colour, 2.5 if highlighted else 1.5)
@@ -195,7 +194,7 @@ def _paint_boxes(painter: QPainter, transform: QTransform, scene: Scene) -> None
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPolygon(polygon)
         bounds = polygon.boundingRect()
-        _label_box(painter, QPointF(bounds.left(), bounds.top() - 4), f"GT: {box.label}", colour)
+        _label_box(painter, QPointF(bounds.left(), bounds.top() - 4), f"GT: {box.caption}", colour)
 
 
 def ruler_font(base: QFont) -> QFont:

@@ -44,7 +44,7 @@ GIVE_WAY_MS = 3000
 
 
 class BoxTables:
-    """``BBox_List_2017.csv`` tables found beside the images, loaded once, from any thread.
+    """Box lists (NIH's, VinDr-CXR's, RSNA's) found beside the images, loaded once, from any thread.
 
     A table that cannot be read is reported once to ``on_problem(file, reason)`` (from the
     thread that asked for it); its images still show, without boxes.
@@ -59,7 +59,14 @@ class BoxTables:
     def boxes_for(self, path: Path, width: int, height: int) -> list[core_boxes.GroundTruthBox]:
         """The ground-truth boxes of the image at ``path`` (empty when there are none)."""
         table = self._table(path.parent)
-        return list(table.for_image(path.name, width, height)) if table is not None else []
+        if table is None:
+            return []
+        try:
+            return list(table.for_image(path.name, width, height))
+        except core_boxes.BoxListError as exc:  # VinDr's boxes on a resized copy: they would be misplaced
+            with self._lock:
+                self._report(exc.path, exc.reason)
+            return []
 
     def _table(self, folder: Path) -> core_boxes.BoxTable | None:
         with self._lock:

@@ -47,7 +47,6 @@ from viewer.core.errors import CxrError, display_name
 from viewer.core.findings import Findings, read_only
 from viewer.core.heatmap import Agreement
 from viewer.core.inference import MAX_BATCH, Predictor
-from viewer.core.labels import match_label
 from viewer.core.loader import load_radiograph
 from viewer.core.model import RunStop, RunStopped
 from viewer.core.radiograph import Radiograph
@@ -346,8 +345,7 @@ class InferJob(Worker):
         agreements: dict[str, list[Agreement]] = {}
         if self.agreement is not None:
             for box in self.boxes:
-                label = match_label(box.label, findings.labels)
-                if label is not None:
+                for label in box.outputs(findings.labels):  # a Nodule/Mass box is one of Nodule and of Mass
                     index = list(findings.labels).index(label)
                     agreements.setdefault(label, []).append(
                         self.agreement(findings.heatmaps[index], (box.x, box.y, box.w, box.h), (rg.height, rg.width))

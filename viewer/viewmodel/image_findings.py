@@ -186,7 +186,8 @@ class ImageFindingsState:
             agreements = self._agreements.get(label, ())
             if agreements:
                 parts = [agreement_text(a) for a in agreements]
-                text += "<br><b>Ground-truth box</b> (BBox_List_2017): " + "; ".join(parts)
+                sources = ", ".join(dict.fromkeys(b.source for b in self._boxes if b.shows(label)))
+                text += f"<br><b>Ground-truth box</b> ({e(sources)}): " + "; ".join(parts)
             else:
                 names = ", ".join(sorted({str(b.label) for b in self._boxes}))
                 text += f"<br>Ground-truth boxes on this image: {e(names)} (none for this finding)"
