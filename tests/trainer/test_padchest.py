@@ -15,8 +15,14 @@ import numpy as np
 import pytest
 
 from trainer.data.ids import stable_id
-from trainer.data.padchest import PADCHEST_CSV, PADCHEST_LABELS, PadchestRow, labels_of_terms, load_padchest, \
-    read_padchest_csv
+from trainer.data.padchest import (
+    PADCHEST_CSV,
+    PADCHEST_LABELS,
+    PadchestRow,
+    labels_of_terms,
+    load_padchest,
+    read_padchest_csv,
+)
 from trainer.data.readers import dataset_reader, detect_dataset
 from trainer.data.taxonomy import finding_of
 from trainer.data.views import view_filter

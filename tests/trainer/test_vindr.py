@@ -12,11 +12,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.ui.images import write_dicom
+from tests.ui.images import chest_png, write_dicom
 from trainer.data.readers import dataset_reader, detect_dataset
 from trainer.data.taxonomy import finding_of
-from trainer.data.vindr import VINDR_LABELS, Annotation, boxes_by_image, image_labels, load_vindr, \
-    radiologist_labels, read_boxes, read_vindr_csv
+from trainer.data.vindr import (
+    VINDR_LABELS,
+    Annotation,
+    boxes_by_image,
+    image_labels,
+    load_vindr,
+    radiologist_labels,
+    read_boxes,
+    read_vindr_csv,
+)
 from trainer.errors import TrainerError
 from viewer.core.loader import DICOM_SUFFIXES
 from viewer.core.preprocess import preprocess
@@ -119,7 +127,6 @@ def make_physionet(root: Path) -> Path:
     _write(root / "annotations" / "annotations_test.csv", TEST, [c for c in COLUMNS if c != "rad_id"])
     for seed, name in enumerate(["train/aaa.dicom", "train/bbb.dicom", "train/stray.dicom", "test/eee.dicom"]):
         _dicom(root / name, seed)
-    from tests.ui.images import chest_png
     chest_png(root / "train" / "ccc.png", size=32)
     chest_png(root / "test" / "fff.jpg", size=32)
     return root
