@@ -27,6 +27,7 @@ from trainer.data.readers import dataset_reader, detect_dataset
 from trainer.data.taxonomy import finding_of
 from trainer.data.views import view_filter
 from trainer.errors import TrainerError
+from viewer.core.model import ModelPair
 from viewer.core.preprocess import preprocess
 
 txrv = pytest.importorskip("torchxrayvision")  # the dev extra installs it
@@ -243,7 +244,9 @@ def test_cxr_train_trains_on_a_padchest_folder(tmp_path: Path, capsys: pytest.Ca
                  "--calibration", "none"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert json.loads(captured.out)["finished"] is True
+    summary = json.loads(captured.out)
+    assert summary["finished"] is True
     checkpoint = load_checkpoint(out / "checkpoints" / "last.pt")
     assert checkpoint["labels"] == list(PADCHEST_LABELS) and checkpoint["config"]["dataset"] == "padchest"
+    assert tuple(ModelPair.open(summary["model"]).card.labels) == PADCHEST_LABELS  # the viewer's model has them
     assert "PATIENT-CODE" not in captured.err + "".join(p.read_text(errors="replace") for p in out.rglob("*.csv"))

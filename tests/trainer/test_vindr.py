@@ -231,7 +231,7 @@ def test_cxr_train_trains_on_a_vindr_folder(tmp_path: Path, capsys: pytest.Captu
     code = main(["train", "--data", str(data / "train"), "--dataset", "vindr", "--out", str(out), "--arch", "tiny",
                  "--size", "64", "--epochs", "1", "--batch-size", "8", "--warmup-epochs", "0.5", "--bootstrap", "20",
                  "--gallery", "0", "--threads", "1", "--log-every", "0", "--ood-sample", "20",
-                 "--calibration", "none"])
+                 "--calibration", "none", "--no-export"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert json.loads(captured.out)["finished"] is True
