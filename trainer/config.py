@@ -48,7 +48,8 @@ class TrainConfig:
     where said (warm-up), sizes are pixels of the square model input."""
 
     data: str = opt("", "folder of images (searched recursively), the dataset's label files in it or above "
-                    "(NIH: Data_Entry_2017*.csv; CheXpert: train.csv, valid.csv; MIMIC-CXR-JPG: its tables)")
+                    "(NIH: Data_Entry_2017*.csv; CheXpert: train.csv, valid.csv; MIMIC-CXR-JPG, PadChest, VinDr-CXR, "
+                    "RSNA, SIIM: their tables, see docs/trainer.md)")
     out: str = opt("", "output folder: checkpoints, logs, predictions, the ONNX pair (default runs/DATE-ARCH-SIZE)")
     labels_csv: str | None = opt(None, "the label file (NIH: the Data_Entry CSV), when it is not in --data or a "
                                  "parent folder")

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TORCH_FREE = ("trainer.data.labels", "trainer.data.nih", "trainer.data.split", "trainer.data.sources",
               "trainer.data.cache", "trainer.data.augment", "trainer.data.images", "trainer.data.views",
               "trainer.data.label_files", "trainer.data.chexpert", "trainer.data.mimic", "trainer.data.taxonomy",
-              "trainer.data.readers", "trainer.config")
+              "trainer.data.readers", "trainer.data.padchest", "trainer.data.vindr", "trainer.data.ids",
+              "trainer.config")
 LOADED = "json.dumps([name for name in ('torch', 'torchvision') if name in sys.modules])"
 
 

@@ -39,10 +39,12 @@ def find_label_file(folder: Path, names: Sequence[str]) -> Path | None:
     return None
 
 
-def read_label_rows(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
+def read_label_rows(path: Path, required: Sequence[str],
+                    keep: Sequence[str] | None = None) -> list[dict[str, str]]:
     """The rows of a CSV (``.gz``: gzipped; ``.zip``: the one CSV in a zip archive) as dicts of
     stripped cells; raises ``TrainerError`` when it cannot be read or lacks one of the ``required``
-    columns."""
+    columns. ``keep``: only these columns (those the file has) go into the dicts, e.g. to leave
+    PadChest's report text out."""
     try:
         with _open_text(path) as handle:
             reader = csv.reader(_bounded(handle))
@@ -51,10 +53,11 @@ def read_label_rows(path: Path, required: Sequence[str]) -> list[dict[str, str]]
             if missing:
                 raise TrainerError(f"{path}: no column {', '.join(repr(m) for m in missing)} "
                                    "(is this the dataset's own label file?)")
+            wanted = [(i, name) for i, name in enumerate(header) if keep is None or name in keep]
             rows = []
             for cells in reader:
                 if cells:
-                    rows.append({name: cell.strip() for name, cell in zip(header, cells)})
+                    rows.append({name: cells[i].strip() for i, name in wanted if i < len(cells)})
             return rows
     except TrainerError:
         raise
@@ -62,6 +65,16 @@ def read_label_rows(path: Path, required: Sequence[str]) -> list[dict[str, str]]
         # OSError covers gzip.BadGzipFile; ValueError the bounds below and a zip of several files
         raise TrainerError(f"{path}: cannot be read as a label CSV: {type(exc).__name__} "
                            f"({_reason(exc)}); use the file as the dataset publishes it") from None
+
+
+def read_header(path: Path) -> list[str]:
+    """The column names of a CSV (``.gz``, ``.zip`` too), stripped; ``[]`` when it cannot be read,
+    so that a caller can tell one dataset's file from another of the same name (``train.csv``)."""
+    try:
+        with _open_text(path) as handle:
+            return [cell.strip() for cell in next(csv.reader([handle.readline(MAX_LINE_CHARS)]), [])]
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error, ValueError, zipfile.BadZipFile):
+        return []
 
 
 @contextlib.contextmanager

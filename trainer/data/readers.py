@@ -1,11 +1,13 @@
-"""Which dataset a data folder holds, and its reader: ``--dataset nih|chexpert|mimic|rsna|siim|auto``.
+"""Which dataset a data folder holds, and its reader: ``--dataset nih|chexpert|mimic|padchest|vindr|rsna|siim|auto``.
 
 ``detect_dataset`` names the dataset from the label files in or above ``--data`` (a Data_Entry
-CSV: NIH; CheXpert's ``train.csv`` / ``valid.csv``; MIMIC-CXR-JPG's chexpert table; RSNA
-Pneumonia's ``stage_2_train_labels.csv``; SIIM-ACR's ``train-rle.csv``), the nearest
-folder deciding; two datasets' files at the same distance, or none, is an error naming the
-folder and the choices. ``dataset_reader`` is the ``DatasetReader`` of a dataset with its
-``--uncertainty`` policy. No torch: the configuration resolves ``auto`` through this module.
+CSV: NIH; CheXpert's ``train.csv`` / ``valid.csv``; MIMIC-CXR-JPG's chexpert table; PadChest's
+table; VinDr-CXR's tables, also in an ``annotations/`` folder, or a ``train.csv`` with VinDr's
+columns, which is then not CheXpert's; RSNA Pneumonia's ``stage_2_train_labels.csv``; SIIM-ACR's
+``train-rle.csv``), the nearest folder deciding; two datasets' files at the same distance, or
+none, is an error naming the folder and the choices. ``dataset_reader`` is the ``DatasetReader``
+of a dataset with its ``--uncertainty`` policy. No torch: the configuration resolves ``auto``
+through this module.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ from .chexpert import CSV_NAMES, TOP_FOLDERS, UNCERTAINTY_POLICIES, check_policy
 from .labels import DatasetReader, LabelledImages
 from .mimic import CHEXPERT_CSV, load_mimic
 from .nih import load_labelled_images
+from .padchest import PADCHEST_CSV, load_padchest
 from .rsna import LABEL_CSV_NAMES as RSNA_CSV_NAMES
 from .rsna import load_rsna
 from .siim import LABEL_CSV_NAMES as SIIM_CSV_NAMES
 from .siim import load_siim
+from .vindr import ANNOTATIONS_FOLDER, is_vindr_table, load_vindr
+from .vindr import CSV_NAMES as VINDR_CSV_NAMES
 
-DATASETS: tuple[str, ...] = ("nih", "chexpert", "mimic", "rsna", "siim")
+DATASETS: tuple[str, ...] = ("nih", "chexpert", "mimic", "padchest", "vindr", "rsna", "siim")
 # the label files of the datasets read plain, gzipped or zipped (their downloads come zipped)
 _ARCHIVED_CSVS: dict[str, tuple[str, ...]] = {"rsna": RSNA_CSV_NAMES, "siim": SIIM_CSV_NAMES}
 # the datasets whose label files mark findings uncertain (``--uncertainty`` applies to them)
@@ -41,8 +46,19 @@ def _label_file_names(dataset: str) -> tuple[str, ...]:
         return DATA_ENTRY_NAMES  # the NIH reader reads them plain
     if dataset in _ARCHIVED_CSVS:
         return tuple(n for name in _ARCHIVED_CSVS[dataset] for n in (name, f"{name}.gz", f"{name}.zip"))
+    if dataset in ("padchest", "vindr"):
+        return tuple(n for name in ((PADCHEST_CSV,) if dataset == "padchest" else VINDR_CSV_NAMES)
+                     for n in (name, f"{name}.gz"))
     names = CSV_NAMES if dataset == "chexpert" else (CHEXPERT_CSV,)
     return tuple(n for name in names for n in (name, f"{name}.gz"))
+
+
+def _fits(dataset: str, path: Path) -> bool:
+    """Whether ``path`` is ``dataset``'s: a ``train.csv`` is VinDr-CXR's (Kaggle) when it has
+    VinDr's columns, else CheXpert's."""
+    if path.name.removesuffix(".gz") != "train.csv" or dataset not in ("chexpert", "vindr"):
+        return True
+    return is_vindr_table(path) == (dataset == "vindr")
 
 
 def _nearest(folder: Path, dataset: str) -> tuple[int, Path] | None:
@@ -51,10 +67,11 @@ def _nearest(folder: Path, dataset: str) -> tuple[int, Path] | None:
     names = _label_file_names(dataset)
     for distance, place in enumerate((folder, *folder.parents)):
         inside = [place / top for top in TOP_FOLDERS] if dataset == "chexpert" and distance == 0 else []
+        inside += [place / ANNOTATIONS_FOLDER] if dataset == "vindr" else []
         for where in (place, *inside):
             for name in names:
                 try:
-                    if (where / name).is_file():
+                    if (where / name).is_file() and _fits(dataset, where / name):
                         return distance, where / name
                 except OSError:  # an unreadable parent: keep looking up
                     continue
@@ -71,14 +88,18 @@ def detect_dataset(data: str | os.PathLike[str], labels_csv: str | os.PathLike[s
         archived = [dataset for dataset, names in _ARCHIVED_CSVS.items() if name in names]
         if archived:
             return archived[0]
-        return "chexpert" if name in CSV_NAMES else "mimic" if name == CHEXPERT_CSV else "nih"
+        if name in VINDR_CSV_NAMES and _fits("vindr", Path(labels_csv)):
+            return "vindr"
+        return ("chexpert" if name in CSV_NAMES else "mimic" if name == CHEXPERT_CSV
+                else "padchest" if name == PADCHEST_CSV else "nih")
     folder = Path(data).absolute()
     if not folder.is_dir():
         raise TrainerError(f"{folder}: data folder not found")
     found = {dataset: hit for dataset in DATASETS if (hit := _nearest(folder, dataset)) is not None}
     if not found:
         raise TrainerError(f"{folder}: no {' or '.join(DATA_ENTRY_NAMES)} (nih), {' or '.join(CSV_NAMES)} "
-                           f"(chexpert), {CHEXPERT_CSV} (mimic), {' or '.join(RSNA_CSV_NAMES)} (rsna) "
+                           f"(chexpert), {CHEXPERT_CSV} (mimic), {PADCHEST_CSV} (padchest), "
+                           f"{' or '.join(VINDR_CSV_NAMES)} (vindr), {' or '.join(RSNA_CSV_NAMES)} (rsna) "
                            f"or {' or '.join(SIIM_CSV_NAMES)} (siim) in this folder or its parents; {_CHOICES} "
                            "with --labels-csv FILE")
     nearest = min(distance for distance, _ in found.values())
@@ -121,6 +142,10 @@ def dataset_reader(dataset: str, uncertainty: str | None = None) -> DatasetReade
         return load_labelled_images
     if dataset in ("rsna", "siim"):
         return load_rsna if dataset == "rsna" else load_siim
+    if dataset == "padchest":
+        return load_padchest
+    if dataset == "vindr":
+        return load_vindr
     if dataset not in WITH_UNCERTAINTY:
         raise TrainerError(f"unknown dataset {dataset!r}; {_CHOICES}")
     policy = check_policy(uncertainty or DEFAULT_UNCERTAINTY)
