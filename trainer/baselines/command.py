@@ -32,7 +32,9 @@ def add_baselines_command(commands: Any) -> None:
     parser.add_argument("--split-file", metavar="split.csv",
                         help="the model's training run's split.csv (default: split.csv beside the model, else the "
                              "demo model's split if it is this model's, else a new patient-level split)")
-    parser.add_argument("--images", type=int, metavar="N", help="use only the first N images by name (a quick run)")
+    parser.add_argument("--images", type=int, metavar="N",
+                        help="a quick run on N images: the first by name of the training and of the test "
+                             "images, in the split's proportions")
     parser.add_argument("--features", choices=tuple(FEATURE_CHOICES), default="both",
                         help="what the baselines learn from: the model's pooled features, downsampled pixels, or both")
     parser.add_argument("--baselines", nargs="+", choices=BASELINE_NAMES, default=list(BASELINE_NAMES),
