@@ -5,6 +5,7 @@
     cxr-train evaluate --predictions P.csv --data DIR [--json OUT]
     cxr-train export --checkpoint OUT/checkpoints/model.pt [--out DIR]
     cxr-train report --model M.onnx --data DIR [--split-file split.csv]     (trainer/report)
+    cxr-train baselines [--model M.onnx] --data DIR [--split-file F] [--markdown F]  (trainer/baselines)
     cxr-train quantize M.onnx --data DIR --out DIR                          (an int8 copy of a pair)
 
 Options of ``train`` come from ``TrainConfig``; a ``--config`` YAML file sets their defaults and
@@ -86,7 +87,7 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     parser = argparse.ArgumentParser(prog="cxr-train", description="Train, evaluate and export CXR Viewer models.")
     parser.add_argument("--version", action="version", version=f"cxr-train {__version__}")
     commands = parser.add_subparsers(dest="command", required=True,
-                                     metavar="{train,evaluate,export,report,quantize}")
+                                     metavar="{train,evaluate,export,report,baselines,quantize}")
 
     train = commands.add_parser("train", help="train a model, evaluate it and export the ONNX pair",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -122,6 +123,9 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     from .report.command import add_report_command  # localisation, subgroups, expert labels, TTA (docs/evaluation.md)
 
     add_report_command(commands)
+    from .baselines.command import add_baselines_command  # classical models beside a network (docs/evaluation.md)
+
+    add_baselines_command(commands)
     quantize = commands.add_parser("quantize", help="an int8 copy of an exported pair for the CPU, calibrated on "
                                                     "images of --data (python -m trainer.quantize is the same)")
     add_quantize_options(quantize)
@@ -279,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args, argv[1:])
         if args.command == "evaluate":
             return _evaluate(args)
-        if args.command == "report":
+        if args.command in ("report", "baselines"):
             return args.run_command(args)
         if args.command == "quantize":
             return run_quantize(args)
