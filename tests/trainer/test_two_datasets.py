@@ -12,7 +12,7 @@ import yaml
 
 from tests.trainer.test_dataset_option import make_chexpert_for_training
 from trainer.cli import main
-from trainer.data.chexpert import CHEXPERT_LABELS, load_chexpert
+from trainer.data.chexpert import load_chexpert
 from trainer.data.combined import PATIENT_OFFSET, combine, combined_labels
 from trainer.data.nih import load_labelled_images
 from trainer.training.losses import loss_function

@@ -19,7 +19,6 @@ official split its ``train/`` or ``valid/`` folder (the same as which file the r
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -28,12 +27,10 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from ..errors import TrainerError
-from .images import find_image_files
+from .images import find_image_files, pair_files, report_pairing
 from .label_files import read_label_rows
 from .labels import LabelledImages, Sample
 from .views import view_filter
-
-log = logging.getLogger(__name__)
 
 NO_FINDING = "No Finding"
 SUPPORT_DEVICES = "Support Devices"
@@ -139,6 +136,12 @@ def find_chexpert_csvs(folder: Path) -> list[Path]:
     return []
 
 
+def chexpert_key(path: Path) -> str:
+    """An image's key in CheXpert's ``Path`` column: its last four path parts
+    (``train/patient00001/study1/view1_frontal.jpg``), the archive's top folder left out."""
+    return "/".join(path.parts[-4:])
+
+
 def load_chexpert(
     data: str | os.PathLike[str],
     labels_csv: str | os.PathLike[str] | None = None,
@@ -166,30 +169,16 @@ def load_chexpert(
     if not files:
         raise TrainerError(f"{folder}: no images in it or its subfolders")
     keep_view = view_filter(views)
-    samples, unlabelled, found = [], [], set()
-    for path in files:
-        key = "/".join(path.parts[-4:])
-        row = rows.get(key)
-        if row is None:
-            unlabelled.append(path)
-            continue
-        found.add(key)
-        if keep_view(row.view):
-            f = row.findings
-            samples.append(Sample(path, key, row.patient_id, f.positives, row.view, row.age, row.sex,
-                                  f.uncertain, f.masked, row.official_split))
+    paired = pair_files(files, rows, chexpert_key)
+    samples = [Sample(path, key, row.patient_id, row.findings.positives, row.view, row.age, row.sex,
+                      row.findings.uncertain, row.findings.masked, row.official_split)
+               for key, (path, row) in paired.pairs.items() if keep_view(row.view)]
     if not samples:
         raise TrainerError(f"{folder}: none of its {len(files)} images is listed"
                            f"{' with the views asked for' if views else ''} in {', '.join(p.name for p in csvs)} "
                            "(images must keep CheXpert's train|valid/patientN/studyN/FILE layout)")
-    if unlabelled:
-        log.warning("%d images under %s are in no CheXpert label file and are left out (e.g. %s)",
-                    len(unlabelled), folder, unlabelled[0].name)
-    rows_without_image = len(rows) - len(found)
-    if rows_without_image:
-        log.info("%d of the %d CheXpert rows have no image under %s and are skipped",
-                 rows_without_image, len(rows), folder)
+    report_pairing(paired, folder, " + ".join(p.name for p in csvs), len(rows))
     if max_images is not None:
         samples = samples[:max_images]
-    return LabelledImages(samples, csvs[0], CHEXPERT_LABELS, unlabelled, rows_without_image,
+    return LabelledImages(samples, csvs[0], CHEXPERT_LABELS, paired.unlabelled, paired.rows_without_image,
                           annotated=CHEXPERT_LABELS, uncertainty=policy)

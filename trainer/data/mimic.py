@@ -16,19 +16,16 @@ person, and no message here quotes a cell.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import TrainerError
 from .chexpert import CHEXPERT_LABELS, NO_FINDING, Findings, check_policy, findings_of_row
-from .images import find_image_files
+from .images import find_image_files, pair_files, report_pairing
 from .label_files import find_label_file, read_label_rows
 from .labels import LabelledImages, Sample
 from .views import view_filter
-
-log = logging.getLogger(__name__)
 
 CHEXPERT_CSV = "mimic-cxr-2.0.0-chexpert.csv"
 METADATA_CSV = "mimic-cxr-2.0.0-metadata.csv"
@@ -113,34 +110,18 @@ def load_mimic(
     if not files:
         raise TrainerError(f"{folder}: no images in it or its subfolders")
     keep_view = view_filter(views)
-    samples, unlabelled, found_ids = [], [], set()
-    for path in files:
-        image = images.get(path.stem)
-        findings = studies.get(image[:2]) if image else None
-        if image is None or findings is None:
-            unlabelled.append(path)
-            continue
-        if path.stem in found_ids:  # the same image in two folders: learn from it once
-            log.warning("%s: a second copy of %s, left out", path, path.name)
-            continue
-        found_ids.add(path.stem)
-        subject, _, view = image
-        if keep_view(view):
-            samples.append(Sample(path, path.name, subject, findings.positives, view, None, None,
-                                  findings.uncertain, findings.masked, official.get(path.stem)))
+    # an image is labelled when the metadata knows it and its study has a label row
+    labelled = {dicom_id: (image, studies[image[:2]]) for dicom_id, image in images.items() if image[:2] in studies}
+    paired = pair_files(files, labelled)
+    samples = [Sample(path, path.name, subject, findings.positives, view, None, None,
+                      findings.uncertain, findings.masked, official.get(dicom_id))
+               for dicom_id, (path, ((subject, _, view), findings)) in paired.pairs.items() if keep_view(view)]
     if not samples:
         raise TrainerError(f"{folder}: none of its {len(files)} images has labels"
                            f"{' and one of the views asked for' if views else ''} in {labels_path.name} "
                            "(the file names must be the metadata's dicom_id)")
-    if unlabelled:
-        log.warning("%d images under %s have no labelled study in %s and are left out (e.g. %s)",
-                    len(unlabelled), folder, labels_path.name, unlabelled[0].name)
-    stems = {path.stem for path in files}
-    rows_without_image = sum(1 for dicom_id in images if dicom_id not in stems)
-    if rows_without_image:
-        log.info("%d of the %d images of %s are not under %s and are skipped", rows_without_image,
-                 len(images), tables[METADATA_CSV].name, folder)
+    report_pairing(paired, folder, labels_path.name, len(labelled))
     if max_images is not None:
         samples = samples[:max_images]
-    return LabelledImages(samples, labels_path, CHEXPERT_LABELS, unlabelled, rows_without_image,
+    return LabelledImages(samples, labels_path, CHEXPERT_LABELS, paired.unlabelled, paired.rows_without_image,
                           annotated=CHEXPERT_LABELS, uncertainty=policy)

@@ -15,7 +15,7 @@ from pathlib import Path
 from viewer.core.nih import NIH_LABELS, find_data_entry, read_data_entry
 
 from ..errors import TrainerError
-from .images import IMAGE_SUFFIXES, find_image_files
+from .images import IMAGE_SUFFIXES, by_name, find_image_files, pair_files, report_pairing
 from .labels import LabelledImages, Sample
 
 __all__ = ["IMAGE_SUFFIXES", "find_image_files", "load_labelled_images"]
@@ -50,36 +50,19 @@ def load_labelled_images(
             f"{folder}: no images (looked for {', '.join(sorted(IMAGE_SUFFIXES))} in it and its subfolders)"
         )
     wanted_views = {v.strip().upper() for v in views if v.strip()}
-    samples: list[Sample] = []
-    unlabelled: list[Path] = []
-    seen: set[str] = set()
-    for path in files:
-        entry = entries.get(path.name)
-        if entry is None:
-            unlabelled.append(path)
-            continue
-        if path.name in seen:  # the same image in two subfolders: learn from it once
-            log.warning("%s: a second copy of %s, left out", path, path.name)
-            continue
-        if wanted_views and (entry.view or "") not in wanted_views:
-            continue
-        seen.add(path.name)
-        samples.append(Sample(path, path.name, entry.patient_id, entry.labels, entry.view, entry.age, entry.sex))
+    paired = pair_files(files, entries, by_name)
+    samples = [Sample(path, path.name, entry.patient_id, entry.labels, entry.view, entry.age, entry.sex)
+               for path, entry in paired.pairs.values()
+               if not wanted_views or (entry.view or "") in wanted_views]
     if not samples:
         what = f" with view {'/'.join(sorted(wanted_views))}" if wanted_views else ""
         raise TrainerError(
             f"{folder}: none of its {len(files)} images is listed{what} in {csv_path.name} "
             "(the file names must match the CSV's 'Image Index' column)"
         )
-    if unlabelled:
-        log.warning("%d images under %s are not in %s and are left out (e.g. %s)",
-                    len(unlabelled), folder, csv_path.name, unlabelled[0].name)
-    found = {path.name for path in files}
-    rows_without_image = sum(1 for name in entries if name not in found)
-    if rows_without_image:
-        # normal for a partial download or a sample; counted so a missing images_0NN folder shows
-        log.info("%d of the %d rows of %s have no image under %s and are skipped", rows_without_image,
-                 len(entries), csv_path.name, folder)
+    # rows without an image are normal for a partial download or a sample; counted so that a
+    # missing images_0NN folder shows
+    report_pairing(paired, folder, csv_path.name, len(entries))
     if max_images is not None:
         samples = samples[:max_images]
-    return LabelledImages(samples, csv_path, NIH_LABELS, unlabelled, rows_without_image)
+    return LabelledImages(samples, csv_path, NIH_LABELS, paired.unlabelled, paired.rows_without_image)

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from ..errors import TrainerError
 from .ids import stable_id
-from .images import find_image_files
+from .images import by_name, find_image_files, pair_files, report_pairing
 from .label_files import find_label_file, read_label_rows
 from .labels import LabelledImages, Sample
 from .views import view_filter
@@ -185,36 +185,21 @@ def load_padchest(
         raise TrainerError(f"{folder}: no {PADCHEST_CSV}(.gz) in this folder or its parents (put PadChest's "
                            "table beside the image folders, or pass --labels-csv FILE)")
     rows, blank = read_padchest_csv(csv_path)
-    by_name = {row.image_id: row for row in rows}
+    labelled = {row.image_id: row for row in rows}
     files = find_image_files(folder)
     if not files:
         raise TrainerError(f"{folder}: no images in it or its subfolders")
     keep_view = view_filter(views)
-    samples, unlabelled, found = [], [], set()
-    for path in files:
-        row = by_name.get(path.name)
-        if row is None:
-            unlabelled.append(path)
-            continue
-        if path.name in found:  # the same image in two folders: learn from it once
-            log.warning("%s: a second copy of %s, left out", path, path.name)
-            continue
-        found.add(path.name)
-        if keep_view(row.view):
-            samples.append(Sample(path, path.name, row.patient_id, row.findings, row.view, row.age, row.sex))
+    paired = pair_files(files, labelled, by_name)
+    samples = [Sample(path, path.name, row.patient_id, row.findings, row.view, row.age, row.sex)
+               for path, row in paired.pairs.values() if keep_view(row.view)]
     if not samples:
         raise TrainerError(f"{folder}: none of its {len(files)} images is listed with labels"
                            f"{' and one of the views asked for' if views else ''} in {csv_path.name} "
                            "(the file names must be the table's ImageID)")
-    if unlabelled:
-        log.warning("%d images under %s have no labelled row in %s and are left out (e.g. %s)",
-                    len(unlabelled), folder, csv_path.name, unlabelled[0].name)
-    rows_without_image = len(by_name) - len(found)
-    if rows_without_image:
-        log.info("%d of the %d labelled PadChest rows have no image under %s and are skipped",
-                 rows_without_image, len(by_name), folder)
+    report_pairing(paired, folder, csv_path.name, len(labelled))
     if blank:
         log.info("%d rows of %s have no Labels and are not used", blank, csv_path.name)
     if max_images is not None:
         samples = samples[:max_images]
-    return LabelledImages(samples, csv_path, PADCHEST_LABELS, unlabelled, rows_without_image)
+    return LabelledImages(samples, csv_path, PADCHEST_LABELS, paired.unlabelled, paired.rows_without_image)

@@ -163,7 +163,8 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     them from ``TrainConfig``): whose label files to read, and what CheXpert/MIMIC's uncertain
     marks become there."""
     parser.add_argument("--dataset", default="auto", metavar="NAME",
-                        help=f"whose labels --data has: auto (from the label file found) or one of {', '.join(DATASETS)}")
+                        help="whose labels --data has: auto (from the label file found) or one of "
+                             f"{', '.join(DATASETS)}")
     parser.add_argument("--uncertainty", metavar="POLICY",
                         help=f"{' and '.join(WITH_UNCERTAINTY)} uncertain findings: {', '.join(UNCERTAINTY_POLICIES)} "
                              f"(ignore: left out of every figure; default {DEFAULT_UNCERTAINTY})")

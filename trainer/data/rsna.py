@@ -25,7 +25,6 @@ of this set by its file name: that name is its PatientID.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from collections.abc import Sequence
@@ -36,12 +35,10 @@ from viewer.core.heatmap import Box
 
 from ..errors import TrainerError
 from .dicom_tags import DicomTags, age_in_years, read_tags, sex_code
-from .images import find_image_files
+from .images import find_image_files, pair_files, report_pairing
 from .label_files import find_label_file, read_label_rows
 from .labels import LabelledImages, Sample
 from .views import view_filter
-
-log = logging.getLogger(__name__)
 
 RSNA_LABELS: tuple[str, ...] = ("Lung Opacity", "Pneumonia")  # torchxrayvision's names, sorted as it sorts them
 # Kaggle's name, and torchxrayvision's for the same file
@@ -142,37 +139,22 @@ def load_rsna(
     files = find_image_files(folder)
     if not files:
         raise TrainerError(f"{folder}: no images in it or its subfolders")
-    matched: dict[str, Path] = {}
-    unlabelled, copies = [], 0
-    for path in files:
-        if path.stem not in images:
-            unlabelled.append(path)
-        elif path.stem in matched:  # the same image in two folders (or as .dcm and .png): learn from it once
-            copies += 1
-        else:
-            matched[path.stem] = path
+    paired = pair_files(files, images)
     keep_view = view_filter(views)
     patients: dict[str, int] = {}
     chosen = []
-    for image in sorted(matched, key=lambda i: images[i].number):  # patients numbered in file order
-        tags = headers.get(image) or read_tags(matched[image])
-        patient = patients.setdefault(tags.patient_id or image, images[image].number)
+    for image, (path, row) in sorted(paired.pairs.items(), key=lambda item: item[1][1].number):
+        tags = headers.get(image) or read_tags(path)  # patients numbered in file order
+        patient = patients.setdefault(tags.patient_id or image, row.number)
         if keep_view(tags.view):
-            labels = RSNA_LABELS if images[image].positive else ()
-            chosen.append(Sample(matched[image], matched[image].name, patient, labels, tags.view, tags.age, tags.sex))
+            labels = RSNA_LABELS if row.positive else ()
+            chosen.append(Sample(path, path.name, patient, labels, tags.view, tags.age, tags.sex))
     samples = sorted(chosen, key=lambda s: s.path)
     if not samples:
         raise TrainerError(f"{folder}: none of its {len(files)} images is listed"
                            f"{' with the views asked for' if views else ''} in {labels_path.name} "
                            "(the file names must be the label file's patientId)")
-    if copies:
-        log.warning("%d images under %s are second copies of another image there, left out", copies, folder)
-    if unlabelled:  # not named: an RSNA file name is a PatientID
-        log.warning("%d images under %s are not in %s and are left out", len(unlabelled), folder, labels_path.name)
-    rows_without_image = len(images) - len(matched)
-    if rows_without_image:
-        log.info("%d of the %d images of %s are not under %s and are skipped", rows_without_image, len(images),
-                 labels_path.name, folder)
+    report_pairing(paired, folder, labels_path.name, len(images), name_files=False)  # an RSNA file name is a PatientID
     if max_images is not None:
         samples = samples[:max_images]
-    return LabelledImages(samples, labels_path, RSNA_LABELS, unlabelled, rows_without_image)
+    return LabelledImages(samples, labels_path, RSNA_LABELS, paired.unlabelled, paired.rows_without_image)

@@ -19,7 +19,6 @@ bounding box of each outlined region, in the 1024 px pixels of the images.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,12 +29,10 @@ from viewer.core.heatmap import Box
 
 from ..errors import TrainerError
 from .dicom_tags import read_tags
-from .images import find_image_files
+from .images import find_image_files, pair_files, report_pairing
 from .label_files import find_label_file, read_label_rows
 from .labels import LabelledImages, Sample
 from .views import view_filter
-
-log = logging.getLogger(__name__)
 
 SIIM_LABELS: tuple[str, ...] = ("Pneumothorax",)
 # the challenge's name, and torchxrayvision's for the same file
@@ -160,38 +157,23 @@ def load_siim(
     files = find_image_files(folder)
     if not files:
         raise TrainerError(f"{folder}: no images in it or its subfolders")
-    matched: dict[str, Path] = {}
-    unlabelled = []
-    for path in files:
-        if path.stem not in images:
-            unlabelled.append(path)
-        elif path.stem in matched:  # the same image in two folders: learn from it once
-            log.warning("%s: a second copy of %s, left out", path, path.name)
-        else:
-            matched[path.stem] = path
+    paired = pair_files(files, images)
     keep_view = view_filter(views)
     patients: dict[tuple[str, str], int] = {}
     chosen = []
-    for image in sorted(matched, key=order.__getitem__):  # patients numbered in file order
-        path = matched[image]
-        tags = read_tags(path)
+    for image, (path, codes) in sorted(paired.pairs.items(), key=lambda item: order[item[0]]):
+        tags = read_tags(path)  # patients numbered in file order
         key = ("patient", tags.patient_id) if tags.patient_id else ("image", image)
         patient = patients.setdefault(key, order[image])
         if keep_view(tags.view):
-            labels = SIIM_LABELS if images[image] else ()
+            labels = SIIM_LABELS if codes else ()
             chosen.append(Sample(path, path.name, patient, labels, tags.view, tags.age, tags.sex))
     samples = sorted(chosen, key=lambda s: s.path)
     if not samples:
         raise TrainerError(f"{folder}: none of its {len(files)} images is listed"
                            f"{' with the views asked for' if views else ''} in {labels_path.name} "
                            "(the file names must be the label file's ImageId)")
-    if unlabelled:
-        log.warning("%d images under %s are not in %s and are left out (e.g. %s)",
-                    len(unlabelled), folder, labels_path.name, unlabelled[0].name)
-    rows_without_image = len(images) - len(matched)
-    if rows_without_image:
-        log.info("%d of the %d images of %s are not under %s and are skipped", rows_without_image, len(images),
-                 labels_path.name, folder)
+    report_pairing(paired, folder, labels_path.name, len(images))
     if max_images is not None:
         samples = samples[:max_images]
-    return LabelledImages(samples, labels_path, SIIM_LABELS, unlabelled, rows_without_image)
+    return LabelledImages(samples, labels_path, SIIM_LABELS, paired.unlabelled, paired.rows_without_image)

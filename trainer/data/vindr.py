@@ -26,7 +26,6 @@ splits. Every image is a postero-anterior view (the dataset keeps PA views only)
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from collections import defaultdict
@@ -36,12 +35,10 @@ from pathlib import Path
 
 from ..errors import TrainerError
 from .ids import stable_id
-from .images import find_image_files
+from .images import find_image_files, pair_files, report_pairing
 from .label_files import read_header, read_label_rows
 from .labels import LabelledImages, Sample
 from .views import view_filter
-
-log = logging.getLogger(__name__)
 
 # the Kaggle table's 14 findings, its class_name values (class_id 0-13), in their order
 VINDR_LABELS: tuple[str, ...] = (
@@ -208,33 +205,14 @@ def load_vindr(
     files = find_image_files(folder)
     if not files:
         raise TrainerError(f"{folder}: no images in it or its subfolders")
-    keep_view = view_filter(views)
-    samples: list[Sample] = []
-    unlabelled: list[Path] = []
-    found: set[str] = set()
-    for path in files:
-        positives = labels.get(path.stem)
-        if positives is None:
-            unlabelled.append(path)
-            continue
-        if path.stem in found:  # the DICOM and a converted PNG of one image: learn from it once
-            log.warning("%s: a second copy of image %s, left out", path, path.stem)
-            continue
-        found.add(path.stem)
-        if keep_view(VIEW):
-            samples.append(Sample(path, path.name, stable_id(path.stem), positives, VIEW,
-                                  official_split=official[path.stem]))
+    paired = pair_files(files, labels)
+    samples = [Sample(path, path.name, stable_id(image), positives, VIEW, official_split=official[image])
+               for image, (path, positives) in paired.pairs.items()] if view_filter(views)(VIEW) else []
     if not samples:
         raise TrainerError(f"{folder}: none of its {len(files)} images is in {', '.join(p.name for p in csvs)}"
-                           + (" (every VinDr-CXR image is a PA view)" if views and found else
+                           + (" (every VinDr-CXR image is a PA view)" if views and paired.pairs else
                               " (the file names must be the table's image_id)"))
-    if unlabelled:
-        log.warning("%d images under %s are in no VinDr-CXR table and are left out (e.g. %s)",
-                    len(unlabelled), folder, unlabelled[0].name)
-    rows_without_image = len(labels) - len(found)
-    if rows_without_image:
-        log.info("%d of the %d VinDr-CXR images of the tables are not under %s and are skipped",
-                 rows_without_image, len(labels), folder)
+    report_pairing(paired, folder, " + ".join(p.name for p in csvs), len(labels))
     if max_images is not None:
         samples = samples[:max_images]
-    return LabelledImages(samples, csvs[0], VINDR_LABELS, unlabelled, rows_without_image)
+    return LabelledImages(samples, csvs[0], VINDR_LABELS, paired.unlabelled, paired.rows_without_image)

@@ -20,8 +20,8 @@ from viewer.core.preprocess import preprocess
 
 from ..config import TrainConfig, with_dataset
 from ..data.cache import PixelCache
-from ..data.labels import DatasetReader, LabelledImages
 from ..data.combined import combined_reader
+from ..data.labels import DatasetReader, LabelledImages
 from ..data.readers import dataset_reader
 from ..data.sources import CachedSource, DecodeSource, PixelSource
 from ..data.split import (

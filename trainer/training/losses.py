@@ -154,5 +154,6 @@ def validation_loss(logits: np.ndarray, targets: np.ndarray) -> float:
     known = ~np.isnan(targets)
     if not known.any():
         return float("nan")
-    value = F.binary_cross_entropy_with_logits(torch.from_numpy(logits[known]), torch.from_numpy(targets[known].astype(logits.dtype)))
+    known_logits, known_targets = torch.from_numpy(logits[known]), torch.from_numpy(targets[known].astype(logits.dtype))
+    value = F.binary_cross_entropy_with_logits(known_logits, known_targets)
     return float(value)
