@@ -88,7 +88,8 @@ def test_loss_with_weights_and_smoothing_matches_the_formula() -> None:
     torch.testing.assert_close(loss_function(logits, targets, weight, 0.2), manual)
 
 
-@pytest.mark.parametrize("arch", ["tiny", "densenet121", "mobilenet_v3_small", "mobilenet_v3_large"])
+@pytest.mark.parametrize("arch", ["tiny", "densenet121", "mobilenet_v3_small", "mobilenet_v3_large", "mobilenet_v2",
+                                  "vgg16"])
 def test_one_training_step_reaches_every_parameter(arch: str) -> None:
     torch.manual_seed(0)
     net = build_model(arch, NIH_LABELS)

@@ -8,9 +8,10 @@ which is what makes the exported Grad-CAM sidecar exact. A trunk must therefore 
 normalised 3-channel image to one feature map [N, C, h, w]; ``activation`` says what ``act`` is:
 ``"relu"`` when the trunk's last block ends before its activation (DenseNet's ``norm5``) or in a
 ReLU (a second one changes nothing), ``"identity"`` when it ends in an activation of its own
-(MobileNetV3's Hardswish). Name the trunk's parameters as torchvision does, so that weights files
-in torchvision's layout load (``weights.py``). The command line lists and checks ``--arch`` from
-this registry without importing torch, so each builder imports torchvision itself.
+(MobileNetV3's Hardswish, MobileNetV2's ReLU6). Name the trunk's parameters as torchvision
+does, so that weights files in torchvision's layout load (``weights.py``). The command line lists
+and checks ``--arch`` from this registry without importing torch, so each builder imports
+torchvision itself.
 """
 
 from __future__ import annotations
@@ -115,6 +116,42 @@ def _mobilenet_v3_large() -> tuple[nn.Module, int]:
 @register("mobilenet_v3_small", activation="identity")
 def _mobilenet_v3_small() -> tuple[nn.Module, int]:
     return _mobilenet_v3("mobilenet_v3_small")
+
+
+@register("mobilenet_v2", activation="identity")
+def _mobilenet_v2() -> tuple[nn.Module, int]:
+    # ``features`` ends with a 1x1 Conv-BN-ReLU6 block (1280 channels), an activation of its own:
+    # ``act`` is an identity, so the Grad-CAM layer is that block's output. A ReLU there would
+    # compute the same numbers (ReLU6 is never negative) but name a layer that is not the block.
+    # torchvision's classifier (dropout, one linear layer) is replaced by this project's head.
+    import torchvision
+
+    net = torchvision.models.mobilenet_v2(weights=None)
+    return net.features, net.last_channel
+
+
+@register("vgg16")
+def _vgg16() -> tuple[nn.Module, int]:
+    # torchvision's ``features`` without their last MaxPool (index 30): the trunk ends in the last
+    # conv's ReLU (features.29, the layer Grad-CAM on VGG usually takes), so the map is 14x14 at
+    # 224 px rather than the pooled 7x7. The pool has no parameters, and the layers keep
+    # torchvision's indices as names (features.0 ... features.28), so its weights files load.
+    # torchvision's AdaptiveAvgPool to 7x7 and three linear layers are replaced by this project's
+    # GAP + one linear layer. The trunk ends in a ReLU, so ``act`` is a ReLU as for ResNets (a
+    # second one changes nothing). No BatchNorm anywhere: see docs/trainer.md for what that means.
+    import torchvision
+    from torch import nn
+
+    # the layers vgg16() builds, made without its classifier: 120M parameters (1 s and 0.5 GB to
+    # initialise), all thrown away
+    features = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["D"], batch_norm=False)
+    for module in features.modules():  # torchvision's VGG initialisation of these layers
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+    last_conv = 28  # then features.29 (ReLU) and features.30 (MaxPool), which is left out
+    return features[:last_conv + 2], features[last_conv].out_channels
 
 
 @register("tiny")
