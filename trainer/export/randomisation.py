@@ -1,0 +1,171 @@
+"""The parameter-randomisation sanity check of the Grad-CAM maps (Adebayo et al. 2018).
+
+A saliency map that explains a model must change when the model's learned weights are replaced
+by random ones; a map that stays the same shows the image, not what the model learned.
+``randomisation_check`` runs the first two steps of Adebayo's cascading randomisation, top down,
+on copies of the trained network (the network itself is never changed):
+
+1. ``head``: the linear head (the logits layer) re-initialised;
+2. ``head_and_last_block``: the head and the trunk's last block (``last_block``) re-initialised.
+
+Re-initialised means given the weights a freshly built network of the same ``--arch`` has (the
+architecture's own initialisation, seeded, a different draw from the training run's). On a few
+prepared check images it computes every label's Grad-CAM map exactly as the exported sidecar does
+(``ReLU(conv1x1(features, V))`` with ``V`` from ``graphs.gradcam_weights``, at the features'
+resolution) for the trained copy and each randomised copy, and Spearman's rank correlation
+between each trained map and its randomised counterpart. The check fails when the median
+correlation of step 2 is above ``MAX_MEDIAN_CORRELATION`` (docs/trainer.md says why step 2 and
+why 0.5). The export does not stop for it: the result is recorded and a failure logged.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+from torch import nn
+from torch.nn import functional
+
+from ..errors import TrainerError
+from ..evaluation.calibrate import Calibration
+from ..models.network import CxrNet, build_model
+from .graphs import ExportClassifier, gradcam_weights
+
+log = logging.getLogger(__name__)
+
+CHECK_IMAGES = 8  # prepared images the maps are compared on (the run's first test images)
+MAX_MEDIAN_CORRELATION = 0.5  # step 2's median Spearman correlation above this fails the check
+GATING_STEP = "head_and_last_block"
+HEAD = "classifier"  # CxrNet's linear head: the logits layer, where the cascade starts
+
+
+def last_block(net: CxrNet) -> tuple[str, ...]:
+    """The names (in ``net``) of the trunk's last block: its last child module that holds a
+    weight of two or more dimensions (a convolution), and every later child with state (the
+    normalisation after it, e.g. DenseNet's ``norm5``).
+
+    Children are taken in registration order, which is the order ``nn.Sequential`` runs them:
+    DenseNet121's ``denseblock4`` + ``norm5``, a ResNet's ``layer4``, MobileNetV3's last
+    Conv-BN-Hardswish, the tiny arch's ``conv2`` + ``norm2``.
+    """
+    children = list(net.features.named_children())
+    if not children:  # a trunk that is one module: it is its own last block
+        children = [("", net.features)]
+    with_conv = [i for i, (_, child) in enumerate(children) if any(p.dim() >= 2 for p in child.parameters())]
+    if not with_conv:
+        raise TrainerError(f"arch {net.arch}: its trunk has no convolution (no weight of two or more "
+                           "dimensions) to re-initialise for the randomisation check")
+    block = children[with_conv[-1]:]
+    return tuple(".".join(filter(None, ("features", name))) for name, child in block if _has_state(child))
+
+
+def _has_state(module: nn.Module) -> bool:
+    return any(True for _ in module.parameters()) or any(True for _ in module.buffers())
+
+
+def randomised_copy(net: CxrNet, fresh: CxrNet, modules: Sequence[str]) -> CxrNet:
+    """A deep copy of ``net`` whose ``modules`` hold ``fresh``'s weights (and BatchNorm statistics)."""
+    result = copy.deepcopy(net)
+    for name in modules:
+        result.get_submodule(name).load_state_dict(fresh.get_submodule(name).state_dict())
+    return result.eval()
+
+
+def fresh_network(net: CxrNet, seed: int) -> CxrNet:
+    """A newly initialised network of ``net``'s arch and labels, seeded, without touching the
+    caller's random state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model(net.arch, net.labels).eval()
+
+
+def gradcam_maps(net: CxrNet, calibration: Calibration, images: np.ndarray) -> np.ndarray:
+    """Every label's map [N, L, h, w] for prepared images [N, H, W], as the sidecar computes it:
+    ReLU of the features convolved with ``gradcam_weights`` (post-ReLU, features' resolution)."""
+    batch = torch.from_numpy(np.ascontiguousarray(images[:, None], np.float32))
+    with torch.no_grad():
+        features = net.feature_maps(batch)
+        kernel = gradcam_weights(ExportClassifier(net, calibration), tuple(features.shape[2:]))  # type: ignore[arg-type]
+        return functional.relu(functional.conv2d(features, torch.from_numpy(kernel))).numpy()
+
+
+def rank_correlations(trained: np.ndarray, randomised: np.ndarray) -> tuple[np.ndarray, int]:
+    """Spearman's rho between each pair of maps [N, L, h, w] (ties get average ranks), and the
+    number of pairs left out because one map is flat (all zero after the ReLU: it has no ranking)."""
+    pixels = trained.shape[2] * trained.shape[3]
+    rhos, flat = [], 0
+    for a, b in zip(trained.reshape(-1, pixels), randomised.reshape(-1, pixels)):
+        if np.ptp(a) == 0 or np.ptp(b) == 0:
+            flat += 1
+            continue
+        rhos.append(float(spearmanr(a, b).statistic))
+    return np.asarray(rhos, np.float64), flat
+
+
+def _step_record(modules: Sequence[str], rhos: np.ndarray, flat: int) -> dict[str, Any]:
+    return {
+        "randomised": list(modules),
+        "maps_compared": int(len(rhos)),
+        "flat_maps_left_out": flat,
+        "median_correlation": round(float(np.median(rhos)), 4) if len(rhos) else None,
+        "max_correlation": round(float(np.max(rhos)), 4) if len(rhos) else None,
+    }
+
+
+def randomisation_check(net: CxrNet, calibration: Calibration, images: np.ndarray, seed: int = 0,
+                        threshold: float = MAX_MEDIAN_CORRELATION) -> dict[str, Any]:
+    """The sanity check's record (``export_checks.json["gradcam_randomisation"]``): for each step
+    the modules re-initialised, the median and largest Spearman correlation between trained and
+    randomised maps over every image and label, and ``passed``: step 2's median <= ``threshold``.
+
+    ``images`` are prepared images [N, H, W]; ``seed`` seeds the re-initialisation.
+    """
+    if images.ndim != 3 or len(images) == 0:
+        raise TrainerError("the randomisation check needs at least one prepared image [N, H, W]")
+    started = time.perf_counter()
+    trained = copy.deepcopy(net).cpu().eval()  # the exported network keeps its weights, device and layout
+    trained.set_channels_last(False)
+    fresh = fresh_network(trained, seed)
+    steps = {"head": (HEAD,), GATING_STEP: (HEAD, *last_block(trained))}
+    reference = gradcam_maps(trained, calibration, images)
+    records = {}
+    for step, modules in steps.items():
+        maps = gradcam_maps(randomised_copy(trained, fresh, modules), calibration, images)
+        records[step] = _step_record(modules, *rank_correlations(reference, maps))
+    median = records[GATING_STEP]["median_correlation"]
+    passed = median is not None and median <= threshold
+    result: dict[str, Any] = {
+        "passed": passed,
+        "images": int(len(images)),
+        "labels": len(trained.labels),
+        "seed": seed,
+        "gating_step": GATING_STEP,
+        "max_median_correlation": threshold,
+        "steps": records,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    if median is None:
+        result["problem"] = "every Grad-CAM map was flat (all zero), so no correlation could be measured"
+    elif not passed:
+        result["problem"] = (
+            f"the Grad-CAM maps barely change when the head and last block are re-initialised: median "
+            f"Spearman correlation {median:.3f} > {threshold:g}; they show the image more than what the model learned"
+        )
+    return result
+
+
+def log_result(result: dict[str, Any]) -> None:
+    """One line in the run's log: the figures, as a warning when the check failed."""
+    figures = ", ".join(f"{step} {record['median_correlation']}" for step, record in result["steps"].items())
+    if result["passed"]:
+        log.info("Grad-CAM randomisation check passed (median Spearman correlation, trained vs randomised: %s; "
+                 "limit %g)", figures, result["max_median_correlation"])
+    else:
+        log.warning("Grad-CAM randomisation check FAILED: %s (median correlations: %s); the model was exported "
+                    "anyway, see docs/trainer.md", result["problem"], figures)
