@@ -18,9 +18,13 @@ from trainer.export.pair import export_pair
 from trainer.export.randomisation import (
     GATING_STEP,
     MAX_MEDIAN_CORRELATION,
+    features_and_block_input,
+    features_from_block,
+    fresh_network,
     gradcam_maps,
     last_block,
     randomisation_check,
+    randomised_copy,
 )
 from trainer.models import archs
 from trainer.models.network import build_model
@@ -52,11 +56,11 @@ def squared_arch(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_last_block_of_each_arch() -> None:
-    torch.manual_seed(0)
     expected = {"tiny": ("features.conv2", "features.norm2"), "resnet18": ("features.layer4",),
                 "densenet121": ("features.denseblock4", "features.norm5"), "mobilenet_v3_small": ("features.12",)}
     for arch in archs.ARCHITECTURES:  # every registered arch has one, starting at a convolution
-        net = build_model(arch, NIH_LABELS)
+        with torch.device("meta"):  # the modules' structure only: no memory, no initialisation
+            net = build_model(arch, NIH_LABELS)
         block = last_block(net)
         assert block == expected.get(arch, block), arch
         assert any(p.dim() >= 2 for p in net.get_submodule(block[0]).parameters()), arch
@@ -125,3 +129,17 @@ def test_a_run_records_the_check_at_export(tiny_config: TrainConfig) -> None:
     median = record["steps"][GATING_STEP]["median_correlation"]
     assert summary["gradcam_randomisation"] == {"passed": record["passed"], "median_correlation": median}
     assert record["passed"] and median <= MAX_MEDIAN_CORRELATION  # the tiny run's maps follow its weights
+
+
+def test_the_last_block_alone_gives_the_full_forwards_features(tiny_data: Path) -> None:
+    """Step 2 runs only the randomised copy's last block on what the trained trunk gave it."""
+    torch.manual_seed(0)
+    net = build_model("tiny", NIH_LABELS).eval()
+    images = real_images(tiny_data, 64, 2)
+    features, block_input = features_and_block_input(net, images)
+    assert block_input is not None and block_input.shape[1] == 16  # conv2's input
+    other = randomised_copy(net, fresh_network(net, 1), ("classifier", *last_block(net)))
+    with torch.no_grad():
+        expected = other.feature_maps(torch.from_numpy(images[:, None]))
+    assert torch.allclose(features_from_block(other, block_input), expected, atol=1e-6)
+    assert not torch.allclose(features, expected)

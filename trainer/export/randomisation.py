@@ -54,15 +54,24 @@ def last_block(net: CxrNet) -> tuple[str, ...]:
     DenseNet121's ``denseblock4`` + ``norm5``, a ResNet's ``layer4``, MobileNetV3's last
     Conv-BN-Hardswish, the tiny arch's ``conv2`` + ``norm2``.
     """
-    children = list(net.features.named_children())
-    if not children:  # a trunk that is one module: it is its own last block
-        children = [("", net.features)]
+    children = _trunk_children(net)
+    block = children[_block_start(net):]
+    return tuple(".".join(filter(None, ("features", name))) for name, child in block if _has_state(child))
+
+
+def _trunk_children(net: CxrNet) -> list[tuple[str, nn.Module]]:
+    # a trunk that is one module (no children) is its own last block
+    return list(net.features.named_children()) or [("", net.features)]
+
+
+def _block_start(net: CxrNet) -> int:
+    """The index, among the trunk's children, where its last block starts."""
+    children = _trunk_children(net)
     with_conv = [i for i, (_, child) in enumerate(children) if any(p.dim() >= 2 for p in child.parameters())]
     if not with_conv:
         raise TrainerError(f"arch {net.arch}: its trunk has no convolution (no weight of two or more "
                            "dimensions) to re-initialise for the randomisation check")
-    block = children[with_conv[-1]:]
-    return tuple(".".join(filter(None, ("features", name))) for name, child in block if _has_state(child))
+    return with_conv[-1]
 
 
 def _has_state(module: nn.Module) -> bool:
@@ -86,13 +95,45 @@ def fresh_network(net: CxrNet, seed: int) -> CxrNet:
 
 
 def gradcam_maps(net: CxrNet, calibration: Calibration, images: np.ndarray) -> np.ndarray:
-    """Every label's map [N, L, h, w] for prepared images [N, H, W], as the sidecar computes it:
-    ReLU of the features convolved with ``gradcam_weights`` (post-ReLU, features' resolution)."""
-    batch = torch.from_numpy(np.ascontiguousarray(images[:, None], np.float32))
+    """Every label's map [N, L, h, w] for prepared images [N, H, W], as the exported pair computes
+    it: the classifier's features, then the sidecar's ReLU(conv1x1(features, V))."""
     with torch.no_grad():
-        features = net.feature_maps(batch)
+        return maps_of(net, calibration, net.feature_maps(_batch(images)))
+
+
+def maps_of(net: CxrNet, calibration: Calibration, features: torch.Tensor) -> np.ndarray:
+    """The sidecar's maps of ``features`` [N, C, h, w] under ``net``'s head: ReLU of the features
+    convolved with ``gradcam_weights`` (post-ReLU, at the features' resolution)."""
+    with torch.no_grad():
         kernel = gradcam_weights(ExportClassifier(net, calibration), tuple(features.shape[2:]))  # type: ignore[arg-type]
         return functional.relu(functional.conv2d(features, torch.from_numpy(kernel))).numpy()
+
+
+def features_and_block_input(net: CxrNet, images: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``net``'s features of prepared images [N, H, W], and what its last block received (None
+    when the trunk is not an ``nn.Sequential``, whose children run in their order)."""
+    captured: list[torch.Tensor] = []
+    hook = None
+    if isinstance(net.features, nn.Sequential):
+        hook = net.features[_block_start(net)].register_forward_pre_hook(lambda _, args: captured.append(args[0]))
+    try:
+        with torch.no_grad():
+            features = net.feature_maps(_batch(images))
+    finally:
+        if hook is not None:
+            hook.remove()
+    return features, (captured[0] if captured else None)
+
+
+def features_from_block(net: CxrNet, block_input: torch.Tensor) -> torch.Tensor:
+    """The features of a network whose trunk below its last block is the one that produced
+    ``block_input``: only the last block and ``act`` run (the second step's saving)."""
+    with torch.no_grad():
+        return net.act(net.features[_block_start(net):](block_input))  # type: ignore[index]
+
+
+def _batch(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(images[:, None], np.float32))
 
 
 def rank_correlations(trained: np.ndarray, randomised: np.ndarray) -> tuple[np.ndarray, int]:
@@ -132,12 +173,22 @@ def randomisation_check(net: CxrNet, calibration: Calibration, images: np.ndarra
     trained = copy.deepcopy(net).cpu().eval()  # the exported network keeps its weights, device and layout
     trained.set_channels_last(False)
     fresh = fresh_network(trained, seed)
-    steps = {"head": (HEAD,), GATING_STEP: (HEAD, *last_block(trained))}
-    reference = gradcam_maps(trained, calibration, images)
+    features, block_input = features_and_block_input(trained, images)
+    reference = maps_of(trained, calibration, features)
     records = {}
-    for step, modules in steps.items():
-        maps = gradcam_maps(randomised_copy(trained, fresh, modules), calibration, images)
-        records[step] = _step_record(modules, *rank_correlations(reference, maps))
+    # step 1: the trained features under a random head
+    head = randomised_copy(trained, fresh, (HEAD,))
+    records["head"] = _step_record((HEAD,), *rank_correlations(reference, maps_of(head, calibration, features)))
+    # step 2: the same random head over the features of a random last block (the trunk below it
+    # is unchanged, so only the block runs again)
+    modules = (HEAD, *last_block(trained))
+    both = randomised_copy(trained, fresh, modules)
+    if block_input is None:
+        both_features, _ = features_and_block_input(both, images)
+    else:
+        both_features = features_from_block(both, block_input)
+    records[GATING_STEP] = _step_record(modules, *rank_correlations(reference, maps_of(both, calibration,
+                                                                                      both_features)))
     median = records[GATING_STEP]["median_correlation"]
     passed = median is not None and median <= threshold
     result: dict[str, Any] = {
