@@ -274,8 +274,8 @@ def export_model(config: TrainConfig, net: CxrNet, data: PreparedData, out: Path
 
 def gradcam_randomisation(config: TrainConfig, net: CxrNet, data: PreparedData,
                           calibration: Calibration) -> dict[str, Any]:
-    """The Grad-CAM maps' parameter-randomisation sanity check on a few real images (a seed
-    other than the run's, so the re-initialised weights are not the ones training started from);
+    """The Grad-CAM maps' parameter-randomisation sanity check on a few real images (seeds
+    other than the run's, so no re-initialisation is the one training started from);
     the record for ``export_checks.json``, one log line (a warning when it fails)."""
     result = randomisation_check(net, calibration, _check_images(config, data, RANDOMISATION_IMAGES),
                                  seed=config.seed + 1)
