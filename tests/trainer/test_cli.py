@@ -47,7 +47,7 @@ def test_train_evaluates_and_exports_a_pair_the_viewer_accepts(tiny_data: Path, 
     summary = json.loads(printed)
     assert summary["finished"] and Path(summary["model"]) == out / "model.onnx"
     assert list(summary) == ["finished", "out", "test_mean_auroc", "validation_mean_auroc", "model", "sidecar",
-                             "model_id", "gallery", "seconds"]
+                             "model_id", "gradcam_randomisation", "gallery", "seconds"]
     pair = ModelPair.open(out / "model.onnx")
     card = pair.card
     assert card.arch == "tiny" and card.input.height == 64 and card.model_id == summary["model_id"]

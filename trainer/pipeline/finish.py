@@ -11,8 +11,10 @@
 5. ``write_predictions``: ``predictions_val.csv`` and ``predictions_test.csv``;
 6. ``write_evaluation``: ``metrics.json``, ``evaluation.md`` and ``roc_curves.png``;
 7. ``export_model``: the ONNX pair with its card (training record, OOD statistics), checked;
-8. ``int8_variant`` (``--int8``) and ``write_export_checks``: ``export_checks.json``;
-9. ``draw_gallery``: ``gallery.png``.
+8. ``gradcam_randomisation``: the maps' parameter-randomisation sanity check (recorded and
+   logged; a failure does not stop the export);
+9. ``int8_variant`` (``--int8``) and ``write_export_checks``: ``export_checks.json``;
+10. ``draw_gallery``: ``gallery.png``.
 
 Without export (``--no-export``) it stops after step 6. It returns a ``RunSummary``, which the
 command line prints as JSON.
@@ -47,6 +49,8 @@ from ..evaluation.roc_plot import plot_roc_curves
 from ..evaluation.thresholds import THRESHOLD_RULE, Thresholds, choose_thresholds
 from ..export.card import card_fields
 from ..export.pair import ExportResult, export_pair
+from ..export.randomisation import CHECK_IMAGES as RANDOMISATION_IMAGES
+from ..export.randomisation import log_result, randomisation_check
 from ..models.network import CxrNet
 from ..report.gallery import GalleryItem, pick_items, write_gallery
 from ..training.predict import predict_logits
@@ -120,6 +124,7 @@ class RunSummary:
     exported: ExportedPair | None = None  # None with --no-export
     gallery: str | None = None
     seconds: float | None = None  # the whole run's, from cxr-train train
+    gradcam_randomisation: dict[str, Any] | None = None  # the sanity check's record (None with --no-export)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON the command line prints."""
@@ -127,6 +132,11 @@ class RunSummary:
                                    "validation_mean_auroc": self.validation_mean_auroc}
         if self.exported is not None:
             summary.update(dataclasses.asdict(self.exported))
+        if self.gradcam_randomisation is not None:  # the one check that can fail without stopping the export
+            record = self.gradcam_randomisation
+            summary["gradcam_randomisation"] = {
+                "passed": record["passed"],
+                "median_correlation": record["steps"][record["gating_step"]]["median_correlation"]}
         if self.gallery is not None:
             summary["gallery"] = self.gallery
         if self.seconds is not None:
@@ -155,11 +165,13 @@ def finish(config: TrainConfig, net: CxrNet, data: PreparedData, out: Path, trai
 
     exported = export_model(config, net, data, out, calibration, thresholds, metrics, training)
     checks = dict(exported.checks)
+    checks["gradcam_randomisation"] = gradcam_randomisation(config, net, data, calibration)
     if config.int8:
         checks["int8"] = int8_variant(config, data, exported.classifier_path, out)
     write_export_checks(out, checks)
     summary = dataclasses.replace(summary, exported=ExportedPair(
-        str(exported.classifier_path), str(exported.sidecar_path), exported.model_id))
+        str(exported.classifier_path), str(exported.sidecar_path), exported.model_id),
+        gradcam_randomisation=checks["gradcam_randomisation"])
     if config.gallery and data.split.test:
         summary = dataclasses.replace(summary, gallery=str(draw_gallery(config, data, exported.classifier_path, out)))
     return summary
@@ -260,6 +272,17 @@ def export_model(config: TrainConfig, net: CxrNet, data: PreparedData, out: Path
     return export_pair(net, calibration, fields, out, config.name, _check_images(config, data))
 
 
+def gradcam_randomisation(config: TrainConfig, net: CxrNet, data: PreparedData,
+                          calibration: Calibration) -> dict[str, Any]:
+    """The Grad-CAM maps' parameter-randomisation sanity check on a few real images (seeds
+    other than the run's, so no re-initialisation is the one training started from);
+    the record for ``export_checks.json``, one log line (a warning when it fails)."""
+    result = randomisation_check(net, calibration, _check_images(config, data, RANDOMISATION_IMAGES),
+                                 seed=config.seed + 1)
+    log_result(result)
+    return result
+
+
 def int8_variant(config: TrainConfig, data: PreparedData, classifier: Path, out: Path) -> dict[str, Any]:
     """``--int8``: the int8 pair, calibrated on training images, measured on the test split beside
     the fp32 pair and kept only if its mean AUROC is at most 0.005 lower (``trainer.export.int8``);
@@ -321,10 +344,10 @@ def _ood_images(config: TrainConfig, data: PreparedData) -> list[np.ndarray]:
     return [preprocess(data.table.samples[train[j]].path, config.size, config.size) for j in chosen]
 
 
-def _check_images(config: TrainConfig, data: PreparedData) -> np.ndarray:
+def _check_images(config: TrainConfig, data: PreparedData, count: int = EXPORT_CHECK_IMAGES) -> np.ndarray:
     """A few real prepared images for the export checks (test, else validation, else training)."""
     for name in ("test", "val", "train"):
-        indices = data.split.indices(name)[:EXPORT_CHECK_IMAGES]
+        indices = data.split.indices(name)[:count]
         if indices:
             return np.stack([preprocess(data.table.samples[i].path, config.size, config.size) for i in indices])
     raise TrainerError("no images to check the export on")
