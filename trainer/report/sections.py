@@ -11,7 +11,8 @@ from it by export, calibration or preprocessing. On the chosen images it measure
    ``--tta``, beside the AUROC of the test-time-augmented probabilities (``tta.py``);
 2. localisation on ``BBox_List_2017.csv`` beside Wang et al. 2017's table (``localize.py``);
 3. AUROC by sex, age band and view position with counts (``subgroups.py``);
-4. AUROC against Google's adjudicated labels where present (``expert_labels.py``).
+4. AUROC against Google's adjudicated labels where present (``expert_labels.py``);
+5. heatmap faithfulness, a deletion test of the maps on a fixed subset (``faithfulness.py``).
 
 The images are those of ``--subset`` in ``--split-file`` (a run's ``split.csv``; by default the
 one beside the model, if any). A split file whose lists do not hash to the card's recorded split
@@ -40,7 +41,7 @@ from ..data.labels import Sample, label_matrix
 from ..data.nih import load_labelled_images
 from ..data.split import SUBSETS, read_split_csv, split_hash
 from ..errors import TrainerError
-from ..evaluation import expert_labels, localize, subgroups
+from ..evaluation import expert_labels, faithfulness, localize, subgroups
 from ..evaluation.metrics import evaluate_scores
 from ..evaluation.tta import TTA_MODES, paired_auroc_change, prepare_size, tta_probabilities
 
@@ -195,8 +196,10 @@ def build_report(
     resamples: int = 1000,
     seed: int = 0,
     on_progress: Progress | None = None,
+    faithfulness_images: int = faithfulness.DEFAULT_IMAGES,
 ) -> dict[str, Any]:
-    """Every section of the report as one JSON-ready dict."""
+    """Every section of the report as one JSON-ready dict (``faithfulness_images`` 0: no
+    faithfulness section)."""
     if tta not in TTA_MODES:
         raise TrainerError(f"--tta must be one of {', '.join(TTA_MODES)}, not {tta!r}")
     predictor = Predictor.open(model, threads=threads, cache_size=0)
@@ -237,4 +240,16 @@ def build_report(
         report["expert_labels"] = None
         report["data"]["note_expert_labels"] = ("no google2019_nih-chest-xray-labels.csv found beside the data "
                                                 "(pass --expert-labels)")
+    report["faithfulness"] = faithfulness_section(predictor, predictions, labels, faithfulness_images, resamples,
+                                                  seed) if faithfulness_images > 0 else None
     return report
+
+
+def faithfulness_section(predictor: Predictor, predictions: Predictions, labels: tuple[str, ...], count: int,
+                         resamples: int, seed: int) -> dict[str, Any]:
+    """The deletion test of the maps on up to ``count`` images per label (the images read again)."""
+    model = predictor.model
+    return faithfulness.evaluate_faithfulness(
+        lambda row: predictor.prepare(load_radiograph(predictions.samples[row].path)), predictions.heatmaps,
+        predictions.probabilities, label_matrix(predictions.samples, labels), labels,
+        lambda batch: model.classify(batch)[0], batch=model.batch_limit, count=count, resamples=resamples, seed=seed)
