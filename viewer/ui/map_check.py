@@ -4,10 +4,9 @@
 one-thread pool of its own, the way the image session runs the model: the image is prepared
 by THE preprocessing (``Predictor.prepare``), the model runs once for the finding's map (float32,
 as the sidecar gives it; the map on screen may be the folder analysis's float16 copy of it) and
-once more on the image and its 20 copies with pixels removed (one batch where the model
-takes batches). A new
-check, or another image opened, cancels the one under way; a result that arrives for an image
-no longer on screen is dropped.
+once more on the image and its 20 copies with pixels removed (one batch where the model takes
+batches). A new check, or another image opened, cancels the one under way; a result that
+arrives for an image no longer on screen is dropped.
 """
 
 from __future__ import annotations
