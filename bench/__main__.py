@@ -13,8 +13,9 @@ data" without it. A section that fails becomes one row saying why; the others st
 ``--quick`` runs each measurement a few times on small inputs (the smoke test's mode: it proves
 the code runs, its figures mean nothing).
 
-``big`` (8: the 100,000-file folder in the window and the batch, about 20 minutes) runs only
-when named: ``--only big``.
+``big`` (8: the 100,000-file folder in the window and the batch, about 20 minutes) and
+``faithfulness`` (10: the deletion test of the maps on every test image per label, about half an
+hour) run only when named: ``--only big``, ``--only faithfulness``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from .report import machine_lines, render_table, write_markdown
 
 SECTIONS = ("decode", "inference", "ui", "compare", "scan", "batch", "ray", "analysis", "quantize", "trainer",
             "memory")
-ON_REQUEST = ("big",)  # too long for every run: only with --only
+ON_REQUEST = ("big", "faithfulness")  # too long for every run: only with --only
 
 
 def default_model() -> tuple[Path, str]:
@@ -95,6 +96,10 @@ def _section(name: str, settings: Settings) -> list[Row]:
         from . import big
 
         return big.rows(settings)
+    if name == "faithfulness":
+        from . import faithfulness
+
+        return faithfulness.rows(settings)
     raise ValueError(name)
 
 

@@ -1,7 +1,7 @@
 """``cxr-train report``: the evaluations the literature reports, for one exported model pair.
 
     cxr-train report --model M.onnx --data DIR [--split-file split.csv] [--subset test]
-                     [--out DIR] [--tta none|flip|tencrop]
+                     [--out DIR] [--tta none|flip|tencrop] [--faithfulness-images N]
 
 The command's parser is added to ``cxr-train``'s; what it measures is ``sections.build_report``
 and ``report.md`` is ``markdown.report_markdown``. Those read images and run the model (the
@@ -59,6 +59,8 @@ def add_report_command(commands: Any) -> None:
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads; 0 = its default")
     parser.add_argument("--bootstrap", type=int, default=1000, help="resamples for the 95%% intervals")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--faithfulness-images", type=int, default=20, metavar="N",
+                        help="images per label for the heatmap faithfulness test (0 = skip it)")
     parser.set_defaults(run_command=run_report_command)
 
 
@@ -82,7 +84,7 @@ def run_report_command(args: argparse.Namespace) -> int:
         model, args.data, labels_csv=args.labels_csv, split_file=split_file, subset=args.subset, tta=args.tta,
         bbox_csv=args.bbox_csv, expert_csv=args.expert_labels, threads=args.threads or None,
         resamples=args.bootstrap, seed=args.seed, on_progress=progress, dataset=args.dataset,
-        uncertainty=args.uncertainty,
+        uncertainty=args.uncertainty, faithfulness_images=max(args.faithfulness_images, 0),
     )
     json_path, md_path = write_report(report, out)
     print(report_markdown(report))

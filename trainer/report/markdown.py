@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..evaluation import expert_labels, localize, subgroups
+from ..evaluation import expert_labels, faithfulness, localize, subgroups
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -87,6 +87,9 @@ def report_markdown(report: dict[str, Any]) -> str:
         lines.append(data["note_localization"])
     else:
         lines.append(localize.markdown(report["localization"]))
+    if report.get("faithfulness"):
+        lines += ["", "## Heatmap faithfulness (deletion test, ROAD imputation)", "",
+                  faithfulness.markdown(report["faithfulness"], labels)]
     lines += ["", "## Subgroups (sex, age band, view position)", "",
               subgroups.markdown(report["subgroups"], labels)]
     lines += ["", "## Expert labels (Google 2019, radiologist-adjudicated)", ""]

@@ -12,7 +12,8 @@ from it by export, calibration or preprocessing. On the chosen images it measure
 2. localisation on NIH's ``BBox_List_2017.csv`` beside Wang et al. 2017's table, or on VinDr-CXR's
    or RSNA's boxes (``localize.py``);
 3. AUROC by sex, age band and view position with counts (``subgroups.py``);
-4. AUROC against Google's adjudicated labels where present (``expert_labels.py``).
+4. AUROC against Google's adjudicated labels where present (``expert_labels.py``);
+5. heatmap faithfulness, a deletion test of the maps on a fixed subset (``faithfulness.py``).
 
 The images are those of ``--subset`` in ``--split-file`` (a run's ``split.csv``; by default the
 one beside the model, if any). A split file whose lists do not hash to the card's recorded split
@@ -41,7 +42,7 @@ from ..data.nih import load_labelled_images
 from ..data.readers import dataset_reader, settle_dataset
 from ..data.split import SUBSETS, read_split_csv, split_hash
 from ..errors import TrainerError
-from ..evaluation import expert_labels, localize, subgroups
+from ..evaluation import expert_labels, faithfulness, localize, subgroups
 from ..evaluation.external import ModelTargets, model_targets
 from ..evaluation.metrics import evaluate_scores
 from ..evaluation.tta import TTA_MODES, paired_auroc_change, prepare_size, tta_probabilities
@@ -208,9 +209,11 @@ def build_report(
     on_progress: Progress | None = None,
     dataset: str = "auto",
     uncertainty: str | None = None,
+    faithfulness_images: int = faithfulness.DEFAULT_IMAGES,
 ) -> dict[str, Any]:
     """Every section of the report as one JSON-ready dict; ``dataset`` says whose labels ``data``
-    has (``auto``: from the label file found), the model's labels paired with them by the taxonomy."""
+    has (``auto``: from the label file found), the model's labels paired with them by the taxonomy
+    (``faithfulness_images`` 0: no faithfulness section)."""
     if tta not in TTA_MODES:
         raise TrainerError(f"--tta must be one of {', '.join(TTA_MODES)}, not {tta!r}")
     dataset, uncertainty = settle_dataset(dataset, uncertainty, data, labels_csv)
@@ -258,4 +261,17 @@ def build_report(
         report["expert_labels"] = None
         report["data"]["note_expert_labels"] = ("no google2019_nih-chest-xray-labels.csv found beside the data "
                                                 "(pass --expert-labels)")
+    report["faithfulness"] = faithfulness_section(predictor, predictions, targets, faithfulness_images, resamples,
+                                                  seed) if faithfulness_images > 0 else None
     return report
+
+
+def faithfulness_section(predictor: Predictor, predictions: Predictions, targets: ModelTargets, count: int,
+                         resamples: int, seed: int) -> dict[str, Any]:
+    """The deletion test of the maps on up to ``count`` images per label (the images read again;
+    a label's positives first, by this dataset's targets in the model's labels)."""
+    model = predictor.model
+    return faithfulness.evaluate_faithfulness(
+        lambda row: predictor.prepare(load_radiograph(predictions.samples[row].path)), predictions.heatmaps,
+        predictions.probabilities, targets.targets, targets.label_map.target_labels,
+        lambda batch: model.classify(batch)[0], batch=model.batch_limit, count=count, resamples=resamples, seed=seed)

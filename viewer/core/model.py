@@ -134,6 +134,13 @@ class ModelPair:
         providers: list[str] = self._classifier.get_providers()
         return providers
 
+    @property
+    def batch_limit(self) -> int | None:
+        """The most images the classifier takes per run: its input's fixed batch size (1 for a
+        model exported with a batch of one), or None when the batch dimension is symbolic."""
+        first = _shape(self._classifier.get_inputs()[0])[0]
+        return first if isinstance(first, int) and first > 0 else None
+
     def classify(self, images: np.ndarray, stop: RunStop | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``images`` [N,1,H,W] float32 in [0,1] -> (probabilities [N,L], features [N,C,h,w]).
         Raises ``RunStopped`` when ``stop`` ends the run."""

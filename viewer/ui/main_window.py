@@ -42,6 +42,7 @@ from .window_canvas import WindowCanvasMixin
 from .window_compare import WindowCompareMixin
 from .window_exports import WindowExportsMixin
 from .window_layout import WindowLayoutMixin
+from .window_map_check import WindowMapCheckMixin
 from .window_stack import WindowStackMixin
 from .window_status import WindowStatusMixin
 from .workers import AnalysedImage, LoadedImage
@@ -54,7 +55,7 @@ IMAGE_FILTER = "Radiographs (*.dcm *.dicom *.dic *.png *.jpg *.jpeg *.tif *.tiff
 
 
 class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowAnnotationsMixin, WindowCompareMixin, WindowStackMixin,
-                 WindowStatusMixin, WindowExportsMixin, WindowLayoutMixin, QMainWindow):
+                 WindowMapCheckMixin, WindowStatusMixin, WindowExportsMixin, WindowLayoutMixin, QMainWindow):
     """The viewer window. ``open_path`` opens a folder or file; ``model_path`` (or a reason why
     there is none) decides whether findings are shown; ``follow_links``: the folder scans also
     follow links to folders outside the opened folder."""
@@ -96,6 +97,7 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowAnnotationsMixin, 
         self._build_status_bar()
         self._build_actions()
         self._build_compare_actions()
+        self._build_map_check_actions()  # after the compare actions: right under View > Heatmap
         self._build_stack_actions()
         self._connect()
         self._restore_layout()
@@ -281,6 +283,7 @@ class MainWindow(WindowActionsMixin, WindowCanvasMixin, WindowAnnotationsMixin, 
         self._save_layout()
         self.folder.shutdown()
         self.image.shutdown()
+        self.map_check.shutdown()
         self.comparison.shutdown()
         self.models.wait()  # a model still opening would report to a deleted window
         self.annotations.close()
