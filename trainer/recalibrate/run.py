@@ -32,6 +32,7 @@ from viewer.core.ood import MIN_IMAGES, OodCheck, has_check, is_ood
 from viewer.core.preprocess import to_model_batch
 
 from .. import __version__
+from ..data.labels import Sample
 from ..data.readers import dataset_reader, settle_dataset
 from ..data.split import stratified_patient_split
 from ..errors import TrainerError
@@ -49,17 +50,18 @@ MIN_HELD_OUT = 10
 CHECK_IMAGES = 4
 
 
-def _split(scored: Scored, table_labels: tuple[str, ...], holdout: float, seed: int) -> tuple[list[int], list[int],
-                                                                                               str]:
-    """Rows of the fit part and of the held-out part (by patient, stratified), and how."""
-    split = stratified_patient_split(scored.samples, table_labels, 0.0, holdout, seed)
-    fit, held = list(split.train), list(split.test)
-    if len(fit) < MIN_IMAGES or len(held) < MIN_HELD_OUT:
+def _split(samples: list[Sample], table_labels: tuple[str, ...], holdout: float, seed: int) -> tuple[set[str], str]:
+    """Names of the fit part's images (the rest is held out), by patient and stratified, and how."""
+    split = stratified_patient_split(samples, table_labels, 0.0, holdout, seed)
+    _check_sizes(len(samples), len(split.train), len(split.test))
+    return {samples[i].image_index for i in split.train}, split.method.replace("train/val/test", "fit/-/held-out")
+
+
+def _check_sizes(images: int, fit: int, held: int) -> None:
+    if fit < MIN_IMAGES or held < MIN_HELD_OUT:
         raise TrainerError(
-            f"too few images: {len(scored.samples)} readable labelled images split by patient into {len(fit)} to fit "
-            f"on and {len(held)} held out; at least {MIN_IMAGES} and {MIN_HELD_OUT} are needed (use more images, or "
-            "change --holdout)")
-    return fit, held, split.method.replace("train/val/test", "fit/-/held-out")
+            f"too few images: {images} readable labelled images split by patient into {fit} to fit on and {held} "
+            f"held out; at least {MIN_IMAGES} and {MIN_HELD_OUT} are needed (use more images, or change --holdout)")
 
 
 def _card_calibration(card: ModelCard, new: NewCalibration, raw_fit: np.ndarray, targets_fit: np.ndarray,
@@ -126,10 +128,13 @@ def recalibrate(
     if not samples:
         raise TrainerError(f"{data}: no labelled images found (the label file {table.csv_path.name} lists none of "
                            "the images under this folder)")
-    keep = {s.image_index for s in samples} if ood == "refit" else {s.image_index for s in samples[:CHECK_IMAGES]}
-    scored = score_images(classifier, site, card, samples, keep, threads, on_progress)
-    keep_check = [s.image_index for s in scored.samples if s.image_index in scored.prepared][:CHECK_IMAGES]
-    fit, held, split_method = _split(scored, table.labels, holdout, seed)
+    fit_names, split_method = _split(samples, table.labels, holdout, seed)
+    keep = {s.image_index for s in samples} if ood == "refit" else set()
+    scored = score_images(classifier, site, card, samples, keep, CHECK_IMAGES, threads, on_progress)
+    keep_check = [s.image_index for s in scored.samples[:CHECK_IMAGES]]
+    fit = [i for i, s in enumerate(scored.samples) if s.image_index in fit_names]
+    held = [i for i, s in enumerate(scored.samples) if s.image_index not in fit_names]
+    _check_sizes(len(scored.samples), len(fit), len(held))  # again, without the unreadable images
     targets = model_targets(scored.samples, table, dataset, card.labels).targets
     groups = [s.patient_id for s in scored.samples]
     folder = Path(data).absolute().name

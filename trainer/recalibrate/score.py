@@ -52,9 +52,11 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def score_images(classifier: onnx.ModelProto, site: CalibrationSite, card: ModelCard, samples: Sequence[Sample],
-                 keep: set[str], threads: int | None = None, on_progress: Progress | None = None) -> Scored:
+                 keep: set[str], keep_first: int = 0, threads: int | None = None,
+                 on_progress: Progress | None = None) -> Scored:
     """Raw logits, probabilities and OOD scores of every readable image of ``samples``; the
-    prepared pixels of the images named in ``keep`` are kept."""
+    prepared pixels of the images named in ``keep``, and of the first ``keep_first`` readable
+    ones, are kept."""
     options = ort.SessionOptions()
     options.log_severity_level = 3
     if threads:
@@ -78,7 +80,7 @@ def score_images(classifier: onnx.ModelProto, site: CalibrationSite, card: Model
             chunk.append(sample)
             images.append(image)
             scores.append(check.score(image))
-            if sample.image_index in keep:
+            if sample.image_index in keep or len(kept) + len(chunk) <= keep_first:
                 prepared[sample.image_index] = image
         if chunk:
             probs, logits = session.run([PROBABILITIES, RAW_OUTPUT], {"image": to_model_batch(images)})
