@@ -26,7 +26,7 @@ from viewer.core.inference import Predictor
 from viewer.core.model import ModelPair
 from viewer.core.model_card import ModelCard
 from viewer.core.onnx_card import read_card, set_card
-from viewer.core.ood import METHOD
+from viewer.core.ood import METHOD, OodCheck
 from viewer.core.preprocess import preprocess
 from viewer.core.resources import demo_model_path
 
@@ -285,8 +285,6 @@ def test_the_demo_model_recalibrated_on_the_real_nih_sample(tmp_path: Path,
     assert card.calibration["recalibration"]["data"] == {**card.calibration["recalibration"]["data"],
                                                          "folder": "nih-sample", "dataset": "nih", "images": 36}
     # the OOD threshold: the card's percentile of the fit images' scores under the original statistics
-    from viewer.core.ood import OodCheck
-
     check = OodCheck(original.ood)
     scores = [check.score(preprocess(NIH_SAMPLE / "images" / n, 224, 224)) for n in report["images"]["fit"]]
     assert card.ood["threshold"] == pytest.approx(np.percentile(scores, original.ood["percentile"]), rel=1e-6)
