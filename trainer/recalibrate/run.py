@@ -40,8 +40,14 @@ from ..evaluation.calibrate import PENALTY, Calibration
 from ..evaluation.external import model_targets
 from ..export.card import git_commit
 from ..report.sections import select_images
-from .fit import NewCalibration, fit_new_calibration, new_ood, new_thresholds, nll
-from .graph import find_calibration, recalibrated_classifier, recalibrated_model_id, recalibrated_sidecar
+from .fit import CALIBRATIONS, OOD_MODES, RULES, NewCalibration, fit_new_calibration, new_ood, new_thresholds, nll
+from .graph import (
+    CalibrationSite,
+    find_calibration,
+    recalibrated_classifier,
+    recalibrated_model_id,
+    recalibrated_sidecar,
+)
 from .holdout import compare_holdout
 from .score import Progress, Scored, score_images
 from .write import Reference, check_out, default_out, write_pair
@@ -112,6 +118,10 @@ def recalibrate(
         raise TrainerError(f"{model}: model file not found (pass --model NAME.onnx with NAME.gradcam.onnx beside it)")
     if not 0.0 < holdout < 1.0:
         raise TrainerError(f"--holdout must be between 0 and 1 (the share of patients held out), not {holdout}")
+    for option, value, choices in (("--calibration", calibration, CALIBRATIONS), ("--rule", rule, RULES),
+                                   ("--ood", ood, OOD_MODES)):
+        if value not in choices:
+            raise TrainerError(f"{option} must be one of {', '.join(choices)}, not {value!r}")
     if images is not None and images < MIN_IMAGES + MIN_HELD_OUT:
         raise TrainerError(f"--images must be at least {MIN_IMAGES + MIN_HELD_OUT}, not {images}")
     new_path = Path(out) if out else default_out(model)
@@ -121,7 +131,8 @@ def recalibrate(
     classifier, sidecar = onnx.load(str(model)), onnx.load(str(sidecar_path_for(model)))
     site = find_calibration(classifier, card, model.name)
     dataset, uncertainty = settle_dataset(dataset, uncertainty, data, labels_csv)
-    split_hash = (card.metrics.get("split") or {}).get("hash") if isinstance(card.metrics.get("split"), dict) else None
+    recorded_split = card.metrics.get("split")
+    split_hash = recorded_split.get("hash") if isinstance(recorded_split, dict) else None
     selection, table = select_images(data, split_hash, split_file, subset, labels_csv,
                                      dataset_reader(dataset, uncertainty))
     samples = selection.samples[:images] if images else selection.samples
@@ -212,8 +223,8 @@ def _ood_flags(scored: Scored, held: list[int], card: ModelCard, ood_fields: dic
 
 
 def _new_card(card: ModelCard, new: NewCalibration, new_path: Path, scored: Scored, fit: list[int],
-              targets: np.ndarray, site: Any, where: str, provenance: dict[str, Any], thresholds: dict[str, Any],
-              ood_fields: dict[str, Any], comparison: dict[str, Any]) -> ModelCard:
+              targets: np.ndarray, site: CalibrationSite, where: str, provenance: dict[str, Any],
+              thresholds: dict[str, Any], ood_fields: dict[str, Any], comparison: dict[str, Any]) -> ModelCard:
     """The original card with the new id, name, calibration, thresholds, OOD check and the
     held-out figures; validated as the viewer validates it."""
     calibration = _card_calibration(card, new, scored.raw[fit].astype(np.float64), targets[fit], site.scale,
