@@ -92,6 +92,8 @@ def test_every_figure_is_what_the_two_predictors_say(folder: Path, capsys: pytes
         assert entry["flagged_by_a_only"]["images"] == int((flags["a"][:, j] & ~flags["b"][:, j]).sum())
         assert entry["flagged_by_b_only"]["images"] == int((flags["b"][:, j] & ~flags["a"][:, j]).sum())
         assert entry["flags_a"] == int(flags["a"][:, j].sum()) and entry["flags_b"] == int(flags["b"][:, j].sum())
+        assert (entry["threshold_a"], entry["threshold_b"]) == pytest.approx(
+            (findings["a"][0].thresholds[j], findings["b"][0].thresholds[j]))
         if not 0 < y[:, j].sum() < len(y):
             assert entry["auroc_a"] is None and entry["difference"] is None
             continue
@@ -133,6 +135,7 @@ def test_every_figure_is_what_the_two_predictors_say(folder: Path, capsys: pytes
         assert (c["flag_a"], c["flag_b"], c["target"]) == (bool(flags["a"][i, j]), bool(flags["b"][i, j]), y[i, j])
     assert f"| `{top[0]['image']}` | {top[0]['label']} |" in markdown
     assert "| **Mean** (" in markdown and "Note: no split file" in markdown
+    assert "Flags at each card's own thresholds: fixed 0.5 (test model)" in markdown
 
 
 def test_sensitivity_at_specificity_on_and_between_roc_points() -> None:
@@ -205,8 +208,13 @@ def test_the_split_file_is_checked_against_both_cards(folder: Path, capsys: pyte
     result, markdown = compare(["--model", str(mine), "--model", str(other), *split], capsys, folder)
     assert result["data"]["subset"] == "test" and result["data"]["evaluated"] == 12
     assert result["data"]["split_matches_card"] == {"a": True, "b": False}
+    assert "the split both models were trained with" not in markdown
     assert "trained on different splits" in markdown
     assert "is not the split B (other.onnx) was trained with" in markdown
+
+    result, markdown = compare(["--model", str(mine), "--model", str(mine), *split], capsys, folder)
+    assert "(hash " + digest[:12] + ", the split both models were trained with)" in markdown
+    assert result["data"]["notes"] == []
 
     code, _, err = run(["compare", "--model", str(other), "--model", str(other), *split], capsys)
     assert_one_clear_error(code, err, "split.csv", "the split of neither model", "--subset all")

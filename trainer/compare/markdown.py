@@ -31,16 +31,18 @@ def _header(result: Mapping[str, Any]) -> list[str]:
     for key in ("a", "b"):
         model = models[key]
         lines.append(f"- {key.upper()}: `{model['path']}` ({model['arch']}, {model['input_size'][1]}x"
-                     f"{model['input_size'][0]} px, {len(model['labels'])} labels; thresholds: "
-                     f"{model['thresholds_rule'] or 'as its card gives them'})")
+                     f"{model['input_size'][0]} px, {len(model['labels'])} labels)")
+    rules = [models[key]["thresholds_rule"] or "not stated" for key in ("a", "b")]
+    lines.append(f"- Flags at each card's own thresholds: {rules[0]}" if rules[0] == rules[1] else
+                 f"- Flags at each card's own thresholds: A's {rules[0]}; B's {rules[1]}")
     subset = data["subset"] if data.get("split_file") is None else (
-        f"'{data['subset']}' of `{Path(data['split_file']).name}` (hash {data['split_hash'][:12]})")
+        f"'{data['subset']}' of `{Path(data['split_file']).name}` (hash {data['split_hash'][:12]}"
+        + (", the split both models were trained with)" if all(data["split_matches_card"].values()) else ")"))
     lines.append(f"- Images: {data['evaluated']} labelled {data['dataset']} images of `{data['folder']}`, {subset}"
                  + (f"; {len(data['unreadable'])} unreadable, left out" if data["unreadable"] else ""))
     lines.append(f"- AUROC difference B − A with a paired bootstrap 95% interval ({run['bootstrap']} resamples by "
                  f"patient, seed {run['seed']}, the same draws for both models); sensitivity at "
-                 f"{run['specificity']:.0%} specificity: {result['sensitivity_rule']}; flags at each card's own "
-                 "thresholds")
+                 f"{run['specificity']:.0%} specificity: {result['sensitivity_rule']}")
     for note in data["notes"]:
         lines.append(f"- Note: {note}")
     pairing = result["pairing"]

@@ -67,6 +67,10 @@ def build_comparison(
     targets_b = model_targets(predictions.samples, table, dataset, predictors["b"].labels)
     targets, conflicts = pair_targets(targets_a.targets, targets_b.targets, pairing.pairs)
     figures = label_figures(predictions, targets, pairing.pairs, resamples, seed)
+    limits = {key: p.card.threshold_values() for key, p in predictors.items()}
+    for pair in pairing.pairs:  # the thresholds the flips are counted at
+        figures["per_label"][pair.name].update(threshold_a=round(float(limits["a"][pair.a]), 6),
+                                               threshold_b=round(float(limits["b"][pair.b]), 6))
     not_annotated = [p.name for k, p in enumerate(pairing.pairs) if np.isnan(targets[:, k]).all()]
     if conflicts:
         description["notes"].append(f"{conflicts} targets left out: the two models' labels map to different "
