@@ -91,6 +91,8 @@ def test_every_figure_is_what_the_two_predictors_say(folder: Path, capsys: pytes
         assert (entry["n_pos"], entry["n_neg"]) == (int(y[:, j].sum()), int((1 - y[:, j]).sum()))
         assert entry["flagged_by_a_only"]["images"] == int((flags["a"][:, j] & ~flags["b"][:, j]).sum())
         assert entry["flagged_by_b_only"]["images"] == int((flags["b"][:, j] & ~flags["a"][:, j]).sum())
+        a_only = flags["a"][:, j] & ~flags["b"][:, j]
+        assert entry["flagged_by_a_only"]["positives"] == int((a_only & (y[:, j] == 1)).sum())
         assert entry["flags_a"] == int(flags["a"][:, j].sum()) and entry["flags_b"] == int(flags["b"][:, j].sum())
         assert (entry["threshold_a"], entry["threshold_b"]) == pytest.approx(
             (findings["a"][0].thresholds[j], findings["b"][0].thresholds[j]))
@@ -121,6 +123,7 @@ def test_every_figure_is_what_the_two_predictors_say(folder: Path, capsys: pytes
     assert mean["difference"] == pytest.approx(mean["auroc_b"] - mean["auroc_a"], abs=2e-6)
     per_resample = np.nanmean(np.array(differences), axis=0)
     assert mean["difference_ci95"] == pytest.approx(np.percentile(per_resample, [2.5, 97.5]), abs=1e-5)
+    assert mean["flagged_by_a_only"] > 0 and mean["flagged_by_b_only"] > 0  # the flips are checked on something
     assert mean["flagged_by_a_only"] == sum(int((flags["a"] & ~flags["b"])[:, j].sum()) for j in range(14))
 
     # the largest changes: by image name and label, largest |B - A| first

@@ -25,6 +25,11 @@ def difference_cell(value: float | None, ci: Sequence[float] | None) -> str:
     return _number(value, True) + (f" ({ci[0]:+.3f}–{ci[1]:+.3f})" if ci else "")
 
 
+def flips_cell(flips: Mapping[str, int]) -> str:
+    """``12 (3 pos.)``: images flagged by one model only, and how many of them are positives."""
+    return f"{flips['images']} ({flips['positives']} pos.)" if flips["images"] else "0"
+
+
 def _header(result: Mapping[str, Any]) -> list[str]:
     models, data, run = result["models"], result["data"], result["run"]
     lines = [f"# `{Path(models['a']['path']).name}` (A) against `{Path(models['b']['path']).name}` (B)", ""]
@@ -43,6 +48,8 @@ def _header(result: Mapping[str, Any]) -> list[str]:
     lines.append(f"- AUROC difference B − A with a paired bootstrap 95% interval ({run['bootstrap']} resamples by "
                  f"patient, seed {run['seed']}, the same draws for both models); sensitivity at "
                  f"{run['specificity']:.0%} specificity: {result['sensitivity_rule']}")
+    lines.append("- Flagged by A only / B only: images one model flags and the other does not (how many of them "
+                 "are positives in brackets)")
     for note in data["notes"]:
         lines.append(f"- Note: {note}")
     pairing = result["pairing"]
@@ -74,7 +81,7 @@ def comparison_markdown(result: Mapping[str, Any]) -> str:
             f"{_number(entry['auroc_b'])} | {difference_cell(entry['difference'], entry['difference_ci95'])} | "
             f"{_number(entry['sensitivity_at_90_specificity_a'])} | "
             f"{_number(entry['sensitivity_at_90_specificity_b'])} | "
-            f"{entry['flagged_by_a_only']['images']} | {entry['flagged_by_b_only']['images']} |")
+            f"{flips_cell(entry['flagged_by_a_only'])} | {flips_cell(entry['flagged_by_b_only'])} |")
     mean = result["mean"]
     lines.append(
         f"| **Mean** ({mean['labels']} labels) | | | {_number(mean['auroc_a'])} | {_number(mean['auroc_b'])} | "
