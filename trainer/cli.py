@@ -8,6 +8,7 @@
     cxr-train baselines [--model M.onnx] --data DIR [--split-file F] [--markdown F]  (trainer/baselines)
     cxr-train quantize M.onnx --data DIR --out DIR                          (an int8 copy of a pair)
     cxr-train calibrate --model M.onnx --data DIR [--out NEW.onnx]          (trainer/recalibrate: local recalibration)
+    cxr-train compare --model A.onnx --model B.onnx --data DIR [--json F]   (trainer/compare)
 
 Options of ``train`` come from ``TrainConfig``; a ``--config`` YAML file sets their defaults and
 the command line overrides it. Expected problems (``CxrError``) end the program with one line on
@@ -88,7 +89,7 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     parser = argparse.ArgumentParser(prog="cxr-train", description="Train, evaluate and export CXR Viewer models.")
     parser.add_argument("--version", action="version", version=f"cxr-train {__version__}")
     commands = parser.add_subparsers(dest="command", required=True,
-                                     metavar="{train,evaluate,export,report,baselines,quantize,calibrate}")
+                                     metavar="{train,evaluate,export,report,baselines,quantize,calibrate,compare}")
 
     train = commands.add_parser("train", help="train a model, evaluate it and export the ONNX pair",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -130,6 +131,9 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     from .recalibrate.command import add_calibrate_command  # a pair recalibrated on local images (docs/evaluation.md)
 
     add_calibrate_command(commands)
+    from .compare.command import add_compare_command  # two models on the same images (docs/evaluation.md)
+
+    add_compare_command(commands)
     quantize = commands.add_parser("quantize", help="an int8 copy of an exported pair for the CPU, calibrated on "
                                                     "images of --data (python -m trainer.quantize is the same)")
     add_quantize_options(quantize)
@@ -287,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args, argv[1:])
         if args.command == "evaluate":
             return _evaluate(args)
-        if args.command in ("report", "baselines", "calibrate"):
+        if args.command in ("report", "baselines", "calibrate", "compare"):
             return args.run_command(args)
         if args.command == "quantize":
             return run_quantize(args)
