@@ -185,7 +185,8 @@ def validation_roc(targets: np.ndarray, probabilities: np.ndarray, labels: Seque
         fpr, tpr, thresholds = roc_curve(y, probs, drop_intermediate=thin)
         finite = np.isfinite(thresholds)
         curves[label] = {
-            "threshold": [round(float(t), 6) for t in thresholds[finite]],
+            # rounded down: a float32 score still reaches its own point's threshold in the viewer
+            "threshold": [math.floor(float(t) * 1e6) / 1e6 for t in thresholds[finite]],
             "tpr": [round(float(t), 6) for t in tpr[finite]],
             "fpr": [round(float(f), 6) for f in fpr[finite]],
         }
