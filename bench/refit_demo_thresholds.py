@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import numpy as np
 
 from trainer.evaluation.metrics import operating_points
 from trainer.evaluation.thresholds import DEFAULT_RULE, choose_thresholds, prevalence
+from viewer.core.findings import flags_at
 from viewer.core.model import ModelPair, sidecar_path_for
 from viewer.core.model_card import ModelCard
 from viewer.core.nih import read_data_entry
@@ -86,7 +86,8 @@ def table(card: ModelCard) -> str:
             return "n/a" if v is None else f"{v:.2f}"
 
         lines.append(f"| {label.replace('_', ' ')} | {card.thresholds['values'][label]:.3f} | "
-                     f"{entry['val_positives']} | {cell(entry['val_sensitivity'])} | {cell(entry['val_specificity'])} | "
+                     f"{entry['val_positives']} | {cell(entry['val_sensitivity'])} | "
+                     f"{cell(entry['val_specificity'])} | "
                      f"{cell(test['sensitivity'])} | {cell(test['specificity'])} | "
                      f"{test['tp'] + test['fp']} / {test['tp'] + test['fn']} |")
     per_image = points["per_image"]
@@ -107,17 +108,16 @@ def main(argv: list[str] | None = None) -> int:
     pair = ModelPair.open(MODEL, threads=2)
     probs = {name: predict(pair, names[name], args.data) for name in ("val", "test")}
     card = refit(pair.card, names, probs, args.data)
-    old = pair.card.metrics["operating_points"]
-    old_flags = sum(v["tp"] + v["fp"] for v in old["per_label"].values()) / len(names["test"])
-    print(f"before: {old_flags:.2f} flags per test image at the card's thresholds ({pair.card.thresholds['rule'][:40]}...)")
+    now = flags_at(probs["test"], pair.card.threshold_values(), pair.labels).sum(axis=1).mean()
+    print(f"the bundled card's thresholds: {now:.2f} flags per test image ({pair.card.thresholds['rule'][:40]}...)")
     print(table(card))
     if args.write:
-        before = pair.classify(np.stack([preprocess(args.data / "images" / n, 224, 224) for n in names["test"][:4]])[:, None])
+        some = np.stack([preprocess(args.data / "images" / n, 224, 224) for n in names["test"][:4]])[:, None]
+        before = pair.classify(some)
         for path in (MODEL, sidecar_path_for(MODEL)):
             write_card(path, card)
         after_pair = ModelPair.open(MODEL, threads=2)
-        after = after_pair.classify(np.stack([preprocess(args.data / "images" / n, 224, 224)
-                                              for n in names["test"][:4]])[:, None])
+        after = after_pair.classify(some)
         assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True)), "outputs changed"
         assert read_card(sidecar_path_for(MODEL)) == after_pair.card == card
         print(f"wrote the card into {MODEL.name} and {sidecar_path_for(MODEL).name}; outputs bit-identical")

@@ -64,20 +64,21 @@ def validation_point(card: ModelCard | None, label: str, threshold: float) -> Va
     entry = _mapping(_mapping(card.thresholds.get("per_label")).get(label))
     rates = None
     if abs(threshold - card.threshold_values()[label]) <= SAME_THRESHOLD:
-        sensitivity, specificity = entry.get("val_sensitivity"), entry.get("val_specificity")
-        if _rate(sensitivity) and _rate(specificity):
-            rates = (float(sensitivity), float(specificity))
+        sensitivity, specificity = _rate(entry.get("val_sensitivity")), _rate(entry.get("val_specificity"))
+        if sensitivity is not None and specificity is not None:
+            rates = (sensitivity, specificity)
     if rates is None:
         rates = roc_rates(_mapping(card.thresholds.get("roc")).get(label), threshold)
     if rates is None:
         return None
-    prevalence = entry.get("prevalence")
-    known_prevalence = _rate(prevalence) and 0.0 < float(prevalence) < 1.0
+    prevalence = _rate(entry.get("prevalence"))
+    if prevalence is not None and not 0.0 < prevalence < 1.0:
+        prevalence = None
     source = entry.get("prevalence_source")
     return ValidationPoint(
         rates[0], rates[1], _count(entry.get("val_positives"), _split_positives(card, label)),
-        _count(entry.get("val_negatives")), float(prevalence) if known_prevalence else None,
-        str(source) if known_prevalence and isinstance(source, str) else None)
+        _count(entry.get("val_negatives")), prevalence,
+        source if prevalence is not None and isinstance(source, str) else None)
 
 
 def roc_rates(curve: Any, threshold: float) -> tuple[float, float] | None:
@@ -97,9 +98,10 @@ def roc_rates(curve: Any, threshold: float) -> tuple[float, float] | None:
     if at.size == 0:
         return None
     i = int(at[0])
-    if not (_rate(tpr[i]) and _rate(fpr[i])):
+    sensitivity, false_positive_rate = _rate(float(tpr[i])), _rate(float(fpr[i]))
+    if sensitivity is None or false_positive_rate is None:
         return None
-    return float(tpr[i]), 1.0 - float(fpr[i])
+    return sensitivity, 1.0 - false_positive_rate
 
 
 def _split_positives(card: ModelCard, label: str) -> int | None:
@@ -113,9 +115,12 @@ def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _rate(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            and 0.0 <= float(value) <= 1.0)
+def _rate(value: Any) -> float | None:
+    """``value`` as a rate in [0, 1], or None for anything else (bools and NaN included)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+            and 0.0 <= float(value) <= 1.0:
+        return float(value)
+    return None
 
 
 def _count(*values: Any) -> int | None:
