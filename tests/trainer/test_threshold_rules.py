@@ -13,8 +13,8 @@ from trainer.evaluation.metrics import operating_points
 from trainer.evaluation.threshold_rules import DEFAULT_RULE, ThresholdRule, parse_rule
 from trainer.evaluation.thresholds import MIN_POSITIVES, choose_thresholds, prevalence, youden_threshold
 
-# NIH ChestX-ray14's prevalences (Data_Entry_2017, all 112,120 images), rounded: 1.3 labels per
-# image in all, from Infiltration's 17.7% down to Hernia's 0.2%
+# NIH ChestX-ray14's prevalences (Data_Entry_2017, all 112,120 images), rounded: 0.72 finding
+# labels per image in all, from Infiltration's 17.7% down to Hernia's 0.2%
 NIH_PREVALENCE = {"Atelectasis": 0.103, "Cardiomegaly": 0.025, "Effusion": 0.119, "Infiltration": 0.177,
                   "Mass": 0.052, "Nodule": 0.056, "Pneumonia": 0.013, "Pneumothorax": 0.047,
                   "Consolidation": 0.042, "Edema": 0.021, "Emphysema": 0.022, "Fibrosis": 0.015,
