@@ -181,3 +181,11 @@ def test_the_rule_is_a_keyword_and_the_card_form_is_kept() -> None:
             "prevalence_source"} <= set(card["per_label"]["a"])
     chosen = choose_thresholds(y[:, None], p[:, None], ["a"], rule=ThresholdRule("youden"))
     assert chosen.per_label["a"]["rule"] == "youden"
+
+
+def test_a_target_met_only_by_flagging_nothing_puts_the_threshold_above_every_score() -> None:
+    y = np.array([0, 1, 0, 1, 0, 0], float)
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])  # the top score is a negative's
+    threshold, entry = one("specificity:0.99", y, p)
+    assert threshold == pytest.approx(0.95) and not (p >= threshold).any()
+    assert (entry["val_sensitivity"], entry["val_specificity"], entry["val_flag_rate"]) == (0.0, 1.0, 0.0)
