@@ -19,6 +19,7 @@ from viewer.core.errors import one_line
 from .data.combined import parse_also, settle_also
 from .data.readers import DATASETS, DEFAULT_UNCERTAINTY, WITH_UNCERTAINTY, check_dataset_options, settle_dataset
 from .errors import TrainerError
+from .evaluation.threshold_rules import DEFAULT_RULE, RULE_HELP, parse_rule
 from .models.archs import ARCHITECTURES
 
 ARCHS = tuple(ARCHITECTURES)  # the registry of trainer/models/archs.py, read without torch
@@ -130,6 +131,7 @@ class TrainConfig:
     # after training
     calibration: str = opt("platt", "per-label calibration on validation, baked into the graph: "
                            "none, temperature, platt")
+    threshold_rule: str = opt(DEFAULT_RULE, RULE_HELP)
     bootstrap: int = opt(1000, "bootstrap resamples (by patient) for the 95%% intervals of the test AUROCs")
     ood_sample: int = opt(300, "training images the out-of-distribution statistics are fitted on")
     gallery: int = opt(12, "test images drawn with their heatmaps in gallery.png; 0 = none")
@@ -208,6 +210,7 @@ def check_config(config: TrainConfig) -> None:
         if getattr(config, name) not in allowed:
             raise TrainerError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, "
                                f"not {getattr(config, name)!r}")
+    parse_rule(config.threshold_rule)  # TrainerError naming the rules
     # with --also-data the policy may be for another folder's dataset (NIH + CheXpert): settled per folder
     check_dataset_options(config.dataset, None if config.also_data else config.uncertainty)
     check_dataset_options("auto", config.uncertainty)

@@ -64,7 +64,10 @@ def test_train_evaluates_and_exports_a_pair_the_viewer_accepts(tiny_data: Path, 
     metrics = json.loads((out / "metrics.json").read_text())["metrics"]
     assert metrics["micro_auroc"] is not None and metrics["mean_average_precision"] is not None
     points = metrics["operating_points"]
-    assert "Youden" in points["rule"]
+    assert points["rule"] == card.thresholds["rule"] and points["rule"].startswith("prevalence:")  # the default
+    assert points["per_image"]["images"] == metrics["n_images"] and "test flags per image" in err
+    entry = card.thresholds["per_label"]["Cardiomegaly"]  # the prior is the training split's prevalence
+    assert entry["prevalence_source"] == "training split" and entry["val_positives"] + entry["val_negatives"] > 0
     assert {p["threshold"] for p in points["per_label"].values()} <= set(card.thresholds["values"].values())
     assert set(metrics["calibration_error"]) >= {"before", "after"} and metrics["calibration_error"]["split"] == "test"
     assert sum(metrics["split"]["positives"]["test"].values()) > 0

@@ -178,8 +178,9 @@ def test_the_records_keep_the_json_form_of_metrics_json_and_the_card() -> None:
     assert form["bootstrap"] == {"resamples": 20, "seed": 4, "unit": "patient", "interval": "percentile 95%"}
     assert list(evaluate_scores(y, p, ["a", "b"], resamples=0).to_dict()["auroc"]["a"]) == ["value", "n_pos", "n_neg"]
     points = operating_points(y, p, {"a": 0.5, "b": 0.25}, ["a", "b"], "rule").to_dict()
-    assert list(points) == ["rule", "per_label", "mean"] and list(points["mean"]) == ["sensitivity",
+    assert list(points) == ["rule", "per_label", "mean", "per_image"] and list(points["mean"]) == ["sensitivity",
             "specificity", "f1"]
+    assert list(points["per_image"]) == ["images", "flags", "true_labels", "ratio"]
     assert list(points["per_label"]["a"]) == ["threshold", "tp", "fp", "tn", "fn", "sensitivity", "specificity",
                                               "precision", "f1"]
     errors = ece_report(y, p, p, ["a", "b"], "test", "platt").to_dict()

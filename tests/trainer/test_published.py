@@ -36,7 +36,9 @@ def test_the_table_puts_each_label_beside_the_papers() -> None:
     lines = table.splitlines()
     assert lines[0] == "# demo: per-label results beside the published AUROCs"
     assert "Rajpurkar et al. 2017 (CheXNet, arXiv:1711.05225), Table 2" in table
-    assert "Youden" in table and "ECE before → after calibration" in table
+    assert THRESHOLD_RULE in table and "ECE before → after calibration" in table
+    flags = (probs >= 0.3).sum(axis=1).mean()
+    assert f"Flags per image: {flags:.2f} against {y.sum(axis=1).mean():.2f} true labels per image" in table
     cells = lambda line: [c.strip() for c in line.strip().strip("|").split("|")]  # noqa: E731
     rows = {cells(line)[0]: cells(line) for line in lines if line.startswith("| ")}
     atelectasis = rows["Atelectasis"]

@@ -73,9 +73,13 @@ def test_bootstrap_never_counts_an_unknown_row():
 def test_thresholds_calibration_and_loss_ignore_unknown(case):
     targets, scores, mask = case
     unknown = with_unknown(targets, mask)
-    chosen = choose_thresholds(unknown, scores, LABELS)
+    chosen = choose_thresholds(unknown, scores, LABELS, rule="youden")
     known = mask[:, 0] > 0
     assert chosen.values["A"] == pytest.approx(youden_threshold(targets[known, 0], scores[known, 0])[0], abs=1e-6)
+    default = choose_thresholds(unknown, scores, LABELS).per_label["A"]  # the prevalence rule counts known rows
+    assert (default["val_positives"], default["val_negatives"]) == (int(targets[known, 0].sum()),
+                                                                   int((targets[known, 0] == 0).sum()))
+    assert default["prevalence"] == pytest.approx(targets[known, 0].mean(), abs=1e-6)
     assert chosen.per_label["C"]["rule"].startswith("fallback")  # no known target: no Youden point
     assert "C" not in chosen.roc
     figures = confusion_figures(unknown[:, 0], scores[:, 0] > 0.5)

@@ -143,6 +143,7 @@ class OperatingPoints:
     rule: str
     per_label: dict[str, ConfusionFigures]
     thresholds: dict[str, float] | None = None
+    per_image: FlagsPerImage | None = None
 
     @property
     def mean(self) -> dict[str, float | None]:
@@ -156,7 +157,8 @@ class OperatingPoints:
     def to_dict(self) -> dict[str, Any]:
         per_label = {label: ({"threshold": self.thresholds[label], **figures.to_dict()} if self.thresholds is not None
                              else figures.to_dict()) for label, figures in self.per_label.items()}
-        return {"rule": self.rule, "per_label": per_label, "mean": self.mean}
+        return {"rule": self.rule, "per_label": per_label, "mean": self.mean,
+                "per_image": None if self.per_image is None else self.per_image.to_dict()}
 
 
 def operating_points(
@@ -167,7 +169,34 @@ def operating_points(
     ``findings.flags_at``), with the rule that chose the thresholds, and the means over labels."""
     flags = flags_at(probabilities, thresholds, labels)
     per_label = {label: confusion_figures(targets[:, j], flags[:, j]) for j, label in enumerate(labels)}
-    return OperatingPoints(rule, per_label, {label: round(float(thresholds[label]), 6) for label in labels})
+    return OperatingPoints(rule, per_label, {label: round(float(thresholds[label]), 6) for label in labels},
+                           flags_per_image(targets, flags))
+
+
+@dataclass(frozen=True)
+class FlagsPerImage:
+    """How many findings a model flags per image beside how many the images carry: flags that
+    mean something come at about the rate of true labels (issue 23 asks for 0.5x to 2x)."""
+
+    images: int
+    flags: float  # mean flagged labels per image
+    true_labels: float  # mean positive labels per image (unknown targets count as not positive)
+
+    @property
+    def ratio(self) -> float | None:
+        return round(self.flags / self.true_labels, 6) if self.true_labels else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"images": self.images, "flags": self.flags, "true_labels": self.true_labels, "ratio": self.ratio}
+
+
+def flags_per_image(targets: np.ndarray, flags: np.ndarray) -> FlagsPerImage | None:
+    """Mean flags and mean true labels per image of a [N, L] decision (None without images)."""
+    if len(flags) == 0:
+        return None
+    positives = np.nan_to_num(np.asarray(targets, np.float64), nan=0.0) > 0.5
+    return FlagsPerImage(len(flags), round(float(np.asarray(flags, bool).sum(axis=1).mean()), 6),
+                         round(float(positives.sum(axis=1).mean()), 6))
 
 
 ECE_BINS = 10

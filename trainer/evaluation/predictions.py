@@ -34,6 +34,7 @@ from .metrics import (
     calibration_errors,
     confusion_figures,
     evaluate_scores,
+    flags_per_image,
 )
 
 
@@ -228,7 +229,8 @@ def evaluate_predictions(
     if scored.flags is not None:
         points = OperatingPoints("the file's flag_<Label> columns",
                                  {x: confusion_figures(scored.targets[:, j], scored.flags[:, j] > 0.5)
-                                  for j, x in enumerate(scored.labels)})
+                                  for j, x in enumerate(scored.labels)},
+                                 per_image=flags_per_image(scored.targets, scored.flags > 0.5))
     return PredictionsReport(scores, errors, points, str(predictions), str(scored.csv_path), scored.rows_not_ok,
                              scored.rows_not_in_labels, scored.duplicate_rows, scored.dataset, scored.not_annotated)
 

@@ -87,6 +87,12 @@ def comparison_table(report: Mapping[str, Any], title: str) -> str:
     ]
     if points:
         lines.append(f"Sensitivity, specificity and F1 at the thresholds of: {points.get('rule', 'n/a')}.")
+        per_image = points.get("per_image")
+        if per_image:
+            ratio = per_image.get("ratio")
+            lines.append(f"Flags per image: {per_image['flags']:.2f} against {per_image['true_labels']:.2f} true "
+                         f"labels per image (ratio {'n/a' if ratio is None else f'{ratio:.2f}'}; flags that "
+                         "mean something come at 0.5x to 2x the true labels).")
     if ece:
         lines.append(f"ECE: {ece.get('bins', 10)} equal-width probability bins"
                      + (f", on the {ece['split']} split" if ece.get("split") else "") + ".")

@@ -46,7 +46,7 @@ from ..evaluation.metrics import ModelMetrics, ece_report, evaluate_scores, oper
 from ..evaluation.predictions import write_predictions_csv
 from ..evaluation.published import comparison_table
 from ..evaluation.roc_plot import plot_roc_curves
-from ..evaluation.thresholds import THRESHOLD_RULE, Thresholds, choose_thresholds
+from ..evaluation.thresholds import Thresholds, choose_thresholds, prevalence
 from ..export.card import card_fields
 from ..export.pair import ExportResult, export_pair
 from ..export.randomisation import CHECK_IMAGES as RANDOMISATION_IMAGES
@@ -155,7 +155,8 @@ def finish(config: TrainConfig, net: CxrNet, data: PreparedData, out: Path, trai
     logits = predict_splits(config, net, data, val_logits)
     calibration = fit_calibration(logits.val, data.known_targets("val"), config.calibration, labels)
     probabilities = SplitArrays(calibration.apply(logits.val), calibration.apply(logits.test))
-    thresholds = choose_thresholds(data.known_targets("val"), probabilities.val, labels)
+    thresholds = choose_thresholds(data.known_targets("val"), probabilities.val, labels, rule=config.threshold_rule,
+                                   prior=prevalence(data.known_targets("train")))
     metrics = measure(config, data, logits, probabilities, thresholds, calibration)
     write_predictions(out, data, thresholds, probabilities)
     write_evaluation(config, data, out, metrics, thresholds, calibration, probabilities)
@@ -205,7 +206,11 @@ def measure(config: TrainConfig, data: PreparedData, logits: SplitArrays, probab
     scores = evaluate_scores(test_targets, probabilities.test, labels, config.bootstrap, config.seed,
                              groups=test_groups)
     validation = evaluate_scores(data.known_targets("val"), probabilities.val, labels, 0, config.seed)
-    points = operating_points(test_targets, probabilities.test, thresholds.values, labels, THRESHOLD_RULE)
+    points = operating_points(test_targets, probabilities.test, thresholds.values, labels, thresholds.rule)
+    if points.per_image is not None:
+        log.info("test flags per image %.2f, true labels per image %.2f (ratio %s) at the validation thresholds",
+                 points.per_image.flags, points.per_image.true_labels,
+                 "n/a" if points.per_image.ratio is None else f"{points.per_image.ratio:.2f}")
     uncalibrated = 1.0 / (1.0 + np.exp(-logits.test))
     errors = ece_report(test_targets, uncalibrated, probabilities.test, labels, "test", calibration.method)
     return RunMetrics(ModelMetrics(scores, points, errors), validation.mean_auroc,

@@ -21,6 +21,7 @@ from viewer.core.model_card import ModelCard
 
 from .card import auroc_with_interval
 from .operating_point import OperatingPoint
+from .validation_point import validation_point
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,8 @@ class ImageFindingsState:
         return caption
 
     def details_html(self, label: str | None) -> str:
-        """The selected finding in words (rich text): verdict, AUROC, empty map, box agreement."""
+        """The selected finding in words (rich text): verdict, AUROC, validation sensitivity,
+        specificity and expected PPV at the operating point, empty map, box agreement."""
         f = self._shown
         if label is None or f is None or label not in f.labels:
             return ""
@@ -177,6 +179,9 @@ class ImageFindingsState:
         if auroc is not None:
             ci_text = f" (95% CI {ci[0]:.2f}\N{EN DASH}{ci[1]:.2f})" if ci else ""
             text += f"<br>Test AUROC {auroc:.2f}{ci_text}"
+        point = validation_point(self._card, label, float(f.thresholds[i]))
+        if point is not None:  # what a flag here is worth, by the card's validation figures
+            text += f"<br>{e(point.text())}"
         if label in self._empty_maps:
             text += ("<br>The heatmap is empty: Grad-CAM found no image region that raises "
                      "this finding's score.")
