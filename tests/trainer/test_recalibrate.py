@@ -94,7 +94,7 @@ def test_recalibrating_a_miscalibrated_pair(tmp_path: Path, site_data: Path,
     model = miscalibrated_pair(tmp_path / "model")
     sidecar = tmp_path / "model" / "tiny.gradcam.onnx"
     hashes = {p: _sha(p) for p in (model, sidecar)}
-    status, err = _run(["--model", str(model), "--data", str(site_data), "--bootstrap", "200",
+    status, err = _run(["--model", str(model), "--data", str(site_data), "--bootstrap", "200", "--rule", "youden",
                         "--json", str(tmp_path / "r.json"), "--markdown", str(tmp_path / "r.md")], capsys)
     assert status == 0, err
     report = json.loads((tmp_path / "r.json").read_text())
@@ -123,7 +123,8 @@ def test_recalibrating_a_miscalibrated_pair(tmp_path: Path, site_data: Path,
         np.testing.assert_allclose(found.heatmaps, old.predict(path).heatmaps * (a / MISCALIBRATION)[:, None, None],
                                    rtol=1e-4, atol=1e-6)
 
-    # thresholds: Youden's J by scikit-learn's ROC on the fit part's new probabilities
+    # thresholds: Youden's J by scikit-learn's ROC on the fit part's new probabilities; a label
+    # with fewer than 10 fit positives is guarded onto the prevalence rule (its flag rate is checked)
     fit = report["images"]["fit"]
     targets = np.array([[x in row for x in NIH_LABELS] for row in _labels_of(site_data, fit)], float)
     probs = np.stack([_sigmoid(a * tiny_logits(model, preprocess(site_data / "images" / n, 64, 64)) + b)
@@ -133,10 +134,16 @@ def test_recalibrating_a_miscalibrated_pair(tmp_path: Path, site_data: Path,
     for j, label in enumerate(NIH_LABELS):
         if label in report["fitted"]["thresholds_carried_for"]:
             continue
-        fpr, tpr, cuts = roc_curve(targets[:, j], probs[:, j], drop_intermediate=False)
-        k = int(np.argmax(tpr[1:] - fpr[1:])) + 1  # the first, infinite threshold flags nothing
-        lower = cuts[k + 1] if k + 1 < len(cuts) else cuts[k]
-        assert card.threshold_values()[label] == pytest.approx((cuts[k] + lower) / 2, abs=2e-6)
+        entry = card.thresholds["per_label"][label]
+        if entry["rule"] == "youden":
+            fpr, tpr, cuts = roc_curve(targets[:, j], probs[:, j], drop_intermediate=False)
+            k = int(np.argmax(tpr[1:] - fpr[1:])) + 1  # the first, infinite threshold flags nothing
+            lower = cuts[k + 1] if k + 1 < len(cuts) else cuts[k]
+            assert card.threshold_values()[label] == pytest.approx((cuts[k] + lower) / 2, abs=2e-6)
+        else:
+            assert entry["rule"] == "prevalence" and entry["requested_rule"] == "youden" and "guard" in entry
+            flagged = probs[:, j] >= card.threshold_values()[label]
+            assert entry["val_flag_rate"] == pytest.approx(flagged.mean(), abs=1e-4)
         checked += 1
     assert checked >= 10
 

@@ -1,7 +1,7 @@
 """``cxr-train calibrate``: refit an exported pair's calibration, thresholds and OOD threshold on a
 site's own labelled images, keeping the original.
 
-    cxr-train calibrate --model NAME.onnx --data DIR [--labels-csv F] [--rule youden]
+    cxr-train calibrate --model NAME.onnx --data DIR [--labels-csv F] [--rule prevalence|youden|...]
                         [--calibration platt|temperature|none|keep] [--ood threshold|refit|keep]
                         [--holdout 0.5] [--out NEW.onnx] [--json F] [--markdown F]
 
@@ -19,10 +19,10 @@ from typing import Any
 
 from ..data.readers import add_dataset_arguments
 from ..data.split import SUBSETS
+from ..evaluation.threshold_rules import DEFAULT_RULE
 
-# fit.CALIBRATIONS, fit.RULES, fit.OOD_MODES, without importing the fit here
+# fit.CALIBRATIONS, fit.OOD_MODES, without importing the fit here (--rule is checked by threshold_rules)
 CALIBRATIONS = ("platt", "temperature", "none", "keep")
-RULES = ("youden",)
 OOD_MODES = ("threshold", "refit", "keep")
 
 
@@ -44,7 +44,9 @@ def add_calibrate_command(commands: Any) -> None:
                         help="share of patients held out to measure the change on (default %(default)s)")
     parser.add_argument("--calibration", choices=CALIBRATIONS, default="platt",
                         help="per-label calibration on the raw logits; keep: the model's own (default %(default)s)")
-    parser.add_argument("--rule", choices=RULES, default="youden", help="how each label's threshold is chosen")
+    parser.add_argument("--rule", default=DEFAULT_RULE, metavar="RULE",
+                        help="how each label's threshold is chosen on the fit part, as cxr-train train's "
+                             "--threshold-rule: prevalence (default), youden, specificity:S, sensitivity:S, fbeta:B")
     parser.add_argument("--ood", choices=OOD_MODES, default="threshold",
                         help="threshold: refit the OOD threshold only; refit: the OOD statistics too; keep")
     parser.add_argument("--out", metavar="NEW.onnx", help="the new pair (default NAME-local.onnx beside NAME.onnx)")

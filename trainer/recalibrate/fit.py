@@ -3,7 +3,7 @@
 * calibration (``platt``, ``temperature``): ``evaluation.calibrate.fit_calibration`` on the raw
   logits, as the trainer fits it on validation; ``none``: the sigmoid of the raw logits;
   ``keep``: the pair's own calibration (only the thresholds and the OOD threshold change);
-* thresholds: ``evaluation.thresholds.choose_thresholds`` (``--rule youden``) on the new
+* thresholds: ``evaluation.thresholds.choose_thresholds`` (``--rule``, a ``--threshold-rule``) on the new
   probabilities;
 * labels the local data cannot settle (one class only in the fit part, or a label the dataset
   does not annotate) keep the original calibration, and their threshold is the original one
@@ -28,12 +28,14 @@ from viewer.core.ood import DEFAULT_PERCENTILE, fit_ood, has_check
 
 from ..errors import TrainerError
 from ..evaluation.calibrate import fit_calibration
+from ..evaluation.threshold_rules import RULE_KINDS as THRESHOLD_RULE_KINDS
+from ..evaluation.threshold_rules import parse_rule
 from ..evaluation.thresholds import choose_thresholds
 from .graph import CalibrationSite
 from .score import sigmoid
 
 CALIBRATIONS = ("platt", "temperature", "none", "keep")
-RULES = ("youden",)  # the rules of evaluation.thresholds.choose_thresholds
+RULE_KINDS = THRESHOLD_RULE_KINDS  # evaluation.threshold_rules: --rule is its --threshold-rule text
 OOD_MODES = ("threshold", "refit", "keep")
 OOD_SAMPLE = 300  # fit images the OOD statistics are refitted on (the trainer's --ood-sample default)
 _EDGE = 1e-7  # thresholds of 0 or 1 are carried through the calibration as these
@@ -88,20 +90,28 @@ def carried_threshold(threshold: float, site: CalibrationSite, new: NewCalibrati
     return float(sigmoid(float(new.scale[j]) * logit + float(new.bias[j])))
 
 
+def card_prevalence(card: ModelCard) -> np.ndarray:
+    """Each label's prevalence as the card records it (``thresholds.per_label``, the threshold
+    rules' prior), NaN where it records none: the small-sample guard shrinks toward it."""
+    per_label = card.thresholds.get("per_label")
+    entries = per_label if isinstance(per_label, dict) else {}
+    values = [entries.get(label, {}).get("prevalence") if isinstance(entries.get(label), dict) else None
+              for label in card.labels]
+    return np.array([float(v) if isinstance(v, (int, float)) else np.nan for v in values], np.float64)
+
+
 def new_thresholds(card: ModelCard, site: CalibrationSite, new: NewCalibration, targets: np.ndarray,
                    probabilities: np.ndarray, rule: str, where: str) -> dict[str, Any]:
     """The card's ``thresholds`` object: ``rule`` on the fit part's new probabilities; labels it
     cannot settle keep the original operating point, carried through the calibration change."""
-    if rule not in RULES:
-        raise TrainerError(f"--rule must be one of {', '.join(RULES)}, not {rule!r}")
     labels = card.labels
-    chosen = choose_thresholds(targets, probabilities, labels)
+    chosen = choose_thresholds(targets, probabilities, labels, rule=parse_rule(rule), prior=card_prevalence(card))
     values, per_label, roc = dict(chosen.values), dict(chosen.per_label), dict(chosen.roc)
     original = card.threshold_values()
     original_roc = card.thresholds.get("roc") if isinstance(card.thresholds.get("roc"), dict) else {}
     carried = []
     for j, label in enumerate(labels):
-        if per_label[label].get("rule") == "youden":
+        if not str(per_label[label].get("rule", "")).startswith("fallback"):
             continue
         carried.append(label)
         values[label] = round(carried_threshold(original[label], site, new, j), 6)
@@ -115,10 +125,8 @@ def new_thresholds(card: ModelCard, site: CalibrationSite, new: NewCalibration, 
         else:
             roc.pop(label, None)
     return {
-        "rule": (f"Youden's J (max sensitivity + specificity - 1) on the calibrated probabilities of {where}; flag "
-                 "when probability >= threshold (threshold halfway between the cut score and the next lower one); "
-                 "labels the local data cannot settle keep the original card's threshold carried through the new "
-                 "calibration"),
+        "rule": (f"{chosen.rule}; here the validation split is {where}; labels the local data cannot settle keep "
+                 "the original card's threshold carried through the new calibration"),
         "values": values,
         "per_label": per_label,
         "roc": roc,

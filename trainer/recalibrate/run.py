@@ -38,9 +38,10 @@ from ..data.split import stratified_patient_split
 from ..errors import TrainerError
 from ..evaluation.calibrate import PENALTY, Calibration
 from ..evaluation.external import model_targets
+from ..evaluation.threshold_rules import DEFAULT_RULE, parse_rule
 from ..export.card import git_commit
 from ..report.sections import select_images
-from .fit import CALIBRATIONS, OOD_MODES, RULES, NewCalibration, fit_new_calibration, new_ood, new_thresholds, nll
+from .fit import CALIBRATIONS, OOD_MODES, NewCalibration, fit_new_calibration, new_ood, new_thresholds, nll
 from .graph import (
     CalibrationSite,
     find_calibration,
@@ -102,7 +103,7 @@ def recalibrate(
     images: int | None = None,
     holdout: float = 0.5,
     calibration: str = "platt",
-    rule: str = "youden",
+    rule: str = DEFAULT_RULE,
     ood: str = "threshold",
     force: bool = False,
     threads: int | None = None,
@@ -118,10 +119,10 @@ def recalibrate(
         raise TrainerError(f"{model}: model file not found (pass --model NAME.onnx with NAME.gradcam.onnx beside it)")
     if not 0.0 < holdout < 1.0:
         raise TrainerError(f"--holdout must be between 0 and 1 (the share of patients held out), not {holdout}")
-    for option, value, choices in (("--calibration", calibration, CALIBRATIONS), ("--rule", rule, RULES),
-                                   ("--ood", ood, OOD_MODES)):
+    for option, value, choices in (("--calibration", calibration, CALIBRATIONS), ("--ood", ood, OOD_MODES)):
         if value not in choices:
             raise TrainerError(f"{option} must be one of {', '.join(choices)}, not {value!r}")
+    rule = parse_rule(rule).text  # a bad --rule is refused before any image is read
     if images is not None and images < MIN_IMAGES + MIN_HELD_OUT:
         raise TrainerError(f"--images must be at least {MIN_IMAGES + MIN_HELD_OUT}, not {images}")
     new_path = Path(out) if out else default_out(model)
