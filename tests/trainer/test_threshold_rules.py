@@ -189,3 +189,11 @@ def test_a_target_met_only_by_flagging_nothing_puts_the_threshold_above_every_sc
     threshold, entry = one("specificity:0.99", y, p)
     assert threshold == pytest.approx(0.95) and not (p >= threshold).any()
     assert (entry["val_sensitivity"], entry["val_specificity"], entry["val_flag_rate"]) == (0.0, 1.0, 0.0)
+
+
+def test_a_label_without_any_known_validation_target_falls_back_with_the_reason() -> None:
+    # --also-data: a label only one dataset annotates may have no known target in validation
+    targets = np.full((6, 1), np.nan)
+    chosen = choose_thresholds(targets, np.linspace(0.1, 0.9, 6)[:, None], ("Support Devices",), prior=[0.2])
+    assert chosen.values["Support Devices"] == 0.5
+    assert "no validation image has a known target" in chosen.per_label["Support Devices"]["rule"]

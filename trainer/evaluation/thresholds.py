@@ -134,6 +134,9 @@ def label_threshold(y_true: np.ndarray, y_prob: np.ndarray, rule: ThresholdRule,
     if guard:
         entry["guard"] = f"{n_pos} validation positives (fewer than {MIN_POSITIVES}): " + "; ".join(guard)
     one_class = n_pos == 0 or n_neg == 0
+    if n_pos + n_neg == 0:  # the dataset(s) of the validation images do not annotate the label
+        entry["rule"] = "fallback 0.5 (no validation image has a known target for this label)"
+        return 0.5, entry
     if (target_rate is None) if used.kind == "prevalence" else one_class:
         entry["rule"] = "fallback 0.5 (validation has one class only)"
         return 0.5, entry
