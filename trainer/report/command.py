@@ -39,7 +39,8 @@ def write_report(report: dict[str, Any], out: str | os.PathLike[str]) -> tuple[P
 def add_report_command(commands: Any) -> None:
     """Add ``report`` to ``cxr-train``'s subcommands (``commands`` from ``add_subparsers``)."""
     parser = commands.add_parser(
-        "report", help="evaluate an exported model: AUROC (+TTA), localisation, subgroups, expert labels")
+        "report", help="evaluate an exported model: AUROC (+TTA), localisation, subgroups, expert labels, "
+                       "heatmap faithfulness")
     parser.add_argument("--model", required=True, metavar="M.onnx", help="classifier with M.gradcam.onnx beside it")
     parser.add_argument("--data", required=True, metavar="DIR",
                         help="labelled images (NIH, CheXpert, MIMIC-CXR, ...: the label file in it or above)")
