@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 from tests.factories import NIH_LABELS, make_model_pair
 from tests.reliability.corpus import chest_pixels, encode, write
@@ -112,7 +112,6 @@ def broken_on_bright(folder: Path, images: Path, part: str) -> Path:
     return model
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26 item 3: non-finite model outputs are not refused yet")
 @pytest.mark.parametrize("part", ["probabilities", "heatmaps"])
 def test_the_core_refuses_non_finite_outputs_naming_the_model_and_the_label(part: str, tmp_path: Path,
                                                                            images: Path) -> None:
@@ -127,7 +126,6 @@ def test_the_core_refuses_non_finite_outputs_naming_the_model_and_the_label(part
     assert f"non-finite {part} (NaN) for {BROKEN_LABEL}" in message, message
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26 item 3: probabilities above 1 are not refused yet")
 def test_probabilities_above_one_make_the_model_unusable(tmp_path: Path) -> None:
     model = make_model_pair(tmp_path)
     scale_probabilities(model, 3.0)
@@ -135,7 +133,6 @@ def test_probabilities_above_one_make_the_model_unusable(tmp_path: Path) -> None
         Predictor.open(model)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26 item 3: batch writes ok rows of 'nan'")
 @pytest.mark.parametrize("part", ["probabilities", "heatmaps"])
 def test_batch_writes_an_error_row_for_the_image_the_model_fails_on(part: str, tmp_path: Path,
                                                                    images: Path) -> None:
@@ -148,12 +145,11 @@ def test_batch_writes_an_error_row_for_the_image_the_model_fails_on(part: str, t
         rows = {row["Image Index"]: row for row in csv.DictReader(handle)}
     bright, dark = rows["bright.png"], rows["dark.png"]
     assert bright["status"] == "error" and dark["status"] == "ok"
-    assert all(bright[label] == "" for label in NIH_LABELS)
-    assert all(0.0 <= float(dark[label]) <= 1.0 for label in NIH_LABELS)
+    assert all(bright[f"prob_{label}"] == "" for label in NIH_LABELS)
+    assert all(0.0 <= float(dark[f"prob_{label}"]) <= 1.0 for label in NIH_LABELS)
     assert f"non-finite {part} (NaN) for {BROKEN_LABEL}" in bright["error"], bright["error"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26 item 3: a model NaN on every image is not refused at open")
 def test_batch_stops_with_one_line_when_the_model_fails_on_every_image(tmp_path: Path, images: Path) -> None:
     model = make_model_pair(tmp_path / "model")
     poison(model, "probabilities", "image", -1.0, label=None)  # NaN for every label of every image
@@ -166,7 +162,6 @@ def test_batch_stops_with_one_line_when_the_model_fails_on_every_image(tmp_path:
     assert not out.exists() and not out.with_name(out.name + ".partial").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26 item 3: the window is not told the model's outputs are NaN")
 def test_the_window_lists_the_image_the_model_fails_on(qtbot, make_window, tmp_path: Path, images: Path) -> None:
     model = broken_on_bright(tmp_path / "model", images, "probabilities")
     window = make_window(model)

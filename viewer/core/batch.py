@@ -342,8 +342,9 @@ def _predict(predictor: _Predictor, images: list[np.ndarray]) -> list[Any]:
         for image in images:
             try:
                 results.append(predictor.predict_prepared(image))
-            except Exception as exc:
-                reason = f"{type(exc).__name__}: {one_line(exc, 200, empty='')}"
+            except Exception as exc:  # the project's own errors already say what is wrong in one line
+                reason = one_line(exc, 300) if isinstance(exc, CxrError) else \
+                    f"{type(exc).__name__}: {one_line(exc, 200, empty='')}"
                 results.append(f"the model failed on this image ({reason})")
         return results
 

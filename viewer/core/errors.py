@@ -35,6 +35,11 @@ class ModelContractError(CxrError):
     """A model file is missing, unreadable, or does not keep the model contract (docs/model-contract.md)."""
 
 
+class ModelOutputError(CxrError):
+    """A model gave outputs that break its contract for one image (NaN or infinite values,
+    probabilities outside 0..1): that image has no findings; other images may still have them."""
+
+
 class ModelCardError(ModelContractError):
     """A model card is missing fields or has fields of the wrong type or value.
 

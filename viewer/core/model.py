@@ -4,7 +4,10 @@
 This module owns every ONNX Runtime session of the viewer. ``ModelPair.open`` checks everything
 that can be checked before the first image (files, cards, pairing, input and output shapes, a
 test run on a blank image) and explains any mismatch in a ``ModelContractError``; then
-``classify`` gives probabilities and features, and ``gradcam`` the heatmaps, as plain numpy arrays.
+``classify`` gives probabilities and features, and ``gradcam`` the heatmaps, as plain numpy arrays,
+both checked (``output_problem``: finite, probabilities within 0..1) so that no NaN ever reaches a
+findings panel or a CSV: a model that breaks this for an image raises ``ModelOutputError``, and one
+that breaks it on the blank image of the open check is refused at once.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from .errors import ModelContractError, display_name, one_line
+from .errors import ModelContractError, ModelOutputError, display_name, one_line
 from .model_card import ModelCard
 from .onnx_card import card_from_metadata
 
@@ -26,6 +29,7 @@ CLASSIFIER_INPUT = "image"
 CLASSIFIER_OUTPUTS = ("probabilities", "features")
 SIDECAR_INPUT = "features"
 SIDECAR_OUTPUT = "heatmaps"
+OUTPUT_REMEDY = "the model is broken: re-export it with cxr-train or use another model"
 
 
 def sidecar_path_for(classifier: Path) -> Path:
@@ -143,15 +147,51 @@ class ModelPair:
 
     def classify(self, images: np.ndarray, stop: RunStop | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``images`` [N,1,H,W] float32 in [0,1] -> (probabilities [N,L], features [N,C,h,w]).
-        Raises ``RunStopped`` when ``stop`` ends the run."""
+        Raises ``RunStopped`` when ``stop`` ends the run, ``ModelOutputError`` when the
+        probabilities are not finite or outside 0..1."""
         feeds = {CLASSIFIER_INPUT: np.ascontiguousarray(images, np.float32)}
         probabilities, features = _run(self._classifier, list(CLASSIFIER_OUTPUTS), feeds, stop)
+        self._check(self.classifier_path, "probabilities", probabilities)
         return probabilities, features
 
     def gradcam(self, features: np.ndarray, stop: RunStop | None = None) -> np.ndarray:
-        """``features`` [N,C,h,w] -> Grad-CAM maps for every label at once, [N,L,h,w]."""
+        """``features`` [N,C,h,w] -> Grad-CAM maps for every label at once, [N,L,h,w].
+        Raises ``ModelOutputError`` when a map is not finite."""
         heatmaps: np.ndarray = _run(self._sidecar, [SIDECAR_OUTPUT], {SIDECAR_INPUT: features}, stop)[0]
+        self._check(self.sidecar_path, "heatmaps", heatmaps)
         return heatmaps
+
+    def _check(self, path: Path, output: str, values: np.ndarray) -> None:
+        problem = output_problem(output, values, self.labels)
+        if problem is not None:
+            raise ModelOutputError(f"{display_name(path.name)}: the model gave {problem}; {OUTPUT_REMEDY}")
+
+
+def output_problem(output: str, values: np.ndarray, labels: Sequence[str]) -> str | None:
+    """What is wrong with a model output [N, L, ...] ("probabilities" or "heatmaps"): NaN or
+    infinite values, or probabilities outside 0..1, with the labels they are for; None when
+    nothing is."""
+    values = np.asarray(values)
+    per_label = values.reshape(values.shape[0], values.shape[1], -1) if values.ndim >= 2 else values
+    finite = np.isfinite(per_label)
+    if not finite.all():
+        kinds = [word for word, found in (("NaN", np.isnan(per_label).any()),
+                                          ("infinity", np.isinf(per_label).any())) if found]
+        return f"non-finite {output} ({' and '.join(kinds)}) for {_labels_where(~finite, labels)}"
+    if output == "probabilities":
+        outside = (per_label < 0.0) | (per_label > 1.0)
+        if outside.any():
+            low, high = float(per_label.min()), float(per_label.max())
+            return (f"probabilities outside 0..1 (from {low:.4g} to {high:.4g}) for "
+                    f"{_labels_where(outside, labels)}")
+    return None
+
+
+def _labels_where(bad: np.ndarray, labels: Sequence[str], shown: int = 3) -> str:
+    """The labels (axis 1 of ``bad`` [N, L, ...]) with any True, the first ``shown`` by name."""
+    names = [labels[int(i)] if i < len(labels) else f"output {i}" for i in np.flatnonzero(bad.any(axis=(0, 2)))]
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _run(session: ort.InferenceSession, outputs: list[str], feeds: dict[str, np.ndarray],
@@ -257,6 +297,10 @@ def check_io(
             f"{cname}/{sname}: a test run gave probabilities {probs.shape} and heatmaps "
             f"{heatmaps.shape}, expected (1, {n_labels}) and (1, {n_labels}, h, w); {remedy}"
         )
+    for name, output, values in ((cname, "probabilities", probs), (sname, SIDECAR_OUTPUT, heatmaps)):
+        problem = output_problem(output, values, card.labels)
+        if problem is not None:
+            raise ModelContractError(f"{name}: a test run on a blank image gave {problem}; {OUTPUT_REMEDY}")
     if heatmaps.shape[2:] != features.shape[2:]:
         raise ModelContractError(
             f"{sname}: heatmaps are {heatmaps.shape[2:]} but features are {features.shape[2:]}; {remedy}"
