@@ -27,11 +27,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from viewer.core.errors import ImageLoadError, one_line
-from viewer.core.loader import load_radiograph
+from viewer.core.errors import one_line
 from viewer.core.model import CLASSIFIER_INPUT, ModelPair
 from viewer.core.preprocess import preprocess, to_model_batch
 
+from ..data.images import none_readable, prepared_in_chunks
 from ..data.labels import Sample
 from ..errors import TrainerError
 
@@ -132,28 +132,16 @@ def extract_features(model: FeatureModel, samples: Sequence[Sample], sets: Seque
     pooled: list[np.ndarray] = []
     pixels: list[np.ndarray] = []
     unreadable: dict[str, str] = {}
-    for start in range(0, len(samples), BATCH):
-        chunk, prepared = [], []
-        for sample in samples[start:start + BATCH]:
-            try:
-                image = preprocess(load_radiograph(sample.path), height, width)
-            except ImageLoadError as exc:
-                unreadable[sample.image_index] = str(exc)
-                continue
-            chunk.append(sample)
-            prepared.append(image)
-        if chunk:
-            p, f = model.run(to_model_batch(prepared))
-            probabilities.append(p)
-            pooled.append(f)
-            if "pixels" in sets:
-                pixels.append(np.stack([downsample(x, pixel_size) for x in prepared]))
-            kept += chunk
-        if on_progress:
-            on_progress(min(start + BATCH, len(samples)), len(samples))
+    for chunk, prepared in prepared_in_chunks(samples, lambda rg: preprocess(rg, height, width), BATCH, unreadable,
+                                              on_progress):
+        p, f = model.run(to_model_batch(prepared))
+        probabilities.append(p)
+        pooled.append(f)
+        if "pixels" in sets:
+            pixels.append(np.stack([downsample(x, pixel_size) for x in prepared]))
+        kept += chunk
     if not kept:
-        raise TrainerError(f"none of the {len(samples)} images could be read"
-                           + (f" (e.g. {next(iter(unreadable.values()))})" if unreadable else ""))
+        raise none_readable(samples, unreadable)
     found: dict[str, np.ndarray] = {}
     if "pooled" in sets:
         found["pooled"] = np.concatenate(pooled).astype(np.float64)

@@ -28,10 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from viewer.core.errors import ImageLoadError
 from viewer.core.inference import Predictor
-from viewer.core.loader import load_radiograph
 
+from ..data.images import none_readable, prepared_in_chunks
 from ..data.labels import DatasetReader, LabelledImages, Sample
 from ..errors import TrainerError
 from ..report.sections import select_images
@@ -96,30 +95,15 @@ def predict_both(a: Predictor, b: Predictor, samples: Sequence[Sample],
     kept: list[Sample] = []
     outputs: dict[str, list[np.ndarray]] = {"pa": [], "pb": [], "fa": [], "fb": []}
     unreadable: dict[str, str] = {}
-    for start in range(0, len(samples), CHUNK):
-        chunk: list[Sample] = []
-        prepared_a, prepared_b = [], []
-        for sample in samples[start:start + CHUNK]:
-            try:
-                radiograph = load_radiograph(sample.path)
-                image_a, image_b = a.prepare(radiograph), b.prepare(radiograph)
-            except ImageLoadError as exc:
-                unreadable[sample.image_index] = str(exc)
-                continue
-            chunk.append(sample)
-            prepared_a.append(image_a)
-            prepared_b.append(image_b)
-        if chunk:
-            for model, prepared, key in ((a, prepared_a, "a"), (b, prepared_b, "b")):
-                findings = model.predict_batch(prepared)
-                outputs["p" + key] += [x.probabilities for x in findings]
-                outputs["f" + key] += [x.flags for x in findings]
-            kept += chunk
-        if on_progress:
-            on_progress(min(start + CHUNK, len(samples)), len(samples))
+    for chunk, pairs in prepared_in_chunks(samples, lambda rg: (a.prepare(rg), b.prepare(rg)), CHUNK, unreadable,
+                                           on_progress):
+        for model, prepared, key in ((a, [p[0] for p in pairs], "a"), (b, [p[1] for p in pairs], "b")):
+            findings = model.predict_batch(prepared)
+            outputs["p" + key] += [x.probabilities for x in findings]
+            outputs["f" + key] += [x.flags for x in findings]
+        kept += chunk
     if not kept:
-        example = next(iter(unreadable.values()), "no images")
-        raise TrainerError(f"none of the {len(samples)} images could be read (e.g. {example})")
+        raise none_readable(samples, unreadable)
     return PairedPredictions(
         samples=kept,
         probabilities_a=np.stack(outputs["pa"]).astype(np.float64),

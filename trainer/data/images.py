@@ -9,17 +9,23 @@ files no row names and the rows no file has counted and reported alike (``report
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from viewer.core.loader import DICOM_SUFFIXES, RASTER_SUFFIXES
+from viewer.core.errors import ImageLoadError
+from viewer.core.loader import DICOM_SUFFIXES, RASTER_SUFFIXES, load_radiograph
+from viewer.core.radiograph import Radiograph
 from viewer.core.walk import walk_files
+
+from ..errors import TrainerError
+from .labels import Sample
 
 IMAGE_SUFFIXES = frozenset(RASTER_SUFFIXES | DICOM_SUFFIXES)
 log = logging.getLogger(__name__)
 Row = TypeVar("Row")
+Prepared = TypeVar("Prepared")
 
 
 def find_image_files(folder: Path) -> list[Path]:
@@ -91,3 +97,33 @@ def report_pairing(paired: Paired[Row], folder: Path, label_file: str, rows: int
     if paired.rows_without_image:
         log.info("%d of the %d images of %s are not under %s and are skipped", paired.rows_without_image, rows,
                  label_file, folder)
+
+
+def prepared_in_chunks(samples: Sequence[Sample], prepare: Callable[[Radiograph], Prepared], size: int,
+                       unreadable: dict[str, str], on_progress: Callable[[int, int], None] | None = None,
+                       ) -> Iterator[tuple[list[Sample], list[Prepared]]]:
+    """The readable ``samples``, ``size`` at a time, each decoded once and given to ``prepare``
+    (the model's preprocessing, at one size or several): what every command that runs a model on
+    a split's images (report, baselines, calibrate, compare) iterates over. An image that cannot
+    be read or prepared is named in ``unreadable`` (image name -> why) and left out, never
+    silently; ``on_progress(done, total)`` after each chunk."""
+    for start in range(0, len(samples), size):
+        chunk: list[Sample] = []
+        prepared: list[Prepared] = []
+        for sample in samples[start:start + size]:
+            try:
+                prepared.append(prepare(load_radiograph(sample.path)))
+            except ImageLoadError as exc:
+                unreadable[sample.image_index] = str(exc)
+                continue
+            chunk.append(sample)
+        if chunk:
+            yield chunk, prepared
+        if on_progress:
+            on_progress(min(start + size, len(samples)), len(samples))
+
+
+def none_readable(samples: Sequence[Sample], unreadable: Mapping[str, str]) -> TrainerError:
+    """The error when ``prepared_in_chunks`` left no image: how many, and one reason."""
+    example = next(iter(unreadable.values()), "no images")
+    return TrainerError(f"none of the {len(samples)} images could be read (e.g. {example})")

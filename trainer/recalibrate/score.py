@@ -16,12 +16,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from viewer.core.errors import ImageLoadError
-from viewer.core.loader import load_radiograph
 from viewer.core.model_card import ModelCard
 from viewer.core.ood import OodCheck
 from viewer.core.preprocess import preprocess, to_model_batch
 
+from ..data.images import none_readable, prepared_in_chunks
 from ..data.labels import Sample
 from ..errors import TrainerError
 from .graph import PROBABILITIES, CalibrationSite, with_raw_logits
@@ -69,29 +68,18 @@ def score_images(classifier: onnx.ModelProto, site: CalibrationSite, card: Model
     raw, probabilities, scores = [], [], []
     prepared: dict[str, np.ndarray] = {}
     unreadable: dict[str, str] = {}
-    for start in range(0, len(samples), BATCH):
-        chunk, images = [], []
-        for sample in samples[start:start + BATCH]:
-            try:
-                image = preprocess(load_radiograph(sample.path), height, width)
-            except ImageLoadError as exc:
-                unreadable[sample.image_index] = str(exc)
-                continue
-            chunk.append(sample)
-            images.append(image)
+    for chunk, images in prepared_in_chunks(samples, lambda rg: preprocess(rg, height, width), BATCH, unreadable,
+                                            on_progress):
+        for position, (sample, image) in enumerate(zip(chunk, images), start=len(kept) + 1):
             scores.append(check.score(image))
-            if sample.image_index in keep or len(kept) + len(chunk) <= keep_first:
+            if sample.image_index in keep or position <= keep_first:
                 prepared[sample.image_index] = image
-        if chunk:
-            probs, logits = session.run([PROBABILITIES, RAW_OUTPUT], {"image": to_model_batch(images)})
-            probabilities.append(probs)
-            raw.append(logits)
-            kept += chunk
-        if on_progress:
-            on_progress(min(start + BATCH, len(samples)), len(samples))
+        probs, logits = session.run([PROBABILITIES, RAW_OUTPUT], {"image": to_model_batch(images)})
+        probabilities.append(probs)
+        raw.append(logits)
+        kept += chunk
     if not kept:
-        example = next(iter(unreadable.values()), "no images")
-        raise TrainerError(f"none of the {len(samples)} images could be read (e.g. {example})")
+        raise none_readable(samples, unreadable)
     result = Scored(kept, np.concatenate(raw).astype(np.float32), np.concatenate(probabilities).astype(np.float32),
                     np.asarray(scores, np.float64), prepared, unreadable)
     expected = sigmoid(result.raw * site.scale.astype(np.float64) + site.bias.astype(np.float64))

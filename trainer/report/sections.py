@@ -32,11 +32,12 @@ from typing import Any
 import numpy as np
 
 from viewer.core.boxes import BoxTable, find_bbox_csv
-from viewer.core.errors import ImageLoadError
 from viewer.core.inference import Predictor
 from viewer.core.loader import load_radiograph
 from viewer.core.preprocess import preprocess
+from viewer.core.radiograph import Radiograph
 
+from ..data.images import none_readable, prepared_in_chunks
 from ..data.labels import DatasetReader, LabelledImages, Sample
 from ..data.nih import load_labelled_images
 from ..data.readers import dataset_reader, settle_dataset
@@ -119,33 +120,24 @@ def predict(predictor: Predictor, samples: list[Sample], tta: str = "none",
     probabilities, heatmaps, augmented = [], [], []
     sizes: list[tuple[int, int]] = []
     unreadable: dict[str, str] = {}
-    for start in range(0, len(samples), CHUNK):
-        chunk, prepared, larger = [], [], []
-        for sample in samples[start:start + CHUNK]:
-            try:
-                radiograph = load_radiograph(sample.path)  # decoded once, prepared at one or two sizes
-                image = predictor.prepare(radiograph)
-                bigger = preprocess(radiograph, *big) if tta == "tencrop" else None
-            except ImageLoadError as exc:
-                unreadable[sample.image_index] = str(exc)
-                continue
-            chunk.append(sample)
-            sizes.append((radiograph.width, radiograph.height))
-            prepared.append(image)
-            if bigger is not None:
-                larger.append(bigger)
-        if chunk:
-            findings = predictor.predict_batch(prepared)
-            probabilities += [f.probabilities for f in findings]
-            heatmaps += [f.heatmaps for f in findings]
-            if tta != "none":
-                views_of = larger if tta == "tencrop" else prepared
-                augmented.append(tta_probabilities(lambda x: predictor.model.classify(x)[0], views_of, tta, size))
-            kept += chunk
-        if on_progress:
-            on_progress(min(start + CHUNK, len(samples)), len(samples))
+
+    def prepare(radiograph: Radiograph) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
+        # decoded once, prepared at one or two sizes; the size as read (VinDr's boxes need it)
+        bigger = preprocess(radiograph, *big) if tta == "tencrop" else None
+        return predictor.prepare(radiograph), bigger, (radiograph.width, radiograph.height)
+
+    for chunk, made in prepared_in_chunks(samples, prepare, CHUNK, unreadable, on_progress):
+        prepared = [m[0] for m in made]
+        sizes += [m[2] for m in made]
+        findings = predictor.predict_batch(prepared)
+        probabilities += [f.probabilities for f in findings]
+        heatmaps += [f.heatmaps for f in findings]
+        if tta != "none":
+            views_of = [m[1] for m in made if m[1] is not None] if tta == "tencrop" else prepared
+            augmented.append(tta_probabilities(lambda x: predictor.model.classify(x)[0], views_of, tta, size))
+        kept += chunk
     if not kept:
-        raise TrainerError(f"none of the {len(samples)} images could be read (e.g. {next(iter(unreadable.values()))})")
+        raise none_readable(samples, unreadable)
     return Predictions(
         samples=kept,
         probabilities=np.stack(probabilities).astype(np.float64),
