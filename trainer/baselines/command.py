@@ -11,10 +11,11 @@ Nothing is written beside the user's images or model: only the files asked for.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from ..evaluation.outputs import print_and_write
 
 FEATURE_CHOICES = {"pooled": ("pooled",), "pixels": ("pixels",), "both": ("pooled", "pixels")}
 BASELINE_NAMES = ("RF", "kNN", "Tree", "SVM")  # models.BASELINES, without importing scikit-learn here
@@ -71,12 +72,5 @@ def run_baselines_command(args: argparse.Namespace) -> int:
         feature_sets=FEATURE_CHOICES[args.features], baselines=args.baselines, pixel_size=args.pixel_size,
         threads=args.threads or None, resamples=args.bootstrap, seed=args.seed, on_progress=progress, say=say)
     markdown = baselines_markdown(result)
-    print(markdown)
-    if args.markdown:
-        Path(args.markdown).write_text(markdown, encoding="utf-8")
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1, allow_nan=False), encoding="utf-8")
-    written = [f for f in (args.markdown, args.json) if f]
-    if written:
-        say(f"wrote {' and '.join(written)}")
+    print_and_write("baselines", markdown, result, args.markdown, args.json)
     return 0

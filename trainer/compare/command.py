@@ -11,14 +11,13 @@ Nothing is written beside the user's images or models: only the files asked for.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from ..data.readers import add_dataset_arguments
 from ..data.split import SUBSETS
 from ..errors import TrainerError
+from ..evaluation.outputs import print_and_write
 
 
 def add_compare_command(commands: Any) -> None:
@@ -64,12 +63,5 @@ def run_compare_command(args: argparse.Namespace) -> int:
         subset=args.subset, dataset=args.dataset, uncertainty=args.uncertainty, threads=args.threads or None,
         resamples=args.bootstrap, seed=args.seed, top=args.top, on_progress=progress)
     markdown = comparison_markdown(result)
-    print(markdown)
-    if args.markdown:
-        Path(args.markdown).write_text(markdown, encoding="utf-8")
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1, allow_nan=False), encoding="utf-8")
-    written = [f for f in (args.markdown, args.json) if f]
-    if written:
-        print(f"cxr-train compare: wrote {' and '.join(written)}", file=sys.stderr)
+    print_and_write("compare", markdown, result, args.markdown, args.json)
     return 0

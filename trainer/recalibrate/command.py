@@ -12,13 +12,12 @@ for the fit) is imported when the command runs, so building ``cxr-train``'s pars
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from ..data.readers import add_dataset_arguments
 from ..data.split import SUBSETS
+from ..evaluation.outputs import print_and_write
 from ..evaluation.threshold_rules import DEFAULT_RULE
 
 # fit.CALIBRATIONS, fit.OOD_MODES, without importing the fit here (--rule is checked by threshold_rules)
@@ -77,12 +76,5 @@ def run_calibrate_command(args: argparse.Namespace) -> int:
         holdout=args.holdout, calibration=args.calibration, rule=args.rule, ood=args.ood, force=args.force,
         threads=args.threads or None, resamples=args.bootstrap, seed=args.seed, on_progress=progress, say=say)
     markdown = recalibration_markdown(report)
-    print(markdown)
-    if args.markdown:
-        Path(args.markdown).write_text(markdown, encoding="utf-8")
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1, allow_nan=False), encoding="utf-8")
-    written = [f for f in (args.markdown, args.json) if f]
-    if written:
-        say(f"wrote {' and '.join(written)}")
+    print_and_write("calibrate", markdown, report, args.markdown, args.json)
     return 0
